@@ -1,0 +1,181 @@
+"""The S3 key layout: the only place that builds or parses object keys.
+
+    images/YYYY/MM/DD/HH/<sha12>-<name>.<ext>         uploaded image (hour = upload hour, UTC)
+    detections/YYYY/MM/DD/HH/<image file>.json        one detection record per image
+    rejections/YYYY/MM/DD/HH/<image file>.json        one rejection record per rejected image
+    thumbnails/YYYY/MM/DD/HH/<image file>.jpg         small JPEG (longest side 320 px) for the viewer's grid
+    manifests/YYYY/MM/DD/HH/<run id>.json             what one run of raw_images accepted/rejected
+    shards/YYYY/MM/DD/HH/<run id>.json                compact per-image results of one detections run
+    summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
+    ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
+
+The content hash prefix makes image keys collision-free (two `cat.jpg` from different folders differ), the
+hour directory lets a backfill list one hour by prefix, and per-run manifests/shards mean concurrent runs of
+one hour never read-modify-write a shared object.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+IMAGES = "images/"
+DETECTIONS = "detections/"
+REJECTIONS = "rejections/"
+THUMBNAILS = "thumbnails/"
+MANIFESTS = "manifests/"
+SHARDS = "shards/"
+SUMMARIES = "summaries/"
+INGEST_MARKERS = "ingest/sha256/"
+
+#: Dagster's hourly partition key format.
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+_HOUR_PATH_FORMAT = "%Y/%m/%d/%H"
+_NAME_MAX = 96
+_IMAGE_KEY = re.compile(
+    r"^images/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<file>(?P<sha12>[0-9a-f]{12})-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,%d}))$"
+    % (_NAME_MAX - 1)
+)
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class InvalidKey(ValueError):
+    """A key that is not one of ours (wrong prefix, traversal, malformed)."""
+
+
+@dataclass(frozen=True)
+class ImageKey:
+    """A parsed, validated image key."""
+
+    key: str
+    hour: datetime
+    file: str
+
+    @property
+    def partition(self) -> str:
+        return partition_key(self.hour)
+
+    @property
+    def detection_key(self) -> str:
+        return f"{DETECTIONS}{_hour_path(self.hour)}/{self.file}.json"
+
+    @property
+    def rejection_key(self) -> str:
+        return f"{REJECTIONS}{_hour_path(self.hour)}/{self.file}.json"
+
+    @property
+    def thumbnail_key(self) -> str:
+        return f"{THUMBNAILS}{_hour_path(self.hour)}/{self.file}.jpg"
+
+
+def floor_hour(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware (UTC)")
+    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def partition_key(moment: datetime) -> str:
+    """Dagster partition key of the UTC hour containing `moment`."""
+    return floor_hour(moment).strftime(PARTITION_FORMAT)
+
+
+def parse_partition(partition: str) -> datetime:
+    try:
+        return datetime.strptime(partition, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise InvalidKey(f"not an hourly partition key: {partition!r}") from exc
+
+
+def _hour_path(hour: datetime) -> str:
+    return floor_hour(hour).strftime(_HOUR_PATH_FORMAT)
+
+
+def safe_name(original: str) -> str:
+    """An ASCII, S3- and URL-safe file name derived from any user file name (unicode, spaces…)."""
+    base = original.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_stem).strip("-_") or "image"
+    ext = re.sub(r"[^a-z0-9]", "", ext.lower())[:8]
+    budget = _NAME_MAX - (len(ext) + 1 if ext else 0)
+    return f"{ascii_stem[:budget]}.{ext}" if ext else ascii_stem[:budget]
+
+
+def image_key(sha256: str, original_name: str, uploaded_at: datetime) -> str:
+    """Key for a new upload: its hour, the content hash prefix, and a safe form of its name."""
+    if not _SHA256.match(sha256):
+        raise InvalidKey("sha256 must be 64 lowercase hex digits")
+    key = f"{IMAGES}{_hour_path(uploaded_at)}/{sha256[:12]}-{safe_name(original_name)}"
+    parse_image_key(key)
+    return key
+
+
+def parse_image_key(key: str) -> ImageKey:
+    """Validates that `key` is an image key of our layout (no traversal, no foreign prefix)."""
+    if not isinstance(key, str) or len(key) > 256:
+        raise InvalidKey("image key must be a string of at most 256 characters")
+    match = _IMAGE_KEY.match(key)
+    if match is None or ".." in key or "//" in key:
+        raise InvalidKey(f"not an image key of this pipeline: {key!r}")
+    try:
+        hour = datetime.strptime(match["hour"], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise InvalidKey(f"image key has an impossible hour: {key!r}") from exc
+    return ImageKey(key=key, hour=hour, file=match["file"])
+
+
+def images_prefix(partition: str) -> str:
+    return f"{IMAGES}{_hour_path(parse_partition(partition))}/"
+
+
+def detections_prefix(partition: str) -> str:
+    return f"{DETECTIONS}{_hour_path(parse_partition(partition))}/"
+
+
+def rejections_prefix(partition: str) -> str:
+    return f"{REJECTIONS}{_hour_path(parse_partition(partition))}/"
+
+
+def manifests_prefix(partition: str) -> str:
+    return f"{MANIFESTS}{_hour_path(parse_partition(partition))}/"
+
+
+def shards_prefix(partition: str) -> str:
+    return f"{SHARDS}{_hour_path(parse_partition(partition))}/"
+
+
+def _run_file(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise InvalidKey(f"not a run id: {run_id!r}")
+    return f"{run_id}.json"
+
+
+def manifest_key(partition: str, run_id: str) -> str:
+    return manifests_prefix(partition) + _run_file(run_id)
+
+
+def shard_key(partition: str, run_id: str) -> str:
+    return shards_prefix(partition) + _run_file(run_id)
+
+
+def summary_key(partition: str) -> str:
+    return f"{SUMMARIES}{_hour_path(parse_partition(partition))}.json"
+
+
+def partition_of_summary_key(key: str) -> str:
+    """Inverse of `summary_key` (the viewer's timeline lists `summaries/`)."""
+    match = re.match(r"^summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json$", key)
+    if match is None:
+        raise InvalidKey(f"not a summary key: {key!r}")
+    return partition_key(datetime.strptime(match[1], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc))
+
+
+def ingest_marker_key(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise InvalidKey("sha256 must be 64 lowercase hex digits")
+    return f"{INGEST_MARKERS}{sha256}.json"

@@ -1,0 +1,143 @@
+"""Kafka message schemas: the image announcement (v1) and the dead-letter envelope.
+
+Producers (`imgassets ingest`) and the consumer (the Kafka sensor) both go through `encode`/`decode`, so a
+message is validated on both ends. The Kafka message key is the image key: one image, one partition.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from imgassets import layout
+
+IMAGE_SCHEMA = "imgassets.image.v1"
+DEADLETTER_SCHEMA = "imgassets.deadletter.v1"
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
+class MessageError(ValueError):
+    """A message that cannot be processed; `str(exc)` is the reason recorded in the dead-letter topic."""
+
+
+class VideoFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    video: str = Field(max_length=1024)
+    frame_index: int = Field(ge=0)
+    timestamp_s: float = Field(ge=0)
+
+
+class Source(BaseModel):
+    """Where the image came from before upload (for provenance only; never used to build keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(max_length=1024)
+    host: str | None = Field(None, max_length=255)
+    video_frame: VideoFrame | None = None
+
+
+class ImageMessage(BaseModel):
+    """'This image is in S3 and ready': sent once per image, only after its upload succeeded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: Literal["imgassets.image.v1"] = Field(IMAGE_SCHEMA, alias="schema")
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str = Field(max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    uploaded_at: datetime
+    source: Source
+
+    @field_validator("key")
+    @classmethod
+    def _our_key(cls, key: str) -> str:
+        layout.parse_image_key(key)
+        return key
+
+    @field_validator("uploaded_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("uploaded_at must carry a UTC offset")
+        return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _key_matches_content(self) -> ImageMessage:
+        parsed = layout.parse_image_key(self.key)
+        if parsed.hour != layout.floor_hour(self.uploaded_at):
+            raise ValueError("key hour does not match uploaded_at")
+        if not parsed.file.startswith(self.sha256[:12]):
+            raise ValueError("key hash prefix does not match sha256")
+        return self
+
+    @property
+    def partition(self) -> str:
+        return layout.partition_key(self.uploaded_at)
+
+
+def encode(message: ImageMessage) -> bytes:
+    return message.model_dump_json(by_alias=True).encode()
+
+
+def decode(raw: bytes | None, expected_bucket: str) -> ImageMessage:
+    """Parses and validates one Kafka message value; raises `MessageError` with a specific reason."""
+    if raw is None:
+        raise MessageError("empty message (tombstone)")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise MessageError(f"message too large: {len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MessageError("not a JSON object")
+    if data.get("schema") != IMAGE_SCHEMA:
+        raise MessageError(f"unknown schema {data.get('schema')!r}, expected {IMAGE_SCHEMA!r}")
+    try:
+        message = ImageMessage.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
+        )
+        raise MessageError(f"invalid message: {details}") from None
+    if message.bucket != expected_bucket:
+        raise MessageError(f"image is in bucket {message.bucket!r}, this pipeline reads {expected_bucket!r}")
+    return message
+
+
+class DeadLetter(BaseModel):
+    """What lands on the dead-letter topic: the original bytes plus why and where they failed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: Literal["imgassets.deadletter.v1"] = Field(DEADLETTER_SCHEMA, alias="schema")
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    failed_at: datetime
+    value_size: int | None
+    value_base64: str | None = Field(description="the original value, cut to MAX_MESSAGE_BYTES")
+
+    @classmethod
+    def build(cls, reason: str, topic: str, partition: int, offset: int, value: bytes | None) -> DeadLetter:
+        return cls(
+            reason=reason[:2000],
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            failed_at=datetime.now(timezone.utc),
+            value_size=None if value is None else len(value),
+            value_base64=None if value is None else base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
+        )
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()

@@ -1,0 +1,199 @@
+"""JSON documents the pipeline writes to S3: detection and rejection records, run manifests and shards, and
+the hour summary. The viewer (frontend/app/lib/records.ts) reads exactly these shapes.
+
+The detection record keeps the original project's fields (source_image_path, image_width/height, model_used,
+confidence_threshold, nms_threshold, detections[label, class_id, confidence, box]) and adds provenance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imgassets.messages import Source
+
+DETECTION_SCHEMA = "imgassets.detections.v1"
+REJECTION_SCHEMA = "imgassets.rejection.v1"
+MANIFEST_SCHEMA = "imgassets.manifest.v1"
+SHARD_SCHEMA = "imgassets.shard.v1"
+SUMMARY_SCHEMA = "imgassets.summary.v1"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, indent=1).encode()
+
+
+class KafkaRef(_Record):
+    """Which Kafka message announced an image (absent for images found by a backfill listing)."""
+
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class Box(_Record):
+    """Pixels in the (EXIF-corrected) image, clipped to its bounds."""
+
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    w: int = Field(ge=0)
+    h: int = Field(ge=0)
+
+
+class Detection(_Record):
+    label: str
+    class_id: int = Field(ge=0)
+    confidence: float = Field(ge=0, le=1)
+    box: Box
+
+
+class Provenance(_Record):
+    kafka: KafkaRef | None
+    dagster_run_id: str
+    dagster_partition: str
+    source: Source | None
+    uploaded_at: datetime | None
+    processed_at: datetime
+    inference_ms: float
+
+
+class DetectionRecord(_Record):
+    schema_: Literal["imgassets.detections.v1"] = Field(DETECTION_SCHEMA, alias="schema")
+    image_key: str
+    source_image_path: str
+    image_sha256: str
+    image_width: int
+    image_height: int
+    model_used: str
+    model_weights_sha256: str
+    backend: str
+    input_size: int
+    confidence_threshold: float
+    nms_threshold: float
+    detections: list[Detection]
+    counts: dict[str, int]
+    provenance: Provenance
+
+    @staticmethod
+    def count(detections: list[Detection]) -> dict[str, int]:
+        return dict(sorted(Counter(d.label for d in detections).items()))
+
+
+class Rejection(_Record):
+    """An image that could not be used, and why (visible in the hour summary and the run's metadata)."""
+
+    schema_: Literal["imgassets.rejection.v1"] = Field(REJECTION_SCHEMA, alias="schema")
+    image_key: str
+    reason: str
+    partition: str
+    run_id: str
+    rejected_at: datetime
+    kafka: KafkaRef | None = None
+
+
+class ManifestEntry(_Record):
+    """A validated image, as raw_images accepted it."""
+
+    key: str
+    sha256: str
+    size: int
+    width: int
+    height: int
+    format: str
+    kafka: KafkaRef | None = None
+    uploaded_at: datetime | None = None
+    source: Source | None = None
+
+
+class Manifest(_Record):
+    """Outcome of one raw_images run for one hour (one object per run: concurrent runs never collide)."""
+
+    schema_: Literal["imgassets.manifest.v1"] = Field(MANIFEST_SCHEMA, alias="schema")
+    partition: str
+    run_id: str
+    mode: Literal["batch", "backfill"]
+    created_at: datetime
+    accepted: list[ManifestEntry]
+    rejected: list[Rejection]
+
+
+class ImageResult(_Record):
+    """One image's line in a shard and in the summary: enough for the viewer's grid without more reads."""
+
+    image_key: str
+    detection_key: str
+    width: int
+    height: int
+    counts: dict[str, int]
+    objects: int
+    processed_at: datetime
+
+
+class Shard(_Record):
+    """Compact results of one detections run for one hour."""
+
+    schema_: Literal["imgassets.shard.v1"] = Field(SHARD_SCHEMA, alias="schema")
+    partition: str
+    run_id: str
+    created_at: datetime
+    images: list[ImageResult]
+
+
+class RejectedImage(_Record):
+    image_key: str
+    reason: str
+
+
+class Summary(_Record):
+    """Per-hour roll-up: the successor of the original 'label@hour' job."""
+
+    schema_: Literal["imgassets.summary.v1"] = Field(SUMMARY_SCHEMA, alias="schema")
+    partition: str
+    generated_at: datetime
+    image_count: int
+    rejected_count: int
+    total_objects: int
+    class_counts: dict[str, int]
+    images_with_class: dict[str, int]
+    images: list[ImageResult]
+    rejected: list[RejectedImage]
+    runs: list[str]
+
+    @classmethod
+    def merge(
+        cls, partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]
+    ) -> Summary:
+        """Latest result per image wins; an image counts as rejected only if it has no detection."""
+        latest: dict[str, ImageResult] = {}
+        for shard in sorted(shards, key=lambda s: s.created_at):
+            for result in shard.images:
+                latest[result.image_key] = result
+        rejected: dict[str, str] = {}
+        for manifest in manifests:
+            for rejection in manifest.rejected:
+                if rejection.image_key not in latest:
+                    rejected[rejection.image_key] = rejection.reason
+        class_counts: Counter[str] = Counter()
+        images_with: Counter[str] = Counter()
+        for result in latest.values():
+            class_counts.update(result.counts)
+            images_with.update(result.counts.keys())
+        images = sorted(latest.values(), key=lambda r: (r.processed_at, r.image_key), reverse=True)
+        return cls(
+            partition=partition,
+            generated_at=generated_at,
+            image_count=len(images),
+            rejected_count=len(rejected),
+            total_objects=sum(class_counts.values()),
+            class_counts=dict(class_counts.most_common()),
+            images_with_class=dict(images_with.most_common()),
+            images=images,
+            rejected=[RejectedImage(image_key=k, reason=v) for k, v in sorted(rejected.items())],
+            runs=sorted(s.run_id for s in shards),
+        )

@@ -1,0 +1,165 @@
+"""All configuration, read once from the environment and a git-ignored `.env`.
+
+Every variable is `IMGASSETS_<FIELD>` (upper case). The defaults point at the embedded local stack
+(`imgassets stack up`), so the same code reaches Hetzner Object Storage or a SASL Kafka by environment alone.
+Secrets are `SecretStr`: they never appear in reprs, logs or Dagster's UI.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "IMGASSETS_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """Configuration is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=os.environ.get("IMGASSETS_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- S3-compatible object storage -------------------------------------------------------------
+    s3_endpoint_url: str | None = "http://127.0.0.1:8333"
+    s3_region: str = "us-east-1"
+    s3_bucket: str = Field("imgassets", min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_max_attempts: int = Field(5, ge=1, le=20)
+    s3_io_threads: int = Field(8, ge=1, le=64)
+
+    # --- Kafka ------------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic: str = "images"
+    kafka_dlq_topic: str = "images.dlq"
+    kafka_topic_partitions: int = Field(4, ge=1, le=1000)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    # --- Detector ---------------------------------------------------------------------------------
+    detector_backend: Literal["opencv", "onnx"] = "opencv"
+    detector_confidence: float = Field(0.5, gt=0.0, lt=1.0)
+    detector_nms: float = Field(0.4, gt=0.0, le=1.0)
+    detector_input_size: int = Field(416, ge=32, le=1280, multiple_of=32)
+    detector_model_dir: Path | None = None
+
+    # --- Pipeline ---------------------------------------------------------------------------------
+    partitions_start: str = "2026-01-01-00:00"
+    sensor_interval_seconds: int = Field(5, ge=1, le=3600)
+    sensor_poll_seconds: float = Field(10.0, gt=0, le=45)
+    sensor_max_messages: int = Field(5000, ge=1, le=100_000)
+    batch_max_images: int = Field(500, ge=1, le=10_000)
+    max_image_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(50_000_000, ge=1)
+    max_rejection_rate: float = Field(0.2, ge=0.0, le=1.0)
+
+    # --- Local stack and viewer -------------------------------------------------------------------
+    home: Path = PROJECT_ROOT / ".local"
+    dagster_port: int = Field(3000, ge=1, le=65535)
+    viewer_port: int = Field(3001, ge=1, le=65535)
+    dagster_url: str = "http://127.0.0.1:3000"
+
+    @field_validator("partitions_start")
+    @classmethod
+    def _hour_format(cls, value: str) -> str:
+        try:
+            datetime.strptime(value, "%Y-%m-%d-%H:%M").replace(tzinfo=timezone.utc)
+        except ValueError as exc:
+            raise ValueError("expected an hour like 2026-01-01-00:00") from exc
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {server!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"{ENV_PREFIX}KAFKA_SASL_USERNAME and {ENV_PREFIX}KAFKA_SASL_PASSWORD are required "
+                f"when {ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+            )
+        return self
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",")]
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_servers[0].rpartition(":")[2])
+
+    @property
+    def s3_port(self) -> int:
+        from urllib.parse import urlparse
+
+        return urlparse(self.s3_endpoint_url or "").port or 443
+
+    def require_s3_credentials(self) -> tuple[str, str]:
+        """The S3 key pair; fails naming the variables when unset."""
+        if self.s3_access_key_id is None or self.s3_secret_access_key is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}S3_ACCESS_KEY_ID and {ENV_PREFIX}S3_SECRET_ACCESS_KEY must be set "
+                "(in the environment or .env; `imgassets stack up` writes local ones to .env)"
+            )
+        return self.s3_access_key_id.get_secret_value(), self.s3_secret_access_key.get_secret_value()
+
+    def kafka_client_config(self) -> dict[str, object]:
+        """Connection options shared by every kafka-python client we create."""
+        config: dict[str, object] = {
+            "bootstrap_servers": self.kafka_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL_"):
+            assert self.kafka_sasl_password is not None
+            config |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": self.kafka_sasl_password.get_secret_value(),
+            }
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL") and self.kafka_ssl_cafile:
+            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        return config
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads settings, turning validation errors into one message that names each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) if error["loc"] else ""
+            name = f"{ENV_PREFIX}{field.upper()}" if field else "configuration"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call `get_settings.cache_clear()` after changing env)."""
+    return load_settings()
