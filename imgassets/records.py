@@ -135,6 +135,11 @@ class ImageResult(_Record):
     processed_at: datetime
 
 
+class RejectedImage(_Record):
+    image_key: str
+    reason: str
+
+
 class Shard(_Record):
     """Compact results of one detections run for one hour."""
 
@@ -143,11 +148,7 @@ class Shard(_Record):
     run_id: str
     created_at: datetime
     images: list[ImageResult]
-
-
-class RejectedImage(_Record):
-    image_key: str
-    reason: str
+    rejected: list[RejectedImage] = []
 
 
 class Summary(_Record):
@@ -177,8 +178,12 @@ class Summary(_Record):
         rejected: dict[str, str] = {}
         for manifest in manifests:
             for rejection in manifest.rejected:
-                if rejection.image_key not in latest:
-                    rejected[rejection.image_key] = rejection.reason
+                rejected[rejection.image_key] = rejection.reason
+        for shard in shards:
+            for rejected_image in shard.rejected:
+                rejected[rejected_image.image_key] = rejected_image.reason
+        for image_key in latest:
+            rejected.pop(image_key, None)
         class_counts: Counter[str] = Counter()
         images_with: Counter[str] = Counter()
         for result in latest.values():

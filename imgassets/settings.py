@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "IMGASSETS_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The git-ignored file with local settings and secrets (`IMGASSETS_ENV_FILE=/dev/null` disables it).
+ENV_FILE = Path(os.environ.get("IMGASSETS_ENV_FILE", PROJECT_ROOT / ".env"))
 
 
 class SettingsError(RuntimeError):
@@ -27,7 +29,7 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=os.environ.get("IMGASSETS_ENV_FILE", ".env"),
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     dagster_port: int = Field(3000, ge=1, le=65535)
     viewer_port: int = Field(3001, ge=1, le=65535)
     dagster_url: str = "http://127.0.0.1:3000"
+    viewer_url: str = "http://127.0.0.1:3001"
 
     @field_validator("partitions_start")
     @classmethod
@@ -127,23 +130,6 @@ class Settings(BaseSettings):
                 "(in the environment or .env; `imgassets stack up` writes local ones to .env)"
             )
         return self.s3_access_key_id.get_secret_value(), self.s3_secret_access_key.get_secret_value()
-
-    def kafka_client_config(self) -> dict[str, object]:
-        """Connection options shared by every kafka-python client we create."""
-        config: dict[str, object] = {
-            "bootstrap_servers": self.kafka_servers,
-            "security_protocol": self.kafka_security_protocol,
-        }
-        if self.kafka_security_protocol.startswith("SASL_"):
-            assert self.kafka_sasl_password is not None
-            config |= {
-                "sasl_mechanism": self.kafka_sasl_mechanism,
-                "sasl_plain_username": self.kafka_sasl_username,
-                "sasl_plain_password": self.kafka_sasl_password.get_secret_value(),
-            }
-        if self.kafka_security_protocol in ("SSL", "SASL_SSL") and self.kafka_ssl_cafile:
-            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
-        return config
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,64 @@
+import { Link } from "react-router";
+import { classColor } from "../lib/colors";
+import type { ImageResult } from "../lib/records";
+
+const THUMB = 320;
+
+export function imagePath(key: string): string {
+  return `/images/${key}`;
+}
+
+export function thumbnailUrl(key: string): string {
+  return `/media/thumbnail/${key}`;
+}
+
+export function originalUrl(key: string): string {
+  return `/media/original/${key}`;
+}
+
+/** The file name without the content-hash prefix: abc123def456-dog.jpg → dog.jpg */
+export function displayName(key: string): string {
+  return key.slice(key.lastIndexOf("/") + 1).replace(/^[0-9a-f]{12}-/, "");
+}
+
+export function CountBadges({ counts }: { counts: Record<string, number> }) {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (entries.length === 0) return <span className="muted">no objects</span>;
+  return (
+    <ul className="badges">
+      {entries.map(([label, count]) => (
+        <li key={label} data-label={label} data-count={count} style={{ borderColor: classColor(label) }}>
+          {label} <b>{count}</b>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A grid card: thumbnail (served through /media/thumbnail), name, object counts. */
+export function ImageCard({ image }: { image: ImageResult }) {
+  const scale = Math.min(1, THUMB / Math.max(image.width, image.height, 1));
+  return (
+    <article className="card" data-image-key={image.image_key} data-objects={image.objects}>
+      <Link to={imagePath(image.image_key)} className="thumb">
+        <img
+          src={thumbnailUrl(image.image_key)}
+          alt={displayName(image.image_key)}
+          width={Math.round(image.width * scale)}
+          height={Math.round(image.height * scale)}
+          loading="lazy"
+          decoding="async"
+        />
+      </Link>
+      <div className="card-body">
+        <Link to={imagePath(image.image_key)} className="name" title={image.image_key}>
+          {displayName(image.image_key)}
+        </Link>
+        <span className="objects">
+          {image.objects} object{image.objects === 1 ? "" : "s"}
+        </span>
+        <CountBadges counts={image.counts} />
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,25 @@
+/** Turns failures into HTTP responses that the route error boundaries render. */
+import { data } from "react-router";
+import { InvalidKey } from "./layout";
+import { StorageError } from "./s3.server";
+
+export interface ErrorData {
+  message: string;
+}
+
+export function fail(status: number, message: string): never {
+  throw data<ErrorData>({ message }, { status });
+}
+
+/** Runs a loader body; S3 and key failures become 400/404/503 responses instead of a 500. */
+export async function guard<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof InvalidKey) fail(400, error.message);
+    if (error instanceof StorageError) {
+      fail(error.status === 404 ? 404 : 503, error.status === 404 ? "Not found." : error.message);
+    }
+    throw error;
+  }
+}

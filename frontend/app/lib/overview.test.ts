@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { buildOverview } from "./overview";
+import type { ImageResult, Summary } from "./records";
+
+function result(key: string, processedAt: string, counts: Record<string, number>): ImageResult {
+  const objects = Object.values(counts).reduce((a, b) => a + b, 0);
+  return { image_key: key, detection_key: "", width: 10, height: 10, counts, objects, processed_at: processedAt };
+}
+
+function summary(partition: string, images: ImageResult[], rejected = 0): Summary {
+  const classCounts: Record<string, number> = {};
+  const withClass: Record<string, number> = {};
+  for (const image of images) {
+    for (const [label, count] of Object.entries(image.counts)) {
+      classCounts[label] = (classCounts[label] ?? 0) + count;
+      withClass[label] = (withClass[label] ?? 0) + 1;
+    }
+  }
+  return {
+    schema: "imgassets.summary.v1",
+    partition,
+    generated_at: "2026-11-25T05:00:00+00:00",
+    image_count: images.length,
+    rejected_count: rejected,
+    total_objects: Object.values(classCounts).reduce((a, b) => a + b, 0),
+    class_counts: classCounts,
+    images_with_class: withClass,
+    images,
+    rejected: [],
+    runs: ["r1"],
+  };
+}
+
+const NEWEST = summary("2026-11-25-04:00", [
+  result("b", "2026-11-25T04:30:00+00:00", { person: 2, dog: 1 }),
+  result("a", "2026-11-25T04:10:00+00:00", { person: 1 }),
+]);
+const OLDEST = summary("2026-11-25-01:00", [result("c", "2026-11-25T01:59:00+00:00", { dog: 4 })], 2);
+
+describe("buildOverview", () => {
+  const overview = buildOverview([NEWEST, OLDEST], 2);
+
+  it("makes a continuous timeline with empty hours", () => {
+    expect(overview.hours.map((h) => [h.partition, h.objects, h.summarized])).toEqual([
+      ["2026-11-25-01:00", 4, true],
+      ["2026-11-25-02:00", 0, false],
+      ["2026-11-25-03:00", 0, false],
+      ["2026-11-25-04:00", 4, true],
+    ]);
+  });
+
+  it("adds up totals and classes", () => {
+    expect(overview.totals).toEqual({ hours: 2, images: 3, objects: 8, rejected: 2 });
+    expect(overview.classes).toEqual([
+      { label: "dog", objects: 5, images: 2 },
+      { label: "person", objects: 3, images: 2 },
+    ]);
+  });
+
+  it("lists the latest processed images", () => {
+    expect(overview.latest.map((i) => [i.image_key, i.partition])).toEqual([
+      ["b", "2026-11-25-04:00"],
+      ["a", "2026-11-25-04:00"],
+    ]);
+    expect(buildOverview([NEWEST, OLDEST], 5).latest.map((i) => i.image_key)).toEqual(["b", "a", "c"]);
+  });
+
+  it("is empty without summaries", () => {
+    expect(buildOverview([], 12)).toEqual({
+      hours: [],
+      totals: { hours: 0, images: 0, objects: 0, rejected: 0 },
+      classes: [],
+      latest: [],
+    });
+  });
+});

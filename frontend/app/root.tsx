@@ -1,0 +1,71 @@
+import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse } from "react-router";
+import type { Route } from "./+types/root";
+import "./app.css";
+
+export function meta() {
+  return [{ title: "imgassets viewer" }];
+}
+
+export function Layout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charSet="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <Meta />
+        <Links />
+      </head>
+      <body>
+        <header className="topbar">
+          <Link to="/" className="brand">
+            imgassets
+          </Link>
+          <span className="tagline">real-time image analytics</span>
+        </header>
+        <main>{children}</main>
+        <ScrollRestoration />
+        <Scripts />
+      </body>
+    </html>
+  );
+}
+
+export default function App() {
+  return <Outlet />;
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad request",
+  404: "Not found",
+  503: "Storage unavailable",
+};
+
+export function ErrorBoundary({ error }: Route.ErrorBoundaryProps) {
+  let status = 500;
+  let message = "Something went wrong while rendering this page.";
+  if (isRouteErrorResponse(error)) {
+    status = error.status;
+    const data = error.data as { message?: unknown } | string | undefined;
+    message = typeof data === "object" && typeof data?.message === "string" ? data.message : error.statusText || message;
+  } else {
+    console.error(error);
+  }
+  return (
+    <section className="error" data-status={status}>
+      <h1>
+        {status} {TITLES[status] ?? "Error"}
+      </h1>
+      <p>{message}</p>
+      {status === 503 && (
+        <p className="hint">
+          The viewer reads everything from the pipeline's S3 bucket. Check that the stack runs (
+          <code>imgassets stack up</code>) and that the <code>IMGASSETS_S3_*</code> settings point at it; this page
+          will work again once S3 answers.
+        </p>
+      )}
+      <p>
+        <Link to="/">Back to the overview</Link>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,145 @@
+import { useEffect } from "react";
+import { Link, useRevalidator } from "react-router";
+import { HourChart } from "../components/HourChart";
+import { ImageCard } from "../components/ImageCard";
+import { classColor } from "../lib/colors";
+import { guard } from "../lib/http.server";
+import { TIMELINE_HOURS, buildOverview } from "../lib/overview";
+import { loadRecentSummaries } from "../lib/summaries.server";
+import type { Route } from "./+types/overview";
+
+const LATEST_IMAGES = 12;
+const TOP_CLASSES = 10;
+const REFRESH_MS = 5_000;
+
+export function meta() {
+  return [{ title: "Overview · imgassets" }];
+}
+
+export function loader() {
+  return guard(async () => buildOverview(await loadRecentSummaries(), LATEST_IMAGES));
+}
+
+/** Re-runs the loader every few seconds while the tab is visible, so new detections appear by themselves. */
+function useAutoRefresh(intervalMs: number): void {
+  const revalidator = useRevalidator();
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible" && revalidator.state === "idle") {
+        void revalidator.revalidate();
+      }
+    }, intervalMs);
+    return () => clearInterval(timer);
+  }, [revalidator, intervalMs]);
+}
+
+function Stat({ name, value, label }: { name: string; value: number; label: string }) {
+  return (
+    <div className="stat" data-stat={name}>
+      <b>{value.toLocaleString("en-US")}</b>
+      <span>{label}</span>
+    </div>
+  );
+}
+
+function EmptyState() {
+  return (
+    <section className="empty" data-testid="empty-state">
+      <h1>No images analysed yet</h1>
+      <p>The pipeline has not written any hour summary to the bucket. To get started:</p>
+      <ol>
+        <li>
+          Start the local stack (S3, Kafka, Dagster, this viewer): <code>imgassets stack up</code>
+        </li>
+        <li>
+          Upload images or videos: <code>imgassets ingest PATH</code>
+        </li>
+      </ol>
+      <p>This page refreshes by itself: hours appear here as soon as their summaries are written.</p>
+    </section>
+  );
+}
+
+export default function Overview({ loaderData }: Route.ComponentProps) {
+  useAutoRefresh(REFRESH_MS);
+  const { hours, totals, classes, latest } = loaderData;
+  if (totals.hours === 0) return <EmptyState />;
+  const summarized = hours.filter((hour) => hour.summarized).reverse();
+  return (
+    <>
+      <h1>Overview</h1>
+      <p className="muted">
+        The newest {TIMELINE_HOURS} hours with data (UTC), from {hours[0].partition} to{" "}
+        {hours[hours.length - 1].partition}. Updates every {REFRESH_MS / 1000} s.
+      </p>
+      <section className="stats" aria-label="Totals">
+        <Stat name="hours" value={totals.hours} label="hours" />
+        <Stat name="images" value={totals.images} label="images" />
+        <Stat name="objects" value={totals.objects} label="objects" />
+        <Stat name="rejected" value={totals.rejected} label="rejected" />
+      </section>
+      <section>
+        <h2>Objects per hour</h2>
+        <HourChart hours={hours} labels={classes.map((c) => c.label)} />
+      </section>
+      <div className="columns">
+        <section>
+          <h2>Top classes</h2>
+          <table className="top-classes">
+            <thead>
+              <tr>
+                <th>Class</th>
+                <th>Objects</th>
+                <th>Images</th>
+              </tr>
+            </thead>
+            <tbody>
+              {classes.slice(0, TOP_CLASSES).map((c) => (
+                <tr key={c.label} data-label={c.label} data-objects={c.objects} data-images={c.images}>
+                  <td>
+                    <i className="swatch" style={{ background: classColor(c.label) }} /> {c.label}
+                  </td>
+                  <td>{c.objects}</td>
+                  <td>{c.images}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section>
+          <h2>Hours</h2>
+          <table className="hours">
+            <thead>
+              <tr>
+                <th>Hour (UTC)</th>
+                <th>Images</th>
+                <th>Objects</th>
+                <th>Rejected</th>
+              </tr>
+            </thead>
+            <tbody>
+              {summarized.map((hour) => (
+                <tr key={hour.partition} data-partition={hour.partition}>
+                  <td>
+                    <Link to={`/hours/${hour.partition}`}>{hour.partition}</Link>
+                  </td>
+                  <td data-field="images">{hour.images}</td>
+                  <td data-field="objects">{hour.objects}</td>
+                  <td data-field="rejected">{hour.rejected}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+      <section>
+        <h2>Latest images</h2>
+        <div className="grid latest">
+          {latest.map((image) => (
+            <ImageCard key={image.image_key} image={image} />
+          ))}
+        </div>
+      </section>
+    </>
+  );
+}

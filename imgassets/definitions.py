@@ -1,0 +1,31 @@
+"""The Dagster code location (`workspace.yaml` loads this module)."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dotenv import load_dotenv
+
+from imgassets.settings import ENV_FILE
+
+# Resources read secrets through EnvVar, so values kept in .env must be in the process environment.
+load_dotenv(ENV_FILE, override=False)
+
+from imgassets.defs.assets import detection_summary, detections, raw_images  # noqa: E402
+from imgassets.defs.jobs import image_batch_job  # noqa: E402
+from imgassets.defs.sensors import kafka_image_sensor  # noqa: E402
+from imgassets.resources import DetectorResource, KafkaResource, S3Resource  # noqa: E402
+from imgassets.settings import get_settings  # noqa: E402
+
+settings = get_settings()
+settings.require_s3_credentials()
+
+defs = Definitions(
+    assets=[raw_images, detections, detection_summary],
+    jobs=[image_batch_job],
+    sensors=[kafka_image_sensor],
+    resources={
+        "s3": S3Resource.from_settings(settings),
+        "kafka": KafkaResource.from_settings(settings),
+        "detector": DetectorResource.from_settings(settings),
+    },
+)

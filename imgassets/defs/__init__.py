@@ -1,0 +1,1 @@
+"""Dagster definitions, grouped by concern: partitions, assets (with their checks), jobs, sensors."""

@@ -1,0 +1,428 @@
+"""The three hourly assets: raw_images → detections → detection_summary, with their checks beside them.
+
+A sensor-launched run carries its batch (image keys + Kafka provenance) in `raw_images`' config and touches
+only those images; a run launched from the UI (a backfill) has no batch and processes the whole hour, listed
+from S3. Every write is keyed by image or by run, so replays overwrite instead of duplicating, and two runs
+for the same hour never write the same object.
+"""
+
+
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from urllib.parse import unquote
+
+from botocore.exceptions import ClientError
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from imgassets import images, layout
+from imgassets.defs.partitions import hourly_partitions
+from imgassets.messages import Source, VideoFrame
+from imgassets.pipelining import prefetch
+from imgassets.records import (
+    DetectionRecord,
+    ImageResult,
+    KafkaRef,
+    Manifest,
+    ManifestEntry,
+    Provenance,
+    RejectedImage,
+    Rejection,
+    Shard,
+    Summary,
+)
+from imgassets.resources import DetectorResource, S3Resource
+from imgassets.settings import get_settings
+from imgassets.storage import ObjectStore, is_missing
+
+GROUP = "image_analytics"
+
+
+class ImageRef(Config):
+    """One image of a sensor batch, with the Kafka message that announced it."""
+
+    key: str
+    sha256: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @property
+    def kafka(self) -> KafkaRef | None:
+        if self.topic is None or self.partition is None or self.offset is None:
+            return None
+        return KafkaRef(topic=self.topic, partition=self.partition, offset=self.offset)
+
+
+class BatchConfig(Config):
+    images: list[ImageRef] = Field(
+        default_factory=list,
+        description="Images of this run (set by the Kafka sensor). Empty: process every image of the hour.",
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- raw_images ---------------------------------------------------------------------------------------
+
+REJECTION_RATE_CHECK = AssetCheckSpec(
+    "rejection_rate_below_threshold",
+    asset="raw_images",
+    description="Share of rejected images in the run's batch stays below IMGASSETS_MAX_REJECTION_RATE.",
+)
+
+
+@asset(
+    partitions_def=hourly_partitions,
+    group_name=GROUP,
+    kinds={"s3"},
+    check_specs=[REJECTION_RATE_CHECK],
+    description="Uploaded images of the hour, validated (decodable, dimensions, format, sha256); writes a run "
+    "manifest, thumbnails, and a rejection record with its reason for every unusable image.",
+)
+def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resource) -> MaterializeResult:
+    store = s3.store()
+    partition = context.partition_key
+    if config.images:
+        refs, mode = config.images, "batch"
+    else:
+        refs = [ImageRef(key=key) for key in store.list_keys(layout.images_prefix(partition))]
+        mode = "backfill"
+    context.log.info(f"validating {len(refs)} images of {partition} ({mode})")
+
+    accepted: list[ManifestEntry] = []
+    rejected: list[Rejection] = []
+    with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
+        for outcome in pool.map(lambda ref: _validate(store, ref, partition, context.run_id), refs):
+            (accepted if isinstance(outcome, ManifestEntry) else rejected).append(outcome)
+
+    manifest = Manifest(
+        partition=partition,
+        run_id=context.run_id,
+        mode=mode,
+        created_at=_now(),
+        accepted=accepted,
+        rejected=rejected,
+    )
+    manifest_key = layout.manifest_key(partition, context.run_id)
+    store.put_record(manifest_key, manifest)
+    for rejection in rejected:
+        context.log.warning(f"rejected {rejection.image_key}: {rejection.reason}")
+
+    total = len(accepted) + len(rejected)
+    rate = len(rejected) / total if total else 0.0
+    limit = get_settings().max_rejection_rate
+    return MaterializeResult(
+        metadata={
+            "mode": mode,
+            "accepted": len(accepted),
+            "rejected": len(rejected),
+            "manifest": MetadataValue.path(f"s3://{store.bucket}/{manifest_key}"),
+            "rejections": MetadataValue.md(_rejection_table(rejected)),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=REJECTION_RATE_CHECK.name,
+                passed=rate <= limit,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"rejection_rate": rate, "threshold": limit, "rejected": len(rejected), "images": total},
+            )
+        ],
+    )
+
+
+def _validate(store: ObjectStore, ref: ImageRef, partition: str, run_id: str) -> ManifestEntry | Rejection:
+    def reject(reason: str) -> Rejection:
+        rejection = Rejection(
+            image_key=ref.key, reason=reason, partition=partition, run_id=run_id, rejected_at=_now(), kafka=ref.kafka
+        )
+        try:
+            store.put_record(layout.parse_image_key(ref.key).rejection_key, rejection)
+        except layout.InvalidKey:
+            pass  # not one of our keys: recorded in the manifest only
+        return rejection
+
+    try:
+        key = layout.parse_image_key(ref.key)
+    except layout.InvalidKey as exc:
+        return reject(str(exc))
+    if key.partition != partition:
+        return reject(f"image belongs to hour {key.partition}, not {partition}")
+    try:
+        stored = store.get(key.key)
+    except ClientError as error:
+        if is_missing(error):
+            return reject("object not found in S3")
+        raise
+    limits = get_settings()
+    try:
+        valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
+    except images.ImageRejected as exc:
+        return reject(str(exc))
+    store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
+    uploaded_at, source = _upload_metadata(stored.metadata)
+    return ManifestEntry(
+        key=key.key,
+        sha256=valid.sha256,
+        size=len(stored.data),
+        width=valid.width,
+        height=valid.height,
+        format=valid.format,
+        kafka=ref.kafka,
+        uploaded_at=uploaded_at,
+        source=source,
+    )
+
+
+def _upload_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
+    """Reads back what `imgassets ingest` stored in the object's user metadata (see ingest.object_metadata)."""
+    uploaded = metadata.get("uploaded-at")
+    path = metadata.get("source-path")
+    video = metadata.get("source-video")
+    frame = None
+    if video and metadata.get("frame-index") and metadata.get("frame-time"):
+        frame = VideoFrame(
+            video=unquote(video), frame_index=int(metadata["frame-index"]), timestamp_s=float(metadata["frame-time"])
+        )
+    return (
+        datetime.fromisoformat(uploaded) if uploaded else None,
+        Source(path=unquote(path), video_frame=frame) if path else None,
+    )
+
+
+def _rejection_table(rejected: list[Rejection]) -> str:
+    if not rejected:
+        return "No rejections."
+    rows = "\n".join(f"| `{r.image_key[:120]}` | {r.reason[:200]} |" for r in rejected[:50])
+    more = f"\n\n… and {len(rejected) - 50} more" if len(rejected) > 50 else ""
+    return f"| image | reason |\n|---|---|\n{rows}{more}"
+
+
+# --- detections ---------------------------------------------------------------------------------------
+
+DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
+    "every_valid_image_has_detections",
+    asset="detections",
+    description="Every image of the hour accepted by raw_images has a detection record (or a rejection).",
+)
+
+
+@asset(
+    deps=[raw_images],
+    partitions_def=hourly_partitions,
+    group_name=GROUP,
+    kinds={"s3", "opencv"},
+    check_specs=[DETECTIONS_COMPLETE_CHECK],
+    description="YOLOv4-tiny detections, one JSON record per image (boxes in pixels, provenance), plus a "
+    "compact shard per run for the summary.",
+)
+def detections(context: AssetExecutionContext, s3: S3Resource, detector: DetectorResource) -> MaterializeResult:
+    store = s3.store()
+    partition = context.partition_key
+    entries = _entries_to_detect(store, partition, context.run_id)
+    model = detector.load()
+    context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
+
+    results: list[ImageResult] = []
+    failed: list[RejectedImage] = []
+    writes: list[Future[None]] = []
+    inference_ms: list[float] = []
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
+
+        def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, object]:
+            try:
+                return entry, images.decode_bgr(store.get(entry.key).data)
+            except images.ImageRejected as exc:
+                return entry, exc
+
+        for entry, pixels in prefetch(pool, fetch, entries, ahead=s3.io_threads * 2):
+            key = layout.parse_image_key(entry.key)
+            if isinstance(pixels, images.ImageRejected):
+                failed.append(RejectedImage(image_key=entry.key, reason=str(pixels)))
+                continue
+            tick = time.perf_counter()
+            found = model.detect([pixels])[0]
+            elapsed_ms = (time.perf_counter() - tick) * 1000
+            inference_ms.append(elapsed_ms)
+            height, width = pixels.shape[:2]
+            record = DetectionRecord(
+                image_key=entry.key,
+                source_image_path=f"s3://{store.bucket}/{entry.key}",
+                image_sha256=entry.sha256,
+                image_width=width,
+                image_height=height,
+                model_used=model.files.weights.stem,
+                model_weights_sha256=model.files.weights_sha256,
+                backend=model.backend,
+                input_size=model.input_size,
+                confidence_threshold=model.confidence,
+                nms_threshold=model.nms,
+                detections=found,
+                counts=DetectionRecord.count(found),
+                provenance=Provenance(
+                    kafka=entry.kafka,
+                    dagster_run_id=context.run_id,
+                    dagster_partition=partition,
+                    source=entry.source,
+                    uploaded_at=entry.uploaded_at,
+                    processed_at=_now(),
+                    inference_ms=round(elapsed_ms, 2),
+                ),
+            )
+            writes.append(pool.submit(store.put_record, key.detection_key, record))
+            results.append(
+                ImageResult(
+                    image_key=entry.key,
+                    detection_key=key.detection_key,
+                    width=width,
+                    height=height,
+                    counts=record.counts,
+                    objects=len(found),
+                    processed_at=record.provenance.processed_at,
+                )
+            )
+        for write in writes:
+            write.result()
+    elapsed = time.perf_counter() - started
+
+    shard = Shard(partition=partition, run_id=context.run_id, created_at=_now(), images=results, rejected=failed)
+    store.put_record(layout.shard_key(partition, context.run_id), shard)
+
+    class_counts = Counter[str]()
+    for result in results:
+        class_counts.update(result.counts)
+    missing = _images_without_records(store, partition)
+    return MaterializeResult(
+        metadata={
+            "images": len(results),
+            "failed_to_decode": len(failed),
+            "objects": sum(class_counts.values()),
+            "images_per_second": round(len(results) / elapsed, 2) if elapsed > 0 else 0.0,
+            "mean_inference_ms": round(sum(inference_ms) / len(inference_ms), 1) if inference_ms else 0.0,
+            "backend": model.backend,
+            "classes": MetadataValue.md(_class_table(class_counts)),
+            "preview": MetadataValue.md(_preview(results)),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=DETECTIONS_COMPLETE_CHECK.name,
+                passed=not missing,
+                metadata={"images_without_record": len(missing), "examples": MetadataValue.json(missing[:20])},
+            )
+        ],
+    )
+
+
+def _entries_to_detect(store: ObjectStore, partition: str, run_id: str) -> list[ManifestEntry]:
+    """This run's manifest if raw_images ran in it; otherwise every accepted image of the hour."""
+    own = store.head(layout.manifest_key(partition, run_id))
+    if own is not None:
+        return store.get_record(layout.manifest_key(partition, run_id), Manifest).accepted
+    latest: dict[str, ManifestEntry] = {}
+    for manifest in _manifests(store, partition):
+        for entry in manifest.accepted:
+            latest[entry.key] = entry
+    return sorted(latest.values(), key=lambda e: e.key)
+
+
+def _manifests(store: ObjectStore, partition: str) -> list[Manifest]:
+    keys = list(store.list_keys(layout.manifests_prefix(partition)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sorted(
+            pool.map(lambda k: store.get_record(k, Manifest), keys), key=lambda m: m.created_at
+        )
+
+
+def _images_without_records(store: ObjectStore, partition: str) -> list[str]:
+    accepted = {entry.key for manifest in _manifests(store, partition) for entry in manifest.accepted}
+    recorded = set(store.list_keys(layout.detections_prefix(partition))) | set(
+        store.list_keys(layout.rejections_prefix(partition))
+    )
+    missing = []
+    for image_key in sorted(accepted):
+        parsed = layout.parse_image_key(image_key)
+        if parsed.detection_key not in recorded and parsed.rejection_key not in recorded:
+            missing.append(image_key)
+    return missing
+
+
+def _class_table(counts: Counter[str]) -> str:
+    if not counts:
+        return "No objects detected."
+    rows = "\n".join(f"| {label} | {count} |" for label, count in counts.most_common())
+    return f"| class | objects |\n|---|---|\n{rows}"
+
+
+def _preview(results: list[ImageResult]) -> str:
+    if not results:
+        return "No images."
+    viewer = get_settings().viewer_url.rstrip("/")
+    rows = "\n".join(
+        f"| [{r.image_key.rsplit('/', 1)[-1]}]({viewer}/images/{r.image_key}) | {r.objects} | "
+        + ", ".join(f"{label} ×{n}" for label, n in r.counts.items())
+        + " |"
+        for r in results[:10]
+    )
+    return f"| image | objects | classes |\n|---|---|---|\n{rows}"
+
+
+# --- detection_summary --------------------------------------------------------------------------------
+
+SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
+    "summary_covers_all_detections",
+    asset="detection_summary",
+    description="The hour summary counts every per-image detection record of the hour.",
+)
+
+
+@asset(
+    deps=[detections],
+    partitions_def=hourly_partitions,
+    group_name=GROUP,
+    kinds={"s3"},
+    check_specs=[SUMMARY_COMPLETE_CHECK],
+    description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "
+    "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
+)
+def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> MaterializeResult:
+    store = s3.store()
+    partition = context.partition_key
+    shard_keys = list(store.list_keys(layout.shards_prefix(partition)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shards = list(pool.map(lambda k: store.get_record(k, Shard), shard_keys))
+    summary = Summary.merge(partition, _now(), shards, _manifests(store, partition))
+    key = layout.summary_key(partition)
+    store.put_record(key, summary)
+    detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
+    return MaterializeResult(
+        metadata={
+            "images": summary.image_count,
+            "rejected": summary.rejected_count,
+            "objects": summary.total_objects,
+            "top_class": next(iter(summary.class_counts), "none"),
+            "classes": MetadataValue.md(_class_table(Counter(summary.class_counts))),
+            "summary": MetadataValue.path(f"s3://{store.bucket}/{key}"),
+            "viewer": MetadataValue.url(f"{get_settings().viewer_url.rstrip('/')}/hours/{partition}"),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=SUMMARY_COMPLETE_CHECK.name,
+                passed=summary.image_count >= detection_records,
+                metadata={"summary_images": summary.image_count, "detection_records": detection_records},
+            )
+        ],
+    )

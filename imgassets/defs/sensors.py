@@ -1,0 +1,191 @@
+"""The Kafka sensor: new image messages → one run per hour-batch.
+
+The cursor holds the next Kafka offset per partition and advances only in the same `SensorResult` as the run
+requests that cover those offsets (Dagster stores both together). Bad messages are written to the dead-letter
+topic, and that write is confirmed before the cursor moves past them. A tick that fails or times out leaves
+the cursor where it was; the replay yields the same deterministic run keys, which Dagster de-duplicates.
+"""
+
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from dagster import (
+    DefaultSensorStatus,
+    RunConfig,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from imgassets import layout, messages
+from imgassets.defs.assets import BatchConfig, ImageRef
+from imgassets.defs.jobs import image_batch_job
+from imgassets.resources import KafkaResource, S3Resource
+from imgassets.settings import get_settings
+
+
+@dataclass
+class Cursor:
+    """Next offset to read, per Kafka partition of the image topic."""
+
+    offsets: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "Cursor":
+        if not raw:
+            return cls()
+        return cls({int(p): int(o) for p, o in json.loads(raw).get("offsets", {}).items()})
+
+    def serialize(self) -> str:
+        return json.dumps({"offsets": {str(p): o for p, o in sorted(self.offsets.items())}})
+
+
+@dataclass
+class Poll:
+    """What one bounded read of the topic produced."""
+
+    batches: dict[str, list[ImageRef]]
+    dead_letters: list[messages.DeadLetter]
+    cursor: Cursor
+    read: int
+    lag: int
+
+
+def read_messages(
+    consumer: KafkaConsumer,
+    topic: str,
+    cursor: Cursor,
+    bucket: str,
+    budget_seconds: float,
+    max_messages: int,
+    now: datetime,
+) -> Poll:
+    """Reads from the cursor until caught up, `max_messages`, or `budget_seconds`; classifies each message."""
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise RuntimeError(f"Kafka topic {topic!r} does not exist (run `imgassets stack up` or create it)")
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    beginnings = consumer.beginning_offsets(assigned)
+    ends = consumer.end_offsets(assigned)
+    positions: dict[int, int] = {}
+    for tp in assigned:
+        # An offset older than retention is gone; start from the earliest still held.
+        start = max(cursor.offsets.get(tp.partition, 0), beginnings[tp])
+        consumer.seek(tp, start)
+        positions[tp.partition] = start
+
+    batches: dict[str, list[ImageRef]] = defaultdict(list)
+    dead: list[messages.DeadLetter] = []
+    read = 0
+    deadline = time.monotonic() + budget_seconds
+    start_hour = layout.parse_partition(get_settings().partitions_start)
+    current_hour = layout.floor_hour(now)
+    while read < max_messages and time.monotonic() < deadline:
+        if all(positions[tp.partition] >= ends[tp] for tp in assigned):
+            break
+        polled = consumer.poll(timeout_ms=500, max_records=min(500, max_messages - read))
+        for tp, records in sorted(polled.items(), key=lambda item: item[0].partition):
+            for record in records:
+                read += 1
+                positions[tp.partition] = record.offset + 1
+                try:
+                    message = messages.decode(record.value, bucket)
+                    hour = layout.floor_hour(message.uploaded_at)
+                    if not start_hour <= hour <= current_hour:
+                        raise messages.MessageError(
+                            f"upload hour {message.partition} is outside the partitions "
+                            f"({get_settings().partitions_start} … now)"
+                        )
+                except messages.MessageError as exc:
+                    dead.append(messages.DeadLetter.build(str(exc), topic, tp.partition, record.offset, record.value))
+                    continue
+                batches[message.partition].append(
+                    ImageRef(
+                        key=message.key, sha256=message.sha256, topic=topic, partition=tp.partition, offset=record.offset
+                    )
+                )
+    lag = sum(max(0, ends[tp] - positions[tp.partition]) for tp in assigned)
+    return Poll(dict(batches), dead, Cursor(positions), read, lag)
+
+
+def run_requests(topic: str, batches: dict[str, list[ImageRef]], max_images: int) -> list[RunRequest]:
+    """One run per hour and chunk; the run key names exactly the offsets it covers."""
+    requests = []
+    for partition_key, refs in sorted(batches.items()):
+        for start in range(0, len(refs), max_images):
+            chunk = refs[start : start + max_images]
+            spans: dict[int, tuple[int, int]] = {}
+            for ref in chunk:
+                assert ref.partition is not None and ref.offset is not None
+                low, high = spans.get(ref.partition, (ref.offset, ref.offset))
+                spans[ref.partition] = (min(low, ref.offset), max(high, ref.offset))
+            span_text = ",".join(f"{p}:{lo}-{hi}" for p, (lo, hi) in sorted(spans.items()))
+            requests.append(
+                RunRequest(
+                    run_key=f"{topic}/{span_text}/{partition_key}",
+                    partition_key=partition_key,
+                    run_config=RunConfig(ops={"raw_images": BatchConfig(images=chunk)}),
+                    tags={"imgassets/trigger": "kafka", "imgassets/images": str(len(chunk))},
+                )
+            )
+    return requests
+
+
+def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: list[messages.DeadLetter]) -> None:
+    """Sends and confirms every dead letter; raises (so the cursor stays put) if any send fails."""
+    futures = [producer.send(dlq_topic, value=letter.encode()) for letter in dead]
+    producer.flush(timeout=30)
+    for future in futures:
+        future.get(timeout=30)
+
+
+@sensor(
+    job=image_batch_job,
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
+)
+def kafka_image_sensor(
+    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource
+) -> SensorResult | SkipReason:
+    settings = get_settings()
+    cursor = Cursor.parse(context.cursor)
+    consumer = kafka.consumer()
+    try:
+        poll = read_messages(
+            consumer,
+            kafka.topic,
+            cursor,
+            s3.bucket,
+            settings.sensor_poll_seconds,
+            settings.sensor_max_messages,
+            datetime.now(timezone.utc),
+        )
+    finally:
+        consumer.close()
+    if poll.dead_letters:
+        producer = kafka.producer()
+        try:
+            publish_dead_letters(producer, kafka.dlq_topic, poll.dead_letters)
+        finally:
+            producer.close()
+        for letter in poll.dead_letters:
+            context.log.warning(
+                f"dead-lettered {letter.topic}/{letter.partition}@{letter.offset}: {letter.reason}"
+            )
+    if poll.read == 0:
+        return SkipReason("no new image messages")
+    requests = run_requests(kafka.topic, poll.batches, settings.batch_max_images)
+    context.log.info(
+        f"read {poll.read} messages: {sum(len(b) for b in poll.batches.values())} images in "
+        f"{len(requests)} runs, {len(poll.dead_letters)} dead-lettered, lag {poll.lag}"
+    )
+    return SensorResult(run_requests=requests, cursor=poll.cursor.serialize())

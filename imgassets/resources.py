@@ -1,0 +1,135 @@
+"""Dagster resources: S3, Kafka and the detector, configured from `imgassets.settings`.
+
+Secrets reach resources as `EnvVar`s, so Dagster's UI shows the variable name, never the value.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from dagster import ConfigurableResource, EnvVar
+from kafka import KafkaConsumer, KafkaProducer
+from pydantic import PrivateAttr
+
+from imgassets import kafka_io
+from imgassets.detector import Detector, load_detector
+from imgassets.settings import ENV_PREFIX, Settings
+from imgassets.storage import ObjectStore, make_s3_client
+
+
+class S3Resource(ConfigurableResource):
+    """The pipeline's bucket on any S3-compatible service (SeaweedFS, MinIO, Hetzner Object Storage)."""
+
+    endpoint_url: str | None
+    region: str
+    bucket: str
+    addressing_style: str
+    max_attempts: int
+    io_threads: int
+    access_key_id: str
+    secret_access_key: str
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Resource:
+        return cls(
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            bucket=settings.s3_bucket,
+            addressing_style=settings.s3_addressing_style,
+            max_attempts=settings.s3_max_attempts,
+            io_threads=settings.s3_io_threads,
+            access_key_id=EnvVar(f"{ENV_PREFIX}S3_ACCESS_KEY_ID"),
+            secret_access_key=EnvVar(f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY"),
+        )
+
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            client = make_s3_client(
+                self.endpoint_url,
+                self.region,
+                self.access_key_id,
+                self.secret_access_key,
+                self.addressing_style,
+                self.max_attempts,
+                self.io_threads * 2,
+            )
+            self._store = ObjectStore(client, self.bucket)
+        return self._store
+
+
+class KafkaResource(ConfigurableResource):
+    """Kafka clients for the image topic and its dead-letter topic (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)."""
+
+    bootstrap_servers: str
+    topic: str
+    dlq_topic: str
+    security_protocol: str
+    sasl_mechanism: str
+    sasl_username: str | None
+    sasl_password: str | None
+    ssl_cafile: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KafkaResource:
+        return cls(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=settings.kafka_topic,
+            dlq_topic=settings.kafka_dlq_topic,
+            security_protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=(
+                EnvVar(f"{ENV_PREFIX}KAFKA_SASL_PASSWORD") if settings.kafka_sasl_password else None
+            ),
+            ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        )
+
+    def client_config(self) -> dict[str, object]:
+        return kafka_io.client_config(
+            self.bootstrap_servers,
+            self.security_protocol,
+            self.sasl_mechanism,
+            self.sasl_username,
+            self.sasl_password,
+            self.ssl_cafile,
+        )
+
+    def consumer(self) -> KafkaConsumer:
+        return kafka_io.make_consumer(self.client_config())
+
+    def producer(self) -> KafkaProducer:
+        return kafka_io.make_producer(self.client_config())
+
+
+class DetectorResource(ConfigurableResource):
+    """YOLOv4-tiny with the original project's thresholds by default."""
+
+    backend: str
+    input_size: int
+    confidence: float
+    nms: float
+    model_dir: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectorResource:
+        return cls(
+            backend=settings.detector_backend,
+            input_size=settings.detector_input_size,
+            confidence=settings.detector_confidence,
+            nms=settings.detector_nms,
+            model_dir=str(settings.detector_model_dir) if settings.detector_model_dir else None,
+        )
+
+    def load(self) -> Detector:
+        """The network, loaded once per process (runs reuse it when executed in-process)."""
+        return _cached_detector(self.backend, self.input_size, self.confidence, self.nms, self.model_dir)
+
+
+@cache
+def _cached_detector(
+    backend: str, input_size: int, confidence: float, nms: float, model_dir: str | None
+) -> Detector:
+    return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None)

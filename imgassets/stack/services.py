@@ -1,0 +1,286 @@
+"""The four services of the embedded local stack, each configured from `Settings`, all state under
+`IMGASSETS_HOME` (default `.local/`): Apache Kafka (KRaft), SeaweedFS S3, Dagster (webserver + daemon), viewer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgassets.settings import PROJECT_ROOT, Settings
+from imgassets.stack.processes import Service, StackError, port_open
+
+KAFKA_POM = Path(__file__).with_name("pom.xml")
+FRONTEND = PROJECT_ROOT / "frontend"
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def kafka_libs(self) -> Path:
+        # Jars are shared by every state folder (tests use their own homes) and survive `down`.
+        return PROJECT_ROOT / ".local" / "kafka-libs"
+
+    @property
+    def kafka(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def s3(self) -> Path:
+        return self.home / "s3"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def _venv_bin(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise StackError(f"{name} not found; run `make setup` (or `pip install -e .`) first")
+    return found
+
+
+# --- Kafka --------------------------------------------------------------------------------------------
+
+def ensure_kafka_jars(paths: Paths) -> None:
+    if any(paths.kafka_libs.glob("kafka_2.13-*.jar")):
+        return
+    if shutil.which("mvn") is None:
+        raise StackError("Maven (mvn) is needed once to fetch the Apache Kafka jars: apt-get install -y maven")
+    print(f"fetching Apache Kafka jars with Maven into {paths.kafka_libs} …", flush=True)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={paths.kafka_libs}"],
+        check=True,
+    )
+
+
+def kafka_service(settings: Settings, paths: Paths) -> Service:
+    port = settings.kafka_port
+    properties = paths.kafka / "server.properties"
+    return Service(
+        name="kafka",
+        argv=[
+            "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={paths.kafka / 'log4j2.yaml'}",
+            "-cp", f"{paths.kafka_libs}/*", "kafka.Kafka", str(properties),
+        ],
+        ports=[port, port + 1],
+        run_dir=paths.run,
+        log_dir=paths.logs,
+        stop_timeout=60,
+    )
+
+
+def prepare_kafka(settings: Settings, paths: Paths) -> None:
+    """Writes the broker config and formats KRaft storage once (kept across restarts)."""
+    ensure_kafka_jars(paths)
+    port = settings.kafka_port
+    data = paths.kafka / "data"
+    paths.kafka.mkdir(parents=True, exist_ok=True)
+    (paths.kafka / "server.properties").write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{port + 1}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data}",
+                f"num.partitions={settings.kafka_topic_partitions}",
+                "auto.create.topics.enable=false",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+    )
+    (paths.kafka / "log4j2.yaml").write_text(
+        "Configuration:\n  Appenders:\n    Console:\n      name: STDOUT\n      PatternLayout:\n"
+        '        pattern: "[%d] %p %m (%c)%n"\n  Loggers:\n    Logger:\n      - name: kafka\n        level: INFO\n'
+        "      - name: org.apache.kafka\n        level: WARN\n    Root:\n      level: WARN\n"
+        "      AppenderRef:\n        - ref: STDOUT\n"
+    )
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run(
+            ["java", "-cp", f"{paths.kafka_libs}/*", "kafka.tools.StorageTool", "random-uuid"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip() or uuid.uuid4().hex
+        subprocess.run(
+            ["java", "-cp", f"{paths.kafka_libs}/*", "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(paths.kafka / "server.properties")],
+            check=True, capture_output=True, text=True,
+        )
+
+
+# --- S3 (SeaweedFS) -----------------------------------------------------------------------------------
+
+#: SeaweedFS components' HTTP ports relative to the S3 port (8333 → master 9333, volume 9340, filer 8888,
+#: admin 23646); each also opens its gRPC port at +10000.
+_S3_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 15313}
+
+
+def s3_ports(settings: Settings) -> dict[str, int]:
+    return {"s3": settings.s3_port} | {name: settings.s3_port + off for name, off in _S3_PORT_OFFSETS.items()}
+
+
+def s3_service(settings: Settings, paths: Paths) -> Service:
+    ports = s3_ports(settings)
+    return Service(
+        name="s3",
+        argv=[
+            _venv_bin("weed"), "mini", f"-dir={paths.s3 / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.port={ports['s3']}", f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}", f"-admin.port={ports['admin']}", "-admin.ui=false",
+            "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
+            f"-s3.config={paths.s3 / 's3.json'}", f"-bucket={settings.s3_bucket}",
+        ],
+        ports=[ports["s3"], ports["master"], ports["filer"]],
+        run_dir=paths.run,
+        log_dir=paths.logs,
+    )
+
+
+def prepare_s3(settings: Settings, paths: Paths) -> None:
+    """Writes the S3 identity (the configured key pair) that SeaweedFS checks signatures against."""
+    access_key, secret_key = settings.require_s3_credentials()
+    (paths.s3 / "data").mkdir(parents=True, exist_ok=True)
+    config = paths.s3 / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "imgassets",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    config.chmod(0o600)
+
+
+# --- Dagster ------------------------------------------------------------------------------------------
+
+DAGSTER_YAML = """\
+# Local instance, sized for a 2-core machine (written by `imgassets stack up`).
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {max_runs}
+    dequeue_interval_seconds: 1
+run_retries:
+  enabled: true
+  max_retries: 2
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
+sensors:
+  use_threads: true
+  num_workers: 2
+"""
+
+
+def prepare_dagster(paths: Paths, max_runs: int = 1) -> None:
+    paths.dagster_home.mkdir(parents=True, exist_ok=True)
+    (paths.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.format(max_runs=max_runs))
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+            return 200 <= response.status < 400
+    except OSError:
+        return False
+
+
+def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> list[Service]:
+    env = env | {"DAGSTER_HOME": str(paths.dagster_home)}
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    return [
+        Service(
+            name="dagster-webserver",
+            argv=[_venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace],
+            ports=[settings.dagster_port],
+            run_dir=paths.run,
+            log_dir=paths.logs,
+            env=env,
+            cwd=PROJECT_ROOT,
+            healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.dagster_port}/server_info"),
+        ),
+        Service(
+            name="dagster-daemon",
+            argv=[_venv_bin("dagster-daemon"), "run", "-w", workspace],
+            ports=[],
+            run_dir=paths.run,
+            log_dir=paths.logs,
+            env=env,
+            cwd=PROJECT_ROOT,
+            healthy=lambda: True,
+        ),
+    ]
+
+
+# --- Viewer -------------------------------------------------------------------------------------------
+
+def prepare_viewer() -> None:
+    """Installs node modules and builds the production bundle when missing or stale."""
+    if shutil.which("npm") is None:
+        raise StackError("Node.js and npm are needed for the viewer: apt-get install -y nodejs npm")
+    lock = FRONTEND / "package-lock.json"
+    modules = FRONTEND / "node_modules" / ".package-lock.json"
+    if not modules.exists() or modules.stat().st_mtime < lock.stat().st_mtime:
+        print("installing viewer dependencies (npm ci) …", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
+    built = FRONTEND / "build" / "server" / "index.js"
+    sources = [p for p in (FRONTEND / "app").rglob("*") if p.is_file()]
+    if not built.exists() or max(p.stat().st_mtime for p in sources) > built.stat().st_mtime:
+        print("building the viewer (npm run build) …", flush=True)
+        subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, stdout=subprocess.DEVNULL)
+
+
+def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Service:
+    return Service(
+        name="viewer",
+        argv=[str(FRONTEND / "node_modules" / ".bin" / "react-router-serve"),
+              str(FRONTEND / "build" / "server" / "index.js")],
+        ports=[settings.viewer_port],
+        run_dir=paths.run,
+        log_dir=paths.logs,
+        env=env | {"PORT": str(settings.viewer_port), "HOST": "127.0.0.1", "NODE_ENV": "production"},
+        cwd=FRONTEND,
+        healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.viewer_port}/"),
+    )
+
