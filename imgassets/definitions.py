@@ -5,10 +5,10 @@ from __future__ import annotations
 from dagster import Definitions
 from dotenv import load_dotenv
 
-from imgassets.settings import ENV_FILE
+from imgassets.settings import env_file
 
 # Resources read secrets through EnvVar, so values kept in .env must be in the process environment.
-load_dotenv(ENV_FILE, override=False)
+load_dotenv(env_file(), override=False)
 
 from imgassets.defs.assets import detection_summary, detections, raw_images  # noqa: E402
 from imgassets.defs.jobs import image_batch_job  # noqa: E402

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -117,19 +116,6 @@ def video_frames(path: Path, every_seconds: float, max_side: int | None = None) 
         capture.release()
 
 
-def object_metadata(message: ImageMessage) -> dict[str, str]:
-    """S3 user metadata (ASCII only, hence quoting) that lets a backfill recover provenance without Kafka."""
-    metadata = {"uploaded-at": message.uploaded_at.isoformat(), "source-path": quote(message.source.path)}
-    if message.source.video_frame:
-        frame = message.source.video_frame
-        metadata |= {
-            "source-video": quote(frame.video),
-            "frame-index": str(frame.frame_index),
-            "frame-time": str(frame.timestamp_s),
-        }
-    return metadata
-
-
 class Ingestor:
     def __init__(self, store: ObjectStore, producer: KafkaProducer, topic: str) -> None:
         self.store = store
@@ -162,7 +148,7 @@ class Ingestor:
             uploaded_at=uploaded_at,
             source=item.source,
         )
-        self.store.put_bytes(key, item.data, content_type, object_metadata(message))
+        self.store.put_bytes(key, item.data, content_type, messages.object_metadata(message))
         self.producer.send(self.topic, key=key.encode(), value=messages.encode(message)).get(timeout=60)
         self._mark(marker_key, key, uploaded_at, "sent")
         return "sent", key

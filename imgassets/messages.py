@@ -10,6 +10,7 @@ import base64
 import json
 from datetime import datetime, timezone
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -141,3 +142,42 @@ class DeadLetter(BaseModel):
 
     def encode(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+
+def object_metadata(message: ImageMessage) -> dict[str, str]:
+    """S3 user metadata stored with the image (ASCII only, hence quoting): a backfill, which has no Kafka
+    message, recovers upload time and source from it."""
+    metadata = {"uploaded-at": message.uploaded_at.isoformat(), "source-path": quote(message.source.path)}
+    if message.source.host:
+        metadata["source-host"] = quote(message.source.host)
+    if message.source.video_frame:
+        frame = message.source.video_frame
+        metadata |= {
+            "source-video": quote(frame.video),
+            "frame-index": str(frame.frame_index),
+            "frame-time": str(frame.timestamp_s),
+        }
+    return metadata
+
+
+def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
+    """Inverse of `object_metadata`; tolerant of objects uploaded by other tools (returns Nones)."""
+    try:
+        uploaded = metadata.get("uploaded-at")
+        frame = None
+        if metadata.get("source-video") and metadata.get("frame-index") and metadata.get("frame-time"):
+            frame = VideoFrame(
+                video=unquote(metadata["source-video"]),
+                frame_index=int(metadata["frame-index"]),
+                timestamp_s=float(metadata["frame-time"]),
+            )
+        source = None
+        if metadata.get("source-path"):
+            source = Source(
+                path=unquote(metadata["source-path"]),
+                host=unquote(metadata.get("source-host", "")) or None,
+                video_frame=frame,
+            )
+        return (datetime.fromisoformat(uploaded) if uploaded else None), source
+    except (ValueError, ValidationError):
+        return None, None

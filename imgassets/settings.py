@@ -18,8 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "IMGASSETS_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The git-ignored file with local settings and secrets (`IMGASSETS_ENV_FILE=/dev/null` disables it).
-ENV_FILE = Path(os.environ.get("IMGASSETS_ENV_FILE", PROJECT_ROOT / ".env"))
+
+
+def env_file() -> Path:
+    """The git-ignored file with local settings and secrets (`IMGASSETS_ENV_FILE=/dev/null` disables it)."""
+    return Path(os.environ.get("IMGASSETS_ENV_FILE", PROJECT_ROOT / ".env"))
 
 
 class SettingsError(RuntimeError):
@@ -29,7 +32,6 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -135,7 +137,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Reads settings, turning validation errors into one message that names each bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**({"_env_file": env_file()} | overrides))  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

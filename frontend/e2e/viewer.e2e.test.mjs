@@ -155,6 +155,7 @@ describe("hour and image pages", () => {
     await page.goto(`${VIEWER_URL}/`);
     await page.locator(`table.hours tr[data-partition="${summary.partition}"] a`).click();
     await page.waitForURL(`**/hours/${summary.partition}`);
+    await page.locator(".result-count").waitFor();
     assert.equal(number(await page.locator('[data-stat="images"] b').innerText()), summary.image_count);
     assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, summary.image_count));
     const firstPage = summary.images.slice(0, PAGE_SIZE);
@@ -219,7 +220,11 @@ describe("hour and image pages", () => {
     const counts = summary.images.map((image) => image.counts[label] ?? 0);
     const min = Math.max(...counts);
     const cards = () => page.locator(".grid .card").count();
-    const total = async () => Number(await page.locator(".result-count").getAttribute("data-total"));
+    // Client-side navigation changes the URL before React commits the new page: wait for the count to settle.
+    const total = async (expected) => {
+      await page.locator(`.result-count[data-total="${expected}"]`).waitFor({ timeout: 5_000 }).catch(() => {});
+      return Number(await page.locator(".result-count").getAttribute("data-total"));
+    };
 
     await page.goto(`${VIEWER_URL}/hours/${summary.partition}`);
     await page.locator('select[name="class"]').selectOption(label);
@@ -227,14 +232,14 @@ describe("hour and image pages", () => {
     await page.waitForURL((url) => url.searchParams.get("class") === label);
     const withClass = counts.filter((count) => count >= 1).length;
     assert.equal(withClass, summary.images_with_class[label]);
-    assert.equal(await total(), withClass);
+    assert.equal(await total(withClass), withClass);
     assert.equal(await cards(), Math.min(PAGE_SIZE, withClass));
 
     await page.locator('input[name="min"]').fill(String(min));
     await page.locator("button[type=submit]").click();
     await page.waitForURL((url) => url.searchParams.get("min") === String(min));
     const atLeast = counts.filter((count) => count >= min).length;
-    assert.equal(await total(), atLeast);
+    assert.equal(await total(atLeast), atLeast);
     assert.equal(await cards(), Math.min(PAGE_SIZE, atLeast));
     assert.ok(atLeast <= withClass && withClass <= summary.image_count);
     await screenshot("hour-filtered.png");

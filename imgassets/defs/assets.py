@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
-from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 from dagster import (
@@ -26,9 +25,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from imgassets import images, layout
+from imgassets import images, layout, messages
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.messages import Source, VideoFrame
 from imgassets.pipelining import prefetch
 from imgassets.records import (
     DetectionRecord,
@@ -106,18 +104,18 @@ def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resour
     accepted: list[ManifestEntry] = []
     rejected: list[Rejection] = []
     with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
-        for outcome in pool.map(lambda ref: _validate(store, ref, partition, context.run_id), refs):
+        for outcome in pool.map(lambda ref: _validate(store, ref, partition, context.run.run_id), refs):
             (accepted if isinstance(outcome, ManifestEntry) else rejected).append(outcome)
 
     manifest = Manifest(
         partition=partition,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         mode=mode,
         created_at=_now(),
         accepted=accepted,
         rejected=rejected,
     )
-    manifest_key = layout.manifest_key(partition, context.run_id)
+    manifest_key = layout.manifest_key(partition, context.run.run_id)
     store.put_record(manifest_key, manifest)
     for rejection in rejected:
         context.log.warning(f"rejected {rejection.image_key}: {rejection.reason}")
@@ -173,7 +171,7 @@ def _validate(store: ObjectStore, ref: ImageRef, partition: str, run_id: str) ->
     except images.ImageRejected as exc:
         return reject(str(exc))
     store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
-    uploaded_at, source = _upload_metadata(stored.metadata)
+    uploaded_at, source = messages.parse_object_metadata(stored.metadata)
     return ManifestEntry(
         key=key.key,
         sha256=valid.sha256,
@@ -184,22 +182,6 @@ def _validate(store: ObjectStore, ref: ImageRef, partition: str, run_id: str) ->
         kafka=ref.kafka,
         uploaded_at=uploaded_at,
         source=source,
-    )
-
-
-def _upload_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
-    """Reads back what `imgassets ingest` stored in the object's user metadata (see ingest.object_metadata)."""
-    uploaded = metadata.get("uploaded-at")
-    path = metadata.get("source-path")
-    video = metadata.get("source-video")
-    frame = None
-    if video and metadata.get("frame-index") and metadata.get("frame-time"):
-        frame = VideoFrame(
-            video=unquote(video), frame_index=int(metadata["frame-index"]), timestamp_s=float(metadata["frame-time"])
-        )
-    return (
-        datetime.fromisoformat(uploaded) if uploaded else None,
-        Source(path=unquote(path), video_frame=frame) if path else None,
     )
 
 
@@ -232,7 +214,7 @@ DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
 def detections(context: AssetExecutionContext, s3: S3Resource, detector: DetectorResource) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    entries = _entries_to_detect(store, partition, context.run_id)
+    entries = _entries_to_detect(store, partition, context.run.run_id)
     model = detector.load()
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
 
@@ -275,7 +257,7 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
                 counts=DetectionRecord.count(found),
                 provenance=Provenance(
                     kafka=entry.kafka,
-                    dagster_run_id=context.run_id,
+                    dagster_run_id=context.run.run_id,
                     dagster_partition=partition,
                     source=entry.source,
                     uploaded_at=entry.uploaded_at,
@@ -299,8 +281,8 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
             write.result()
     elapsed = time.perf_counter() - started
 
-    shard = Shard(partition=partition, run_id=context.run_id, created_at=_now(), images=results, rejected=failed)
-    store.put_record(layout.shard_key(partition, context.run_id), shard)
+    shard = Shard(partition=partition, run_id=context.run.run_id, created_at=_now(), images=results, rejected=failed)
+    store.put_record(layout.shard_key(partition, context.run.run_id), shard)
 
     class_counts = Counter[str]()
     for result in results:

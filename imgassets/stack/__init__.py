@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imgassets import kafka_io
-from imgassets.settings import ENV_FILE, ENV_PREFIX, Settings, get_settings
+from imgassets.settings import ENV_PREFIX, Settings, env_file, get_settings
 from imgassets.stack import services
 from imgassets.stack.processes import Service, StackError
 from imgassets.storage import ObjectStore
@@ -16,7 +16,7 @@ from imgassets.storage import ObjectStore
 __all__ = ["Stack", "StackError", "ensure_local_credentials"]
 
 
-def ensure_local_credentials(env_file: Path = ENV_FILE) -> Settings:
+def ensure_local_credentials() -> Settings:
     """On first use, generates an S3 key pair for the local stack into the git-ignored `.env`."""
     settings = get_settings()
     if settings.s3_access_key_id is not None and settings.s3_secret_access_key is not None:
@@ -27,10 +27,11 @@ def ensure_local_credentials(env_file: Path = ENV_FILE) -> Settings:
         f"{ENV_PREFIX}S3_ACCESS_KEY_ID=imgassets-{secrets.token_hex(4)}",
         f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY={secrets.token_urlsafe(30)}",
     ]
-    with env_file.open("a") as handle:
+    path = env_file()
+    with path.open("a") as handle:
         handle.write("\n".join(lines) + "\n")
-    env_file.chmod(0o600)
-    print(f"wrote new local S3 credentials to {env_file}", flush=True)
+    path.chmod(0o600)
+    print(f"wrote new local S3 credentials to {path}", flush=True)
     get_settings.cache_clear()
     return get_settings()
 

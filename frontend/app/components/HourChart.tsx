@@ -4,7 +4,7 @@ import type { HourBar } from "../lib/overview";
 
 const WIDTH = 960;
 const HEIGHT = 240;
-const PAD = { top: 12, right: 12, bottom: 34, left: 44 };
+const PAD = { top: 22, right: 12, bottom: 34, left: 44 };
 
 function hourLabel(partition: string): string {
   // 2026-11-25-04:00 → 11-25 04h
@@ -58,6 +58,11 @@ export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[
                   top -= height;
                   return <rect key={label} x={x} y={top} width={barWidth} height={height} fill={classColor(label)} />;
                 })}
+              {hours.length <= 48 && hour.objects > 0 && (
+                <text x={x + barWidth / 2} y={top - 4} textAnchor="middle" className="value">
+                  {hour.objects}
+                </text>
+              )}
               {index % labelEvery === 0 && (
                 <text x={x + barWidth / 2} y={HEIGHT - PAD.bottom + 16} textAnchor="middle" className="axis">
                   {hourLabel(hour.partition)}

@@ -1,13 +1,11 @@
 /** A stable color per class label, the same on every page (chart, badges, boxes). */
-const PALETTE = [
-  "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#2aa3b8",
-  "#d4a017", "#f032e6", "#6b8e23", "#9a6324", "#800000", "#000075",
-];
-
 export function classColor(label: string): string {
   let hash = 0;
   for (const char of label) {
     hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   }
-  return PALETTE[hash % PALETTE.length];
+  // Golden-angle steps spread neighbouring hashes around the color wheel.
+  const hue = Math.round((hash * 137.508) % 360);
+  const lightness = 38 + (hash % 3) * 8;
+  return `hsl(${hue} 70% ${lightness}%)`;
 }

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { readConfig } from "./config.server";
+import { guard } from "./http.server";
+import { InvalidKey } from "./layout";
 import { serveMedia } from "./media.server";
 import * as s3 from "./s3.server";
 
@@ -92,5 +94,22 @@ describe("serveMedia", () => {
   it("maps a missing object to 404", async () => {
     vi.spyOn(s3, "getObject").mockRejectedValue(new s3.StorageError(404, "no such object"));
     expect((await serveMedia(request, "original", "images/2026/11/25/04/abc123def456-dog.jpg")).status).toBe(404);
+  });
+});
+
+describe("guard", () => {
+  const statusOf = async (error: unknown) => {
+    try {
+      await guard(() => Promise.reject(error));
+    } catch (thrown) {
+      return (thrown as { init?: { status?: number } }).init?.status;
+    }
+    throw new Error("guard did not throw");
+  };
+
+  it("turns key and storage failures into 400, 404 and 503 responses", async () => {
+    expect(await statusOf(new InvalidKey("bad"))).toBe(400);
+    expect(await statusOf(new s3.StorageError(404, "missing"))).toBe(404);
+    expect(await statusOf(new s3.StorageError(503, "down"))).toBe(503);
   });
 });

@@ -1,0 +1,167 @@
+"""Test fixtures: a real Apache Kafka broker and a real SeaweedFS S3 server, started once per session on
+ports of their own (so a running dev stack is left alone), plus fresh topics and buckets per test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from imgassets.settings import PROJECT_ROOT
+
+PHOTOS = PROJECT_ROOT / "data" / "photos"
+
+# Ports of the test services (the dev stack uses 9092/8333/3000/3001).
+TEST_PORTS = {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}
+TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
+TEST_SECRET_KEY = secrets.token_urlsafe(24)
+
+
+def _base_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
+    return {
+        "IMGASSETS_ENV_FILE": "/dev/null",
+        "IMGASSETS_HOME": str(home),
+        "IMGASSETS_S3_ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}",
+        "IMGASSETS_S3_BUCKET": "imgassets",
+        "IMGASSETS_S3_ACCESS_KEY_ID": TEST_ACCESS_KEY,
+        "IMGASSETS_S3_SECRET_ACCESS_KEY": TEST_SECRET_KEY,
+        "IMGASSETS_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports['kafka']}",
+        "IMGASSETS_DAGSTER_PORT": str(ports["dagster"]),
+        "IMGASSETS_VIEWER_PORT": str(ports["viewer"]),
+        "IMGASSETS_DAGSTER_URL": f"http://127.0.0.1:{ports['dagster']}",
+        "IMGASSETS_VIEWER_URL": f"http://127.0.0.1:{ports['viewer']}",
+        "IMGASSETS_PARTITIONS_START": "2025-01-01-00:00",
+    }
+
+
+@pytest.fixture(scope="session")
+def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("imgassets-home")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_settings(test_home: Path) -> Iterator[None]:
+    """Every test sees settings that point at the test services."""
+    from imgassets.settings import get_settings
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(_base_env(test_home, TEST_PORTS))
+    get_settings.cache_clear()
+    yield
+    for key in [k for k in os.environ if k.startswith("IMGASSETS_")]:
+        del os.environ[key]
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(test_settings: None) -> Iterator[str]:
+    """A real single-node KRaft Apache Kafka broker; yields its bootstrap address."""
+    from imgassets.settings import get_settings
+    from imgassets.stack import services
+
+    settings = get_settings()
+    paths = services.Paths(settings.home)
+    services.prepare_kafka(settings, paths)
+    broker = services.kafka_service(settings, paths)
+    broker.start()
+    try:
+        broker.wait_healthy(120)
+        yield settings.kafka_bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(test_settings: None) -> Iterator[str]:
+    """A real SeaweedFS S3 server checking signatures; yields its endpoint."""
+    from imgassets.settings import get_settings
+    from imgassets.stack import services
+    from imgassets.storage import ObjectStore
+
+    settings = get_settings()
+    paths = services.Paths(settings.home)
+    services.prepare_s3(settings, paths)
+    server = services.s3_service(settings, paths)
+    server.start()
+    try:
+        server.wait_healthy(60)
+        _wait_bucket_ready(ObjectStore.from_settings(settings))
+        yield str(settings.s3_endpoint_url)
+    finally:
+        server.stop()
+
+
+def _wait_bucket_ready(store: object, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            store.ensure_bucket()  # type: ignore[attr-defined]
+            return
+        except Exception:  # noqa: BLE001 (volumes still starting)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+@dataclass
+class Topics:
+    images: str
+    dlq: str
+
+
+@pytest.fixture
+def topics(kafka_broker: str, monkeypatch: pytest.MonkeyPatch) -> Topics:
+    """Fresh image + dead-letter topics for one test, wired into the settings."""
+    from imgassets import kafka_io
+    from imgassets.settings import get_settings
+
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMGASSETS_KAFKA_TOPIC", f"images-{suffix}")
+    monkeypatch.setenv("IMGASSETS_KAFKA_DLQ_TOPIC", f"images-{suffix}.dlq")
+    monkeypatch.setenv("IMGASSETS_KAFKA_TOPIC_PARTITIONS", "3")
+    get_settings.cache_clear()
+    kafka_io.ensure_topics(get_settings())
+    yield Topics(f"images-{suffix}", f"images-{suffix}.dlq")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the real S3 server for one test."""
+    from imgassets.settings import get_settings
+    from imgassets.storage import ObjectStore
+
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("IMGASSETS_S3_BUCKET", name)
+    get_settings.cache_clear()
+    ObjectStore.from_settings(get_settings()).ensure_bucket()
+    yield name
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def store(bucket: str):  # noqa: ANN201
+    from imgassets.settings import get_settings
+    from imgassets.storage import ObjectStore
+
+    return ObjectStore.from_settings(get_settings())
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A folder with the real demo photos (a copy, so tests may add files)."""
+    folder = tmp_path / "photos"
+    shutil.copytree(PHOTOS, folder, ignore=shutil.ignore_patterns("*.md"))
+    return folder

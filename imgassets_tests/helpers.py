@@ -1,0 +1,63 @@
+"""Shared helpers for integration tests: resources and clients built from the current (test) settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from imgassets import ingest, kafka_io
+from imgassets.resources import DetectorResource, KafkaResource, S3Resource
+from imgassets.settings import get_settings
+from imgassets.storage import ObjectStore
+
+
+def resources() -> dict[str, object]:
+    settings = get_settings()
+    return {
+        "s3": S3Resource.from_settings(settings),
+        "kafka": KafkaResource.from_settings(settings),
+        "detector": DetectorResource.from_settings(settings),
+    }
+
+
+def producer():  # noqa: ANN201
+    return kafka_io.make_producer(kafka_io.settings_client_config(get_settings()))
+
+
+def ingest_folder(folder: Path) -> ingest.Report:
+    settings = get_settings()
+    kafka_producer = producer()
+    try:
+        ingestor = ingest.Ingestor(ObjectStore.from_settings(settings), kafka_producer, settings.kafka_topic)
+        items = [ingest.image_item(path) for path in ingest.discover([folder])]
+        return ingestor.ingest_many(items)
+    finally:
+        kafka_producer.close()
+
+
+def read_all(topic: str) -> list[dict]:
+    """Every message currently in `topic`, decoded as JSON."""
+    consumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        values: list[dict] = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                values.extend(json.loads(r.value) for r in records)
+        return values
+    finally:
+        consumer.close()
+
+
+def end_offsets(topic: str) -> dict[int, int]:
+    consumer: KafkaConsumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()

@@ -1,0 +1,136 @@
+"""The three assets materialized on a temporary Dagster instance against the real S3 server and broker."""
+
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context, materialize
+from PIL import Image
+
+from imgassets import layout
+from imgassets.defs.assets import detection_summary, detections, raw_images
+from imgassets.defs.sensors import kafka_image_sensor
+from imgassets.records import DetectionRecord, Manifest, Summary
+from imgassets_tests import helpers
+
+pytestmark = pytest.mark.integration
+ASSETS = [raw_images, detections, detection_summary]
+EXPECTED = {
+    "dog.jpg": {"dog", "bicycle", "truck"},
+    "person.jpg": {"person", "dog", "horse"},
+    "giraffe.jpg": {"giraffe", "zebra"},
+    "eagle.jpg": {"bird"},
+    "horses.jpg": {"horse", "cow"},
+}
+
+
+def _sensor_runs(instance: DagsterInstance) -> list:
+    result = kafka_image_sensor(build_sensor_context(resources=helpers.resources(), instance=instance))
+    return result.run_requests
+
+
+def _run(instance: DagsterInstance, request) -> None:  # noqa: ANN001
+    outcome = materialize(
+        ASSETS, partition_key=request.partition_key, run_config=request.run_config,
+        resources=helpers.resources(), instance=instance,
+    )
+    assert outcome.success
+
+
+def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  # noqa: ANN001
+    report = helpers.ingest_folder(photos)
+    assert len(report.sent) == 5 and not report.failed
+    # Ingesting the same files again announces nothing new.
+    again = helpers.ingest_folder(photos)
+    assert not again.sent and len(again.duplicates) == 5
+
+    instance = DagsterInstance.ephemeral()
+    (request,) = _sensor_runs(instance)
+    _run(instance, request)
+    partition = request.partition_key
+
+    records = {}
+    for key in report.sent:
+        parsed = layout.parse_image_key(key)
+        record = store.get_record(parsed.detection_key, DetectionRecord)
+        records[key.rsplit("-", 1)[-1]] = record
+        assert record.source_image_path == f"s3://{store.bucket}/{key}"
+        assert record.model_used == "yolov4-tiny" and record.backend == "opencv-dnn"
+        assert (record.confidence_threshold, record.nms_threshold, record.input_size) == (0.5, 0.4, 416)
+        assert record.provenance.kafka is not None and record.provenance.kafka.topic == topics.images
+        assert record.provenance.dagster_partition == partition
+        assert record.provenance.source is not None and record.provenance.source.path.endswith(key.rsplit("-", 1)[-1])
+        assert store.head(parsed.thumbnail_key) is not None
+    for name, labels in EXPECTED.items():
+        assert {d.label for d in records[name].detections} == labels, name
+
+    summary = store.get_record(layout.summary_key(partition), Summary)
+    assert summary.image_count == 5 and summary.rejected_count == 0
+    assert summary.total_objects == sum(len(r.detections) for r in records.values())
+    assert summary.class_counts["horse"] == 3 and summary.images_with_class["horse"] == 2
+
+    materialization = instance.get_latest_materialization_event(detection_summary.key)
+    assert materialization is not None
+    assert materialization.asset_materialization.partition == partition
+    assert materialization.asset_materialization.metadata["images"].value == 5
+
+
+def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, store, photos) -> None:  # noqa: ANN001
+    report = helpers.ingest_folder(photos)
+    partition = layout.parse_image_key(report.sent[0]).partition
+    instance = DagsterInstance.ephemeral()
+    # No batch config: what a UI-launched run or backfill does.
+    for _ in range(2):
+        assert materialize(ASSETS, partition_key=partition, resources=helpers.resources(), instance=instance).success
+    manifests = [store.get_record(k, Manifest) for k in store.list_keys(layout.manifests_prefix(partition))]
+    assert len(manifests) == 2 and all(m.mode == "backfill" and len(m.accepted) == 5 for m in manifests)
+    assert len(list(store.list_keys(layout.detections_prefix(partition)))) == 5
+    summary = store.get_record(layout.summary_key(partition), Summary)
+    assert summary.image_count == 5 and len(summary.runs) == 2
+
+
+def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos) -> None:  # noqa: ANN001
+    (photos / "empty.jpg").write_bytes(b"")
+    dog = (photos / "dog.jpg").read_bytes()
+    (photos / "truncated.jpg").write_bytes(dog[: len(dog) * 2 // 3])
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+    (photos / "tiny.png").write_bytes(buffer.getvalue())
+    report = helpers.ingest_folder(photos)
+    assert len(report.sent) == 7  # the empty file is refused at ingest: not an image
+    assert [reason for _, reason in report.failed] == ["not a supported image (JPEG, PNG, WebP, BMP, TIFF)"]
+
+    instance = DagsterInstance.ephemeral()
+    (request,) = _sensor_runs(instance)
+    _run(instance, request)
+    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    assert summary.image_count == 5 and summary.rejected_count == 2
+    reasons = {r.image_key.rsplit("-", 1)[-1]: r.reason for r in summary.rejected}
+    assert "truncated" in reasons["truncated.jpg"]
+    assert "too small: 1x1" in reasons["tiny.png"]
+    rejection = json.loads(store.get(layout.parse_image_key(
+        next(k for k in report.sent if k.endswith("truncated.jpg"))).rejection_key).data)
+    assert rejection["kafka"]["topic"] == topics.images
+
+    check = instance.get_latest_materialization_event(raw_images.key)
+    assert check.asset_materialization.metadata["rejected"].value == 2
+
+
+def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> None:  # noqa: ANN001
+    from imgassets import messages
+
+    now = datetime.now(timezone.utc)
+    digest = "0" * 64
+    producer = helpers.producer()
+    producer.send(topics.images, value=messages.encode(messages.ImageMessage(
+        bucket=store.bucket, key=layout.image_key(digest, "ghost.jpg", now), size=1, sha256=digest,
+        content_type="image/jpeg", uploaded_at=now, source=messages.Source(path="ghost.jpg"),
+    )))
+    producer.flush()
+    producer.close()
+    instance = DagsterInstance.ephemeral()
+    (request,) = _sensor_runs(instance)
+    _run(instance, request)
+    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    assert [r.reason for r in summary.rejected] == ["object not found in S3"]

@@ -1,0 +1,102 @@
+"""The Kafka sensor against the real broker: batching per hour, cursor, dead letters, replays."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from dagster import SkipReason, build_sensor_context
+
+from imgassets import layout, messages
+from imgassets.defs.sensors import Cursor, kafka_image_sensor, run_requests
+from imgassets.settings import get_settings
+from imgassets_tests import helpers
+
+pytestmark = pytest.mark.integration
+
+
+def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> bytes:
+    digest = (name.encode().hex() * 64)[:64]
+    return messages.encode(
+        messages.ImageMessage(
+            bucket=bucket,
+            key=layout.image_key(digest, name, uploaded_at),
+            size=10,
+            sha256=digest,
+            content_type="image/jpeg",
+            uploaded_at=uploaded_at,
+            source=messages.Source(path=f"/in/{name}"),
+        )
+    )
+
+
+def _evaluate(cursor: str | None):  # noqa: ANN202
+    context = build_sensor_context(cursor=cursor, resources=helpers.resources())
+    return kafka_image_sensor(context)
+
+
+def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket) -> None:  # noqa: ANN001
+    now = datetime.now(timezone.utc)
+    previous_hour = now - timedelta(hours=1)
+    producer = helpers.producer()
+    good = [_message(f"img{i}.jpg", now, bucket) for i in range(7)]
+    old = [_message(f"old{i}.jpg", previous_hour, bucket) for i in range(3)]
+    bad = [
+        b"not json",
+        json.dumps({"schema": "imgassets.image.v9"}).encode(),
+        _message("elsewhere.jpg", now, "another-bucket"),
+        _message("future.jpg", now + timedelta(hours=3), bucket),
+    ]
+    for value in good + old + bad:
+        producer.send(topics.images, value=value)
+    producer.flush()
+    producer.close()
+
+    result = _evaluate(None)
+    requests = result.run_requests
+    by_partition = {r.partition_key: r for r in requests}
+    assert set(by_partition) == {layout.partition_key(now), layout.partition_key(previous_hour)}
+    batch = by_partition[layout.partition_key(now)].run_config["ops"]["raw_images"]["config"]["images"]
+    assert sorted(ref["key"].rsplit("-", 1)[-1] for ref in batch) == sorted(f"img{i}.jpg" for i in range(7))
+    assert all(ref["topic"] == topics.images and ref["offset"] >= 0 for ref in batch)
+
+    dead = helpers.read_all(topics.dlq)
+    reasons = sorted(d["reason"] for d in dead)
+    assert len(dead) == 4
+    assert any(r.startswith("not JSON") for r in reasons)
+    assert any("unknown schema" in r for r in reasons)
+    assert any("another-bucket" in r for r in reasons)
+    assert any("outside the partitions" in r for r in reasons)
+
+    cursor = Cursor.parse(result.cursor)
+    assert cursor.offsets == helpers.end_offsets(topics.images)
+
+    # Nothing new: skip, and the cursor stays where it is.
+    again = _evaluate(result.cursor)
+    assert isinstance(again, SkipReason)
+
+    # A replayed tick (same cursor) asks for the same runs: Dagster de-duplicates by run key.
+    replay = _evaluate(None)
+    assert sorted(r.run_key for r in replay.run_requests) == sorted(r.run_key for r in requests)
+
+
+def test_large_hour_is_split_into_bounded_batches(topics, bucket, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("IMGASSETS_BATCH_MAX_IMAGES", "4")
+    get_settings.cache_clear()
+    now = datetime.now(timezone.utc)
+    producer = helpers.producer()
+    for i in range(10):
+        producer.send(topics.images, value=_message(f"n{i}.jpg", now, bucket))
+    producer.flush()
+    producer.close()
+    result = _evaluate(None)
+    sizes = sorted(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
+    assert sum(sizes) == 10 and max(sizes) <= 4
+    assert len({r.run_key for r in result.run_requests}) == len(result.run_requests)
+
+
+def test_run_keys_name_their_offsets() -> None:
+    from imgassets.defs.assets import ImageRef
+
+    refs = [ImageRef(key=f"k{i}", topic="images", partition=i % 2, offset=10 + i) for i in range(4)]
+    (request,) = run_requests("images", {"2026-11-25-04:00": refs}, 100)
+    assert request.run_key == "images/0:10-12,1:11-13/2026-11-25-04:00"
