@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -121,6 +123,8 @@ class Ingestor:
         self.store = store
         self.producer = producer
         self.topic = topic
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
 
     def ingest(self, item: Item) -> tuple[str, str]:
         """Returns ('sent'|'duplicate'|'failed', image key or reason)."""
@@ -128,6 +132,12 @@ class Ingestor:
         if content_type is None:
             return "failed", "not a supported image (JPEG, PNG, WebP, BMP, TIFF)"
         sha256 = images.sha256_hex(item.data)
+        with self._locks_guard:
+            lock = self._locks[sha256]
+        with lock:  # identical files in one batch: the second sees the first's marker
+            return self._ingest(item, sha256, content_type)
+
+    def _ingest(self, item: Item, sha256: str, content_type: str) -> tuple[str, str]:
         marker_key = layout.ingest_marker_key(sha256)
         marker = self.store.head(marker_key)
         if marker is not None:

@@ -36,4 +36,8 @@ def load_detector(
         from imgassets.detector.opencv_backend import OpenCVDetector
 
         return OpenCVDetector(files, input_size, confidence, nms)
+    if backend == "onnx":
+        from imgassets.detector.onnx_backend import OnnxDetector
+
+        return OnnxDetector(files, input_size, confidence, nms)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

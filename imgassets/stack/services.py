@@ -237,7 +237,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
             run_dir=paths.run,
             log_dir=paths.logs,
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=paths.dagster_home,  # Dagster's CLIs load ./.env over the environment: not ours
             healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.dagster_port}/server_info"),
         ),
         Service(
@@ -247,7 +247,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
             run_dir=paths.run,
             log_dir=paths.logs,
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=paths.dagster_home,  # Dagster's CLIs load ./.env over the environment: not ours
             healthy=lambda: True,
         ),
     ]

@@ -1,0 +1,99 @@
+"""The onnxruntime backend against the OpenCV reference, on the real photos and the real weights."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imgassets.detector import darknet_onnx, find_model_files, load_detector
+from imgassets.detector.onnx_backend import OnnxDetector
+from imgassets_tests.conftest import PHOTOS
+
+NAMES = ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def onnx_detector(cache_dir: Path) -> OnnxDetector:
+    return OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+
+
+@pytest.fixture(scope="module")
+def opencv_detector():  # noqa: ANN201
+    return load_detector("opencv", 416, 0.5, 0.4)
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    return [cv2.imread(str(PHOTOS / name)) for name in NAMES]
+
+
+def opencv_rows(images: list[np.ndarray]) -> np.ndarray:
+    """(images, rows, 85) straight from an independent OpenCV net, both yolo layers concatenated."""
+    files = find_model_files()
+    net = cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights))
+    net.setInput(cv2.dnn.blobFromImages(images, 1 / 255.0, (416, 416), swapRB=True, crop=False))
+    outputs = net.forward(net.getUnconnectedOutLayersNames())
+    return np.concatenate([out.reshape(len(images), -1, out.shape[-1]) for out in outputs], axis=1)
+
+
+def test_raw_rows_match_opencv(onnx_detector: OnnxDetector, images: list[np.ndarray]) -> None:
+    ours, reference = onnx_detector.raw_rows(images), opencv_rows(images)
+    assert ours.shape == reference.shape == (len(images), 2535, 85)
+    diff = np.abs(ours - reference)
+    assert diff[..., :4].max() < 1e-4  # relative box coordinates
+    assert diff[..., 4].max() < 1e-3  # objectness
+    assert diff[..., 5:].max() < 1e-3  # class scores (objectness included)
+    # Both zero the same low class scores (OpenCV's yolo layer drops scores <= 0.2).
+    assert np.array_equal(ours[..., 5:] == 0, reference[..., 5:] == 0)
+
+
+@pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
+def test_detections_match_opencv(onnx_detector, opencv_detector, images, index: int) -> None:  # noqa: ANN001
+    image = images[index]
+    ours = sorted(onnx_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
+    expected = sorted(opencv_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
+    assert expected, "every demo photo has objects"
+    assert [d.label for d in ours] == [d.label for d in expected]
+    for found, reference in zip(ours, expected):
+        assert found.confidence == pytest.approx(reference.confidence, abs=1e-3)
+        ours_box = (found.box.x, found.box.y, found.box.w, found.box.h)
+        reference_box = (reference.box.x, reference.box.y, reference.box.w, reference.box.h)
+        assert max(abs(a - b) for a, b in zip(ours_box, reference_box)) <= 1
+
+
+def test_a_batch_gives_the_per_image_results(onnx_detector: OnnxDetector, images: list[np.ndarray]) -> None:
+    assert onnx_detector.detect(images) == [onnx_detector.detect([image])[0] for image in images]
+    assert onnx_detector.detect([]) == []
+
+
+def test_conversion_is_cached(onnx_detector: OnnxDetector, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = onnx_detector.model_path
+    assert path.parent == cache_dir and path.is_file()
+    stamp = path.stat().st_mtime_ns
+
+    def no_conversion(*args: object) -> None:
+        raise AssertionError("converted again despite the cache")
+
+    monkeypatch.setattr(darknet_onnx, "convert", no_conversion)
+    again = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+    assert again.model_path == path and path.stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in cache_dir.iterdir()) == [path.name]  # no leftover temporary files
+    # Another input size is another model.
+    monkeypatch.undo()
+    other = OnnxDetector(find_model_files(), 320, 0.5, 0.4, cache_dir)
+    assert other.model_path != path and other.raw_rows([np.zeros((50, 80, 3), np.uint8)]).shape == (1, 1500, 85)
+
+
+def test_load_detector_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `onnx` backend name; the default cache is under $XDG_CACHE_HOME/imgassets."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    detector = load_detector("onnx", 416, 0.5, 0.4)
+    assert isinstance(detector, OnnxDetector) and detector.backend == "onnxruntime"
+    assert (detector.files, detector.input_size, detector.confidence, detector.nms) == (find_model_files(), 416, 0.5, 0.4)
+    assert detector.model_path.parent == tmp_path / "imgassets"
