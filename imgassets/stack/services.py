@@ -200,6 +200,11 @@ run_coordinator:
   config:
     max_concurrent_runs: {max_runs}
     dequeue_interval_seconds: 1
+    tag_concurrency_limits:  # one run per hour at a time: each rewrites that hour's summary
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 run_retries:
   enabled: true
   max_retries: 2

@@ -1,0 +1,114 @@
+"""Image validation against the bad (and unusual but good) inputs users send."""
+
+import io
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgassets import images
+from imgassets_tests.conftest import PHOTOS
+
+LIMIT_BYTES = 64 * 1024 * 1024
+LIMIT_PIXELS = 50_000_000
+DOG = (PHOTOS / "dog.jpg").read_bytes()
+
+
+def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def _validate(data: bytes) -> images.ValidImage:
+    return images.validate(data, LIMIT_BYTES, LIMIT_PIXELS)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty file"),
+        (DOG[: len(DOG) * 2 // 3], "truncated"),
+        (os.urandom(5000), "not an image"),
+        (b"hello, I am a text file\n" * 10, "not an image"),
+        (_encode(Image.new("RGB", (1, 1)), "PNG"), "too small: 1x1"),
+        (_encode(Image.new("RGB", (40, 40)), "GIF"), "unsupported image format 'GIF'"),
+    ],
+)
+def test_bad_images_get_specific_reasons(data: bytes, reason: str) -> None:
+    with pytest.raises(images.ImageRejected, match=reason):
+        _validate(data)
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    # A PNG declaring 30000×30000 px: rejected from the header, never allocated.
+    bomb = _encode(Image.new("1", (30000, 30000)), "PNG", optimize=True)
+    assert len(bomb) < 2_000_000
+    with pytest.raises(images.ImageRejected, match="decompression bomb refused: Image size \(900000000 pixels\)"):
+        _validate(bomb)
+
+
+def test_oversized_file_is_refused() -> None:
+    with pytest.raises(images.ImageRejected, match="file too large"):
+        images.validate(DOG, max_bytes=100_000, max_pixels=LIMIT_PIXELS)
+
+
+def test_a_50_mb_file_within_limits_is_accepted() -> None:
+    big = np.random.default_rng(1).integers(0, 255, (3000, 5000, 3), dtype=np.uint8)
+    data = _encode(Image.fromarray(big), "BMP")
+    assert len(data) > 40_000_000
+    assert _validate(data).width == 5000
+
+
+def test_sha256_mismatch_is_reported() -> None:
+    with pytest.raises(images.ImageRejected, match="sha256 mismatch"):
+        images.validate(DOG, LIMIT_BYTES, LIMIT_PIXELS, expected_sha256="0" * 64)
+
+
+@pytest.mark.parametrize(
+    "fmt, mode, params",
+    [
+        ("PNG", "RGB", {}),
+        ("WEBP", "RGB", {}),
+        ("BMP", "RGB", {}),
+        ("TIFF", "RGB", {}),
+        ("JPEG", "L", {}),
+        ("JPEG", "CMYK", {}),
+        ("PNG", "I;16", {}),
+        ("PNG", "RGBA", {}),
+    ],
+)
+def test_formats_and_modes_are_accepted_and_decodable(fmt: str, mode: str, params: dict) -> None:
+    source = Image.open(io.BytesIO(DOG))
+    image = source.convert(mode) if mode != "I;16" else Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257))
+    data = _encode(image, fmt, **params)
+    valid = _validate(data)
+    assert (valid.width, valid.height) == (768, 576)
+    assert valid.format == fmt
+    pixels = images.decode_bgr(data)
+    assert pixels.shape == (576, 768, 3) and pixels.dtype == np.uint8
+    assert Image.open(io.BytesIO(valid.thumbnail_jpeg)).size == (320, 240)
+
+
+def test_exif_rotated_photo_is_measured_and_decoded_upright() -> None:
+    source = Image.open(io.BytesIO(DOG))
+    # Store the pixels rotated and tag them "rotate 90° CW to display" (orientation 6).
+    stored = source.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _encode(stored, "JPEG", exif=exif.tobytes(), quality=95)
+    valid = _validate(data)
+    assert (valid.width, valid.height) == (768, 576)
+    pixels = images.decode_bgr(data)
+    assert pixels.shape[:2] == (576, 768)
+    upright = cv2.cvtColor(np.asarray(source), cv2.COLOR_RGB2BGR)
+    assert np.abs(pixels.astype(int) - upright.astype(int)).mean() < 6
+    assert Image.open(io.BytesIO(valid.thumbnail_jpeg)).size == (320, 240)
+
+
+def test_sniffing_reads_only_the_header() -> None:
+    assert images.sniff_content_type(DOG[:20000]) == "image/jpeg"
+    assert images.sniff_content_type(b"GIF89a....") is None
+    assert images.sniff_content_type(b"") is None
