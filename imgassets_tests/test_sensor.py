@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from dagster import SkipReason, build_sensor_context
+from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from imgassets import layout, messages
 from imgassets.defs.sensors import Cursor, kafka_image_sensor, run_requests
@@ -30,7 +30,7 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
 
 
 def _evaluate(cursor: str | None):  # noqa: ANN202
-    context = build_sensor_context(cursor=cursor, resources=helpers.resources())
+    context = build_sensor_context(cursor=cursor, resources=helpers.resources(), instance=DagsterInstance.ephemeral())
     return kafka_image_sensor(context)
 
 

@@ -150,8 +150,6 @@ def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: list[mes
 
 
 def _runs_waiting_to_start(context: SensorEvaluationContext) -> bool:
-    if context.instance is None:
-        return False
     waiting = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
     return context.instance.get_runs_count(RunsFilter(job_name=image_batch_job.name, statuses=waiting)) > 0
 
