@@ -210,6 +210,26 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
         click.echo(f"==> {item.log_file} <==\n{item.tail(lines)}\n")
 
 
+@main.command()
+@click.option("--images", "images_count", type=click.IntRange(10), default=400, show_default=True,
+              help="Images for the raw and end-to-end throughput phases.")
+@click.option("--rate", type=click.FloatRange(0.1), help="Latency phase ingest rate (default: half the raw rate).")
+@click.option("--duration", type=click.FloatRange(5), default=45, show_default=True, help="Latency phase seconds.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.option("--keep", is_flag=True, help="Leave the bench stack running afterwards.")
+def bench(images_count: int, rate: float | None, duration: float, out: Path, keep: bool) -> None:
+    """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
+    from imgassets import bench as benchmark
+    from imgassets.stack import StackError, ensure_local_credentials
+
+    try:
+        ensure_local_credentials()
+        result = benchmark.run(images_count, rate, duration, out, keep, log=click.echo)
+    except (StackError, SettingsError, TimeoutError) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(result, indent=2))
+
+
 def _settings():  # noqa: ANN202
     try:
         settings = get_settings()

@@ -1,0 +1,246 @@
+"""`imgassets bench`: detector throughput vs end-to-end throughput and latency on a real local stack.
+
+Runs its own stack (state in `<IMGASSETS_HOME>/bench`, ports apart from the dev stack), so the user's data and
+services are untouched. Images are distinct variants of the demo photos (ingest dedupes identical content).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+from imgassets import images, ingest, layout
+from imgassets.detector import load_detector
+from imgassets.messages import Source
+from imgassets.records import DetectionRecord
+from imgassets.settings import PROJECT_ROOT, Settings, get_settings
+
+PHOTOS = PROJECT_ROOT / "data" / "photos"
+BENCH_PORTS = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092", "S3_ENDPOINT_URL": "http://127.0.0.1:28533",
+               "DAGSTER_PORT": "23000", "DAGSTER_URL": "http://127.0.0.1:23000"}
+
+
+def synthetic_photos(count: int, seed: int = 7) -> list[bytes]:
+    """Distinct JPEGs: random crops/flips of the real demo photos (real content, unique bytes)."""
+    rng = np.random.default_rng(seed)
+    bases = [cv2.imread(str(p)) for p in sorted(PHOTOS.glob("*.jpg"))]
+    out = []
+    for index in range(count):
+        base = bases[index % len(bases)]
+        h, w = base.shape[:2]
+        ch, cw = int(h * rng.uniform(0.85, 1.0)), int(w * rng.uniform(0.85, 1.0))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        variant = np.ascontiguousarray(base[y : y + ch, x : x + cw])
+        if index % 2:
+            variant = cv2.flip(variant, 1)
+        variant[0, 0] = (index % 256, (index // 256) % 256, 7)  # unique bytes even for equal crops
+        out.append(cv2.imencode(".jpg", variant, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    return out
+
+
+def raw_detector(settings: Settings, photos: list[bytes]) -> dict[str, float]:
+    """Images/s of the configured backend on photos in memory: forward only, and decode + forward."""
+    detector = load_detector(settings.detector_backend, settings.detector_input_size,
+                             settings.detector_confidence, settings.detector_nms, settings.detector_model_dir)
+    decoded = [images.decode_bgr(p) for p in photos]
+    detector.detect(decoded[:3])  # warm-up
+    started = time.perf_counter()
+    for pixels in decoded:
+        detector.detect([pixels])
+    forward = len(decoded) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for data in photos:
+        detector.detect([images.decode_bgr(data)])
+    with_decode = len(photos) / (time.perf_counter() - started)
+    return {"backend": detector.backend, "images_per_s": round(forward, 2),
+            "images_per_s_with_decode": round(with_decode, 2), "images": len(photos)}
+
+
+@dataclass
+class MemorySampler:
+    """Peak resident memory of the stack's process trees, sampled in the background."""
+
+    pids: dict[str, int]
+    peak_mib: dict[str, float] = field(default_factory=dict)
+    peak_total_mib: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            total = 0.0
+            for name, pid in self.pids.items():
+                try:
+                    root = psutil.Process(pid)
+                    tree = [root, *root.children(recursive=True)]
+                    rss = sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20
+                except psutil.Error:
+                    continue
+                self.peak_mib[name] = round(max(self.peak_mib.get(name, 0.0), rss), 1)
+                total += rss
+            self.peak_total_mib = round(max(self.peak_total_mib, total), 1)
+
+
+def _wait_for_records(store, keys: list[str], timeout: float) -> list[DetectionRecord]:  # noqa: ANN001
+    """Polls hour listings until every image has a detection record, then reads them all."""
+    wanted = {layout.parse_image_key(k).detection_key for k in keys}
+    partitions = {layout.parse_image_key(k).partition for k in keys}
+    deadline = time.monotonic() + timeout
+    while True:
+        present = set()
+        for partition in partitions:
+            present.update(store.list_keys(layout.detections_prefix(partition)))
+        if wanted <= present:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(wanted - present)} of {len(wanted)} detection records missing after {timeout} s")
+        time.sleep(0.5)
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(lambda k: store.get_record(k, DetectionRecord), sorted(wanted)))
+
+
+def _items(photos: list[bytes], tag: str) -> list[ingest.Item]:
+    return [ingest.Item(data=p, name=f"bench-{tag}-{i:05d}.jpg", source=Source(path=f"bench/{tag}/{i}"))
+            for i, p in enumerate(photos)]
+
+
+def _latencies(records: list[DetectionRecord]) -> list[float]:
+    return sorted((r.provenance.processed_at - r.provenance.uploaded_at).total_seconds() for r in records)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2) if values else 0.0
+
+
+def run(images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, log=print) -> dict:  # noqa: ANN001
+    from imgassets.kafka_io import make_producer, settings_client_config
+    from imgassets.stack import Stack
+    from imgassets.storage import ObjectStore
+
+    base = get_settings()
+    os.environ.update({f"IMGASSETS_{k}": v for k, v in BENCH_PORTS.items()})
+    os.environ["IMGASSETS_HOME"] = str(base.home / "bench")
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    log(f"preparing {images_count} + latency-phase photos …")
+    photos = synthetic_photos(images_count + int((rate or 10) * duration) + 50)
+    throughput_photos, latency_photos = photos[:images_count], photos[images_count:]
+
+    log("raw detector throughput …")
+    raw = raw_detector(settings, throughput_photos[: min(200, images_count)])
+    log(f"  {raw['backend']}: {raw['images_per_s']} img/s forward, {raw['images_per_s_with_decode']} img/s with JPEG decode")
+
+    stack = Stack(settings)
+    log(f"starting the bench stack under {settings.home} …")
+    stack.up(with_viewer=False, log=lambda line: None)
+    store = ObjectStore.from_settings(settings)
+    producer = make_producer(settings_client_config(settings))
+    ingestor = ingest.Ingestor(store, producer, settings.kafka_topic)
+    tag = datetime.now(timezone.utc).strftime("%H%M%S")
+    try:
+        pids = {s.name: s.pid() for s in stack.services() if s.pid()}
+        with MemorySampler(pids) as memory:
+            log(f"end-to-end: ingesting {images_count} images as fast as possible …")
+            report = ingestor.ingest_many(_items(throughput_photos, f"{tag}t"), workers=8)
+            records = _wait_for_records(store, report.sent, timeout=60 + images_count / 2)
+            first = min(r.provenance.uploaded_at for r in records)
+            last = max(r.provenance.processed_at for r in records)
+            e2e = len(records) / (last - first).total_seconds()
+            runs = len({r.provenance.dagster_run_id for r in records})
+            log(f"  {e2e:.2f} img/s end to end over {runs} runs "
+                f"({100 * e2e / raw['images_per_s']:.0f}% of raw forward, "
+                f"{100 * e2e / raw['images_per_s_with_decode']:.0f}% of decode+forward)")
+
+            steady_rate = rate or round(raw["images_per_s_with_decode"] * 0.5, 1)
+            count = int(steady_rate * duration)
+            log(f"latency: {count} images at {steady_rate} img/s for {duration:.0f} s …")
+            sent: list[str] = []
+            started = time.monotonic()
+            for index, item in enumerate(_items(latency_photos[:count], f"{tag}l")):
+                delay = started + index / steady_rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                outcome, key = ingestor.ingest(item)
+                if outcome == "sent":
+                    sent.append(key)
+            latency_records = _wait_for_records(store, sent, timeout=120 + count)
+    finally:
+        producer.close()
+        if not keep:
+            stack.down(log=lambda line: None)
+    latencies = _latencies(latency_records)
+    result = {
+        "measured_at": datetime.now(timezone.utc).isoformat(),
+        "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        "raw_detector": raw,
+        "end_to_end": {
+            "images": len(records), "seconds": round((last - first).total_seconds(), 2),
+            "images_per_s": round(e2e, 2), "runs": runs,
+            "ratio_to_raw_forward": round(e2e / raw["images_per_s"], 3),
+            "ratio_to_raw_with_decode": round(e2e / raw["images_per_s_with_decode"], 3),
+        },
+        "latency": {
+            "rate_images_per_s": steady_rate, "images": len(latencies),
+            "runs": len({r.provenance.dagster_run_id for r in latency_records}),
+            "p50_s": _percentile(latencies, 50), "p95_s": _percentile(latencies, 95),
+            "max_s": round(max(latencies), 2) if latencies else 0.0,
+            "mean_s": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+        },
+        "peak_rss_mib": {"total": memory.peak_total_mib, **memory.peak_mib},
+        "settings": {"max_concurrent_runs": settings.max_concurrent_runs,
+                     "batch_max_images": settings.batch_max_images,
+                     "sensor_interval_seconds": settings.sensor_interval_seconds},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    json_path = out_dir / f"bench-{stamp}.json"
+    json_path.write_text(json.dumps(result, indent=2))
+    plot_path = out_dir / f"bench-{stamp}-latency.png"
+    _plot(latency_records, result, plot_path)
+    result["files"] = {"json": str(json_path), "plot": str(plot_path)}
+    return result
+
+
+def _plot(records: list[DetectionRecord], result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(records, key=lambda r: r.provenance.uploaded_at)
+    start = ordered[0].provenance.uploaded_at if ordered else datetime.now(timezone.utc)
+    xs = [(r.provenance.uploaded_at - start).total_seconds() for r in ordered]
+    ys = [(r.provenance.processed_at - r.provenance.uploaded_at).total_seconds() for r in ordered]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    ax.scatter(xs, ys, s=8, alpha=0.7)
+    for label, key in (("p50", "p50_s"), ("p95", "p95_s")):
+        ax.axhline(result["latency"][key], linestyle="--", linewidth=1, color="gray")
+        ax.text(0, result["latency"][key], f" {label} {result['latency'][key]} s", va="bottom", fontsize=8)
+    ax.set_xlabel("upload time (s since first upload)")
+    ax.set_ylabel("upload → detection JSON (s)")
+    ax.set_title(f"Latency at {result['latency']['rate_images_per_s']} img/s "
+                 f"({result['raw_detector']['backend']}, {result['end_to_end']['images_per_s']} img/s e2e max)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

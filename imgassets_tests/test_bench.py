@@ -1,0 +1,33 @@
+"""The benchmark runs end to end on its own stack and writes well-formed results (figures are not asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imgassets.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()} | {"IMGASSETS_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("imgassets")), "bench", "--images", "30", "--rate", "4",
+         "--duration", "6", "--out", str(tmp_path / "out")],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )
+    print(result.stdout[-3000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    (json_file,) = (tmp_path / "out").glob("bench-*.json")
+    figures = json.loads(json_file.read_text())
+    assert figures["end_to_end"]["images"] == 30
+    assert figures["latency"]["images"] == 24
+    assert 0 < figures["latency"]["p50_s"] <= figures["latency"]["p95_s"] <= figures["latency"]["max_s"]
+    assert figures["raw_detector"]["images_per_s"] > 0 and figures["end_to_end"]["images_per_s"] > 0
+    assert figures["peak_rss_mib"]["total"] > 0 and "kafka" in figures["peak_rss_mib"]
+    (plot,) = (tmp_path / "out").glob("bench-*-latency.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
