@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import threading
 import time
@@ -31,12 +32,12 @@ BENCH_PORTS = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092", "S3_ENDPOINT_URL": 
                "DAGSTER_PORT": "23000", "DAGSTER_URL": "http://127.0.0.1:23000"}
 
 
-def synthetic_photos(count: int, seed: int = 7) -> list[bytes]:
-    """Distinct JPEGs: random crops/flips of the real demo photos (real content, unique bytes)."""
-    rng = np.random.default_rng(seed)
+def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
+    """Distinct JPEGs: random crops/flips of the real demo photos (real content, unique bytes per index)."""
+    rng = np.random.default_rng(first)
     bases = [cv2.imread(str(p)) for p in sorted(PHOTOS.glob("*.jpg"))]
     out = []
-    for index in range(count):
+    for index in range(first, first + count):
         base = bases[index % len(bases)]
         h, w = base.shape[:2]
         ch, cw = int(h * rng.uniform(0.85, 1.0)), int(w * rng.uniform(0.85, 1.0))
@@ -142,15 +143,16 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
     get_settings.cache_clear()
     settings = get_settings()
 
-    log(f"preparing {images_count} + latency-phase photos …")
-    photos = synthetic_photos(images_count + int((rate or 10) * duration) + 50)
-    throughput_photos, latency_photos = photos[:images_count], photos[images_count:]
+    log(f"preparing {images_count} photos …")
+    throughput_photos = synthetic_photos(images_count)
 
     log("raw detector throughput …")
     raw = raw_detector(settings, throughput_photos[: min(200, images_count)])
     log(f"  {raw['backend']}: {raw['images_per_s']} img/s forward, {raw['images_per_s_with_decode']} img/s with JPEG decode")
 
     stack = Stack(settings)
+    stack.down(log=lambda line: None)
+    shutil.rmtree(settings.home, ignore_errors=True)  # a clean slate: every bench image is new
     log(f"starting the bench stack under {settings.home} …")
     stack.up(with_viewer=False, log=lambda line: None)
     store = ObjectStore.from_settings(settings)
@@ -173,10 +175,11 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
 
             steady_rate = rate or round(raw["images_per_s_with_decode"] * 0.5, 1)
             count = int(steady_rate * duration)
+            latency_photos = synthetic_photos(count, first=images_count)
             log(f"latency: {count} images at {steady_rate} img/s for {duration:.0f} s …")
             sent: list[str] = []
             started = time.monotonic()
-            for index, item in enumerate(_items(latency_photos[:count], f"{tag}l")):
+            for index, item in enumerate(_items(latency_photos, f"{tag}l")):
                 delay = started + index / steady_rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
 
     # --- Detector ---------------------------------------------------------------------------------
-    detector_backend: Literal["opencv", "onnx"] = "opencv"
+    #: onnx: the same YOLOv4-tiny weights through ONNX Runtime, ~2x faster here, detections identical to
+    #: OpenCV DNN (the reference, tested); the model is converted once and cached.
+    detector_backend: Literal["opencv", "onnx"] = "onnx"
     detector_confidence: float = Field(0.5, gt=0.0, lt=1.0)
     detector_nms: float = Field(0.4, gt=0.0, le=1.0)
     detector_input_size: int = Field(416, ge=32, le=1280, multiple_of=32)

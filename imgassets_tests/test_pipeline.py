@@ -56,7 +56,7 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  #
         record = store.get_record(parsed.detection_key, DetectionRecord)
         records[key.rsplit("-", 1)[-1]] = record
         assert record.source_image_path == f"s3://{store.bucket}/{key}"
-        assert record.model_used == "yolov4-tiny" and record.backend == "opencv-dnn"
+        assert record.model_used == "yolov4-tiny" and record.backend == "onnxruntime"
         assert (record.confidence_threshold, record.nms_threshold, record.input_size) == (0.5, 0.4, 416)
         assert record.provenance.kafka is not None and record.provenance.kafka.topic == topics.images
         assert record.provenance.dagster_partition == partition
