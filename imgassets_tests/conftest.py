@@ -22,6 +22,18 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 TEST_PORTS = {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
+#: Rows of the reliability report (test_reliability.py), printed at the end of the run.
+REPORT: list[dict] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not REPORT:
+        return
+    columns = ["sent", "detections", "rejections", "dead_lettered", "lost", "duplicates"]
+    terminalreporter.section("reliability report")
+    terminalreporter.write_line(f"{'scenario':48} " + " ".join(f"{c:>13}" for c in columns))
+    for row in REPORT:
+        terminalreporter.write_line(f"{row['scenario']:48} " + " ".join(f"{row[c]:>13}" for c in columns))
 
 
 def _base_env(home: Path, ports: dict[str, int]) -> dict[str, str]:

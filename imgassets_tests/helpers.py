@@ -37,8 +37,8 @@ def ingest_folder(folder: Path) -> ingest.Report:
         kafka_producer.close()
 
 
-def read_all(topic: str) -> list[dict]:
-    """Every message currently in `topic`, decoded as JSON."""
+def read_all(topic: str) -> list[object]:
+    """Every message currently in `topic`, decoded as JSON where it is JSON (raw bytes otherwise)."""
     consumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
@@ -48,7 +48,7 @@ def read_all(topic: str) -> list[dict]:
         values: list[dict] = []
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
-                values.extend(json.loads(r.value) for r in records)
+                values.extend(_json_or_bytes(r.value) for r in records)
         return values
     finally:
         consumer.close()
@@ -61,3 +61,10 @@ def end_offsets(topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
+
+
+def _json_or_bytes(value: bytes) -> object:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
