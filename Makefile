@@ -68,7 +68,7 @@ test: setup test-deps
 	$(BIN)/python -m pytest imgassets_tests
 
 bench: setup
-	$(BIN)/imgassets bench
+	$(BIN)/imgassets bench --out bench-results
 
 clean-local: down
 	rm -rf .local

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,17 @@ def test_settings(test_home: Path) -> Iterator[None]:
     get_settings.cache_clear()
 
 
+@contextmanager
+def _running(service: object, timeout: float) -> Iterator[None]:
+    """Runs a stack service (a real server process) for the duration of a fixture."""
+    service.start()  # type: ignore[attr-defined]
+    try:
+        service.wait_healthy(timeout)  # type: ignore[attr-defined]
+        yield
+    finally:
+        service.stop()  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def kafka_broker(test_settings: None) -> Iterator[str]:
     """A real single-node KRaft Apache Kafka broker; yields its bootstrap address."""
@@ -84,13 +96,8 @@ def kafka_broker(test_settings: None) -> Iterator[str]:
     settings = get_settings()
     paths = services.Paths(settings.home)
     services.prepare_kafka(settings, paths)
-    broker = services.kafka_service(settings, paths)
-    broker.start()
-    try:
-        broker.wait_healthy(120)
+    with _running(services.kafka_service(settings, paths), 120):
         yield settings.kafka_bootstrap_servers
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="session")
@@ -103,14 +110,9 @@ def s3_server(test_settings: None) -> Iterator[str]:
     settings = get_settings()
     paths = services.Paths(settings.home)
     services.prepare_s3(settings, paths)
-    server = services.s3_service(settings, paths)
-    server.start()
-    try:
-        server.wait_healthy(60)
+    with _running(services.s3_service(settings, paths), 60):
         _wait_bucket_ready(ObjectStore.from_settings(settings))
         yield str(settings.s3_endpoint_url)
-    finally:
-        server.stop()
 
 
 def _wait_bucket_ready(store: object, timeout: float = 60) -> None:
