@@ -173,7 +173,7 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
                 f"({100 * e2e / raw['images_per_s']:.0f}% of raw forward, "
                 f"{100 * e2e / raw['images_per_s_with_decode']:.0f}% of decode+forward)")
 
-            steady_rate = rate or round(raw["images_per_s_with_decode"] * 0.5, 1)
+            steady_rate = rate or round(e2e * 0.6, 1)  # below the measured end-to-end capacity
             count = int(steady_rate * duration)
             latency_photos = synthetic_photos(count, first=images_count)
             log(f"latency: {count} images at {steady_rate} img/s for {duration:.0f} s …")
