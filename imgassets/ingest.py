@@ -139,9 +139,9 @@ class Ingestor:
 
     def _ingest(self, item: Item, sha256: str, content_type: str) -> tuple[str, str]:
         marker_key = layout.ingest_marker_key(sha256)
-        marker = self.store.head(marker_key)
+        marker = self.store.get_optional(marker_key)
         if marker is not None:
-            state = self.store.get_json(marker_key)
+            state = json.loads(marker.data)
             if state.get("state") == "sent":
                 return "duplicate", state["key"]
             key, uploaded_at = state["key"], datetime.fromisoformat(state["uploaded_at"])

@@ -22,14 +22,16 @@ SHARD_SCHEMA = "imgassets.shard.v1"
 SUMMARY_SCHEMA = "imgassets.summary.v1"
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """Base of every JSON document the pipeline writes; `to_json` is the one serialization."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, indent=1).encode()
+        return self.model_dump_json(by_alias=True).encode()
 
 
-class KafkaRef(_Record):
+class KafkaRef(Record):
     """Which Kafka message announced an image (absent for images found by a backfill listing)."""
 
     topic: str
@@ -37,7 +39,7 @@ class KafkaRef(_Record):
     offset: int = Field(ge=0)
 
 
-class Box(_Record):
+class Box(Record):
     """Pixels in the (EXIF-corrected) image, clipped to its bounds."""
 
     x: int = Field(ge=0)
@@ -46,14 +48,14 @@ class Box(_Record):
     h: int = Field(ge=0)
 
 
-class Detection(_Record):
+class Detection(Record):
     label: str
     class_id: int = Field(ge=0)
     confidence: float = Field(ge=0, le=1)
     box: Box
 
 
-class Provenance(_Record):
+class Provenance(Record):
     kafka: KafkaRef | None
     dagster_run_id: str
     dagster_partition: str
@@ -63,7 +65,7 @@ class Provenance(_Record):
     inference_ms: float
 
 
-class DetectionRecord(_Record):
+class DetectionRecord(Record):
     schema_: Literal["imgassets.detections.v1"] = Field(DETECTION_SCHEMA, alias="schema")
     image_key: str
     source_image_path: str
@@ -85,7 +87,7 @@ class DetectionRecord(_Record):
         return dict(sorted(Counter(d.label for d in detections).items()))
 
 
-class Rejection(_Record):
+class Rejection(Record):
     """An image that could not be used, and why (visible in the hour summary and the run's metadata)."""
 
     schema_: Literal["imgassets.rejection.v1"] = Field(REJECTION_SCHEMA, alias="schema")
@@ -97,7 +99,7 @@ class Rejection(_Record):
     kafka: KafkaRef | None = None
 
 
-class ManifestEntry(_Record):
+class ManifestEntry(Record):
     """A validated image, as raw_images accepted it."""
 
     key: str
@@ -111,7 +113,7 @@ class ManifestEntry(_Record):
     source: Source | None = None
 
 
-class Manifest(_Record):
+class Manifest(Record):
     """Outcome of one raw_images run for one hour (one object per run: concurrent runs never collide)."""
 
     schema_: Literal["imgassets.manifest.v1"] = Field(MANIFEST_SCHEMA, alias="schema")
@@ -123,7 +125,7 @@ class Manifest(_Record):
     rejected: list[Rejection]
 
 
-class ImageResult(_Record):
+class ImageResult(Record):
     """One image's line in a shard and in the summary: enough for the viewer's grid without more reads."""
 
     image_key: str
@@ -135,12 +137,12 @@ class ImageResult(_Record):
     processed_at: datetime
 
 
-class RejectedImage(_Record):
+class RejectedImage(Record):
     image_key: str
     reason: str
 
 
-class Shard(_Record):
+class Shard(Record):
     """Compact results of one detections run for one hour."""
 
     schema_: Literal["imgassets.shard.v1"] = Field(SHARD_SCHEMA, alias="schema")
@@ -151,7 +153,7 @@ class Shard(_Record):
     rejected: list[RejectedImage] = []
 
 
-class Summary(_Record):
+class Summary(Record):
     """Per-hour roll-up: the successor of the original 'label@hour' job."""
 
     schema_: Literal["imgassets.summary.v1"] = Field(SUMMARY_SCHEMA, alias="schema")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from imgassets.records import Record
 from imgassets.settings import Settings
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -96,8 +98,8 @@ class ObjectStore:
             Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
         )
 
-    def put_record(self, key: str, record: BaseModel) -> None:
-        self.put_bytes(key, record.model_dump_json(by_alias=True).encode(), "application/json")
+    def put_record(self, key: str, record: Record) -> None:
+        self.put_bytes(key, record.to_json(), "application/json")
 
     def get(self, key: str) -> StoredObject:
         response = self.client.get_object(Bucket=self.bucket, Key=key)
@@ -107,8 +109,23 @@ class ObjectStore:
             content_type=response.get("ContentType"),
         )
 
+    def get_optional(self, key: str) -> StoredObject | None:
+        """The object, or None when it does not exist (one request, not HEAD then GET)."""
+        try:
+            return self.get(key)
+        except ClientError as error:
+            if is_missing(error):
+                return None
+            raise
+
     def get_record(self, key: str, model: type[ModelT]) -> ModelT:
         return model.model_validate_json(self.get(key).data)
+
+    def get_records(self, prefix: str, model: type[ModelT], threads: int = 8) -> list[ModelT]:
+        """Every record under `prefix`, read in parallel."""
+        keys = list(self.list_keys(prefix))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(lambda key: self.get_record(key, model), keys))
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key).data)

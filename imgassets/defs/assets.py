@@ -311,9 +311,9 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
 
 def _entries_to_detect(store: ObjectStore, partition: str, run_id: str) -> list[ManifestEntry]:
     """This run's manifest if raw_images ran in it; otherwise every accepted image of the hour."""
-    own = store.head(layout.manifest_key(partition, run_id))
+    own = store.get_optional(layout.manifest_key(partition, run_id))
     if own is not None:
-        return store.get_record(layout.manifest_key(partition, run_id), Manifest).accepted
+        return Manifest.model_validate_json(own.data).accepted
     latest: dict[str, ManifestEntry] = {}
     for manifest in _manifests(store, partition):
         for entry in manifest.accepted:
@@ -322,11 +322,7 @@ def _entries_to_detect(store: ObjectStore, partition: str, run_id: str) -> list[
 
 
 def _manifests(store: ObjectStore, partition: str) -> list[Manifest]:
-    keys = list(store.list_keys(layout.manifests_prefix(partition)))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return sorted(
-            pool.map(lambda k: store.get_record(k, Manifest), keys), key=lambda m: m.created_at
-        )
+    return sorted(store.get_records(layout.manifests_prefix(partition), Manifest), key=lambda m: m.created_at)
 
 
 def _images_without_records(store: ObjectStore, partition: str) -> list[str]:
@@ -383,9 +379,7 @@ SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
 def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    shard_keys = list(store.list_keys(layout.shards_prefix(partition)))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        shards = list(pool.map(lambda k: store.get_record(k, Shard), shard_keys))
+    shards = store.get_records(layout.shards_prefix(partition), Shard)
     summary = Summary.merge(partition, _now(), shards, _manifests(store, partition))
     key = layout.summary_key(partition)
     store.put_record(key, summary)
