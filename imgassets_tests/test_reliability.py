@@ -161,7 +161,8 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     get_settings.cache_clear()
     settings = get_settings()
     server = services.s3_service(settings, services.Paths(settings.home))
-    report = _ingest(_photos(tmp_path, 30, first=200))
+    # Enough images that detections is still running when S3 goes away (ONNX does 30 in about a second).
+    report = _ingest(_photos(tmp_path, 120, first=200))
     instance = DagsterInstance.ephemeral()
     (request,) = _tick(instance, None).run_requests
     partition = request.partition_key
@@ -176,24 +177,26 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
 
     stopper = threading.Thread(target=stop_when_detecting)
     stopper.start()
-    failed = materialize(ASSETS, partition_key=partition, run_config=request.run_config,
-                         resources=helpers.resources(), instance=instance, raise_on_error=False)
-    stopper.join()
+    try:
+        failed = materialize(ASSETS, partition_key=partition, run_config=request.run_config,
+                             resources=helpers.resources(), instance=instance, raise_on_error=False)
+        stopper.join()
+    finally:
+        server.start()  # whatever happened, the session's S3 server comes back for the other tests
+        server.wait_healthy(60)
+        from imgassets_tests.conftest import _wait_bucket_ready
+
+        _wait_bucket_ready(store)
     assert not failed.success
     failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_key in ("detections", "detection_summary")
     assert "Could not connect to the endpoint URL" in str(failure.event_specific_data.error)
 
-    server.start()
-    server.wait_healthy(60)
-    from imgassets_tests.conftest import _wait_bucket_ready
-
-    _wait_bucket_ready(store)
     retried = materialize(ASSETS, partition_key=partition, run_config=request.run_config,
                           resources=helpers.resources(), instance=instance)
     assert retried.success
     row = _account("S3 server stopped mid-run, run re-executed", store, topics, sent=len(report.sent))
-    assert row["detections"] == 30
+    assert row["detections"] == 120
 
 
 def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> None:  # noqa: ANN001

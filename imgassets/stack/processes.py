@@ -125,12 +125,16 @@ class Service:
             self.pid_file.unlink(missing_ok=True)
             return False
         deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline and _group_alive(group):
+        # Stopped means the processes are gone *and* the ports are free again, so a restart can bind them.
+        while time.monotonic() < deadline and (_group_alive(group) or self._listening()):
             time.sleep(0.2)
         if _group_alive(group):
             os.killpg(group, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def _listening(self) -> bool:
+        return any(port_open(port) for port in self.ports)
 
     def tail(self, lines: int) -> str:
         try:
