@@ -112,6 +112,7 @@ class DetectorResource(ConfigurableResource):
     confidence: float
     nms: float
     model_dir: str | None
+    lanes: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorResource:
@@ -121,15 +122,16 @@ class DetectorResource(ConfigurableResource):
             confidence=settings.detector_confidence,
             nms=settings.detector_nms,
             model_dir=str(settings.detector_model_dir) if settings.detector_model_dir else None,
+            lanes=settings.detector_lanes,
         )
 
     def load(self) -> Detector:
         """The network, loaded once per process (runs reuse it when executed in-process)."""
-        return _cached_detector(self.backend, self.input_size, self.confidence, self.nms, self.model_dir)
+        return _cached_detector(self.backend, self.input_size, self.confidence, self.nms, self.model_dir, self.lanes)
 
 
 @cache
 def _cached_detector(
-    backend: str, input_size: int, confidence: float, nms: float, model_dir: str | None
+    backend: str, input_size: int, confidence: float, nms: float, model_dir: str | None, lanes: int | None
 ) -> Detector:
-    return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None)
+    return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None, lanes)

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     detector_nms: float = Field(0.4, gt=0.0, le=1.0)
     detector_input_size: int = Field(416, ge=32, le=1280, multiple_of=32)
     detector_model_dir: Path | None = None
+    #: Concurrent inference lanes, each a single network; unset = one per CPU core available.
+    detector_lanes: int | None = Field(None, ge=1, le=64)
 
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"

@@ -41,6 +41,10 @@ def make_s3_client(
         read_timeout=60,
         max_pool_connections=pool_size,
         s3={"addressing_style": addressing_style},
+        # CRC trailers only where S3 requires them: images are verified by their sha256 anyway, the
+        # per-request checksum cost shows on a CPU-bound box, and several S3-compatible servers reject them.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     return boto3.session.Session().client(
         "s3",

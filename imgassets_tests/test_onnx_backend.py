@@ -97,3 +97,17 @@ def test_load_detector_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert isinstance(detector, OnnxDetector) and detector.backend == "onnxruntime"
     assert (detector.files, detector.input_size, detector.confidence, detector.nms) == (find_model_files(), 416, 0.5, 0.4)
     assert detector.model_path.parent == tmp_path / "imgassets"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "opencv"])
+def test_lanes_in_parallel_give_the_sequential_detections(backend: str, images: list[np.ndarray]) -> None:
+    """Each lane has its own network: concurrent callers get exactly what one caller gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = load_detector(backend, 416, 0.5, 0.4, lanes=3)
+    assert detector.lanes == 3
+    sequential = [detector.detect([image])[0] for image in images]
+    work = images * 4
+    with ThreadPoolExecutor(detector.lanes) as pool:
+        parallel = list(pool.map(lambda image: detector.detect([image])[0], work))
+    assert parallel == sequential * 4

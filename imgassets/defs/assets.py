@@ -7,11 +7,13 @@ for the same hour never write the same object.
 """
 
 
+import statistics
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
+import numpy as np
 from botocore.exceptions import ClientError
 from dagster import (
     AssetCheckResult,
@@ -218,63 +220,70 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
     model = detector.load()
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
 
+    def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, np.ndarray | images.ImageRejected]:
+        try:
+            return entry, images.decode_bgr(store.get(entry.key).data)
+        except images.ImageRejected as exc:
+            return entry, exc
+
+    def infer(fetched: tuple[ManifestEntry, np.ndarray | images.ImageRejected]) -> DetectionRecord | RejectedImage:
+        entry, pixels = fetched
+        if isinstance(pixels, images.ImageRejected):
+            return RejectedImage(image_key=entry.key, reason=str(pixels))
+        tick = time.perf_counter()
+        found = model.detect([pixels])[0]
+        elapsed_ms = (time.perf_counter() - tick) * 1000
+        height, width = pixels.shape[:2]
+        return DetectionRecord(
+            image_key=entry.key,
+            source_image_path=f"s3://{store.bucket}/{entry.key}",
+            image_sha256=entry.sha256,
+            image_width=width,
+            image_height=height,
+            model_used=model.files.weights.stem,
+            model_weights_sha256=model.files.weights_sha256,
+            backend=model.backend,
+            input_size=model.input_size,
+            confidence_threshold=model.confidence,
+            nms_threshold=model.nms,
+            detections=found,
+            counts=DetectionRecord.count(found),
+            provenance=Provenance(
+                kafka=entry.kafka,
+                dagster_run_id=context.run.run_id,
+                dagster_partition=partition,
+                source=entry.source,
+                uploaded_at=entry.uploaded_at,
+                processed_at=_now(),
+                inference_ms=round(elapsed_ms, 2),
+            ),
+        )
+
     results: list[ImageResult] = []
     failed: list[RejectedImage] = []
     writes: list[Future[None]] = []
     inference_ms: list[float] = []
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
-
-        def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, object]:
-            try:
-                return entry, images.decode_bgr(store.get(entry.key).data)
-            except images.ImageRejected as exc:
-                return entry, exc
-
-        for entry, pixels in prefetch(pool, fetch, entries, ahead=s3.io_threads * 2):
-            key = layout.parse_image_key(entry.key)
-            if isinstance(pixels, images.ImageRejected):
-                failed.append(RejectedImage(image_key=entry.key, reason=str(pixels)))
+    # S3 reads and decoding run ahead in the I/O pool while every inference lane works on its own image;
+    # record writes go back to the I/O pool. Read-ahead is bounded, so memory does not grow with the batch.
+    with ThreadPoolExecutor(max_workers=s3.io_threads) as io, ThreadPoolExecutor(max_workers=model.lanes) as lanes:
+        fetched = prefetch(io, fetch, entries, ahead=s3.io_threads * 2)
+        for outcome in prefetch(lanes, infer, fetched, ahead=model.lanes * 2):
+            if isinstance(outcome, RejectedImage):
+                failed.append(outcome)
                 continue
-            tick = time.perf_counter()
-            found = model.detect([pixels])[0]
-            elapsed_ms = (time.perf_counter() - tick) * 1000
-            inference_ms.append(elapsed_ms)
-            height, width = pixels.shape[:2]
-            record = DetectionRecord(
-                image_key=entry.key,
-                source_image_path=f"s3://{store.bucket}/{entry.key}",
-                image_sha256=entry.sha256,
-                image_width=width,
-                image_height=height,
-                model_used=model.files.weights.stem,
-                model_weights_sha256=model.files.weights_sha256,
-                backend=model.backend,
-                input_size=model.input_size,
-                confidence_threshold=model.confidence,
-                nms_threshold=model.nms,
-                detections=found,
-                counts=DetectionRecord.count(found),
-                provenance=Provenance(
-                    kafka=entry.kafka,
-                    dagster_run_id=context.run.run_id,
-                    dagster_partition=partition,
-                    source=entry.source,
-                    uploaded_at=entry.uploaded_at,
-                    processed_at=_now(),
-                    inference_ms=round(elapsed_ms, 2),
-                ),
-            )
-            writes.append(pool.submit(store.put_record, key.detection_key, record))
+            detection_key = layout.parse_image_key(outcome.image_key).detection_key
+            writes.append(io.submit(store.put_record, detection_key, outcome))
+            inference_ms.append(outcome.provenance.inference_ms)
             results.append(
                 ImageResult(
-                    image_key=entry.key,
-                    detection_key=key.detection_key,
-                    width=width,
-                    height=height,
-                    counts=record.counts,
-                    objects=len(found),
-                    processed_at=record.provenance.processed_at,
+                    image_key=outcome.image_key,
+                    detection_key=detection_key,
+                    width=outcome.image_width,
+                    height=outcome.image_height,
+                    counts=outcome.counts,
+                    objects=len(outcome.detections),
+                    processed_at=outcome.provenance.processed_at,
                 )
             )
         for write in writes:
@@ -294,7 +303,7 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
             "failed_to_decode": len(failed),
             "objects": sum(class_counts.values()),
             "images_per_second": round(len(results) / elapsed, 2) if elapsed > 0 else 0.0,
-            "mean_inference_ms": round(sum(inference_ms) / len(inference_ms), 1) if inference_ms else 0.0,
+            "mean_inference_ms": round(statistics.fmean(inference_ms), 1) if inference_ms else 0.0,
             "backend": model.backend,
             "classes": MetadataValue.md(_class_table(class_counts)),
             "preview": MetadataValue.md(_preview(results)),

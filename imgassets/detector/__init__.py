@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -11,7 +12,7 @@ import numpy as np
 from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_files
 from imgassets.records import Detection
 
-__all__ = ["MODEL_NAME", "Detector", "ModelFiles", "find_model_files", "load_detector"]
+__all__ = ["MODEL_NAME", "Detector", "ModelFiles", "find_model_files", "lane_threads", "load_detector"]
 
 
 class Detector(Protocol):
@@ -20,8 +21,21 @@ class Detector(Protocol):
     input_size: int
     confidence: float
     nms: float
+    #: How many threads should call `detect` at once to use the machine: each lane has its own network.
+    lanes: int
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
+
+
+def lane_threads(lanes: int | None) -> tuple[int, int]:
+    """(lanes, threads per lane) for this machine's cores.
+
+    Independent single-threaded networks side by side beat one network split over all cores (measured:
+    onnxruntime 67 vs 60 img/s on 2 cores) and keep a core busy while the other lane waits for I/O.
+    """
+    cores = len(os.sched_getaffinity(0))
+    lanes = lanes or cores
+    return lanes, max(1, cores // lanes)
 
 
 def load_detector(
@@ -30,14 +44,15 @@ def load_detector(
     confidence: float = 0.5,
     nms: float = 0.4,
     model_dir: Path | None = None,
+    lanes: int | None = None,
 ) -> Detector:
     files = find_model_files(model_dir)
     if backend == "opencv":
         from imgassets.detector.opencv_backend import OpenCVDetector
 
-        return OpenCVDetector(files, input_size, confidence, nms)
+        return OpenCVDetector(files, input_size, confidence, nms, lanes)
     if backend == "onnx":
         from imgassets.detector.onnx_backend import OnnxDetector
 
-        return OnnxDetector(files, input_size, confidence, nms)
+        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

@@ -5,7 +5,7 @@ The ONNX model is converted from the same Darknet files on first use and cached 
 
 from __future__ import annotations
 
-import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from imgassets.detector import lane_threads
 from imgassets.detector.darknet_onnx import INPUT_NAME, cached_onnx_model
 from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.postprocess import decode
@@ -29,19 +30,29 @@ class OnnxDetector:
         confidence: float,
         nms: float,
         cache_dir: Path | None = None,
+        lanes: int | None = None,
     ) -> None:
         self.files = files
         self.input_size = input_size
         self.confidence = confidence
         self.nms = nms
         self.model_path = cached_onnx_model(files, input_size, cache_dir)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = len(os.sched_getaffinity(0))
-        self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        self.lanes, self._threads = lane_threads(lanes)
+        self._local = threading.local()
+
+    def _session(self) -> ort.InferenceSession:
+        """This thread's session (sessions are created on first use, one per calling thread)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads = self._threads
+            session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+            self._local.session = session
+        return session
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detects objects in BGR uint8 images; one forward pass for the whole list."""
+        """Detects objects in BGR uint8 images; one forward pass for the whole list. Thread-safe."""
         if not images:
             return []
         return [
@@ -54,4 +65,4 @@ class OnnxDetector:
         # OpenCV's own preprocessing (resize INTER_LINEAR, BGR->RGB, /255), so inputs match the reference.
         size = (self.input_size, self.input_size)
         blob = cv2.dnn.blobFromImages(list(images), 1 / 255.0, size, swapRB=True, crop=False)
-        return self._session.run(None, {INPUT_NAME: blob})[0]
+        return self._session().run(None, {INPUT_NAME: blob})[0]
