@@ -198,6 +198,66 @@ def test_daemon_killed_mid_stream_loses_nothing(stack: Stack, ingested: dict, tm
     assert stack.wait_for_total(25) == 25  # across hours: the ingest may straddle an hour boundary
 
 
+def _runs(filter_: dict) -> list[dict]:
+    query = """query ($filter: RunsFilter) { runsOrError(filter: $filter) {
+      ... on Runs { results { runId status tags { key value } } } } }"""
+    return _graphql(query, {"filter": filter_})["runsOrError"]["results"]
+
+
+def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested: dict, tmp_path: Path) -> None:
+    """S3 is down when a sensor run starts: the run fails after bounded S3 retries, Dagster's run-retry daemon
+    re-executes it from the failure on its own, and once S3 is back the retry completes the batch."""
+    from imgassets import layout
+    from imgassets.bench import synthetic_photos
+    from imgassets.settings import get_settings
+    from imgassets.stack import Stack as LocalStack
+    from imgassets_tests.conftest import _wait_bucket_ready
+
+    local = LocalStack(get_settings())
+    daemon, s3 = local.service("dagster-daemon"), local.service("s3")
+    before = sum(stack.store.get_json(k)["image_count"] for k in stack.store.list_keys(layout.SUMMARIES))
+    failed_before = {run["runId"] for run in _runs({"statuses": ["FAILURE"]})}
+    folder = tmp_path / "retry"
+    folder.mkdir()
+    for index, data in enumerate(synthetic_photos(12, first=60_000)):
+        (folder / f"retry-{index}.jpg").write_bytes(data)
+    daemon.stop()  # no sensor tick until S3 is down
+    try:
+        result = _cli(stack.env, "ingest", str(folder))
+        assert result.returncode == 0 and "sent 12," in result.stdout, result.stdout + result.stderr
+        s3.stop()
+        daemon.start()
+        deadline = time.monotonic() + 180
+        failed: list[dict] = []
+        while not failed and time.monotonic() < deadline:
+            failed = [run for run in _runs({"statuses": ["FAILURE"]})
+                      if run["runId"] not in failed_before and not _has_tag(run, "dagster/parent_run_id")]
+            time.sleep(1)
+        assert failed, "no run failed while S3 was down"
+    finally:
+        s3.start()
+        s3.wait_healthy(60)
+        _wait_bucket_ready(stack.store)
+    assert stack.wait_for_total(before + 12) == before + 12
+    first = failed[0]
+    assert {"key": "dagster/max_retries", "value": "2"} in first["tags"]
+    retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": first["runId"]}]})
+    assert retries, "Dagster did not retry the failed run"
+    assert all({"key": "dagster/retry_number", "value": str(n)} in run["tags"] for n, run in
+               enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1))
+    assert any(run["status"] == "SUCCESS" for run in retries), retries
+    print(f"\nrun {first['runId']} failed with S3 down; {len(retries)} automatic retr{'y' if len(retries) == 1 else 'ies'}: "
+          + ", ".join(f"{_tag(r, 'dagster/retry_number')}={r['status']}" for r in retries))
+
+
+def _tag(run: dict, key: str) -> str:
+    return next(tag["value"] for tag in run["tags"] if tag["key"] == key)
+
+
+def _has_tag(run: dict, key: str) -> bool:
+    return any(tag["key"] == key for tag in run["tags"])
+
+
 def test_no_secret_in_any_service_log(stack: Stack, ingested: dict) -> None:
     secret = stack.env["IMGASSETS_S3_SECRET_ACCESS_KEY"]
     logs = Path(stack.env["IMGASSETS_HOME"]) / "logs"

@@ -21,6 +21,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Config,
+    DagsterRun,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -105,8 +106,14 @@ def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resour
 
     accepted: list[ManifestEntry] = []
     rejected: list[Rejection] = []
+
+    def validate(ref: ImageRef) -> ManifestEntry | Rejection:
+        return _validate(store, ref, partition, context.run.run_id)
+
     with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
-        for outcome in pool.map(lambda ref: _validate(store, ref, partition, context.run.run_id), refs):
+        # Bounded read-ahead: if S3 goes away, the step fails after the images in flight, not after every
+        # image of the batch has used up its retries.
+        for outcome in prefetch(pool, validate, refs, ahead=s3.io_threads * 2):
             (accepted if isinstance(outcome, ManifestEntry) else rejected).append(outcome)
 
     manifest = Manifest(
@@ -216,7 +223,7 @@ DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
 def detections(context: AssetExecutionContext, s3: S3Resource, detector: DetectorResource) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    entries = _entries_to_detect(store, partition, context.run.run_id)
+    entries = _entries_to_detect(store, partition, context.run)
     model = detector.load()
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
 
@@ -318,11 +325,13 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
     )
 
 
-def _entries_to_detect(store: ObjectStore, partition: str, run_id: str) -> list[ManifestEntry]:
-    """This run's manifest if raw_images ran in it; otherwise every accepted image of the hour."""
-    own = store.get_optional(layout.manifest_key(partition, run_id))
-    if own is not None:
-        return Manifest.model_validate_json(own.data).accepted
+def _entries_to_detect(store: ObjectStore, partition: str, run: DagsterRun) -> list[ManifestEntry]:
+    """The batch's manifest, written by raw_images in this run or, when this run re-executes a failed one from
+    its failure (Dagster's run retries do), in the run it retries; otherwise every accepted image of the hour."""
+    for run_id in dict.fromkeys(r for r in (run.run_id, run.parent_run_id, run.root_run_id) if r):
+        manifest = store.get_optional(layout.manifest_key(partition, run_id))
+        if manifest is not None:
+            return Manifest.model_validate_json(manifest.data).accepted
     latest: dict[str, ManifestEntry] = {}
     for manifest in _manifests(store, partition):
         for entry in manifest.accepted:
