@@ -134,3 +134,34 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> N
     _run(instance, request)
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
+
+
+def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # noqa: ANN001
+    """Dagster's retry re-executes from the failed step: detections finds the batch in the parent's manifest,
+    in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
+    from dagster import DagsterRun
+
+    from imgassets.defs.assets import _entries_to_detect
+    from imgassets.records import ManifestEntry
+
+    partition = "2026-11-25-07:00"
+    now = datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
+
+    def manifest(run_id: str, names: list[str]) -> None:
+        entries = [ManifestEntry(key=f"images/2026/11/25/07/{n:0>12}-{n}.jpg", sha256=n * 8, size=1, width=2,
+                                 height=2, format="JPEG") for n in names]
+        store.put_record(layout.manifest_key(partition, run_id),
+                         Manifest(partition=partition, run_id=run_id, mode="batch", created_at=now,
+                                  accepted=entries, rejected=[]))
+
+    manifest("root", ["a"])
+    manifest("other", ["b"])
+
+    def names(run: DagsterRun) -> set[str]:
+        return {e.key.rsplit("-", 1)[-1] for e in _entries_to_detect(store, partition, run)}
+
+    assert names(DagsterRun(job_name="j", run_id="retry1", parent_run_id="root", root_run_id="root")) == {"a.jpg"}
+    assert names(DagsterRun(job_name="j", run_id="retry2", parent_run_id="retry1", root_run_id="root")) == {"a.jpg"}
+    manifest("retry1", ["c"])  # raw_images ran again in the first retry: its batch wins
+    assert names(DagsterRun(job_name="j", run_id="retry2", parent_run_id="retry1", root_run_id="root")) == {"c.jpg"}
+    assert names(DagsterRun(job_name="j", run_id="ui-run")) == {"a.jpg", "b.jpg", "c.jpg"}
