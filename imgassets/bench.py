@@ -103,8 +103,31 @@ class MemorySampler:
             self.peak_total_mib = round(max(self.peak_total_mib, total), 1)
 
 
-def _wait_for_records(store, keys: list[str], timeout: float) -> list[DetectionRecord]:  # noqa: ANN001
-    """Polls hour listings until every image has a detection record, then reads them all."""
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time used so far by each service's process tree, its finished children (run workers) included,
+    and by this process (the ingest client)."""
+    used = {}
+    for name, pid in pids.items():
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        total = 0.0
+        for process in tree:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        used[name] = total
+    own = psutil.Process().cpu_times()
+    used["ingest client (bench)"] = own.user + own.system
+    return used
+
+
+def _await_detections(store, keys: list[str], timeout: float) -> list[str]:  # noqa: ANN001
+    """Polls hour listings until every image has a detection record; returns the record keys."""
     wanted = {layout.parse_image_key(k).detection_key for k in keys}
     partitions = {layout.parse_image_key(k).partition for k in keys}
     deadline = time.monotonic() + timeout
@@ -113,12 +136,15 @@ def _wait_for_records(store, keys: list[str], timeout: float) -> list[DetectionR
         for partition in partitions:
             present.update(store.list_keys(layout.detections_prefix(partition)))
         if wanted <= present:
-            break
+            return sorted(wanted)
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(wanted - present)} of {len(wanted)} detection records missing after {timeout} s")
         time.sleep(0.5)
+
+
+def _read_records(store, keys: list[str]) -> list[DetectionRecord]:  # noqa: ANN001
     with ThreadPoolExecutor(16) as pool:
-        return list(pool.map(lambda k: store.get_record(k, DetectionRecord), sorted(wanted)))
+        return list(pool.map(lambda k: store.get_record(k, DetectionRecord), keys))
 
 
 def _first_run_start(stack, run_ids: set[str]) -> datetime:  # noqa: ANN001
@@ -174,11 +200,20 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
         pids = {s.name: s.pid() for s in stack.services() if s.pid()}
         with MemorySampler(pids) as memory:
             log(f"end-to-end: ingesting {images_count} images as fast as possible …")
+            cpu_before = cpu_seconds(pids)
             report = ingestor.ingest_many(_items(throughput_photos, f"{tag}t"), workers=8)
-            records = _wait_for_records(store, report.sent, timeout=60 + images_count / 2)
+            done = _await_detections(store, report.sent, timeout=60 + images_count / 2)
+            cpu_after = cpu_seconds(pids)
+            records = _read_records(store, done)
             first = min(r.provenance.uploaded_at for r in records)
             last = max(r.provenance.processed_at for r in records)
             e2e = len(records) / (last - first).total_seconds()
+            cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
+            cpu["total"] = round(sum(cpu.values()), 2)
+            inference_ms = statistics.fmean(r.provenance.inference_ms for r in records)
+            log(f"  CPU per image: {1000 * cpu['total'] / len(records):.1f} ms in all "
+                f"({inference_ms:.1f} ms of it the forward pass); by process: "
+                + ", ".join(f"{name} {1000 * sec / len(records):.1f} ms" for name, sec in cpu.items() if name != "total"))
             run_ids = {r.provenance.dagster_run_id for r in records}
             pipeline_seconds = (last - _first_run_start(stack, run_ids)).total_seconds()
             flowing = len(records) / pipeline_seconds
@@ -201,7 +236,7 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
                 outcome, key = ingestor.ingest(item)
                 if outcome == "sent":
                     sent.append(key)
-            latency_records = _wait_for_records(store, sent, timeout=120 + count)
+            latency_records = _read_records(store, _await_detections(store, sent, timeout=120 + count))
     finally:
         producer.close()
         if not keep:
@@ -216,6 +251,9 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
             "images_per_s": round(e2e, 2), "runs": len(run_ids),
             "ratio_to_raw_forward": round(e2e / raw["images_per_s"], 3),
             "ratio_to_raw_with_decode": round(e2e / raw["images_per_s_with_decode"], 3),
+            "cpu_seconds": cpu,
+            "cpu_ms_per_image": round(1000 * cpu["total"] / len(records), 1),
+            "inference_ms_per_image": round(inference_ms, 1),
             "from_first_run_start": {
                 "seconds": round(pipeline_seconds, 2), "images_per_s": round(flowing, 2),
                 "ratio_to_raw_forward": round(flowing / raw["images_per_s"], 3),

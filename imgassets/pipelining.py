@@ -1,7 +1,8 @@
-"""Overlapping I/O with compute: bounded read-ahead over a thread pool."""
+"""Overlapping I/O with compute: bounded read-ahead over a thread pool, and a hand-off between steps."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -29,3 +30,31 @@ def prefetch(pool: Executor, fn: Callable[[In], Out], items: Iterable[In], ahead
             pending.append(pool.submit(fn, item))
             break
         yield result
+
+
+class Handoff:
+    """Bytes one step leaves for a later step of the same run in this process, bounded in total size.
+
+    The run's steps execute in one process, so detections can take the images raw_images just read and checked
+    instead of fetching them from S3 again. Each entry is taken once (memory is freed as detection proceeds);
+    a miss just means the caller reads from S3.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: dict[tuple[str, str], bytes] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def put(self, key: str, sha256: str, data: bytes) -> None:
+        with self._lock:
+            if self._size + len(data) <= self.max_bytes and (key, sha256) not in self._items:
+                self._items[(key, sha256)] = data
+                self._size += len(data)
+
+    def take(self, key: str, sha256: str) -> bytes | None:
+        with self._lock:
+            data = self._items.pop((key, sha256), None)
+            if data is not None:
+                self._size -= len(data)
+            return data
