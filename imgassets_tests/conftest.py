@@ -23,7 +23,7 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 TEST_PORTS = {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
-#: Rows of the reliability report (test_reliability.py), printed at the end of the run.
+#: Rows of the reliability report (test_reliability.py, test_e2e.py), printed at the end of the run.
 REPORT: list[dict] = []
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from imgassets import ingest, kafka_io
+from imgassets import ingest, kafka_io, layout
+from imgassets.records import Summary
 from imgassets.resources import DetectorResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
 from imgassets.storage import ObjectStore
+from imgassets_tests.conftest import REPORT
 
 
 def resources() -> dict[str, object]:
@@ -68,3 +71,31 @@ def _json_or_bytes(value: bytes) -> object:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def account(scenario: str, store: ObjectStore, images_topic: str, dlq_topic: str, sent: int | None = None) -> dict:
+    """Every announced image must end as a detection or a rejection; every bad message in the DLQ. Adds a row
+    to the reliability report and fails on anything lost or duplicated."""
+    announced = {m["key"] for m in read_all(images_topic) if isinstance(m, dict) and "key" in m}
+    dead = len(read_all(dlq_topic))
+    detected = rejected = lost = 0
+    partitions = {layout.parse_image_key(k).partition for k in announced}
+    detection_keys = {k for p in partitions for k in store.list_keys(layout.detections_prefix(p))}
+    rejection_keys = {k for p in partitions for k in store.list_keys(layout.rejections_prefix(p))}
+    for key in announced:
+        parsed = layout.parse_image_key(key)
+        if parsed.detection_key in detection_keys:
+            detected += 1
+        elif parsed.rejection_key in rejection_keys:
+            rejected += 1
+        else:
+            lost += 1
+    summary_images = Counter(
+        image.image_key for p in partitions for image in store.get_record(layout.summary_key(p), Summary).images
+    )
+    duplicates = sum(n - 1 for n in summary_images.values()) + len(detection_keys) - detected
+    row = {"scenario": scenario, "sent": len(announced) if sent is None else sent, "detections": detected,
+           "rejections": rejected, "dead_lettered": dead, "lost": lost, "duplicates": duplicates}
+    REPORT.append(row)
+    assert lost == 0 and duplicates == 0, row
+    return row

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from imgassets.settings import PROJECT_ROOT
+from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS, _base_env
 
 pytestmark = pytest.mark.e2e
@@ -127,7 +128,25 @@ def test_detections_and_summary_appear_in_s3(stack: Stack, ingested: dict) -> No
 
 
 def test_sensor_runs_and_materializations_are_visible_in_dagster(stack: Stack, ingested: dict) -> None:
-    data = _graphql(
+    # The summary object is written just before its step reports the materialization: allow that moment.
+    deadline = time.monotonic() + 60
+    while True:
+        data = _materializations_and_kafka_runs(ingested["partition"])
+        runs = data["runsOrError"]["results"]
+        settled = runs and all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs)
+        if (data["assetOrError"]["assetMaterializations"] and settled) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    materializations = data["assetOrError"]["assetMaterializations"]
+    assert materializations and materializations[0]["partition"] == ingested["partition"]
+    images = {e["label"]: e.get("intValue") for e in materializations[-1]["metadataEntries"]}
+    assert images["images"] >= 1
+    assert runs and all(run["status"] == "SUCCESS" for run in runs)
+    assert {run["runId"] for run in runs} >= {m["runId"] for m in materializations}
+
+
+def _materializations_and_kafka_runs(partition: str) -> dict:
+    return _graphql(
         """query ($partition: String!) {
           assetOrError(assetKey: {path: ["detection_summary"]}) {
             ... on Asset { assetMaterializations(partitions: [$partition]) {
@@ -137,15 +156,8 @@ def test_sensor_runs_and_materializations_are_visible_in_dagster(stack: Stack, i
             ... on Runs { results { runId status tags { key value } } }
           }
         }""",
-        {"partition": ingested["partition"]},
+        {"partition": partition},
     )
-    materializations = data["assetOrError"]["assetMaterializations"]
-    assert materializations and materializations[0]["partition"] == ingested["partition"]
-    images = {e["label"]: e.get("intValue") for e in materializations[-1]["metadataEntries"]}
-    assert images["images"] >= 1
-    runs = data["runsOrError"]["results"]
-    assert runs and all(run["status"] == "SUCCESS" for run in runs)
-    assert {run["runId"] for run in runs} >= {m["runId"] for m in materializations}
 
 
 def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict) -> None:
@@ -241,11 +253,18 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
     assert stack.wait_for_total(before + 12) == before + 12
     first = failed[0]
     assert {"key": "dagster/max_retries", "value": "2"} in first["tags"]
+    deadline = time.monotonic() + 60  # the summary lands a moment before its run reports success
     retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": first["runId"]}]})
+    while not any(run["status"] == "SUCCESS" for run in retries) and time.monotonic() < deadline:
+        time.sleep(1)
+        retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": first["runId"]}]})
     assert retries, "Dagster did not retry the failed run"
     assert all({"key": "dagster/retry_number", "value": str(n)} in run["tags"] for n, run in
                enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1))
     assert any(run["status"] == "SUCCESS" for run in retries), retries
+    settings = get_settings()
+    helpers.account("whole stack: daemon SIGKILL; S3 down, run auto-retried", stack.store, settings.kafka_topic,
+                    settings.kafka_dlq_topic)
     print(f"\nrun {first['runId']} failed with S3 down; {len(retries)} automatic retr{'y' if len(retries) == 1 else 'ies'}: "
           + ", ".join(f"{_tag(r, 'dagster/retry_number')}={r['status']}" for r in retries))
 

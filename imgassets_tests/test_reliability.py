@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from imgassets.settings import get_settings
 from imgassets.stack import services
 from imgassets.storage import ObjectStore
 from imgassets_tests import helpers
-from imgassets_tests.conftest import REPORT, TEST_SECRET_KEY
+from imgassets_tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.integration
 ASSETS = [raw_images, detections, detection_summary]
@@ -47,32 +46,7 @@ def _drain(instance: DagsterInstance, cursor: str | None) -> str | None:
 
 
 def _account(scenario: str, store: ObjectStore, topics, sent: int) -> dict:  # noqa: ANN001
-    """Every announced image must end as a detection or a rejection; every bad message in the DLQ."""
-    announced = {m["key"] for m in helpers.read_all(topics.images) if isinstance(m, dict) and "key" in m}
-    dead = len(helpers.read_all(topics.dlq))
-    detected = rejected = lost = 0
-    partitions = {layout.parse_image_key(k).partition for k in announced}
-    detection_keys = {k for p in partitions for k in store.list_keys(layout.detections_prefix(p))}
-    rejection_keys = {k for p in partitions for k in store.list_keys(layout.rejections_prefix(p))}
-    for key in announced:
-        parsed = layout.parse_image_key(key)
-        if parsed.detection_key in detection_keys:
-            detected += 1
-        elif parsed.rejection_key in rejection_keys:
-            rejected += 1
-        else:
-            lost += 1
-    summary_images = Counter(
-        image.image_key
-        for p in partitions
-        for image in store.get_record(layout.summary_key(p), Summary).images
-    )
-    duplicates = sum(n - 1 for n in summary_images.values()) + len(detection_keys) - detected
-    row = {"scenario": scenario, "sent": sent, "detections": detected, "rejections": rejected,
-           "dead_lettered": dead, "lost": lost, "duplicates": duplicates}
-    REPORT.append(row)
-    assert lost == 0 and duplicates == 0, row
-    return row
+    return helpers.account(scenario, store, topics.images, topics.dlq, sent)
 
 
 def _photos(tmp_path: Path, count: int, first: int = 0) -> list[ingest.Item]:
