@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 from dotenv import load_dotenv
 
 from imgassets.settings import env_file
@@ -23,6 +23,8 @@ defs = Definitions(
     assets=[raw_images, detections, detection_summary],
     jobs=[image_batch_job],
     sensors=[kafka_image_sensor],
+    # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
+    executor=in_process_executor,
     resources={
         "s3": S3Resource.from_settings(settings),
         "kafka": KafkaResource.from_settings(settings),
