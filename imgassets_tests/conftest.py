@@ -32,9 +32,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     columns = ["sent", "detections", "rejections", "dead_lettered", "lost", "duplicates"]
     terminalreporter.section("reliability report")
-    terminalreporter.write_line(f"{'scenario':48} " + " ".join(f"{c:>13}" for c in columns))
+    terminalreporter.write_line(f"{'scenario':56} " + " ".join(f"{c:>13}" for c in columns))
     for row in REPORT:
-        terminalreporter.write_line(f"{row['scenario']:48} " + " ".join(f"{row[c]:>13}" for c in columns))
+        terminalreporter.write_line(f"{row['scenario']:56} " + " ".join(f"{row[c]:>13}" for c in columns))
 
 
 def _base_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
