@@ -139,7 +139,7 @@ def _await_detections(store, keys: list[str], timeout: float) -> list[str]:  # n
             return sorted(wanted)
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(wanted - present)} of {len(wanted)} detection records missing after {timeout} s")
-        time.sleep(0.5)
+        time.sleep(2)  # timings come from the records, not from this poll; listing often costs the stack CPU
 
 
 def _read_records(store, keys: list[str]) -> list[DetectionRecord]:  # noqa: ANN001
