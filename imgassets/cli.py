@@ -28,6 +28,10 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # kafka-python warns "No node available for metadata refresh" while its first connection is still
+        # opening; real delivery failures surface as errors of the send itself.
+        logging.getLogger("kafka.cluster").setLevel(logging.ERROR)
 
 
 @main.command()
