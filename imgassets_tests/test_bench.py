@@ -29,5 +29,9 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     assert 0 < figures["latency"]["p50_s"] <= figures["latency"]["p95_s"] <= figures["latency"]["max_s"]
     assert figures["raw_detector"]["images_per_s"] > 0 and figures["end_to_end"]["images_per_s"] > 0
     assert figures["peak_rss_mib"]["total"] > 0 and "kafka" in figures["peak_rss_mib"]
+    assert figures["raw_detector"]["lanes"] >= 1
+    e2e = figures["end_to_end"]
+    assert e2e["cpu_ms_per_image"] > 0 and e2e["cpu_seconds"]["dagster-daemon"] > 0 and "s3" in e2e["cpu_seconds"]
+    assert e2e["from_first_run_start"]["images_per_s"] >= e2e["images_per_s"]  # a shorter window, same images
     (plot,) = (tmp_path / "out").glob("bench-*-latency.png")
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
