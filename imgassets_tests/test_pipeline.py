@@ -30,12 +30,19 @@ def _sensor_runs(instance: DagsterInstance) -> list:
     return result.run_requests
 
 
-def _run(instance: DagsterInstance, request) -> None:  # noqa: ANN001
+def _run(instance: DagsterInstance, request):  # noqa: ANN001, ANN202
     outcome = materialize(
         ASSETS, partition_key=request.partition_key, run_config=request.run_config,
         resources=helpers.resources(), instance=instance,
     )
     assert outcome.success
+    return outcome
+
+
+def _checks(outcome) -> dict[str, tuple[bool, dict]]:  # noqa: ANN001
+    """Asset check name → (passed, metadata values) of one run."""
+    return {e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
+            for e in outcome.get_asset_check_evaluations()}
 
 
 def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  # noqa: ANN001
@@ -47,8 +54,14 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  #
 
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(instance)
-    _run(instance, request)
+    checks = _checks(_run(instance, request))
     partition = request.partition_key
+    # A sensor run answers for its own batch.
+    assert checks["every_valid_image_has_detections"] == (True, {"scope": "batch", "images_without_record": 0,
+                                                                 "examples": []})
+    assert checks["summary_covers_all_detections"] == (True, {"scope": "batch", "run_images": 5,
+                                                              "run_images_missing": 0})
+    assert checks["rejection_rate_below_threshold"][0]
 
     records = {}
     for key in report.sent:
@@ -82,7 +95,14 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
     instance = DagsterInstance.ephemeral()
     # No batch config: what a UI-launched run or backfill does.
     for _ in range(2):
-        assert materialize(ASSETS, partition_key=partition, resources=helpers.resources(), instance=instance).success
+        outcome = materialize(ASSETS, partition_key=partition, resources=helpers.resources(), instance=instance)
+        assert outcome.success
+        # A backfill audits the whole hour against the records listed from S3.
+        checks = _checks(outcome)
+        assert checks["every_valid_image_has_detections"][0]
+        assert checks["every_valid_image_has_detections"][1]["scope"] == "hour"
+        assert checks["summary_covers_all_detections"] == (True, {"scope": "hour", "summary_images": 5,
+                                                                  "detection_records": 5})
     manifests = [store.get_record(k, Manifest) for k in store.list_keys(layout.manifests_prefix(partition))]
     assert len(manifests) == 2 and all(m.mode == "backfill" and len(m.accepted) == 5 for m in manifests)
     assert len(list(store.list_keys(layout.detections_prefix(partition)))) == 5
@@ -141,7 +161,7 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # n
     in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
     from dagster import DagsterRun
 
-    from imgassets.defs.assets import _entries_to_detect
+    from imgassets.defs.assets import _batch_manifest, _hour_entries
     from imgassets.records import ManifestEntry
 
     partition = "2026-11-25-07:00"
@@ -158,7 +178,9 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # n
     manifest("other", ["b"])
 
     def names(run: DagsterRun) -> set[str]:
-        return {e.key.rsplit("-", 1)[-1] for e in _entries_to_detect(store, partition, run)}
+        batch = _batch_manifest(store, partition, run)
+        entries = batch.accepted if batch is not None else _hour_entries(store, partition)
+        return {e.key.rsplit("-", 1)[-1] for e in entries}
 
     assert names(DagsterRun(job_name="j", run_id="retry1", parent_run_id="root", root_run_id="root")) == {"a.jpg"}
     assert names(DagsterRun(job_name="j", run_id="retry2", parent_run_id="retry1", root_run_id="root")) == {"a.jpg"}
