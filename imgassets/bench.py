@@ -70,6 +70,12 @@ def raw_detector(settings: Settings, photos: list[bytes]) -> dict[str, float]:
             "images_per_s_with_decode": round(with_decode, 2), "images": len(photos)}
 
 
+def _process_tree(pid: int) -> list[psutil.Process]:
+    """A service's process and all its descendants (raises psutil.Error if it is gone)."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
 @dataclass
 class MemorySampler:
     """Peak resident memory of the stack's process trees, sampled in the background."""
@@ -93,9 +99,7 @@ class MemorySampler:
             total = 0.0
             for name, pid in self.pids.items():
                 try:
-                    root = psutil.Process(pid)
-                    tree = [root, *root.children(recursive=True)]
-                    rss = sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20
+                    rss = sum(p.memory_info().rss for p in _process_tree(pid) if p.is_running()) / 2**20
                 except psutil.Error:
                     continue
                 self.peak_mib[name] = round(max(self.peak_mib.get(name, 0.0), rss), 1)
@@ -109,8 +113,7 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     used = {}
     for name, pid in pids.items():
         try:
-            root = psutil.Process(pid)
-            tree = [root, *root.children(recursive=True)]
+            tree = _process_tree(pid)
         except psutil.Error:
             continue
         total = 0.0
