@@ -82,11 +82,15 @@ export async function getObject(key: string, ifNoneMatch?: string): Promise<Stor
   }
 }
 
-/** A JSON document and its ETag; StorageError(304) if `ifNoneMatch` still matches. */
-export async function getJson<T>(key: string, ifNoneMatch?: string): Promise<{ value: T; etag: string | undefined }> {
+/** A JSON document, its ETag and its size in bytes; StorageError(304) if `ifNoneMatch` still matches. */
+export async function getJson<T>(
+  key: string,
+  ifNoneMatch?: string,
+): Promise<{ value: T; etag: string | undefined; bytes: number }> {
   const object = await getObject(key, ifNoneMatch);
   try {
-    return { value: (await new Response(object.body).json()) as T, etag: object.etag };
+    const text = await new Response(object.body).text();
+    return { value: JSON.parse(text) as T, etag: object.etag, bytes: object.contentLength ?? text.length };
   } catch (error) {
     throw error instanceof SyntaxError ? new StorageError(503, `${key} is not valid JSON`) : toStorageError(error);
   }

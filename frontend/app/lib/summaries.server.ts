@@ -1,6 +1,8 @@
 /**
  * Reads hour summaries with a small in-memory cache keyed by ETag: the overview lists `summaries/` (one object per
  * hour) and only re-reads the summaries whose ETag changed; an hour page revalidates with If-None-Match.
+ * The cache is bounded in bytes as well as entries: a summary lists every image of its hour, so a busy hour's
+ * summary runs to megabytes (about 230 bytes of JSON per image).
  */
 import { SUMMARIES, partitionOfSummaryKey, shiftPartition, summaryKey } from "./layout";
 import { TIMELINE_HOURS } from "./overview";
@@ -9,24 +11,44 @@ import { StorageError, getJson, listObjects } from "./s3.server";
 
 const FRESH_MS = 2_000;
 const MAX_CACHED = 400;
+/** JSON bytes of the cached summaries (their parsed objects take a few times that in memory). */
+export const MAX_CACHED_BYTES = 128 * 2 ** 20;
 const READ_CONCURRENCY = 8;
 
 interface Cached {
   summary: Summary;
   etag: string | undefined;
   checkedAt: number;
+  bytes: number;
 }
 
 const cache = new Map<string, Cached>();
 let listing: { at: number; objects: Promise<{ partition: string; key: string; etag: string | undefined }[]> } | undefined;
 
+let cachedBytes = 0;
+
+function forget(key: string): void {
+  const entry = cache.get(key);
+  if (entry !== undefined) {
+    cachedBytes -= entry.bytes;
+    cache.delete(key);
+  }
+}
+
 function remember(key: string, entry: Cached): Summary {
-  cache.delete(key);
+  forget(key);
   cache.set(key, entry);
-  if (cache.size > MAX_CACHED) {
-    cache.delete(cache.keys().next().value as string);
+  cachedBytes += entry.bytes;
+  // Least recently used first; the entry just added always stays (it is being served).
+  while ((cache.size > MAX_CACHED || cachedBytes > MAX_CACHED_BYTES) && cache.size > 1) {
+    forget(cache.keys().next().value as string);
   }
   return entry.summary;
+}
+
+/** What the cache holds now (for diagnostics and tests). */
+export function summaryCacheStats(): { entries: number; bytes: number } {
+  return { entries: cache.size, bytes: cachedBytes };
 }
 
 async function read(key: string, knownEtag?: string): Promise<Summary> {
@@ -35,8 +57,8 @@ async function read(key: string, knownEtag?: string): Promise<Summary> {
     return cached.summary;
   }
   try {
-    const { value, etag } = await getJson<Summary>(key, cached?.etag);
-    return remember(key, { summary: value, etag, checkedAt: Date.now() });
+    const { value, etag, bytes } = await getJson<Summary>(key, cached?.etag);
+    return remember(key, { summary: value, etag, checkedAt: Date.now(), bytes });
   } catch (error) {
     if (error instanceof StorageError && error.status === 304 && cached !== undefined) {
       return remember(key, { ...cached, checkedAt: Date.now() });
