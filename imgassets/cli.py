@@ -215,7 +215,7 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 
 
 @main.command()
-@click.option("--images", "images_count", type=click.IntRange(10), default=400, show_default=True,
+@click.option("--images", "images_count", type=click.IntRange(10), default=1000, show_default=True,
               help="Images for the raw and end-to-end throughput phases.")
 @click.option("--rate", type=click.FloatRange(0.1), help="Latency phase ingest rate (default: 60% of the measured end-to-end rate).")
 @click.option("--duration", type=click.FloatRange(5), default=45, show_default=True, help="Latency phase seconds.")
