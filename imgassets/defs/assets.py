@@ -408,8 +408,8 @@ def _preview(results: list[ImageResult]) -> str:
 SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
     "summary_covers_all_detections",
     asset="detection_summary",
-    description="Sensor runs: the summary just written counts this run's results. Backfills: it counts every "
-    "per-image detection record of the hour.",
+    description="Sensor runs: the stored hour summary, read back, counts this run's results. Backfills: it counts "
+    "every per-image detection record of the hour.",
 )
 
 
@@ -433,9 +433,10 @@ def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> Materia
     batch = _batch_manifest(store, partition, context.run)
     own = next((shard for run_id in _lineage(context.run) for shard in shards if shard.run_id == run_id), None)
     if batch is not None and batch.mode == "batch" and own is not None:
-        # A sensor run checks that the summary it wrote counts its own results (a stale merge would not);
-        # counting every record of the hour is left to backfills, as for detections.
-        covered = {image.image_key for image in summary.images}
+        # A sensor run reads the stored summary back and checks that it counts this run's results: a run
+        # overwriting it from a stale view would drop them. Counting every record of the hour is left to
+        # backfills, as for detections.
+        covered = {image["image_key"] for image in store.get_json(key)["images"]}
         missing = [image.image_key for image in own.images if image.image_key not in covered]
         check = {"scope": "batch", "run_images": len(own.images), "run_images_missing": len(missing)}
         passed = not missing
