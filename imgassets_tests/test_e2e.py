@@ -188,19 +188,18 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
     assert clash.returncode != 0 and "already in use" in clash.stderr, clash.stderr
 
 
-def test_daemon_killed_mid_stream_loses_nothing(stack: Stack, ingested: dict, tmp_path: Path) -> None:
-    from imgassets.bench import synthetic_photos
+def test_daemon_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_path: Path) -> None:
+    """The daemon's whole process group is SIGKILLed while a run executes, taking its code server and run worker
+    along: after the restart, run monitoring finds the worker gone, fails the run, and a retry completes it."""
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
-    folder = tmp_path / "more"
-    folder.mkdir()
-    for index, data in enumerate(synthetic_photos(20, first=50_000)):
-        (folder / f"more-{index}.jpg").write_bytes(data)
+    folder = _photo_folder(tmp_path, "more", 20, first=50_000)
     daemon = LocalStack(get_settings()).service("dagster-daemon")
+    runs_before = {run["runId"] for run in _runs({})}
     result = _cli(stack.env, "ingest", str(folder))
     assert result.returncode == 0, result.stderr
-    time.sleep(3)
+    started = _await_new_run("STARTED", runs_before)
     pid = daemon.pid()
     assert pid is not None
     os.killpg(os.getpgid(pid), signal.SIGKILL)
@@ -208,6 +207,20 @@ def test_daemon_killed_mid_stream_loses_nothing(stack: Stack, ingested: dict, tm
     assert daemon.pid() is None
     daemon.start()
     assert stack.wait_for_total(25) == 25  # across hours: the ingest may straddle an hour boundary
+    # Unless the run had just finished when its worker died, it failed and a retry did its work.
+    if _runs({"runIds": [started["runId"]]})[0]["status"] != "SUCCESS":
+        print(f"\nrun {started['runId']} orphaned by the daemon's death; automatic retries: "
+              f"{_outcomes(_await_successful_retry(started))}")
+
+
+def _await_new_run(status: str, known: set[str], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [run for run in _runs({"statuses": [status]}) if run["runId"] not in known]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no new run reached {status} within {timeout} s")
 
 
 def _runs(filter_: dict) -> list[dict]:
@@ -219,20 +232,15 @@ def _runs(filter_: dict) -> list[dict]:
 def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested: dict, tmp_path: Path) -> None:
     """S3 is down when a sensor run starts: the run fails after bounded S3 retries, Dagster's run-retry daemon
     re-executes it from the failure on its own, and once S3 is back the retry completes the batch."""
-    from imgassets import layout
-    from imgassets.bench import synthetic_photos
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
     from imgassets_tests.conftest import _wait_bucket_ready
 
     local = LocalStack(get_settings())
     daemon, s3 = local.service("dagster-daemon"), local.service("s3")
-    before = sum(stack.store.get_json(k)["image_count"] for k in stack.store.list_keys(layout.SUMMARIES))
+    before = _summarised(stack)
     failed_before = {run["runId"] for run in _runs({"statuses": ["FAILURE"]})}
-    folder = tmp_path / "retry"
-    folder.mkdir()
-    for index, data in enumerate(synthetic_photos(12, first=60_000)):
-        (folder / f"retry-{index}.jpg").write_bytes(data)
+    folder = _photo_folder(tmp_path, "retry", 12, first=60_000)
     daemon.stop()  # no sensor tick until S3 is down
     try:
         result = _cli(stack.env, "ingest", str(folder))
@@ -251,22 +259,83 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
         s3.wait_healthy(60)
         _wait_bucket_ready(stack.store)
     assert stack.wait_for_total(before + 12) == before + 12
-    first = failed[0]
-    assert {"key": "dagster/max_retries", "value": "2"} in first["tags"]
-    deadline = time.monotonic() + 60  # the summary lands a moment before its run reports success
-    retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": first["runId"]}]})
+    retries = _await_successful_retry(failed[0])
+    _account(stack, "whole stack: daemon SIGKILL; S3 down, run auto-retried")
+    print(f"\nrun {failed[0]['runId']} failed with S3 down; automatic retries: {_outcomes(retries)}")
+
+
+def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, ingested: dict, tmp_path: Path) -> None:
+    """The run worker process is SIGKILLed mid-run (what the kernel's OOM killer does): the code server that
+    launched it reports the run failed, Dagster's run retries re-execute it, and the batch completes."""
+    import psutil
+
+    from imgassets.settings import get_settings
+    from imgassets.stack import Stack as LocalStack
+
+    daemon = LocalStack(get_settings()).service("dagster-daemon")
+    before = _summarised(stack)
+    runs_before = {run["runId"] for run in _runs({})}
+    folder = _photo_folder(tmp_path, "killed", 150, first=70_000)
+    result = _cli(stack.env, "ingest", str(folder))
+    assert result.returncode == 0 and "sent 150," in result.stdout, result.stdout + result.stderr
+
+    run = _await_new_run("STARTED", runs_before)
+    pid = daemon.pid()
+    assert pid is not None
+    (worker,) = [p for p in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    worker.kill()
+    deadline = time.monotonic() + 60
+    while _runs({"runIds": [run["runId"]]})[0]["status"] != "FAILURE" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _runs({"runIds": [run["runId"]]})[0]["status"] == "FAILURE"
+    retries = _await_successful_retry(run)
+    assert stack.wait_for_total(before + 150) == before + 150
+    _account(stack, "whole stack: + run worker SIGKILL, run auto-retried")
+    print(f"\nrun {run['runId']} lost its worker (SIGKILL); automatic retries: {_outcomes(retries)}")
+
+
+def _summarised(stack: Stack) -> int:
+    from imgassets import layout
+
+    return sum(stack.store.get_json(k)["image_count"] for k in stack.store.list_keys(layout.SUMMARIES))
+
+
+def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
+    """`count` distinct real-content photos (never ingested before) in a new folder."""
+    from imgassets.bench import synthetic_photos
+
+    folder = tmp_path / name
+    folder.mkdir()
+    for index, data in enumerate(synthetic_photos(count, first=first)):
+        (folder / f"{name}-{index}.jpg").write_bytes(data)
+    return folder
+
+
+def _await_successful_retry(failed: dict, timeout: float = 90) -> list[dict]:
+    """Dagster's automatic retries of a failed run, once one of them has succeeded."""
+    assert {"key": "dagster/max_retries", "value": "2"} in failed["tags"]
+    deadline = time.monotonic() + timeout  # a run's summary lands a moment before it reports success
+    retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]})
     while not any(run["status"] == "SUCCESS" for run in retries) and time.monotonic() < deadline:
         time.sleep(1)
-        retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": first["runId"]}]})
+        retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]})
     assert retries, "Dagster did not retry the failed run"
     assert all({"key": "dagster/retry_number", "value": str(n)} in run["tags"] for n, run in
                enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1))
     assert any(run["status"] == "SUCCESS" for run in retries), retries
+    return retries
+
+
+def _outcomes(retries: list[dict]) -> str:
+    return ", ".join(f"#{_tag(r, 'dagster/retry_number')} {r['status']}" for r in retries)
+
+
+def _account(stack: Stack, scenario: str) -> None:
+    """A reliability-report row over every message the e2e stack has received so far."""
+    from imgassets.settings import get_settings
+
     settings = get_settings()
-    helpers.account("whole stack: daemon SIGKILL; S3 down, run auto-retried", stack.store, settings.kafka_topic,
-                    settings.kafka_dlq_topic)
-    print(f"\nrun {first['runId']} failed with S3 down; {len(retries)} automatic retr{'y' if len(retries) == 1 else 'ies'}: "
-          + ", ".join(f"{_tag(r, 'dagster/retry_number')}={r['status']}" for r in retries))
+    helpers.account(scenario, stack.store, settings.kafka_topic, settings.kafka_dlq_topic)
 
 
 def _tag(run: dict, key: str) -> str:

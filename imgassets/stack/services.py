@@ -205,13 +205,16 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+run_launcher:  # Dagster's default launcher plus a run-worker health check (imgassets/stack/run_launcher.py)
+  module: imgassets.stack.run_launcher
+  class: LocalRunLauncher
 run_retries:
   enabled: true
   max_retries: 2
-run_monitoring:
+run_monitoring:  # fails runs whose worker is gone; run retries then re-execute them
   enabled: true
   start_timeout_seconds: 180
-  poll_interval_seconds: 30
+  poll_interval_seconds: 10
 sensors:
   use_threads: true
   num_workers: 2
