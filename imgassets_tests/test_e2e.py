@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 PORTS = {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
+T = TypeVar("T")
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -54,30 +56,39 @@ class Stack:
         get_settings.cache_clear()
         self.store = ObjectStore.from_settings(get_settings())
 
-    def wait_for_summary(self, images: int, timeout: float = 240) -> dict:
+    def summaries(self) -> list[dict]:
         from imgassets import layout
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for key in self.store.list_keys(layout.SUMMARIES):
-                summary = self.store.get_json(key)
-                if summary["image_count"] + summary["rejected_count"] >= images:
-                    return summary
-            time.sleep(1)
-        logs = _cli(self.env, "stack", "logs", "dagster-daemon", "-n", "80").stdout
-        raise AssertionError(f"no summary with {images} images after {timeout} s; daemon log:\n{logs}")
+        return [self.store.get_json(key) for key in self.store.list_keys(layout.SUMMARIES)]
+
+    def summarised(self) -> int:
+        """Images counted by all hour summaries."""
+        return sum(summary["image_count"] for summary in self.summaries())
+
+    def wait_for_summary(self, images: int, timeout: float = 240) -> dict:
+        def full() -> dict | None:
+            return next((s for s in self.summaries() if s["image_count"] + s["rejected_count"] >= images), None)
+
+        summary = _poll(full, lambda found: found is not None, timeout)
+        if summary is None:
+            logs = _cli(self.env, "stack", "logs", "dagster-daemon", "-n", "80").stdout
+            raise AssertionError(f"no summary with {images} images after {timeout} s; daemon log:\n{logs}")
+        return summary
 
     def wait_for_total(self, images: int, timeout: float = 240) -> int:
-        from imgassets import layout
+        total = _poll(self.summarised, lambda found: found >= images, timeout)
+        assert total >= images, f"{total} of {images} images summarised after {timeout} s"
+        return total
 
-        deadline = time.monotonic() + timeout
-        total = 0
-        while time.monotonic() < deadline:
-            total = sum(self.store.get_json(k)["image_count"] for k in self.store.list_keys(layout.SUMMARIES))
-            if total >= images:
-                return total
-            time.sleep(1)
-        raise AssertionError(f"{total} of {images} images summarised after {timeout} s")
+
+def _poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, every: float = 1.0) -> T:
+    """Calls `fetch` until `done` accepts its value or `timeout` passes; returns the last value either way."""
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(every)
+        value = fetch()
+    return value
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +140,13 @@ def test_detections_and_summary_appear_in_s3(stack: Stack, ingested: dict) -> No
 
 def test_sensor_runs_and_materializations_are_visible_in_dagster(stack: Stack, ingested: dict) -> None:
     # The summary object is written just before its step reports the materialization: allow that moment.
-    deadline = time.monotonic() + 60
-    while True:
-        data = _materializations_and_kafka_runs(ingested["partition"])
+    def recorded(data: dict) -> bool:
         runs = data["runsOrError"]["results"]
         settled = runs and all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs)
-        if (data["assetOrError"]["assetMaterializations"] and settled) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+        return bool(data["assetOrError"]["assetMaterializations"] and settled)
+
+    data = _poll(lambda: _materializations_and_kafka_runs(ingested["partition"]), recorded, 60)
+    runs = data["runsOrError"]["results"]
     materializations = data["assetOrError"]["assetMaterializations"]
     assert materializations and materializations[0]["partition"] == ingested["partition"]
     images = {e["label"]: e.get("intValue") for e in materializations[-1]["metadataEntries"]}
@@ -213,14 +223,15 @@ def test_daemon_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_p
               f"{_outcomes(_await_successful_retry(started))}")
 
 
-def _await_new_run(status: str, known: set[str], timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [run for run in _runs({"statuses": [status]}) if run["runId"] not in known]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no new run reached {status} within {timeout} s")
+def _await_new_run(status: str, known: set[str], timeout: float = 120, without_tag: str | None = None) -> dict:
+    """The first run not in `known` that has `status` (and not the tag `without_tag`, if given)."""
+    def new() -> list[dict]:
+        return [run for run in _runs({"statuses": [status]})
+                if run["runId"] not in known and not (without_tag and _has_tag(run, without_tag))]
+
+    found = _poll(new, bool, timeout, every=0.1)
+    assert found, f"no new run reached {status} within {timeout} s"
+    return found[0]
 
 
 def _runs(filter_: dict) -> list[dict]:
@@ -238,7 +249,7 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
 
     local = LocalStack(get_settings())
     daemon, s3 = local.service("dagster-daemon"), local.service("s3")
-    before = _summarised(stack)
+    before = stack.summarised()
     failed_before = {run["runId"] for run in _runs({"statuses": ["FAILURE"]})}
     folder = _photo_folder(tmp_path, "retry", 12, first=60_000)
     daemon.stop()  # no sensor tick until S3 is down
@@ -247,21 +258,15 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
         assert result.returncode == 0 and "sent 12," in result.stdout, result.stdout + result.stderr
         s3.stop()
         daemon.start()
-        deadline = time.monotonic() + 180
-        failed: list[dict] = []
-        while not failed and time.monotonic() < deadline:
-            failed = [run for run in _runs({"statuses": ["FAILURE"]})
-                      if run["runId"] not in failed_before and not _has_tag(run, "dagster/parent_run_id")]
-            time.sleep(1)
-        assert failed, "no run failed while S3 was down"
+        failed = _await_new_run("FAILURE", failed_before, 180, without_tag="dagster/parent_run_id")
     finally:
         s3.start()
         s3.wait_healthy(60)
         _wait_bucket_ready(stack.store)
     assert stack.wait_for_total(before + 12) == before + 12
-    retries = _await_successful_retry(failed[0])
+    retries = _await_successful_retry(failed)
     _account(stack, "whole stack: daemon SIGKILL; S3 down, run auto-retried")
-    print(f"\nrun {failed[0]['runId']} failed with S3 down; automatic retries: {_outcomes(retries)}")
+    print(f"\nrun {failed['runId']} failed with S3 down; automatic retries: {_outcomes(retries)}")
 
 
 def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, ingested: dict, tmp_path: Path) -> None:
@@ -273,7 +278,7 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     from imgassets.stack import Stack as LocalStack
 
     daemon = LocalStack(get_settings()).service("dagster-daemon")
-    before = _summarised(stack)
+    before = stack.summarised()
     runs_before = {run["runId"] for run in _runs({})}
     folder = _photo_folder(tmp_path, "killed", 150, first=70_000)
     result = _cli(stack.env, "ingest", str(folder))
@@ -284,20 +289,12 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     assert pid is not None
     (worker,) = [p for p in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
     worker.kill()
-    deadline = time.monotonic() + 60
-    while _runs({"runIds": [run["runId"]]})[0]["status"] != "FAILURE" and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert _runs({"runIds": [run["runId"]]})[0]["status"] == "FAILURE"
+    status = _poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "FAILURE", 60, every=0.5)
+    assert status == "FAILURE"
     retries = _await_successful_retry(run)
     assert stack.wait_for_total(before + 150) == before + 150
     _account(stack, "whole stack: + run worker SIGKILL, run auto-retried")
     print(f"\nrun {run['runId']} lost its worker (SIGKILL); automatic retries: {_outcomes(retries)}")
-
-
-def _summarised(stack: Stack) -> int:
-    from imgassets import layout
-
-    return sum(stack.store.get_json(k)["image_count"] for k in stack.store.list_keys(layout.SUMMARIES))
 
 
 def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
@@ -314,11 +311,9 @@ def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
 def _await_successful_retry(failed: dict, timeout: float = 90) -> list[dict]:
     """Dagster's automatic retries of a failed run, once one of them has succeeded."""
     assert {"key": "dagster/max_retries", "value": "2"} in failed["tags"]
-    deadline = time.monotonic() + timeout  # a run's summary lands a moment before it reports success
-    retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]})
-    while not any(run["status"] == "SUCCESS" for run in retries) and time.monotonic() < deadline:
-        time.sleep(1)
-        retries = _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]})
+    # A run's summary lands a moment before it reports success, so wait for the success itself.
+    retries = _poll(lambda: _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]}),
+                    lambda found: any(run["status"] == "SUCCESS" for run in found), timeout)
     assert retries, "Dagster did not retry the failed run"
     assert all({"key": "dagster/retry_number", "value": str(n)} in run["tags"] for n, run in
                enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1))
