@@ -115,21 +115,38 @@ def decode(raw: bytes | None, expected_bucket: str) -> ImageMessage:
 
 
 class DeadLetter(BaseModel):
-    """What lands on the dead-letter topic: the original bytes plus why and where they failed."""
+    """What lands on the dead-letter topic: the original bytes plus why and where they failed.
+
+    kind: `message` (the sensor could not use it), `batch` (its run failed for good after every retry and
+    re-request; `run_id` names it), `gap` (offsets `offset` … `last_offset` vanished from Kafka before they
+    were read: retention or a recreated topic; no value).
+    """
 
     model_config = ConfigDict(populate_by_name=True)
 
     schema_: Literal["imgassets.deadletter.v1"] = Field(DEADLETTER_SCHEMA, alias="schema")
+    kind: Literal["message", "batch", "gap"] = "message"
     reason: str
     topic: str
     partition: int
     offset: int
+    last_offset: int | None = None
     failed_at: datetime
+    image_key: str | None = None
+    run_id: str | None = None
     value_size: int | None
     value_base64: str | None = Field(description="the original value, cut to MAX_MESSAGE_BYTES")
 
     @classmethod
-    def build(cls, reason: str, topic: str, partition: int, offset: int, value: bytes | None) -> DeadLetter:
+    def build(
+        cls,
+        reason: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        **extra: object,
+    ) -> DeadLetter:
         return cls(
             reason=reason[:2000],
             topic=topic,
@@ -138,7 +155,20 @@ class DeadLetter(BaseModel):
             failed_at=datetime.now(timezone.utc),
             value_size=None if value is None else len(value),
             value_base64=None if value is None else base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
+            **extra,
         )
+
+    @property
+    def kafka_key(self) -> bytes:
+        """The dead letter's Kafka key names the message it stands for, so a repeated write is recognisable."""
+        return f"{self.topic}/{self.partition}@{self.offset}".encode()
+
+    @property
+    def value(self) -> bytes | None:
+        """The original message value (None for gaps, and for values cut because they were too large)."""
+        if self.value_base64 is None or (self.value_size or 0) > MAX_MESSAGE_BYTES:
+            return None
+        return base64.b64decode(self.value_base64)
 
     def encode(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()

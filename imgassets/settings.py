@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=1)
     max_rejection_rate: float = Field(0.2, ge=0.0, le=1.0)
+    #: Decoded pixels held at once by one run (validation and detection together), in bytes.
+    max_pixel_bytes_in_flight: int = Field(768 * 1024 * 1024, ge=16 * 1024 * 1024)
+    #: A sensor run that fails for good (after Dagster's retries) or is cancelled is requested again this many
+    #: times; after that its unrecorded messages go to the dead-letter topic.
+    batch_requeue_limit: int = Field(2, ge=0, le=10)
+
+    # --- Alerts -----------------------------------------------------------------------------------
+    #: Slack-compatible incoming webhook (JSON POST {"text": ...}); unset = no alerts. Secret: it holds a token.
+    alert_webhook_url: SecretStr | None = None
+    #: Alert after this many failed Kafka sensor ticks in a row.
+    alert_failed_ticks: int = Field(3, ge=1, le=1000)
 
     # --- Local stack and viewer -------------------------------------------------------------------
     home: Path = PROJECT_ROOT / ".local"
