@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -28,9 +29,12 @@ def ensure_local_credentials() -> Settings:
         f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY={secrets.token_urlsafe(30)}",
     ]
     path = env_file()
-    with path.open("a") as handle:
+    # Owner-only from the first byte: created 0o600 (whatever the umask), and an existing file is narrowed
+    # before the secrets are appended, never after.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        os.fchmod(fd, 0o600)
         handle.write("\n".join(lines) + "\n")
-    path.chmod(0o600)
     print(f"wrote new local S3 credentials to {path}", flush=True)
     get_settings.cache_clear()
     return get_settings()
