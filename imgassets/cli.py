@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -20,18 +22,83 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+REDACTED = "***"
+#: `'sasl_plain_password': 'x'`, `"secret_access_key": "x"`, `password=x` (kafka-python logs its client configs).
+_SECRET_PATTERNS = [
+    re.compile(r"""(?P<head>['"]?\b\w*(?:password|passwd|secret\w*)['"]?\s*[:=]\s*)(?P<q>['"])(?P<value>.*?)(?P=q)""", re.I),
+    re.compile(r"""(?P<head>\b\w*(?:password|passwd|secret\w*)\s*=\s*)(?P<q>)(?P<value>[^\s,;&'"()\[\]{}]+)""", re.I),
+]
+
+
+def known_secrets() -> list[str]:
+    """The secret values of the current settings (SASL password, S3 keys, alert webhook URL)."""
+    try:
+        settings = get_settings()
+    except SettingsError:
+        return []
+    values = [
+        settings.kafka_sasl_password,
+        settings.s3_secret_access_key,
+        settings.s3_access_key_id,
+        settings.alert_webhook_url,
+    ]
+    # Longest first, so a secret containing another is replaced whole.
+    return sorted({v.get_secret_value() for v in values if v is not None and v.get_secret_value()}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """`text` with every known secret value and every `password`/`secret` assignment replaced by '***'."""
+    for secret in known_secrets() if secrets is None else secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: f"{m['head']}{m['q']}{REDACTED}{m['q']}" if m["value"] != REDACTED else m[0], text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """On a handler: redacts the formatted message (msg % args), exception text and stack of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = known_secrets()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (a broken format string: leave it to the handler's error path)
+            return True
+        redacted = redact(message, secrets)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, secrets)
+        return True
+
+
+def install_redaction(logger: logging.Logger | None = None) -> None:
+    """Puts a `RedactingFilter` on every handler of `logger` (the root logger by default), once."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging (secrets are redacted).")
 def main(verbose: bool) -> None:
     """Real-time image analytics: ingest → Kafka → Dagster assets → S3 → viewer."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction()
     if not verbose:
         # kafka-python warns "No node available for metadata refresh" while its first connection is still
         # opening; real delivery failures surface as errors of the send itself.
         logging.getLogger("kafka.cluster").setLevel(logging.ERROR)
+        # Connection attempts to an unreachable broker are logged per retry; the command's own error says it once.
+        for name in ("kafka.net.manager", "kafka.net.connection"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @main.command()
@@ -130,6 +197,151 @@ def _watch(paths: tuple[Path, ...], ingestor: object, items: object, workers: in
     finally:
         observer.stop()
         observer.join()
+
+
+class _When(click.ParamType):
+    name = "WHEN"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        from imgassets.dlq import parse_when
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
+    options = [
+        click.option("--reason", "reasons", multiple=True, metavar="TEXT",
+                     help="Reason contains TEXT (case-insensitive); repeat for any of several."),
+        click.option("--kind", "kinds", multiple=True, type=click.Choice(["message", "batch", "gap"]),
+                     help="Only this kind; repeat for several."),
+        click.option("--since", type=_When(), help="Failed at or after: ISO date/time (UTC) or an age (2h, 7d)."),
+        click.option("--until", type=_When(), help="Failed at or before: ISO date/time (UTC) or an age (2h, 7d)."),
+        click.option("--limit", type=click.IntRange(0), help="At most this many (the oldest first)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.group()
+@click.option("--timeout", type=click.FloatRange(0.5), default=30, show_default=True,
+              help="Seconds to wait for Kafka before giving up.")
+@click.pass_context
+def dlq(ctx: click.Context, timeout: float) -> None:
+    """The dead-letter topic (IMGASSETS_KAFKA_DLQ_TOPIC): list and replay dead letters.
+
+    Kinds: message (the sensor could not use it), batch (its run failed for good), gap (offsets vanished from
+    Kafka before they were read; nothing to replay).
+    """
+    ctx.obj = {"timeout": timeout}
+
+
+def _dlq_selection(reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
+                   until: datetime | None, limit: int | None) -> object:
+    from imgassets.dlq import Selection
+
+    return Selection(reasons=reasons, kinds=kinds, since=since, until=until, limit=limit)  # type: ignore[arg-type]
+
+
+@dlq.command("list")
+@_selection_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the count goes to stderr).")
+@click.pass_context
+def dlq_list(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
+             until: datetime | None, limit: int | None, as_json: bool) -> None:
+    """Read the dead-letter topic from its beginning to its current end and show each dead letter:
+    failed at, kind, source topic/partition@offset, image key, reason.
+
+    \b
+    imgassets dlq list --since 2h
+    imgassets dlq list --kind batch --reason "S3" --json
+    """
+    from imgassets import dlq as dead_letters
+
+    settings = get_settings_or_fail()
+    selection = _dlq_selection(reasons, kinds, since, until, limit)
+    count = invalid = 0
+    try:
+        for entry in dead_letters.select(dead_letters.read_dead_letters(settings, timeout=ctx.obj["timeout"]), selection):
+            count += 1
+            invalid += entry.letter is None
+            click.echo(json.dumps(entry.to_json()) if as_json else entry.line())
+    except dead_letters.DlqError as exc:
+        _fail(str(exc))
+    noun = "dead letter" if count == 1 else "dead letters"
+    extra = f" ({invalid} not valid dead-letter records)" if invalid else ""
+    click.echo(f"{count} {noun} in {settings.kafka_dlq_topic}{extra}", err=as_json)
+
+
+@dlq.command("replay")
+@_selection_options
+@click.option("--to-topic", help="Send here instead of the image topic (IMGASSETS_KAFKA_TOPIC).")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+@click.pass_context
+def dlq_replay(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
+               until: datetime | None, limit: int | None, to_topic: str | None, dry_run: bool) -> None:
+    """Re-announce the selected dead letters' original messages on the image topic.
+
+    Each value is sent as it was first received, keyed by its image key (when it is a JSON message with a
+    "key"), and counted as replayed only once Kafka acknowledged it. Gaps and letters without their original
+    value are listed as not replayable and never sent. Replaying a letter twice announces it twice; that is
+    harmless, because the pipeline's writes are idempotent (records are overwritten, never duplicated).
+    Fix the cause first (say S3 was down), then replay.
+
+    \b
+    imgassets dlq replay --kind batch --since 1d --dry-run
+    imgassets dlq replay --reason "outside the partitions"
+    """
+    from imgassets import dlq as dead_letters
+
+    settings = get_settings_or_fail()
+    selection = _dlq_selection(reasons, kinds, since, until, limit)
+    timeout = ctx.obj["timeout"]
+    try:
+        chosen = list(dead_letters.select(dead_letters.read_dead_letters(settings, timeout=timeout), selection))
+        sendable = sum(1 for entry in chosen if not dead_letters.plan(entry).not_replayable)
+        with tqdm(total=sendable, desc="replaying", unit="msg", disable=None if sendable > 1 else True) as progress:
+
+            def show(outcome: str, planned: dead_letters.Planned, error: str | None) -> None:
+                where = _dlq_where(planned.entry)
+                if outcome == "not replayable":
+                    progress.write(f"not replayable: {where}: {error}", file=sys.stderr)
+                    return
+                progress.update(1)
+                target = f"{planned.key.decode(errors='replace') if planned.key else '-'}"
+                if outcome == "failed":
+                    progress.write(f"failed: {where}: {error}", file=sys.stderr)
+                elif outcome == "would replay":
+                    progress.write(f"would send {where} → {report_topic} key {target} ({len(planned.value or b'')} bytes)")
+                else:
+                    progress.write(f"sent {where} → {report_topic} key {target}")
+
+            report_topic = to_topic or settings.kafka_topic
+            report = dead_letters.replay(settings, chosen, to_topic, dry_run, timeout, show)
+    except dead_letters.DlqError as exc:
+        _fail(str(exc))
+    click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
+
+
+def _dlq_where(entry: object) -> str:
+    letter = entry.letter  # type: ignore[attr-defined]
+    if letter is None:
+        return f"dead-letter record {entry.partition}@{entry.offset}"  # type: ignore[attr-defined]
+    return f"{letter.topic}/{letter.partition}@{letter.offset} ({letter.kind})"
+
+
+def get_settings_or_fail():  # noqa: ANN201
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
 
 
 @main.group()
