@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -58,3 +59,35 @@ class Handoff:
             if data is not None:
                 self._size -= len(data)
             return data
+
+
+class ByteBudget:
+    """Bytes that may be held at once across threads (decoded pixels of one run), whatever the item count.
+
+    An item larger than the whole budget waits until nothing else is held and then runs alone, so one huge
+    image is slow but never deadlocks or multiplies. Holders must not wait on each other while holding.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._used = 0
+        self._peak = 0
+        self._condition = threading.Condition()
+
+    @property
+    def peak(self) -> int:
+        return self._peak
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = max(0, min(size, self.capacity))
+        with self._condition:
+            self._condition.wait_for(lambda: self._used + size <= self.capacity)
+            self._used += size
+            self._peak = max(self._peak, self._used)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._used -= size
+                self._condition.notify_all()

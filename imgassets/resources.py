@@ -12,7 +12,7 @@ from dagster import ConfigurableResource, EnvVar
 from kafka import KafkaConsumer, KafkaProducer
 from pydantic import PrivateAttr
 
-from imgassets import kafka_io
+from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
 from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.storage import ObjectStore, make_s3_client
@@ -135,3 +135,17 @@ def _cached_detector(
     backend: str, input_size: int, confidence: float, nms: float, model_dir: str | None, lanes: int | None
 ) -> Detector:
     return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None, lanes)
+
+
+class AlertResource(ConfigurableResource):
+    """The optional alert webhook (IMGASSETS_ALERT_WEBHOOK_URL); without it, alerts are only logged."""
+
+    webhook_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertResource:
+        return cls(webhook_url=EnvVar(f"{ENV_PREFIX}ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None)
+
+    def send(self, text: str) -> bool:
+        """Sends `text` to the webhook; False when none is configured or delivery failed."""
+        return alerts.post(self.webhook_url, text) if self.webhook_url else False

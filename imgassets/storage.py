@@ -62,6 +62,10 @@ class StoredObject:
     content_type: str | None
 
 
+class ObjectTooLarge(ValueError):
+    """An object larger than the caller allows; raised before its body is read."""
+
+
 def is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in _MISSING
 
@@ -105,8 +109,13 @@ class ObjectStore:
     def put_record(self, key: str, record: Record) -> None:
         self.put_bytes(key, record.to_json(), "application/json")
 
-    def get(self, key: str) -> StoredObject:
+    def get(self, key: str, max_bytes: int | None = None) -> StoredObject:
+        """The object; with `max_bytes`, its length is checked before the body is read (`ObjectTooLarge`)."""
         response = self.client.get_object(Bucket=self.bucket, Key=key)
+        size = response.get("ContentLength")
+        if max_bytes is not None and size is not None and size > max_bytes:
+            response["Body"].close()
+            raise ObjectTooLarge(f"file too large: {size} bytes > limit {max_bytes}")
         return StoredObject(
             data=response["Body"].read(),
             metadata=response.get("Metadata", {}),

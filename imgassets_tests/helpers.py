@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import ingest, kafka_io, layout
 from imgassets.records import Summary
-from imgassets.resources import DetectorResource, KafkaResource, S3Resource
+from imgassets.resources import AlertResource, DetectorResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
 from imgassets.storage import ObjectStore
 from imgassets_tests.conftest import REPORT
@@ -22,6 +22,7 @@ def resources() -> dict[str, object]:
         "s3": S3Resource.from_settings(settings),
         "kafka": KafkaResource.from_settings(settings),
         "detector": DetectorResource.from_settings(settings),
+        "alerts": AlertResource.from_settings(settings),
     }
 
 

@@ -100,3 +100,72 @@ def test_run_keys_name_their_offsets() -> None:
     refs = [ImageRef(key=f"k{i}", topic="images", partition=i % 2, offset=10 + i) for i in range(4)]
     (request,) = run_requests("images", {"2026-11-25-04:00": refs}, 100)
     assert request.run_key == "images/0:10-12,1:11-13/2026-11-25-04:00"
+
+
+def _tick_after(values: list[bytes], topic: str, cursor: str | None = None):  # noqa: ANN202
+    producer = helpers.producer()
+    for value in values:
+        producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
+    return _evaluate(cursor)
+
+
+def test_poison_messages_cost_only_themselves(topics, bucket) -> None:  # noqa: ANN001
+    """A 10 KB message of nested brackets (json raises RecursionError, not a decode error) used to fail every
+    tick and pin the cursor. Now every poison message is dead-lettered with its exception and the good ones in
+    the same tick and partition still make their batch."""
+    now = datetime.now(timezone.utc)
+    good = [_message(f"ok{i}.jpg", now, bucket) for i in range(5)]
+    poison = [
+        b"[" * 10_000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        json.dumps({"schema": "imgassets.image.v1", "bucket": bucket, "key": ["list"], "size": 1e400}).encode(),
+        b"\xff\xfe\x00garbage",
+    ]
+    result = _tick_after([good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]], topics.images)
+    refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
+    assert sorted(ref["key"].rsplit("-", 1)[-1] for ref in refs) == sorted(f"ok{i}.jpg" for i in range(5))
+    dead = helpers.read_all(topics.dlq)
+    assert len(dead) == len(poison) and {d["kind"] for d in dead} == {"message"}
+    assert all(d["reason"] for d in dead)
+    assert Cursor.parse(result.cursor).offsets == helpers.end_offsets(topics.images)
+
+
+def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topics, bucket) -> None:  # noqa: ANN001
+    """The cursor expects offsets the partition no longer has (the topic was deleted and created again): a gap
+    dead letter says so, and the new topic's messages are read from its beginning instead of being skipped."""
+    now = datetime.now(timezone.utc)
+    ahead = Cursor({0: 500, 1: 500, 2: 500}).serialize()
+    result = _tick_after([_message(f"new{i}.jpg", now, bucket) for i in range(4)], topics.images, ahead)
+    refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
+    assert len(refs) == 4
+    gaps = [d for d in helpers.read_all(topics.dlq) if d["kind"] == "gap"]
+    assert sorted(g["partition"] for g in gaps) == [0, 1, 2]
+    assert all("recreated" in g["reason"] and g["offset"] == 500 for g in gaps)
+
+
+def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None:  # noqa: ANN001
+    """Records deleted before the sensor read them (what retention does) are never skipped silently."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    from imgassets import kafka_io
+
+    now = datetime.now(timezone.utc)
+    producer = helpers.producer()
+    for i in range(6):
+        producer.send(topics.images, key=b"same-partition", value=_message(f"gone{i}.jpg", now, bucket))
+    producer.flush()
+    producer.close()
+    (partition,) = [p for p, end in helpers.end_offsets(topics.images).items() if end == 6]
+    admin = KafkaAdminClient(**kafka_io.settings_client_config(get_settings()))
+    try:
+        admin.delete_records({TopicPartition(topics.images, partition): 4})
+    finally:
+        admin.close()
+    result = _evaluate(Cursor({partition: 1}).serialize())
+    refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
+    assert sorted(ref["offset"] for ref in refs) == [4, 5]
+    (gap,) = helpers.read_all(topics.dlq)
+    assert (gap["kind"], gap["partition"], gap["offset"], gap["last_offset"]) == ("gap", partition, 1, 3)
+    assert "retention" in gap["reason"]

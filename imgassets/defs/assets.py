@@ -30,7 +30,8 @@ from pydantic import Field
 
 from imgassets import images, layout, messages
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.pipelining import Handoff, prefetch
+from imgassets.failures import describe, is_infrastructure
+from imgassets.pipelining import ByteBudget, Handoff, prefetch
 from imgassets.records import (
     DetectionRecord,
     ImageResult,
@@ -43,9 +44,9 @@ from imgassets.records import (
     Shard,
     Summary,
 )
-from imgassets.resources import DetectorResource, S3Resource
+from imgassets.resources import AlertResource, DetectorResource, S3Resource
 from imgassets.settings import get_settings
-from imgassets.storage import ObjectStore, is_missing
+from imgassets.storage import ObjectStore, ObjectTooLarge, is_missing
 
 GROUP = "image_analytics"
 
@@ -55,6 +56,7 @@ class ImageRef(Config):
 
     key: str
     sha256: str | None = None
+    size: int | None = Field(None, description="bytes announced by the message; larger objects are not read")
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
@@ -75,10 +77,33 @@ class BatchConfig(Config):
 
 #: Validated image bytes from raw_images for detections in the same run worker (one S3 GET per image, not two).
 _validated = Handoff(max_bytes=256 * 2**20)
+_budgets: dict[int, ByteBudget] = {}
+
+
+def _pixel_budget() -> ByteBudget:
+    """Decoded pixels held at once in this run worker, shared by validation and detection."""
+    capacity = get_settings().max_pixel_bytes_in_flight
+    return _budgets.setdefault(capacity, ByteBudget(capacity))
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _item_failure(exc: Exception) -> str:
+    """The recorded reason when handling one image raised: infrastructure errors propagate (they fail the run,
+    which Dagster retries), anything else is that image's rejection."""
+    if is_infrastructure(exc):
+        raise exc
+    return str(exc) if isinstance(exc, images.ImageRejected | ObjectTooLarge | layout.InvalidKey) else describe(exc)
+
+
+def _alert_failed_check(alerts: AlertResource, context: AssetExecutionContext, check: AssetCheckResult) -> None:
+    if not check.passed:
+        alerts.send(
+            f"asset check {check.check_name} failed for {context.partition_key} (run {context.run.run_id}): "
+            f"{dict(check.metadata)}"
+        )
 
 
 # --- raw_images ---------------------------------------------------------------------------------------
@@ -98,7 +123,9 @@ REJECTION_RATE_CHECK = AssetCheckSpec(
     description="Uploaded images of the hour, validated (decodable, dimensions, format, sha256); writes a run "
     "manifest, thumbnails, and a rejection record with its reason for every unusable image.",
 )
-def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resource) -> MaterializeResult:
+def raw_images(
+    context: AssetExecutionContext, config: BatchConfig, s3: S3Resource, alerts: AlertResource
+) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     if config.images:
@@ -136,6 +163,13 @@ def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resour
     total = len(accepted) + len(rejected)
     rate = len(rejected) / total if total else 0.0
     limit = get_settings().max_rejection_rate
+    check = AssetCheckResult(
+        check_name=REJECTION_RATE_CHECK.name,
+        passed=rate <= limit,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"rejection_rate": rate, "threshold": limit, "rejected": len(rejected), "images": total},
+    )
+    _alert_failed_check(alerts, context, check)
     return MaterializeResult(
         metadata={
             "mode": mode,
@@ -144,45 +178,42 @@ def raw_images(context: AssetExecutionContext, config: BatchConfig, s3: S3Resour
             "manifest": MetadataValue.path(f"s3://{store.bucket}/{manifest_key}"),
             "rejections": MetadataValue.md(_rejection_table(rejected)),
         },
-        check_results=[
-            AssetCheckResult(
-                check_name=REJECTION_RATE_CHECK.name,
-                passed=rate <= limit,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"rejection_rate": rate, "threshold": limit, "rejected": len(rejected), "images": total},
-            )
-        ],
+        check_results=[check],
     )
 
 
 def _validate(store: ObjectStore, ref: ImageRef, partition: str, run_id: str) -> ManifestEntry | Rejection:
-    def reject(reason: str) -> Rejection:
-        rejection = Rejection(
-            image_key=ref.key, reason=reason, partition=partition, run_id=run_id, rejected_at=_now(), kafka=ref.kafka
-        )
-        try:
-            store.put_record(layout.parse_image_key(ref.key).rejection_key, rejection)
-        except layout.InvalidKey:
-            pass  # not one of our keys: recorded in the manifest only
-        return rejection
+    """One image of the batch: accepted, or rejected with its reason. Whatever goes wrong with this image costs
+    only this image; only infrastructure errors propagate."""
+    try:
+        return _accept(store, ref, partition)
+    except Exception as exc:  # the per-image boundary
+        reason = _item_failure(exc)
+    rejection = Rejection(
+        image_key=ref.key, reason=reason, partition=partition, run_id=run_id, rejected_at=_now(), kafka=ref.kafka
+    )
+    try:
+        store.put_record(layout.parse_image_key(ref.key).rejection_key, rejection)
+    except layout.InvalidKey:
+        pass  # not one of our keys: recorded in the manifest only
+    return rejection
 
-    try:
-        key = layout.parse_image_key(ref.key)
-    except layout.InvalidKey as exc:
-        return reject(str(exc))
+
+def _accept(store: ObjectStore, ref: ImageRef, partition: str) -> ManifestEntry:
+    key = layout.parse_image_key(ref.key)
     if key.partition != partition:
-        return reject(f"image belongs to hour {key.partition}, not {partition}")
+        raise images.ImageRejected(f"image belongs to hour {key.partition}, not {partition}")
+    limits = get_settings()
+    if ref.size is not None and ref.size > limits.max_image_bytes:
+        raise images.ImageRejected(f"file too large: {ref.size} bytes > limit {limits.max_image_bytes}")
     try:
-        stored = store.get(key.key)
+        stored = store.get(key.key, max_bytes=limits.max_image_bytes)
     except ClientError as error:
         if is_missing(error):
-            return reject("object not found in S3")
+            raise images.ImageRejected("object not found in S3") from None
         raise
-    limits = get_settings()
-    try:
+    with _pixel_budget().hold(images.decoded_bytes(stored.data)):
         valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
-    except images.ImageRejected as exc:
-        return reject(str(exc))
     store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
     _validated.put(key.key, valid.sha256, stored.data)
     uploaded_at, source = messages.parse_object_metadata(stored.metadata)
@@ -226,7 +257,9 @@ DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
     description="YOLOv4-tiny detections, one JSON record per image (boxes in pixels, provenance), plus a "
     "compact shard per run for the summary.",
 )
-def detections(context: AssetExecutionContext, s3: S3Resource, detector: DetectorResource) -> MaterializeResult:
+def detections(
+    context: AssetExecutionContext, s3: S3Resource, detector: DetectorResource, alerts: AlertResource
+) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     batch = _batch_manifest(store, partition, context.run)
@@ -234,21 +267,32 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
     model = detector.load()
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
 
-    def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, np.ndarray | images.ImageRejected]:
-        try:
-            data = _validated.take(entry.key, entry.sha256) or store.get(entry.key).data
-            return entry, images.decode_bgr(data)
-        except images.ImageRejected as exc:
-            return entry, exc
+    limits = get_settings()
+    budget = _pixel_budget()
 
-    def infer(fetched: tuple[ManifestEntry, np.ndarray | images.ImageRejected]) -> DetectionRecord | RejectedImage:
-        entry, pixels = fetched
-        if isinstance(pixels, images.ImageRejected):
-            return RejectedImage(image_key=entry.key, reason=str(pixels))
-        tick = time.perf_counter()
-        found = model.detect([pixels])[0]
-        elapsed_ms = (time.perf_counter() - tick) * 1000
-        height, width = pixels.shape[:2]
+    def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, bytes | str]:
+        """The image's bytes (from raw_images' hand-off, else S3), or why they cannot be had."""
+        try:
+            data = _validated.take(entry.key, entry.sha256)
+            return entry, data if data is not None else store.get(entry.key, max_bytes=limits.max_image_bytes).data
+        except Exception as exc:  # the per-image boundary
+            return entry, _item_failure(exc)
+
+    def infer(fetched: tuple[ManifestEntry, bytes | str]) -> DetectionRecord | RejectedImage:
+        """Decode and detect in the lane itself, so decoded pixels in flight are bounded by lanes and bytes."""
+        entry, data = fetched
+        if isinstance(data, str):
+            return RejectedImage(image_key=entry.key, reason=data)
+        try:
+            with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
+                pixels = images.decode_bgr(data)
+                tick = time.perf_counter()
+                found = model.detect([pixels])[0]
+                elapsed_ms = (time.perf_counter() - tick) * 1000
+                height, width = pixels.shape[:2]
+                del pixels
+        except Exception as exc:  # the per-image boundary
+            return RejectedImage(image_key=entry.key, reason=_item_failure(exc))
         return DetectionRecord(
             image_key=entry.key,
             source_image_path=f"s3://{store.bucket}/{entry.key}",
@@ -274,18 +318,32 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
             ),
         )
 
+    def reject(failed: RejectedImage, kafka: KafkaRef | None) -> None:
+        """A rejection record, so the viewer and the hour's audit see the image as handled."""
+        rejection = Rejection(
+            image_key=failed.image_key,
+            reason=failed.reason,
+            partition=partition,
+            run_id=context.run.run_id,
+            rejected_at=_now(),
+            kafka=kafka,
+        )
+        store.put_record(layout.parse_image_key(failed.image_key).rejection_key, rejection)
+
+    kafka_refs = {entry.key: entry.kafka for entry in entries}
     results: list[ImageResult] = []
     failed: list[RejectedImage] = []
     writes: list[Future[None]] = []
     inference_ms: list[float] = []
     started = time.perf_counter()
-    # S3 reads and decoding run ahead in the I/O pool while every inference lane works on its own image;
-    # record writes go back to the I/O pool. Read-ahead is bounded, so memory does not grow with the batch.
+    # S3 reads run ahead in the I/O pool while every inference lane decodes and detects its own image; record
+    # writes go back to the I/O pool. Read-ahead is bounded, so memory does not grow with the batch.
     with ThreadPoolExecutor(max_workers=s3.io_threads) as io, ThreadPoolExecutor(max_workers=model.lanes) as lanes:
         fetched = prefetch(io, fetch, entries, ahead=s3.io_threads * 2)
         for outcome in prefetch(lanes, infer, fetched, ahead=model.lanes * 2):
             if isinstance(outcome, RejectedImage):
                 failed.append(outcome)
+                writes.append(io.submit(reject, outcome, kafka_refs.get(outcome.image_key)))
                 continue
             detection_key = layout.parse_image_key(outcome.image_key).detection_key
             writes.append(io.submit(store.put_record, detection_key, outcome))
@@ -320,10 +378,16 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
         missing = sorted(entry.key for entry in entries if entry.key not in handled)
     else:
         scope, missing = "hour", _images_without_records(store, partition)
+    check = AssetCheckResult(
+        check_name=DETECTIONS_COMPLETE_CHECK.name,
+        passed=not missing,
+        metadata={"scope": scope, "images_without_record": len(missing), "examples": MetadataValue.json(missing[:20])},
+    )
+    _alert_failed_check(alerts, context, check)
     return MaterializeResult(
         metadata={
             "images": len(results),
-            "failed_to_decode": len(failed),
+            "rejected_in_detection": len(failed),
             "objects": sum(class_counts.values()),
             "images_per_second": round(len(results) / elapsed, 2) if elapsed > 0 else 0.0,
             "mean_inference_ms": round(statistics.fmean(inference_ms), 1) if inference_ms else 0.0,
@@ -331,14 +395,7 @@ def detections(context: AssetExecutionContext, s3: S3Resource, detector: Detecto
             "classes": MetadataValue.md(_class_table(class_counts)),
             "preview": MetadataValue.md(_preview(results)),
         },
-        check_results=[
-            AssetCheckResult(
-                check_name=DETECTIONS_COMPLETE_CHECK.name,
-                passed=not missing,
-                metadata={"scope": scope, "images_without_record": len(missing),
-                          "examples": MetadataValue.json(missing[:20])},
-            )
-        ],
+        check_results=[check],
     )
 
 
@@ -422,7 +479,7 @@ SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
     description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "
     "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
 )
-def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> MaterializeResult:
+def detection_summary(context: AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     shards = store.get_records(layout.shards_prefix(partition), Shard)
@@ -444,6 +501,8 @@ def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> Materia
         detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
         check = {"scope": "hour", "summary_images": summary.image_count, "detection_records": detection_records}
         passed = summary.image_count >= detection_records
+    summary_check = AssetCheckResult(check_name=SUMMARY_COMPLETE_CHECK.name, passed=passed, metadata=check)
+    _alert_failed_check(alerts, context, summary_check)
     return MaterializeResult(
         metadata={
             "images": summary.image_count,
@@ -454,11 +513,5 @@ def detection_summary(context: AssetExecutionContext, s3: S3Resource) -> Materia
             "summary": MetadataValue.path(f"s3://{store.bucket}/{key}"),
             "viewer": MetadataValue.url(f"{get_settings().viewer_url.rstrip('/')}/hours/{partition}"),
         },
-        check_results=[
-            AssetCheckResult(
-                check_name=SUMMARY_COMPLETE_CHECK.name,
-                passed=passed,
-                metadata=check,
-            )
-        ],
+        check_results=[summary_check],
     )

@@ -29,8 +29,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from imgassets import layout, messages
 from imgassets.defs.assets import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
-from imgassets.resources import KafkaResource, S3Resource
+from imgassets.failures import InfrastructureError, describe, is_infrastructure
+from imgassets.resources import AlertResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
+
+
+#: Tag on every run the Kafka sensor requests (and on their retries and re-requests).
+TRIGGER_TAG = "imgassets/trigger"
+TRIGGER_KAFKA = "kafka"
 
 
 @dataclass
@@ -69,23 +75,29 @@ def read_messages(
     max_messages: int,
     now: datetime,
 ) -> Poll:
-    """Reads from the cursor until caught up, `max_messages`, or `budget_seconds`; classifies each message."""
+    """Reads from the cursor until caught up, `max_messages`, or `budget_seconds`; classifies each message.
+
+    Any exception while handling one message makes a dead letter for that message alone (reason: the
+    exception's type and text); only infrastructure errors (`imgassets.failures`) fail the tick. Offsets the
+    cursor expected but Kafka no longer holds become `gap` dead letters: never skipped silently.
+    """
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise RuntimeError(f"Kafka topic {topic!r} does not exist (run `imgassets stack up` or create it)")
+        raise InfrastructureError(f"Kafka topic {topic!r} does not exist (run `imgassets stack up` or create it)")
     assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(assigned)
     beginnings = consumer.beginning_offsets(assigned)
     ends = consumer.end_offsets(assigned)
     positions: dict[int, int] = {}
+    dead: list[messages.DeadLetter] = []
     for tp in assigned:
-        # An offset older than retention is gone; start from the earliest still held.
-        start = max(cursor.offsets.get(tp.partition, 0), beginnings[tp])
+        start, gap = _start_offset(topic, tp.partition, cursor.offsets.get(tp.partition), beginnings[tp], ends[tp])
+        if gap is not None:
+            dead.append(gap)
         consumer.seek(tp, start)
         positions[tp.partition] = start
 
     batches: dict[str, list[ImageRef]] = defaultdict(list)
-    dead: list[messages.DeadLetter] = []
     read = 0
     deadline = time.monotonic() + budget_seconds
     start_hour = layout.parse_partition(get_settings().partitions_start)
@@ -106,16 +118,44 @@ def read_messages(
                             f"upload hour {message.partition} is outside the partitions "
                             f"({get_settings().partitions_start} … now)"
                         )
-                except messages.MessageError as exc:
-                    dead.append(messages.DeadLetter.build(str(exc), topic, tp.partition, record.offset, record.value))
-                    continue
-                batches[message.partition].append(
-                    ImageRef(
-                        key=message.key, sha256=message.sha256, topic=topic, partition=tp.partition, offset=record.offset
+                    ref = ImageRef(
+                        key=message.key,
+                        sha256=message.sha256,
+                        size=message.size,
+                        topic=topic,
+                        partition=tp.partition,
+                        offset=record.offset,
                     )
-                )
+                except Exception as exc:  # one message costs only itself, unless the infrastructure failed
+                    if is_infrastructure(exc):
+                        raise
+                    reason = str(exc) if isinstance(exc, messages.MessageError) else describe(exc)
+                    dead.append(messages.DeadLetter.build(reason, topic, tp.partition, record.offset, record.value))
+                    continue
+                batches[message.partition].append(ref)
     lag = sum(max(0, ends[tp] - positions[tp.partition]) for tp in assigned)
     return Poll(dict(batches), dead, Cursor(positions), read, lag)
+
+
+def _start_offset(
+    topic: str, partition: int, expected: int | None, beginning: int, end: int
+) -> tuple[int, messages.DeadLetter | None]:
+    """Where to read a partition from, and the gap dead letter when Kafka no longer holds what the cursor expects."""
+    if expected is None or beginning <= expected <= end:
+        return max(expected or 0, beginning), None
+    if expected < beginning:
+        reason = (
+            f"offsets {expected}-{beginning - 1} of {topic}/{partition} were deleted before they were read "
+            "(retention); their images were never processed"
+        )
+        return beginning, messages.DeadLetter.build(
+            reason, topic, partition, expected, None, kind="gap", last_offset=beginning - 1
+        )
+    reason = (
+        f"{topic}/{partition} ends at offset {end} but the cursor expected {expected}: the topic was recreated "
+        f"or truncated; reading it again from offset {beginning}. Unread messages of the old topic are gone"
+    )
+    return beginning, messages.DeadLetter.build(reason, topic, partition, expected, None, kind="gap")
 
 
 def run_requests(topic: str, batches: dict[str, list[ImageRef]], max_images: int) -> list[RunRequest]:
@@ -135,7 +175,7 @@ def run_requests(topic: str, batches: dict[str, list[ImageRef]], max_images: int
                     run_key=f"{topic}/{span_text}/{partition_key}",
                     partition_key=partition_key,
                     run_config=RunConfig(ops={"raw_images": BatchConfig(images=chunk)}),
-                    tags={"imgassets/trigger": "kafka", "imgassets/images": str(len(chunk))},
+                    tags={TRIGGER_TAG: TRIGGER_KAFKA, "imgassets/images": str(len(chunk))},
                 )
             )
     return requests
@@ -143,7 +183,7 @@ def run_requests(topic: str, batches: dict[str, list[ImageRef]], max_images: int
 
 def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: list[messages.DeadLetter]) -> None:
     """Sends and confirms every dead letter; raises (so the cursor stays put) if any send fails."""
-    futures = [producer.send(dlq_topic, value=letter.encode()) for letter in dead]
+    futures = [producer.send(dlq_topic, key=letter.kafka_key, value=letter.encode()) for letter in dead]
     producer.flush(timeout=30)
     for future in futures:
         future.get(timeout=30)
@@ -154,6 +194,26 @@ def _runs_waiting_to_start(context: SensorEvaluationContext) -> bool:
     return context.instance.get_runs_count(RunsFilter(job_name=image_batch_job.name, statuses=waiting)) > 0
 
 
+def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
+    """How many of this sensor's latest finished ticks failed in a row (0 where no tick history exists)."""
+    from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
+    states = [
+        state
+        for state in context.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if state.instigator_name == context.sensor_name
+    ]
+    streak = 0
+    for state in states[:1]:
+        for tick in context.instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=limit + 1):
+            if tick.status == TickStatus.STARTED:
+                continue  # this very tick
+            if tick.status != TickStatus.FAILURE:
+                break
+            streak += 1
+    return streak
+
+
 @sensor(
     job=image_batch_job,
     minimum_interval_seconds=get_settings().sensor_interval_seconds,
@@ -161,8 +221,24 @@ def _runs_waiting_to_start(context: SensorEvaluationContext) -> bool:
     description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
 )
 def kafka_image_sensor(
-    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource
+    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource, alerts: AlertResource
 ) -> SensorResult | SkipReason:
+    try:
+        return _evaluate(context, kafka, s3)
+    except Exception as exc:
+        # Only infrastructure fails a tick (messages cost only themselves); the cursor stays, the next tick
+        # retries. An operator hears of it once per streak, after IMGASSETS_ALERT_FAILED_TICKS in a row.
+        threshold = get_settings().alert_failed_ticks
+        try:
+            streak = _failed_ticks_before(context, threshold) + 1
+        except Exception:  # noqa: BLE001 (tick history is best effort; the tick's own error matters)
+            streak = 0
+        if streak == threshold:
+            alerts.send(f"kafka_image_sensor: {streak} failed ticks in a row; last error: {describe(exc)}")
+        raise
+
+
+def _evaluate(context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource) -> SensorResult | SkipReason:
     settings = get_settings()
     if _runs_waiting_to_start(context):
         # Backpressure: while a run still waits for a slot, new messages stay in Kafka and join the next,
@@ -190,13 +266,15 @@ def kafka_image_sensor(
             producer.close()
         for letter in poll.dead_letters:
             context.log.warning(
-                f"dead-lettered {letter.topic}/{letter.partition}@{letter.offset}: {letter.reason}"
+                f"dead-lettered ({letter.kind}) {letter.topic}/{letter.partition}@{letter.offset}: {letter.reason}"
             )
-    if poll.read == 0:
+    gaps = [letter for letter in poll.dead_letters if letter.kind == "gap"]
+    if poll.read == 0 and not gaps:
         return SkipReason("no new image messages")
     requests = run_requests(kafka.topic, poll.batches, settings.batch_max_images)
     context.log.info(
         f"read {poll.read} messages: {sum(len(b) for b in poll.batches.values())} images in "
-        f"{len(requests)} runs, {len(poll.dead_letters)} dead-lettered, lag {poll.lag}"
+        f"{len(requests)} runs, {len(poll.dead_letters) - len(gaps)} dead-lettered, {len(gaps)} offset gaps, "
+        f"lag {poll.lag}"
     )
     return SensorResult(run_requests=requests, cursor=poll.cursor.serialize())

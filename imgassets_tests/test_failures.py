@@ -1,0 +1,97 @@
+"""Both sides of the line between an item's failure and the infrastructure's (`imgassets.failures`)."""
+
+import errno
+import json
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+from imgassets import alerts
+from imgassets.failures import InfrastructureError, describe, is_infrastructure
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+        NoCredentialsError(),
+        _client_error("AccessDenied", 403),
+        _client_error("InvalidAccessKeyId", 403),
+        _client_error("SignatureDoesNotMatch", 403),
+        _client_error("NoSuchBucket", 404),
+        _client_error("InternalError", 500),
+        _client_error("SlowDown", 503),
+        KafkaConnectionError(),
+        KafkaTimeoutError(),
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        ConnectionResetError(),
+        InfrastructureError("topic missing"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_infrastructure_errors_fail_the_run(exc: BaseException) -> None:
+    assert is_infrastructure(exc)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _client_error("NoSuchKey", 404),
+        _client_error("InvalidRange", 416),
+        ValueError("bad"),
+        struct.error("unpack requires a buffer of 4 bytes"),
+        TypeError("'NoneType' object is not subscriptable"),
+        KeyError(274),
+        ZeroDivisionError("division by zero"),
+        RecursionError("maximum recursion depth exceeded"),
+        MemoryError(),
+        OSError(errno.EINVAL, "Invalid argument"),
+        OSError("image file is truncated"),
+        SyntaxError("not a TIFF file"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_everything_else_is_the_items_own_failure(exc: BaseException) -> None:
+    assert not is_infrastructure(exc)
+
+
+def test_describe_names_type_and_text_on_one_line() -> None:
+    assert describe(ValueError("a\n  b")) == "ValueError: a b"
+    assert describe(KeyError(274)) == "KeyError: 274"
+    assert describe(MemoryError()) == "MemoryError"
+    assert len(describe(ValueError("x" * 5000))) == 2000
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers["Content-Length"])
+        _Webhook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_alert_is_a_slack_compatible_post_and_a_dead_webhook_does_not_raise() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert alerts.post(f"http://127.0.0.1:{server.server_port}/hook", "run r1 failed")
+    finally:
+        server.shutdown()
+    assert _Webhook.received == [{"text": "[imgassets] run r1 failed"}]
+    assert alerts.post(f"http://127.0.0.1:{server.server_port}/hook", "nobody listens", timeout=2) is False
