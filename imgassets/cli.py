@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -119,35 +118,34 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
     from imgassets.storage import ObjectStore
 
     settings = _settings()
-    try:
-        files = ingesting.discover(paths)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    if watch and not all(p.is_dir() for p in paths):
-        _fail("--watch needs folders")
+    if watch:
+        not_folders = [str(p) for p in paths if not p.is_dir()]
+        if not_folders:
+            _fail(f"--watch needs folders; not a folder: {', '.join(not_folders)}")
+    else:
+        try:
+            files = ingesting.discover(paths)
+        except FileNotFoundError as exc:
+            _fail(str(exc))
     store = ObjectStore.from_settings(settings)
     producer = make_producer(settings_client_config(settings))
     ingestor = ingesting.Ingestor(store, producer, settings.kafka_topic)
 
-    def items(found: list[Path]) -> Iterator[ingesting.Item]:
-        for path in found:
-            try:
-                if ingesting.is_video(path):
-                    yield from ingesting.video_frames(path, every_seconds, max_size)
-                else:
-                    yield ingesting.image_item(path, max_size)
-            except (OSError, ValueError) as exc:
-                click.echo(f"skipped {path}: {exc}", err=True)
+    def items(found: Iterable[Path]) -> Iterator[ingesting.Item]:
+        return ingesting.path_items(
+            found, every_seconds, max_size, on_skip=lambda path, why: click.echo(f"skipped {path}: {why}", err=True)
+        )
 
     try:
+        if watch:
+            _watch(paths, ingestor, items, workers)
+            return
         with tqdm(desc="ingesting", unit="img", disable=None) as progress:
             report = ingestor.ingest_many(items(files), workers, progress)
         _print_report(report)
-        if watch:
-            _watch(paths, ingestor, items, workers)
     finally:
         producer.close()
-    if report.failed and not watch:
+    if report.failed:
         sys.exit(1)
 
 
@@ -159,44 +157,24 @@ def _print_report(report: object) -> None:
         click.echo(f"  failed: {path}: {reason}", err=True)
 
 
-def _watch(paths: tuple[Path, ...], ingestor: object, items: object, workers: int) -> None:
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers import Observer
-
+def _watch(paths: tuple[Path, ...], ingestor: object, items: Callable[..., Iterator[object]], workers: int) -> None:
     from imgassets import ingest as ingesting
 
-    arrived: queue.Queue[Path] = queue.Queue()
-
-    class Handler(FileSystemEventHandler):
-        def on_created(self, event: FileSystemEvent) -> None:
-            if not event.is_directory:
-                arrived.put(Path(str(event.src_path)))
-
-        def on_moved(self, event: FileSystemEvent) -> None:
-            if not event.is_directory:
-                arrived.put(Path(str(event.dest_path)))
-
-    observer = Observer()
-    for path in paths:
-        observer.schedule(Handler(), str(path), recursive=True)
-    observer.start()
-    click.echo(f"watching {', '.join(map(str, paths))} (Ctrl-C to stop)")
+    watcher = ingesting.Watcher(
+        paths, ingestor, workers, make_items=items, echo=click.echo,  # type: ignore[arg-type]
+        warn=lambda text: click.echo(text, err=True),
+    )
+    watcher.start()  # before the scan: files created meanwhile are seen
     try:
-        while True:
-            path = arrived.get()
-            if path.suffix.lower() not in ingesting.IMAGE_SUFFIXES | ingesting.VIDEO_SUFFIXES:
-                continue
-            if ingesting.wait_until_stable(path):
-                report = ingestor.ingest_many(items([path]), workers)  # type: ignore[attr-defined, operator]
-                for key in report.sent:
-                    click.echo(f"sent {path} → {key}")
-                for failed_path, reason in report.failed:
-                    click.echo(f"failed: {failed_path}: {reason}", err=True)
+        with tqdm(desc="ingesting", unit="img", disable=None) as progress:
+            report = watcher.scan(progress)
+        _print_report(report)
+        click.echo(f"watching {', '.join(map(str, paths))} (Ctrl-C to stop)")
+        watcher.run()
     except KeyboardInterrupt:
         pass
     finally:
-        observer.stop()
-        observer.join()
+        watcher.stop()
 
 
 class _When(click.ParamType):
