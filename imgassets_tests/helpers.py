@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -75,10 +76,12 @@ def _json_or_bytes(value: bytes) -> object:
 
 
 def account(scenario: str, store: ObjectStore, images_topic: str, dlq_topic: str, sent: int | None = None) -> dict:
-    """Every announced image must end as a detection or a rejection; every bad message in the DLQ. Adds a row
-    to the reliability report and fails on anything lost or duplicated."""
+    """Every announced image must end as a detection or a rejection, or as a dead letter of its failed batch;
+    every bad message in the DLQ. Adds a row to the reliability report and fails on anything lost or
+    duplicated."""
     announced = {m["key"] for m in read_all(images_topic) if isinstance(m, dict) and "key" in m}
-    dead = len(read_all(dlq_topic))
+    dead_letters = read_all(dlq_topic)
+    given_up = {d.get("image_key") for d in dead_letters if isinstance(d, dict) and d.get("kind") == "batch"}
     detected = rejected = lost = 0
     partitions = {layout.parse_image_key(k).partition for k in announced}
     detection_keys = {k for p in partitions for k in store.list_keys(layout.detections_prefix(p))}
@@ -89,14 +92,46 @@ def account(scenario: str, store: ObjectStore, images_topic: str, dlq_topic: str
             detected += 1
         elif parsed.rejection_key in rejection_keys:
             rejected += 1
-        else:
+        elif key not in given_up:
             lost += 1
+    summaries = [store.get_optional(layout.summary_key(p)) for p in partitions]
     summary_images = Counter(
-        image.image_key for p in partitions for image in store.get_record(layout.summary_key(p), Summary).images
+        image.image_key for found in summaries if found for image in Summary.model_validate_json(found.data).images
     )
     duplicates = sum(n - 1 for n in summary_images.values()) + len(detection_keys) - detected
     row = {"scenario": scenario, "sent": len(announced) if sent is None else sent, "detections": detected,
-           "rejections": rejected, "dead_lettered": dead, "lost": lost, "duplicates": duplicates}
+           "rejections": rejected, "dead_lettered": len(dead_letters), "lost": lost, "duplicates": duplicates}
     REPORT.append(row)
     assert lost == 0 and duplicates == 0, row
     return row
+
+
+class WebhookReceiver:
+    """A local HTTP server standing in for a Slack-compatible incoming webhook: keeps every JSON body POSTed."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T0/B0/{uuid.uuid4().hex}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        return [body["text"] for body in list(self.received)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

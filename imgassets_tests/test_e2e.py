@@ -9,12 +9,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pytest
 
 from imgassets.settings import PROJECT_ROOT
@@ -75,6 +78,10 @@ class Stack:
             raise AssertionError(f"no summary with {images} images after {timeout} s; daemon log:\n{logs}")
         return summary
 
+    def handled(self) -> int:
+        """Images counted by all hour summaries, as detections or rejections."""
+        return sum(summary["image_count"] + summary["rejected_count"] for summary in self.summaries())
+
     def wait_for_total(self, images: int, timeout: float = 240) -> int:
         total = _poll(self.summarised, lambda found: found >= images, timeout)
         assert total >= images, f"{total} of {images} images summarised after {timeout} s"
@@ -92,9 +99,21 @@ def _poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, eve
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def webhook() -> Iterator[helpers.WebhookReceiver]:
+    """The stack's alert webhook: a local server keeping every alert."""
+    receiver = helpers.WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookReceiver) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("e2e-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | _base_env(home, PORTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | _base_env(home, PORTS) | {
+        "IMGASSETS_ALERT_WEBHOOK_URL": webhook.url,
+        "IMGASSETS_ALERT_FAILED_TICKS": "2",
+        "IMGASSETS_BATCH_REQUEUE_LIMIT": "1",
+    }
     saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
     started = _cli(env, "stack", "up", "--no-demo")
     try:
@@ -339,6 +358,166 @@ def _tag(run: dict, key: str) -> str:
 
 def _has_tag(run: dict, key: str) -> bool:
     return any(tag["key"] == key for tag in run["tags"])
+
+
+def _dead_letters() -> list[dict]:
+    from imgassets.settings import get_settings
+
+    return [d for d in helpers.read_all(get_settings().kafka_dlq_topic) if isinstance(d, dict)]
+
+
+def test_poison_messages_are_dead_lettered_while_the_sensor_keeps_going(
+    stack: Stack, ingested: dict, tmp_path: Path
+) -> None:
+    """Poison messages among good ones on the live stack: the sensor keeps ticking, the good images get
+    detections, the poison goes to the DLQ with its reason."""
+    from imgassets.settings import get_settings
+
+    before, dead_before = stack.summarised(), len(_dead_letters())
+    producer = helpers.producer()
+    poison = [b"[" * 10_000, b"\x00\xff\xfe", json.dumps({"schema": "imgassets.image.v1", "key": 7}).encode()]
+    for value in poison:
+        producer.send(get_settings().kafka_topic, value=value)
+    producer.flush()
+    producer.close()
+    folder = _photo_folder(tmp_path, "poison", 6, first=80_000)
+    result = _cli(stack.env, "ingest", str(folder))
+    assert result.returncode == 0 and "sent 6," in result.stdout, result.stdout + result.stderr
+    assert stack.wait_for_total(before + 6) == before + 6
+    new = _dead_letters()[dead_before:]
+    assert len(new) == len(poison) and all(d["kind"] == "message" and d["reason"] for d in new), new
+    assert any("RecursionError" in d["reason"] or "nested" in d["reason"] for d in new), [d["reason"] for d in new]
+    _account(stack, "whole stack: poison messages among good ones")
+
+
+def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tmp_path: Path, webhook) -> None:  # noqa: ANN001
+    """A batch with images that used to raise unexpected exceptions (every regression input the fuzzers found,
+    and a 32-bit float TIFF that Pillow reads and OpenCV cannot) among good photos: the good ones get
+    detections, each bad one a rejection record with its reason; the failed rejection-rate check alerts."""
+    from PIL import Image
+
+    from imgassets import layout
+    from imgassets.records import Rejection
+
+    folder = _photo_folder(tmp_path, "mixed", 3, first=85_000)
+    bad = [path for path in sorted((PROJECT_ROOT / "imgassets_tests" / "regressions" / "images").glob("*"))
+           if path.suffix != ".md"]
+    for path in bad:
+        shutil.copy(path, folder / f"bad-{path.stem}.jpg")
+    Image.fromarray(np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)).save(folder / "float32.tif")
+    before = stack.handled()
+    result = _cli(stack.env, "ingest", str(folder))
+    assert result.returncode in (0, 1), result.stderr
+    sent = int(result.stdout.split("sent ", 1)[1].split(",", 1)[0])
+    assert sent >= 4, result.stdout
+    assert _poll(stack.handled, lambda n: n >= before + sent, 240) == before + sent
+    partitions = {layout.parse_image_key(k).partition for k in _announced_keys("mixed-")}
+    rejections = [stack.store.get_record(k, Rejection) for p in partitions
+                  for k in stack.store.list_keys(layout.rejections_prefix(p))]
+    float_rejection = next(r for r in rejections if r.image_key.endswith("-float32.tif"))
+    print(f"\nrejected: {[(r.image_key.rsplit('/', 1)[-1], r.reason) for r in rejections]}")
+    assert float_rejection.reason
+    assert _poll(webhook.texts, lambda texts: any("rejection_rate_below_threshold" in t for t in texts), 30)
+    _account(stack, "whole stack: images raising unexpected errors in a batch")
+
+
+def _announced_keys(fragment: str) -> list[str]:
+    from imgassets.settings import get_settings
+
+    return [m["key"] for m in helpers.read_all(get_settings().kafka_topic)
+            if isinstance(m, dict) and fragment in str(m.get("key", ""))]
+
+
+def test_a_cancelled_run_has_its_batch_requested_again(stack: Stack, ingested: dict, tmp_path: Path) -> None:
+    """A sensor run cancelled while it runs: the run status sensor requests its batch again under a key derived
+    from the original one, and every message of the batch ends with a record."""
+    before = stack.summarised()
+    runs_before = {run["runId"] for run in _runs({})}
+    folder = _photo_folder(tmp_path, "cancel", 120, first=90_000)
+    result = _cli(stack.env, "ingest", str(folder))
+    assert result.returncode == 0 and "sent 120," in result.stdout, result.stdout + result.stderr
+    run = _await_new_run("STARTED", runs_before)
+    terminated = _graphql(
+        "mutation ($runId: String!) { terminateRun(runId: $runId) { __typename } }", {"runId": run["runId"]}
+    )
+    assert terminated["terminateRun"]["__typename"] == "TerminateRunSuccess", terminated
+    status = _poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "CANCELED", 60, every=0.5)
+    assert status == "CANCELED"
+    assert stack.wait_for_total(before + 120) == before + 120
+    requeued = _runs({"tags": [{"key": "imgassets/batch_key", "value": _tag(run, "dagster/run_key")}]})
+    assert [_tag(r, "dagster/run_key") for r in requeued] == [f"{_tag(run, 'dagster/run_key')}/requeue-1"]
+    _account(stack, "whole stack: run cancelled mid-run, batch re-requested")
+
+
+def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
+    stack: Stack, ingested: dict, tmp_path: Path, webhook  # noqa: ANN001
+) -> None:
+    """Every run of a batch is killed (a poison image that takes its worker down, say): Dagster's retries and
+    the re-request all fail, so each message of the batch goes to the DLQ with "run <id> failed: …" and an
+    alert fires. After the fix, `imgassets dlq replay` brings them all to detections, idempotently."""
+    import psutil
+
+    from imgassets.settings import get_settings
+    from imgassets.stack import Stack as LocalStack
+
+    daemon = LocalStack(get_settings()).service("dagster-daemon")
+    before = stack.summarised()
+    started_at = datetime.now(timezone.utc)
+    stop = threading.Event()
+    killed: list[int] = []
+
+    def kill_run_workers() -> None:
+        while not stop.is_set():
+            pid = daemon.pid()
+            for process in psutil.Process(pid).children(recursive=True) if pid else []:
+                try:
+                    if "spawn_main" in " ".join(process.cmdline()):
+                        process.kill()
+                        killed.append(process.pid)
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_run_workers, daemon=True)
+    killer.start()
+    try:
+        folder = _photo_folder(tmp_path, "doomed", 8, first=95_000)
+        result = _cli(stack.env, "ingest", str(folder))
+        assert result.returncode == 0 and "sent 8," in result.stdout, result.stdout + result.stderr
+        keys = set(_announced_keys("doomed-"))
+        letters = _poll(lambda: [d for d in _dead_letters() if d.get("kind") == "batch" and d.get("image_key") in keys],
+                        lambda found: {d["image_key"] for d in found} == keys, 420, every=2)
+    finally:
+        stop.set()
+        killer.join()
+    assert {d["image_key"] for d in letters} == keys, f"{len(letters)} of 8 dead-lettered; killed {len(killed)} workers"
+    assert all(d["reason"].startswith(f"run {d['run_id']} failed: ") for d in letters)
+    assert _poll(webhook.texts, lambda texts: any("dead-lettered" in t for t in texts), 30)
+    print(f"\nbatch dead-lettered after {len(killed)} run workers were killed: {letters[0]['reason'][:160]}")
+    _account(stack, "whole stack: every run of a batch killed, dead-lettered")
+
+    listed = _cli(stack.env, "dlq", "list", "--kind", "batch", "--since", started_at.isoformat())
+    assert listed.returncode == 0 and listed.stdout.count("doomed-") >= 8, listed.stdout + listed.stderr
+    replayed = _cli(stack.env, "dlq", "replay", "--kind", "batch", "--since", started_at.isoformat())
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert stack.wait_for_total(before + 8) == before + 8
+    _account(stack, "whole stack: + DLQ replay of that batch")
+
+
+def test_failed_sensor_ticks_raise_an_alert(stack: Stack, ingested: dict, webhook) -> None:  # noqa: ANN001
+    """Kafka down: the sensor's ticks fail (an infrastructure error, the cursor stays); after
+    IMGASSETS_ALERT_FAILED_TICKS (2 here) in a row, one alert."""
+    from imgassets.settings import get_settings
+    from imgassets.stack import Stack as LocalStack
+
+    kafka = LocalStack(get_settings()).service("kafka")
+    kafka.stop()
+    try:
+        texts = _poll(webhook.texts, lambda found: any("failed ticks in a row" in t for t in found), 120, every=1)
+    finally:
+        kafka.start()
+        kafka.wait_healthy(120)
+    assert any("kafka_image_sensor: 2 failed ticks in a row" in t for t in texts), texts
 
 
 def test_no_secret_in_any_service_log(stack: Stack, ingested: dict) -> None:

@@ -1,10 +1,7 @@
 """Both sides of the line between an item's failure and the infrastructure's (`imgassets.failures`)."""
 
 import errno
-import json
 import struct
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
@@ -12,6 +9,7 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from imgassets import alerts
 from imgassets.failures import InfrastructureError, describe, is_infrastructure
+from imgassets_tests import helpers
 
 
 def _client_error(code: str, status: int) -> ClientError:
@@ -72,26 +70,11 @@ def test_describe_names_type_and_text_on_one_line() -> None:
     assert len(describe(ValueError("x" * 5000))) == 2000
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        length = int(self.headers["Content-Length"])
-        _Webhook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_alert_is_a_slack_compatible_post_and_a_dead_webhook_does_not_raise() -> None:
-    server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    webhook = helpers.WebhookReceiver()
     try:
-        assert alerts.post(f"http://127.0.0.1:{server.server_port}/hook", "run r1 failed")
+        assert alerts.post(webhook.url, "run r1 failed")
     finally:
-        server.shutdown()
-    assert _Webhook.received == [{"text": "[imgassets] run r1 failed"}]
-    assert alerts.post(f"http://127.0.0.1:{server.server_port}/hook", "nobody listens", timeout=2) is False
+        webhook.close()
+    assert webhook.received == [{"text": "[imgassets] run r1 failed"}]
+    assert alerts.post(webhook.url, "nobody listens", timeout=2) is False

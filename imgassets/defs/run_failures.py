@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, TopicPartition
 from imgassets import layout, messages
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.sensors import TRIGGER_TAG, TRIGGER_KAFKA, publish_dead_letters
+from imgassets.records import Manifest, Shard
 from imgassets.resources import AlertResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
 from imgassets.storage import ObjectStore
@@ -66,20 +67,16 @@ def failure_reason(context: RunStatusSensorContext, run: DagsterRun) -> str:
 
 
 def unrecorded(store: ObjectStore, partition: str, refs: list[dict]) -> list[dict]:
-    """The batch's images that have neither a detection nor a rejection record."""
-    recorded = set(store.list_keys(layout.detections_prefix(partition))) | set(
-        store.list_keys(layout.rejections_prefix(partition))
-    )
-    missing = []
-    for ref in refs:
-        try:
-            key = layout.parse_image_key(ref["key"])
-        except layout.InvalidKey:
-            missing.append(ref)
-            continue
-        if key.detection_key not in recorded and key.rejection_key not in recorded:
-            missing.append(ref)
-    return missing
+    """The batch's images that no run has accounted for: neither in a detections shard nor rejected in a
+    manifest or shard. A detection record alone does not count: a run killed before writing its shard leaves
+    records the hour summary never sees; the dead letter (and its replay) brings them in."""
+    handled: set[str] = set()
+    for shard in store.get_records(layout.shards_prefix(partition), Shard):
+        handled.update(image.image_key for image in shard.images)
+        handled.update(rejected.image_key for rejected in shard.rejected)
+    for manifest in store.get_records(layout.manifests_prefix(partition), Manifest):
+        handled.update(rejection.image_key for rejection in manifest.rejected)
+    return [ref for ref in refs if ref.get("key") not in handled]
 
 
 def original_values(consumer: KafkaConsumer, refs: list[dict], timeout_ms: int = 20_000) -> dict[tuple[str, int, int], bytes]:
