@@ -160,15 +160,17 @@ def select(entries: Iterable[Entry], selection: Selection) -> Iterator[Entry]:
                 return
 
 
-def _config(settings: Settings, timeout: float) -> dict[str, object]:
-    return kafka_io.settings_client_config(settings) | {"bootstrap_timeout_ms": int(timeout * 1000)}
+def _config(settings: Settings) -> dict[str, object]:
+    return kafka_io.settings_client_config(settings)
 
 
 def check_topics(settings: Settings, topics: Iterable[str], timeout: float = 30) -> None:
     """Fails with a clear `DlqError` when Kafka is unreachable or any of `topics` does not exist."""
     wanted = list(dict.fromkeys(topics))
     try:
-        admin = KafkaAdminClient(**_config(settings, timeout), request_timeout_ms=int(timeout * 1000))
+        admin = KafkaAdminClient(
+            **_config(settings), bootstrap_timeout_ms=int(timeout * 1000), request_timeout_ms=int(timeout * 1000)
+        )
     except KafkaError as exc:
         raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
     try:
@@ -192,7 +194,7 @@ def read_dead_letters(settings: Settings, topic: str | None = None, timeout: flo
     topic = topic or settings.kafka_dlq_topic
     check_topics(settings, [topic], timeout)
     try:
-        consumer = kafka_io.make_consumer(_config(settings, timeout))
+        consumer = kafka_io.make_consumer(_config(settings))
     except KafkaError as exc:
         raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
     try:
@@ -313,7 +315,7 @@ def replay(
         return report
     check_topics(settings, [topic], timeout)
     try:
-        producer = kafka_io.make_producer(_config(settings, timeout))
+        producer = kafka_io.make_producer(_config(settings))
     except KafkaError as exc:
         raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
     try:
