@@ -89,29 +89,40 @@ def encode(message: ImageMessage) -> bytes:
 
 
 def decode(raw: bytes | None, expected_bucket: str) -> ImageMessage:
-    """Parses and validates one Kafka message value; raises `MessageError` with a specific reason."""
-    if raw is None:
-        raise MessageError("empty message (tombstone)")
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise MessageError(f"message too large: {len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+    """Parses and validates one Kafka message value; raises `MessageError` with a specific reason.
+
+    Nothing else escapes, whatever the bytes: an unexpected exception (a validator tripping over an extreme
+    value, say) becomes a MessageError naming it, so the sensor dead-letters the message instead of failing.
+    """
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MessageError("not a JSON object")
-    if data.get("schema") != IMAGE_SCHEMA:
-        raise MessageError(f"unknown schema {data.get('schema')!r}, expected {IMAGE_SCHEMA!r}")
-    try:
-        message = ImageMessage.model_validate(data)
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
-        )
-        raise MessageError(f"invalid message: {details}") from None
-    if message.bucket != expected_bucket:
-        raise MessageError(f"image is in bucket {message.bucket!r}, this pipeline reads {expected_bucket!r}")
-    return message
+        if raw is None:
+            raise MessageError("empty message (tombstone)")
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise MessageError(f"message too large: {len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+        try:
+            data = json.loads(raw)
+        except RecursionError:
+            raise MessageError("not JSON: nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers beyond 4300 digits
+            raise MessageError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MessageError("not a JSON object")
+        if data.get("schema") != IMAGE_SCHEMA:
+            raise MessageError(f"unknown schema {str(data.get('schema'))[:100]!r}, expected {IMAGE_SCHEMA!r}")
+        try:
+            message = ImageMessage.model_validate(data)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
+            )
+            raise MessageError(f"invalid message: {details}") from None
+        if message.bucket != expected_bucket:
+            raise MessageError(f"image is in bucket {message.bucket!r}, this pipeline reads {expected_bucket!r}")
+        return message
+    except MessageError:
+        raise
+    except Exception as exc:
+        raise MessageError(f"{type(exc).__name__}: {exc}") from None
 
 
 class DeadLetter(BaseModel):

@@ -50,6 +50,9 @@ def test_round_trip() -> None:
         (b"{" + b" " * messages.MAX_MESSAGE_BYTES + b"}", "message too large"),
         (None, "tombstone"),
         (b"\xff\xfe", "not JSON"),
+        (b"[" * 5000, "not JSON: nested too deeply"),
+        (b"9" * 4301, "not JSON: Exceeds the limit"),
+        (json.dumps(_message(uploaded_at="0001-01-01T00:00:00+00:01")).encode(), "OverflowError: date value out of range"),
     ],
 )
 def test_bad_messages_get_specific_reasons(raw: bytes | None, reason: str) -> None:
