@@ -113,6 +113,8 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
     PATHS are image files, video files (mp4, avi, mkv, …) or folders (searched recursively). Images already
     ingested (same content) are skipped.
     """
+    from kafka.errors import KafkaError
+
     from imgassets import ingest as ingesting
     from imgassets.kafka_io import make_producer, settings_client_config
     from imgassets.storage import ObjectStore
@@ -128,7 +130,10 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
         except FileNotFoundError as exc:
             _fail(str(exc))
     store = ObjectStore.from_settings(settings)
-    producer = make_producer(settings_client_config(settings))
+    try:
+        producer = make_producer(settings_client_config(settings))
+    except KafkaError as exc:
+        _fail(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}")
     ingestor = ingesting.Ingestor(store, producer, settings.kafka_topic)
 
     def items(found: Iterable[Path]) -> Iterator[ingesting.Item]:
