@@ -34,12 +34,18 @@ INGEST_MARKERS = "ingest/sha256/"
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 _HOUR_PATH_FORMAT = "%Y/%m/%d/%H"
 _NAME_MAX = 96
+# Every pattern is matched whole (fullmatch: `$` would also accept a trailing newline) and ASCII-only (`\d`
+# would also accept other scripts' digits, which strptime reads as numbers): a key parses only if it is
+# exactly what the builders below produce.
 _IMAGE_KEY = re.compile(
-    r"^images/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<file>(?P<sha12>[0-9a-f]{12})-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,%d}))$"
-    % (_NAME_MAX - 1)
+    r"images/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<file>(?P<sha12>[0-9a-f]{12})-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,%d}))"
+    % (_NAME_MAX - 1),
+    re.ASCII,
 )
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PARTITION = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}:00", re.ASCII)
+_SUMMARY_KEY = re.compile(r"summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json", re.ASCII)
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 class InvalidKey(ValueError):
@@ -74,15 +80,23 @@ class ImageKey:
 def floor_hour(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware (UTC)")
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range in UTC: {moment.isoformat()}") from None
+    return utc.replace(minute=0, second=0, microsecond=0)
 
 
 def partition_key(moment: datetime) -> str:
-    """Dagster partition key of the UTC hour containing `moment`."""
-    return floor_hour(moment).strftime(PARTITION_FORMAT)
+    """Dagster partition key of the UTC hour containing `moment` (`PARTITION_FORMAT`, year zero-padded)."""
+    hour = floor_hour(moment)
+    return f"{hour.year:04d}-{hour.month:02d}-{hour.day:02d}-{hour.hour:02d}:00"
 
 
 def parse_partition(partition: str) -> datetime:
+    """Inverse of `partition_key`: accepts exactly the keys it produces."""
+    if not isinstance(partition, str) or not _PARTITION.fullmatch(partition):
+        raise InvalidKey(f"not an hourly partition key: {partition!r}")
     try:
         return datetime.strptime(partition, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError as exc:
@@ -90,7 +104,9 @@ def parse_partition(partition: str) -> datetime:
 
 
 def _hour_path(hour: datetime) -> str:
-    return floor_hour(hour).strftime(_HOUR_PATH_FORMAT)
+    # Not strftime("%Y"): it does not zero-pad years before 1000 on every platform.
+    utc = floor_hour(hour)
+    return f"{utc.year:04d}/{utc.month:02d}/{utc.day:02d}/{utc.hour:02d}"
 
 
 def safe_name(original: str) -> str:
@@ -108,7 +124,7 @@ def safe_name(original: str) -> str:
 
 def image_key(sha256: str, original_name: str, uploaded_at: datetime) -> str:
     """Key for a new upload: its hour, the content hash prefix, and a safe form of its name."""
-    if not _SHA256.match(sha256):
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise InvalidKey("sha256 must be 64 lowercase hex digits")
     key = f"{IMAGES}{_hour_path(uploaded_at)}/{sha256[:12]}-{safe_name(original_name)}"
     parse_image_key(key)
@@ -119,7 +135,7 @@ def parse_image_key(key: str) -> ImageKey:
     """Validates that `key` is an image key of our layout (no traversal, no foreign prefix)."""
     if not isinstance(key, str) or len(key) > 256:
         raise InvalidKey("image key must be a string of at most 256 characters")
-    match = _IMAGE_KEY.match(key)
+    match = _IMAGE_KEY.fullmatch(key)
     if match is None or ".." in key or "//" in key:
         raise InvalidKey(f"not an image key of this pipeline: {key!r}")
     try:
@@ -150,7 +166,7 @@ def shards_prefix(partition: str) -> str:
 
 
 def _run_file(run_id: str) -> str:
-    if not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise InvalidKey(f"not a run id: {run_id!r}")
     return f"{run_id}.json"
 
@@ -169,13 +185,17 @@ def summary_key(partition: str) -> str:
 
 def partition_of_summary_key(key: str) -> str:
     """Inverse of `summary_key` (the viewer's timeline lists `summaries/`)."""
-    match = re.match(r"^summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json$", key)
+    match = _SUMMARY_KEY.fullmatch(key) if isinstance(key, str) else None
     if match is None:
         raise InvalidKey(f"not a summary key: {key!r}")
-    return partition_key(datetime.strptime(match[1], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc))
+    try:
+        hour = datetime.strptime(match[1], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise InvalidKey(f"summary key has an impossible hour: {key!r}") from exc
+    return partition_key(hour)
 
 
 def ingest_marker_key(sha256: str) -> str:
-    if not _SHA256.match(sha256):
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise InvalidKey("sha256 must be 64 lowercase hex digits")
     return f"{INGEST_MARKERS}{sha256}.json"

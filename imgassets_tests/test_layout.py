@@ -51,6 +51,9 @@ def test_safe_name(name: str, expected: str) -> None:
         "images/2026/11/25/04/abababababab-a/b.jpg",
         "s3://other-bucket/images/2026/11/25/04/abababababab-a.jpg",
         "",
+        "images/2026/11/25/04/abababababab-a.jpg\n",
+        "images/2026/11/2\u0663/04/abababababab-a.jpg",
+        "images/0000/11/25/04/abababababab-a.jpg",
     ],
 )
 def test_foreign_or_traversal_keys_are_refused(key: str) -> None:
@@ -74,3 +77,23 @@ def test_hour_is_utc_even_for_other_offsets() -> None:
 def test_run_ids_cannot_escape_their_prefix() -> None:
     with pytest.raises(layout.InvalidKey):
         layout.shard_key("2026-11-25-04:00", "../x")
+
+
+@pytest.mark.parametrize("partition", ["2026-1-25-04:00", "2026-11-25-04:37", "\u0662\u0660\u0662\u0666-11-25-04:00", "2026-11-25-04:00\n", "0000-01-01-00:00"])
+def test_only_canonical_partition_keys_parse(partition: str) -> None:
+    with pytest.raises(layout.InvalidKey):
+        layout.parse_partition(partition)
+
+
+@pytest.mark.parametrize("key", ["summaries/2026/11/25/04.json\n", "summaries/0000/01/01/00.json", "summaries/2026/13/01/00.json"])
+def test_only_canonical_summary_keys_parse(key: str) -> None:
+    with pytest.raises(layout.InvalidKey):
+        layout.partition_of_summary_key(key)
+
+
+def test_years_before_1000_are_zero_padded() -> None:
+    moment = datetime(999, 1, 1, 5, tzinfo=timezone.utc)
+    assert layout.partition_key(moment) == "0999-01-01-05:00"
+    assert layout.image_key(SHA, "a.jpg", moment) == "images/0999/01/01/05/abababababab-a.jpg"
+    with pytest.raises(ValueError, match="out of range"):
+        layout.partition_key(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
