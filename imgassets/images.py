@@ -125,3 +125,21 @@ def decode_bgr(data: bytes) -> np.ndarray:
     if pixels is None:
         raise ImageRejected("OpenCV could not decode the image")
     return pixels
+
+
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "CMYK": 4,
+                    "I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+def decoded_bytes(data: bytes) -> int:
+    """What fully decoding `data` allocates, from its header alone (width × height × bytes per pixel, and at
+    least the 3 bytes per pixel of the BGR array the detector gets); used to budget memory before decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                mode = image.mode
+    except Exception as exc:  # noqa: BLE001 (any unreadable header is this image's rejection)
+        raise ImageRejected(f"unreadable image header ({type(exc).__name__}: {exc})") from None
+    return width * height * max(3, _BYTES_PER_PIXEL.get(mode, 4))

@@ -20,7 +20,10 @@ from imgassets.settings import PROJECT_ROOT
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 
 # Ports of the test services (the dev stack uses 9092/8333/3000/3001).
-TEST_PORTS = {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}
+#: IMGASSETS_TEST_PORT_OFFSET shifts them all, so two test runs on one machine do not collide.
+PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
+TEST_PORTS = {name: port + PORT_OFFSET for name, port in
+              {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}.items()}
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
 #: Rows of the reliability report (test_reliability.py, test_e2e.py), printed at the end of the run.

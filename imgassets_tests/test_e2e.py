@@ -22,11 +22,12 @@ import pytest
 
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import helpers
-from imgassets_tests.conftest import PHOTOS, _base_env
+from imgassets_tests.conftest import PHOTOS, PORT_OFFSET, _base_env
 
 pytestmark = pytest.mark.e2e
 
-PORTS = {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}
+PORTS = {name: port + PORT_OFFSET for name, port in
+         {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}.items()}
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
 T = TypeVar("T")
 

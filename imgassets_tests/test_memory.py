@@ -1,0 +1,89 @@
+"""Memory of one run over a batch of maximum-size images (50 MP, the default IMGASSETS_MAX_IMAGE_PIXELS), on the
+real S3 server: the run executes in a fresh process whose peak RSS is read from the kernel, once with the default
+pixel budget and once with the budget lifted (what every run did before it existed). Prints both figures for the
+README; asserts only that the bounded run stays under a bound derived from its budget."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from imgassets import ingest, messages
+from imgassets.defs.sensors import kafka_image_sensor
+from imgassets.settings import get_settings
+from imgassets_tests import helpers
+from imgassets_tests.conftest import PHOTOS
+
+pytestmark = pytest.mark.integration
+WIDTH, HEIGHT = 8660, 5773  # 49,994,180 px: just under the 50 MP limit
+_RUN = """
+import json, resource, sys
+from dagster import DagsterInstance, materialize
+from imgassets.defs.assets import detection_summary, detections, raw_images
+from imgassets_tests import helpers
+request = json.loads(open(sys.argv[1]).read())
+outcome = materialize([raw_images, detections, detection_summary], partition_key=request["partition_key"],
+                      run_config=request["run_config"], resources=helpers.resources(),
+                      instance=DagsterInstance.ephemeral())
+records = [e for e in outcome.get_asset_materialization_events() if e.asset_key.path == ["detections"]]
+print(json.dumps({"success": outcome.success,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "images": records[0].materialization.metadata["images"].value}))
+"""
+
+
+def _max_size_images(count: int) -> list[ingest.Item]:
+    """Real photos scaled up to 50 MP, as JPEG and PNG (PNG has no reduced-size decode: the worst case)."""
+    photos = sorted(PHOTOS.glob("*.jpg"))
+    items = []
+    for index in range(count):
+        pixels = cv2.resize(cv2.imread(str(photos[index % len(photos)])), (WIDTH, HEIGHT), interpolation=cv2.INTER_LINEAR)
+        pixels[:8, :8] = index  # distinct content, distinct key
+        extension, params = (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]) if index % 3 == 2 else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85])
+        ok, encoded = cv2.imencode(extension, pixels, params)
+        assert ok
+        items.append(ingest.Item(data=encoded.tobytes(), name=f"max{index}{extension}",
+                                 source=messages.Source(path=f"/max/max{index}{extension}")))
+    return items
+
+
+def _peak_rss(request_file: Path, budget: int | None) -> dict:
+    env = dict(__import__("os").environ)
+    if budget is not None:
+        env["IMGASSETS_MAX_PIXEL_BYTES_IN_FLIGHT"] = str(budget)
+    done = subprocess.run([sys.executable, "-c", _RUN, str(request_file)], env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path) -> None:  # noqa: ANN001
+    items = _max_size_images(6)
+    settings = get_settings()
+    producer = helpers.producer()
+    try:
+        report = ingest.Ingestor(store, producer, settings.kafka_topic).ingest_many(items, workers=2)
+    finally:
+        producer.close()
+    assert len(report.sent) == 6, report.failed
+    result = kafka_image_sensor(build_sensor_context(resources=helpers.resources(), instance=DagsterInstance.ephemeral()))
+    (request,) = result.run_requests
+    request_file = tmp_path / "request.json"
+    request_file.write_text(json.dumps({"partition_key": request.partition_key, "run_config": request.run_config}))
+
+    bounded = _peak_rss(request_file, None)
+    unbounded = _peak_rss(request_file, 64 * 2**30)
+    budget_mib = settings.max_pixel_bytes_in_flight / 2**20
+    sizes = ", ".join(f"{len(item.data) / 2**20:.1f}" for item in items)
+    print(f"\npeak RSS of one run over 6 images of {WIDTH}x{HEIGHT} px (MiB: {sizes}): "
+          f"{bounded['peak_rss_mib']:.0f} MiB with the {budget_mib:.0f} MiB pixel budget, "
+          f"{unbounded['peak_rss_mib']:.0f} MiB without it")
+    assert bounded["success"] and bounded["images"] == 6
+    assert unbounded["success"] and unbounded["images"] == 6
+    # Start-up (Dagster, ONNX Runtime, the model) plus the budget plus compressed bytes in flight.
+    assert bounded["peak_rss_mib"] < 1024 + budget_mib + 8 * settings.max_image_bytes / 2**20, bounded
