@@ -21,6 +21,7 @@ from imgassets_tests.conftest import PHOTOS
 
 pytestmark = pytest.mark.integration
 WIDTH, HEIGHT = 8660, 5773  # 49,994,180 px: just under the 50 MP limit
+COUNT = 10
 _RUN = """
 import json, resource, sys
 from dagster import DagsterInstance, materialize
@@ -38,14 +39,16 @@ print(json.dumps({"success": outcome.success,
 
 
 def _max_size_images(count: int) -> list[ingest.Item]:
-    """Real photos scaled up to 50 MP, as JPEG and PNG (PNG has no reduced-size decode: the worst case)."""
+    """50 MP images holding a real photo on a plain canvas, mostly PNG: small files (a few MiB) that decode to
+    150 MB each, and PNG has no reduced-size decode, so validation holds every pixel: the worst case."""
     photos = sorted(PHOTOS.glob("*.jpg"))
     items = []
     for index in range(count):
-        pixels = cv2.resize(cv2.imread(str(photos[index % len(photos)])), (WIDTH, HEIGHT), interpolation=cv2.INTER_LINEAR)
-        pixels[:8, :8] = index  # distinct content, distinct key
-        extension, params = (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]) if index % 3 == 2 else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85])
-        ok, encoded = cv2.imencode(extension, pixels, params)
+        canvas = np.full((HEIGHT, WIDTH, 3), 90 + index, dtype=np.uint8)
+        photo = cv2.resize(cv2.imread(str(photos[index % len(photos)])), (2400, 1800))
+        canvas[1000:2800, 1500:3900] = photo
+        extension, params = (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85]) if index % 3 == 2 else (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        ok, encoded = cv2.imencode(extension, canvas, params)
         assert ok
         items.append(ingest.Item(data=encoded.tobytes(), name=f"max{index}{extension}",
                                  source=messages.Source(path=f"/max/max{index}{extension}")))
@@ -63,14 +66,14 @@ def _peak_rss(request_file: Path, budget: int | None) -> dict:
 
 
 def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path) -> None:  # noqa: ANN001
-    items = _max_size_images(6)
+    items = _max_size_images(COUNT)
     settings = get_settings()
     producer = helpers.producer()
     try:
         report = ingest.Ingestor(store, producer, settings.kafka_topic).ingest_many(items, workers=2)
     finally:
         producer.close()
-    assert len(report.sent) == 6, report.failed
+    assert len(report.sent) == COUNT, report.failed
     result = kafka_image_sensor(build_sensor_context(resources=helpers.resources(), instance=DagsterInstance.ephemeral()))
     (request,) = result.run_requests
     request_file = tmp_path / "request.json"
@@ -80,10 +83,10 @@ def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tm
     unbounded = _peak_rss(request_file, 64 * 2**30)
     budget_mib = settings.max_pixel_bytes_in_flight / 2**20
     sizes = ", ".join(f"{len(item.data) / 2**20:.1f}" for item in items)
-    print(f"\npeak RSS of one run over 6 images of {WIDTH}x{HEIGHT} px (MiB: {sizes}): "
+    print(f"\npeak RSS of one run over {COUNT} images of {WIDTH}x{HEIGHT} px (MiB: {sizes}): "
           f"{bounded['peak_rss_mib']:.0f} MiB with the {budget_mib:.0f} MiB pixel budget, "
           f"{unbounded['peak_rss_mib']:.0f} MiB without it")
-    assert bounded["success"] and bounded["images"] == 6
-    assert unbounded["success"] and unbounded["images"] == 6
+    assert bounded["success"] and bounded["images"] == COUNT
+    assert unbounded["success"] and unbounded["images"] == COUNT
     # Start-up (Dagster, ONNX Runtime, the model) plus the budget plus compressed bytes in flight.
     assert bounded["peak_rss_mib"] < 1024 + budget_mib + 8 * settings.max_image_bytes / 2**20, bounded

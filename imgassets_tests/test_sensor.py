@@ -169,3 +169,48 @@ def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None
     (gap,) = helpers.read_all(topics.dlq)
     assert (gap["kind"], gap["partition"], gap["offset"], gap["last_offset"]) == ("gap", partition, 1, 3)
     assert "retention" in gap["reason"]
+
+
+def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics, bucket) -> None:  # noqa: ANN001
+    """The sensor's per-message path over generated values (arbitrary bytes, arbitrary JSON, near-valid messages)
+    and every saved message regression, through the real broker: each tick succeeds, and every value read is
+    either in a run's batch or dead-lettered, exactly once."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
+
+    now = datetime.now(timezone.utc)
+    valid = json.loads(_message("base.jpg", now, bucket))
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+        max_leaves=12,
+    )
+    near_valid = st.builds(
+        lambda field, value: json.dumps(valid | {field: value}, default=str).encode(),
+        st.sampled_from(sorted(valid)), json_values,
+    )
+    values = st.lists(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()) | near_valid,
+                      min_size=20, max_size=40)
+    state = {"cursor": None, "sent": 0, "batched": 0}
+
+    @fuzz_settings(examples=3)
+    @given(values=values)
+    def tick_over(values: list[bytes]) -> None:
+        good = [_message(f"g{state['sent']}-{i}.jpg", now, bucket) for i in range(3)]
+        result = _tick_after([*values, *good], topics.images, state["cursor"])
+        refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
+        state["cursor"] = result.cursor
+        state["sent"] += len(values) + len(good)
+        state["batched"] += len(refs)
+        assert {json.loads(value)["key"] for value in good} <= {ref["key"] for ref in refs}
+
+    tick_over()
+    saved = [path.read_bytes() for path in regression_files("messages")]
+    result = _tick_after(saved, topics.images, state["cursor"])
+    state["sent"] += len(saved)
+    state["batched"] += sum(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
+    dead = helpers.read_all(topics.dlq)
+    assert state["batched"] + len(dead) == state["sent"], state | {"dead": len(dead)}
+    assert Cursor.parse(result.cursor).offsets == helpers.end_offsets(topics.images)
