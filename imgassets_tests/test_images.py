@@ -112,3 +112,49 @@ def test_sniffing_reads_only_the_header() -> None:
     assert images.sniff_content_type(DOG[:20000]) == "image/jpeg"
     assert images.sniff_content_type(b"GIF89a....") is None
     assert images.sniff_content_type(b"") is None
+
+
+@pytest.mark.parametrize("mode, kind", [("F", "32-bit floating-point"), ("I", "32-bit integer")])
+def test_tiffs_opencv_cannot_decode_are_refused_by_validation(mode: str, kind: str) -> None:
+    data = _encode(Image.open(io.BytesIO(DOG)).convert("L").convert(mode), "TIFF")
+    with pytest.raises(images.ImageRejected, match=f"unsupported pixel format: TIFF with {kind} samples"):
+        _validate(data)
+
+
+def test_malformed_exif_does_not_reject_the_pixels() -> None:
+    # Orientation 6 next to a resolution tag stored as text: Pillow's exif_transpose, which rewrites the EXIF,
+    # raised TypeError on it; the orientation is applied without rewriting anything.
+    exif = b"II*\x00\x08\x00\x00\x00\x02\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x1a\x01\x02\x00\x02\x00\x00\x00x\x00\x00\x00\x00\x00\x00\x00"
+    data = DOG[:2] + b"\xff\xe1" + (len(exif) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + exif + DOG[2:]
+    valid = _validate(data)
+    assert (valid.width, valid.height) == (576, 768)
+    assert images.decode_bgr(data).shape == (768, 576, 3)
+    assert Image.open(io.BytesIO(valid.thumbnail_jpeg)).size == (240, 320)
+
+
+def test_xmp_orientation_counts_for_size_and_pixels_alike() -> None:
+    data = _encode(Image.open(io.BytesIO(DOG)), "JPEG", xmp=b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    valid = _validate(data)
+    assert (valid.width, valid.height) == (576, 768)
+    assert images.decode_bgr(data).shape == (768, 576, 3)
+
+
+def test_decoding_refuses_what_it_cannot_read_with_image_rejected() -> None:
+    for data in (b"", b"\x00", b"GIF89a", DOG[:100]):
+        with pytest.raises(images.ImageRejected):
+            images.decode_bgr(data)
+    with pytest.raises(images.ImageRejected, match="too large"):
+        images.decode_bgr(DOG, max_pixels=100_000)
+
+
+@pytest.mark.parametrize(
+    "mode, per_pixel",
+    [("RGB", 3), ("L", 3), ("RGBA", 4), ("CMYK", 4), ("I;16", 3), ("P", 3)],
+)
+def test_decoded_bytes_comes_from_the_header(mode: str, per_pixel: int) -> None:
+    source = Image.open(io.BytesIO(DOG))
+    image = Image.fromarray(np.asarray(source.convert("L"), dtype=np.uint16) * 257) if mode == "I;16" else source.convert(mode)
+    data = _encode(image, "TIFF" if mode == "CMYK" else "PNG")
+    assert images.decoded_bytes(data) == 768 * 576 * per_pixel
+    with pytest.raises(images.ImageRejected, match="unreadable image header"):
+        images.decoded_bytes(b"not an image")
