@@ -103,8 +103,20 @@ def _big_int_json(value: object) -> bytes:
     return b"{" + b",".join(_big_int_json(str(k)) + b":" + _big_int_json(v) for k, v in value.items()) + b"}"
 
 
+def _repeated_to(piece: bytes, size: int) -> bytes:
+    piece = piece or b" "
+    return (piece * (size // len(piece) + 1))[:size]
+
+
+#: Arbitrary bytes: short ones, and ones around the size limit (a short pattern repeated).
+any_bytes = st.one_of(
+    st.binary(max_size=300),
+    st.builds(_repeated_to, st.binary(max_size=16), st.integers(min_value=messages.MAX_MESSAGE_BYTES - 2, max_value=messages.MAX_MESSAGE_BYTES + 2)),
+)
+
+
 @fuzz_settings(400)
-@given(st.one_of(st.binary(max_size=300), st.binary(min_size=messages.MAX_MESSAGE_BYTES - 2, max_size=messages.MAX_MESSAGE_BYTES + 2)))
+@given(any_bytes)
 def test_any_bytes(raw: bytes) -> None:
     check_decode(raw)
 
