@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from imgassets import ingest, kafka_io, layout
+from imgassets import ingest, kafka_io, layout, messages
 from imgassets.records import Summary
 from imgassets.resources import AlertResource, DetectorResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
@@ -71,15 +71,27 @@ def end_offsets(topic: str) -> dict[int, int]:
 def _json_or_bytes(value: bytes) -> object:
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value
+
+
+def _image_messages(topic: str, bucket: str) -> list[messages.ImageMessage]:
+    """The valid image announcements in `topic` (the others are the dead-letter topic's to account for)."""
+    found = []
+    for value in read_all(topic):
+        if isinstance(value, dict):
+            try:
+                found.append(messages.decode(json.dumps(value).encode(), bucket))
+            except messages.MessageError:
+                pass
+    return found
 
 
 def account(scenario: str, store: ObjectStore, images_topic: str, dlq_topic: str, sent: int | None = None) -> dict:
     """Every announced image must end as a detection or a rejection, or as a dead letter of its failed batch;
     every bad message in the DLQ. Adds a row to the reliability report and fails on anything lost or
     duplicated."""
-    announced = {m["key"] for m in read_all(images_topic) if isinstance(m, dict) and "key" in m}
+    announced = {message.key for message in _image_messages(images_topic, store.bucket)}
     dead_letters = read_all(dlq_topic)
     given_up = {d.get("image_key") for d in dead_letters if isinstance(d, dict) and d.get("kind") == "batch"}
     detected = rejected = lost = 0
