@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -110,8 +111,9 @@ def decode_bgr(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     """BGR uint8 pixels (height × width × 3) in display orientation, 16-bit samples scaled to 8 bits.
 
     OpenCV decodes, except TIFF (OpenCV's TIFF reader applies the orientation itself, whatever it is told,
-    and refuses some files Pillow reads): Pillow decodes those, and any file OpenCV refuses or sees at
-    another size than the header says. The orientation is the one `validate` reports (Pillow's reading of
+    and refuses some files Pillow reads) and PNGs with a chunk longer than the file (OpenCV allocates the
+    declared length first: up to 2 GiB for a few kilobytes): Pillow decodes those, and any file OpenCV
+    refuses or sees at another size than the header says. The orientation is the one `validate` reports (Pillow's reading of
     EXIF/XMP): every image `validate` accepts decodes here, at the size it reported. `max_pixels` refuses
     larger images before any pixel is decoded.
     """
@@ -123,6 +125,8 @@ def decode_bgr(data: bytes, max_pixels: int | None = None) -> np.ndarray:
             if image_format == "TIFF":
                 pixels = _pillow_bgr(image)
                 orientation = _orientation(image)  # see _TIFF_ORIENTED_ON_LOAD
+            elif image_format == "PNG" and _png_chunk_overruns(data):
+                pixels = _pillow_bgr(image)
         if pixels is None:
             pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
             if pixels is None or pixels.shape != (height, width, 3):
@@ -178,6 +182,19 @@ def _check_header(image: Image.Image, max_pixels: int | None) -> tuple[str, int,
             f"(mode {image.mode}); OpenCV cannot decode it"
         )
     return image_format, width, height
+
+
+def _png_chunk_overruns(data: bytes) -> bool:
+    """Whether a chunk of this PNG declares more bytes than the file holds after it."""
+    position = 8
+    while position + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if position + 12 + length > len(data):
+            return True
+        if kind == b"IEND":
+            return False
+        position += 12 + length
+    return False
 
 
 def _orientation(image: Image.Image) -> int:

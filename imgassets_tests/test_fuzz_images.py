@@ -490,6 +490,18 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(seed: str, widt
 
 
 @pytest.mark.skipif(not CAN_MEASURE, reason="needs /proc/self/clear_refs to measure peak memory")
+def test_a_png_chunk_longer_than_the_file_is_not_allocated() -> None:
+    """OpenCV allocates a PNG chunk's declared length before reading it (2 GiB for a 9 KB file whose IDAT
+    says 0x7fffffff): decode_bgr leaves such files to Pillow."""
+    data = seeds()["small.png"]
+    idat = data.find(b"IDAT") - 4
+    data = data[:idat] + struct.pack(">I", 128 * MiB) + data[idat + 4 :]
+    outcome, peak = peak_bytes(lambda: images.decode_bgr(data))
+    assert peak < 16 * MiB, f"{peak / MiB:.0f} MiB to decode a {len(data)}-byte PNG"
+    assert isinstance(outcome, (np.ndarray, images.ImageRejected))
+
+
+@pytest.mark.skipif(not CAN_MEASURE, reason="needs /proc/self/clear_refs to measure peak memory")
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
 def test_validate_holds_about_one_copy_of_a_large_png(mode: str) -> None:
     """A 16 MP PNG that compresses to little: validate's peak stays near one decoded image, not three."""
