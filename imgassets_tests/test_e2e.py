@@ -493,7 +493,8 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
         killer.join()
     assert {d["image_key"] for d in letters} == keys, f"{len(letters)} of 8 dead-lettered; killed {len(killed)} workers"
     assert all(d["reason"].startswith(f"run {d['run_id']} failed: ") for d in letters)
-    assert _poll(webhook.texts, lambda texts: any("dead-lettered" in t for t in texts), 30)
+    texts = _poll(webhook.texts, lambda found: any("dead-lettered" in t for t in found), 30)
+    assert any("ended FAILURE" in t and "requested again" in t for t in texts), texts
     print(f"\nbatch dead-lettered after {len(killed)} run workers were killed: {letters[0]['reason'][:160]}")
     _account(stack, "whole stack: every run of a batch killed, dead-lettered")
 

@@ -12,7 +12,9 @@ from imgassets import layout
 from imgassets.defs.assets import detection_summary, detections, raw_images
 from imgassets.defs.sensors import kafka_image_sensor
 from imgassets.records import DetectionRecord, Manifest, Summary
+from imgassets.images import sha256_hex as images_sha256
 from imgassets_tests import helpers
+from imgassets_tests.conftest import PHOTOS
 
 pytestmark = pytest.mark.integration
 ASSETS = [raw_images, detections, detection_summary]
@@ -154,6 +156,39 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> N
     _run(instance, request)
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
+
+
+def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store, monkeypatch) -> None:  # noqa: ANN001
+    """The announced size is checked before any GET, and an object larger than it said is refused on the GET's
+    content length, before its body is read."""
+    from imgassets import messages
+    from imgassets.settings import get_settings
+    from imgassets.storage import ObjectTooLarge
+
+    monkeypatch.setenv("IMGASSETS_MAX_IMAGE_BYTES", "4096")
+    get_settings.cache_clear()
+    now = datetime.now(timezone.utc)
+    big = (PHOTOS / "dog.jpg").read_bytes()
+    producer = helpers.producer()
+    for name, announced in [("honest.jpg", len(big)), ("understated.jpg", 100)]:
+        digest = images_sha256(big + name.encode())
+        key = layout.image_key(digest, name, now)
+        store.put_bytes(key, big, "image/jpeg")
+        producer.send(topics.images, value=messages.encode(messages.ImageMessage(
+            bucket=store.bucket, key=key, size=announced, sha256=digest, content_type="image/jpeg",
+            uploaded_at=now, source=messages.Source(path=name),
+        )))
+    producer.flush()
+    producer.close()
+    with pytest.raises(ObjectTooLarge):
+        store.get(key, max_bytes=4096)
+    instance = DagsterInstance.ephemeral()
+    (request,) = _sensor_runs(instance)
+    _run(instance, request)
+    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    assert sorted(r.reason for r in summary.rejected) == [
+        f"file too large: {len(big)} bytes > limit 4096", f"file too large: {len(big)} bytes > limit 4096"
+    ]
 
 
 def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # noqa: ANN001
