@@ -219,6 +219,9 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
                 host=unquote(metadata.get("source-host", "")) or None,
                 video_frame=frame,
             )
-        return (datetime.fromisoformat(uploaded) if uploaded else None), source
-    except (ValueError, ValidationError):
+        uploaded_at = datetime.fromisoformat(uploaded) if uploaded else None
+        if uploaded_at is not None and uploaded_at.tzinfo is None:
+            uploaded_at = uploaded_at.replace(tzinfo=timezone.utc)
+        return uploaded_at, source
+    except Exception:  # noqa: BLE001 (metadata is provenance only: unreadable metadata must not reject an image)
         return None, None

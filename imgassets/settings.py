@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from imgassets.layout import InvalidKey, parse_partition
 
 ENV_PREFIX = "IMGASSETS_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,9 @@ class Settings(BaseSettings):
     @classmethod
     def _hour_format(cls, value: str) -> str:
         try:
-            datetime.strptime(value, "%Y-%m-%d-%H:%M").replace(tzinfo=timezone.utc)
-        except ValueError as exc:
-            raise ValueError("expected an hour like 2026-01-01-00:00") from exc
+            parse_partition(value)
+        except InvalidKey as exc:
+            raise ValueError("expected a whole hour like 2026-01-01-00:00") from exc
         return value
 
     @field_validator("kafka_bootstrap_servers")

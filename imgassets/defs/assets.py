@@ -212,7 +212,8 @@ def _accept(store: ObjectStore, ref: ImageRef, partition: str) -> ManifestEntry:
         if is_missing(error):
             raise images.ImageRejected("object not found in S3") from None
         raise
-    with _pixel_budget().hold(images.decoded_bytes(stored.data)):
+    # Pillow keeps RGB pixels in 4 bytes, a third more than the decoded estimate.
+    with _pixel_budget().hold(images.decoded_bytes(stored.data) * 4 // 3):
         valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
     store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
     _validated.put(key.key, valid.sha256, stored.data)
@@ -285,7 +286,7 @@ def detections(
             return RejectedImage(image_key=entry.key, reason=data)
         try:
             with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
-                pixels = images.decode_bgr(data)
+                pixels = images.decode_bgr(data, limits.max_image_pixels)
                 tick = time.perf_counter()
                 found = model.detect([pixels])[0]
                 elapsed_ms = (time.perf_counter() - tick) * 1000
