@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 

@@ -11,8 +11,8 @@ from PIL import Image
 from imgassets import layout
 from imgassets.defs.assets import detection_summary, detections, raw_images
 from imgassets.defs.sensors import kafka_image_sensor
-from imgassets.records import DetectionRecord, Manifest, Summary
 from imgassets.images import sha256_hex as images_sha256
+from imgassets.records import DetectionRecord, Manifest, Summary
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 

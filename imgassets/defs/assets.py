@@ -13,7 +13,6 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
-import numpy as np
 from botocore.exceptions import ClientError
 from dagster import (
     AssetCheckResult,

@@ -27,7 +27,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import layout, messages
 from imgassets.defs.jobs import image_batch_job
-from imgassets.defs.sensors import TRIGGER_TAG, TRIGGER_KAFKA, publish_dead_letters
+from imgassets.defs.sensors import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
 from imgassets.records import Manifest, Shard
 from imgassets.resources import AlertResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings

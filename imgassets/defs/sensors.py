@@ -33,7 +33,6 @@ from imgassets.failures import InfrastructureError, describe, is_infrastructure
 from imgassets.resources import AlertResource, KafkaResource, S3Resource
 from imgassets.settings import get_settings
 
-
 #: Tag on every run the Kafka sensor requests (and on their retries and re-requests).
 TRIGGER_TAG = "imgassets/trigger"
 TRIGGER_KAFKA = "kafka"
