@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgassets.settings import PROJECT_ROOT, Settings
-from imgassets.stack.processes import Service, StackError, port_open
+from imgassets.stack.processes import Service, StackError
 
 KAFKA_POM = Path(__file__).with_name("pom.xml")
 FRONTEND = PROJECT_ROOT / "frontend"
