@@ -6,7 +6,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from imgassets import kafka_io
 from imgassets.settings import ENV_PREFIX, Settings, env_file, get_settings
