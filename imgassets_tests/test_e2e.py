@@ -300,9 +300,7 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     daemon = LocalStack(get_settings()).service("dagster-daemon")
     before = stack.summarised()
     runs_before = {run["runId"] for run in _runs({})}
-    folder = _photo_folder(tmp_path, "killed", 150, first=70_000)
-    result = _cli(stack.env, "ingest", str(folder))
-    assert result.returncode == 0 and "sent 150," in result.stdout, result.stdout + result.stderr
+    _ingest_photos(stack, tmp_path, "killed", 150, first=70_000)
 
     run = _await_new_run("STARTED", runs_before)
     pid = daemon.pid()
@@ -315,6 +313,12 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     assert stack.wait_for_total(before + 150) == before + 150
     _account(stack, "whole stack: + run worker SIGKILL, run auto-retried")
     print(f"\nrun {run['runId']} lost its worker (SIGKILL); automatic retries: {_outcomes(retries)}")
+
+
+def _ingest_photos(stack: Stack, tmp_path: Path, name: str, count: int, first: int) -> None:
+    """Ingests `count` new photos through the CLI, checking every one was sent."""
+    result = _cli(stack.env, "ingest", str(_photo_folder(tmp_path, name, count, first)))
+    assert result.returncode == 0 and f"sent {count}," in result.stdout, result.stdout + result.stderr
 
 
 def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
@@ -381,9 +385,7 @@ def test_poison_messages_are_dead_lettered_while_the_sensor_keeps_going(
         producer.send(get_settings().kafka_topic, value=value)
     producer.flush()
     producer.close()
-    folder = _photo_folder(tmp_path, "poison", 6, first=80_000)
-    result = _cli(stack.env, "ingest", str(folder))
-    assert result.returncode == 0 and "sent 6," in result.stdout, result.stdout + result.stderr
+    _ingest_photos(stack, tmp_path, "poison", 6, first=80_000)
     assert stack.wait_for_total(before + 6) == before + 6
     new = _dead_letters()[dead_before:]
     assert len(new) == len(poison) and all(d["kind"] == "message" and d["reason"] for d in new), new
@@ -434,9 +436,7 @@ def test_a_cancelled_run_has_its_batch_requested_again(stack: Stack, ingested: d
     from the original one, and every message of the batch ends with a record."""
     before = stack.summarised()
     runs_before = {run["runId"] for run in _runs({})}
-    folder = _photo_folder(tmp_path, "cancel", 120, first=90_000)
-    result = _cli(stack.env, "ingest", str(folder))
-    assert result.returncode == 0 and "sent 120," in result.stdout, result.stdout + result.stderr
+    _ingest_photos(stack, tmp_path, "cancel", 120, first=90_000)
     run = _await_new_run("STARTED", runs_before)
     terminated = _graphql(
         "mutation ($runId: String!) { terminateRun(runId: $runId) { __typename } }", {"runId": run["runId"]}
@@ -482,9 +482,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     killer = threading.Thread(target=kill_run_workers, daemon=True)
     killer.start()
     try:
-        folder = _photo_folder(tmp_path, "doomed", 8, first=95_000)
-        result = _cli(stack.env, "ingest", str(folder))
-        assert result.returncode == 0 and "sent 8," in result.stdout, result.stdout + result.stderr
+        _ingest_photos(stack, tmp_path, "doomed", 8, first=95_000)
         keys = set(_announced_keys("doomed-"))
         letters = _poll(lambda: [d for d in _dead_letters() if d.get("kind") == "batch" and d.get("image_key") in keys],
                         lambda found: {d["image_key"] for d in found} == keys, 420, every=2)
