@@ -347,7 +347,11 @@ def test_sensor_driven_run_state_lives_in_postgres(
             event = fresh.get_latest_materialization_event(AssetKey(asset))
             assert event is not None and event.run_id == run.run_id
             assert event.asset_materialization.partition == partition
-        (state,) = fresh.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        states = fresh.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        sensors = {state.instigator_name: state for state in states}
+        # The run status sensors (failed and cancelled batches) keep state too; the Kafka sensor's is checked here.
+        assert set(sensors) == {"kafka_image_sensor", "failed_batch_sensor", "canceled_batch_sensor"}
+        state = sensors["kafka_image_sensor"]
         ticks = fresh.get_ticks(state.instigator_origin_id, state.selector_id)
         assert [t.status for t in ticks] == [TickStatus.SKIPPED, TickStatus.SUCCESS]
         assert ticks[1].run_ids == [run.run_id]
@@ -360,6 +364,8 @@ def test_sensor_driven_run_state_lives_in_postgres(
         f"AND run_id = '{run.run_id}' ORDER BY asset_key"
     )
     assert materialized == [[f'["{a}"]', partition] for a in ("detection_summary", "detections", "raw_images")]
-    ((body,),) = postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")
-    cursor = Cursor.parse(deserialize_value(body, InstigatorState).instigator_data.cursor)
+    bodies = [deserialize_value(body, InstigatorState) for (body,) in
+              postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")]
+    (stored,) = [state for state in bodies if state.instigator_name == "kafka_image_sensor"]
+    cursor = Cursor.parse(stored.instigator_data.cursor)
     assert cursor.offsets == helpers.end_offsets(topics.images)
