@@ -1,19 +1,26 @@
 """JSON documents the pipeline writes to S3: detection and rejection records, run manifests and shards, and
-the hour summary. The viewer (frontend/app/lib/records.ts) reads exactly these shapes.
+the hour summary. Their JSON Schema is exported to contract/records.schema.json (`python -m imgassets.contract
+--write`), and the viewer's types are generated from it (frontend/app/lib/records.generated.ts).
 
 The detection record keeps the original project's fields (source_image_path, image_width/height, model_used,
 confidence_threshold, nms_threshold, detections[label, class_id, confidence, box]) and adds provenance.
+
+Schema evolution (README, "Schema evolution"): a record read from JSON may carry fields this code does not know
+(written by newer code) and they are ignored; a record built in code may not (a misspelt field is an error).
+Writers emit exactly the model's fields. New fields get a default; a breaking change bumps the `schema` tag.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
-from imgassets.messages import Source
+from imgassets.messages import Source, VideoFrame
 
 DETECTION_SCHEMA = "imgassets.detections.v1"
 REJECTION_SCHEMA = "imgassets.rejection.v1"
@@ -22,13 +29,54 @@ SHARD_SCHEMA = "imgassets.shard.v1"
 SUMMARY_SCHEMA = "imgassets.summary.v1"
 
 
-class Record(BaseModel):
-    """Base of every JSON document the pipeline writes; `to_json` is the one serialization."""
+@cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name for field_name, info in model.model_fields.items() for name in (field_name, info.alias) if name
+    )
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+class Record(BaseModel):
+    """Base of every JSON document the pipeline writes; `to_json` is the one serialization.
+
+    Read tolerantly, built strictly: JSON input (`model_validate_json`, how every stored record is read) may
+    carry unknown fields, which are dropped, so records written by newer code still load; Python input (the
+    constructor, `model_validate` of a dict) may not, so a misspelt field is an error, not a silent default.
+    Either way the model holds, and `to_json` writes, exactly its own fields.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_when_built_in_code(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.mode == "python" and isinstance(data, dict):
+            unknown = sorted(str(name) for name in data.keys() - _field_names(cls))
+            if unknown:
+                raise PydanticCustomError(
+                    "extra_forbidden",
+                    "Extra inputs are not permitted: {fields}",
+                    {"fields": ", ".join(unknown)},
+                )
+        return data
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+
+def _drop_unknown_source_fields(value: Any, info: ValidationInfo) -> Any:
+    """`Source` (messages.py) forbids unknown fields, as the Kafka message must; inside a record read from
+    JSON, fields a newer writer added to it are dropped like any record's."""
+    if info.mode == "json" and isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k in _field_names(Source)}
+        frame = value.get("video_frame")
+        if isinstance(frame, dict):
+            value["video_frame"] = {k: v for k, v in frame.items() if k in _field_names(VideoFrame)}
+    return value
+
+
+#: The image's source as stored in a record (tolerant of newer fields when read from JSON).
+RecordSource = Annotated[Source, BeforeValidator(_drop_unknown_source_fields)]
 
 
 class KafkaRef(Record):
@@ -59,7 +107,7 @@ class Provenance(Record):
     kafka: KafkaRef | None
     dagster_run_id: str
     dagster_partition: str
-    source: Source | None
+    source: RecordSource | None
     uploaded_at: datetime | None
     processed_at: datetime
     inference_ms: float
@@ -110,7 +158,7 @@ class ManifestEntry(Record):
     format: str
     kafka: KafkaRef | None = None
     uploaded_at: datetime | None = None
-    source: Source | None = None
+    source: RecordSource | None = None
 
 
 class Manifest(Record):

@@ -1,0 +1,198 @@
+/**
+ * Generated from contract/records.schema.json by `npm run contract` (frontend/scripts/contract.mjs); do not edit.
+ * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.contract --write`.
+ */
+
+/**
+ * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary) and Kafka messages (image announcement, dead letter). Generated from imgassets/records.py and imgassets/messages.py by `python -m imgassets.contract --write`; do not edit.
+ */
+export type Document = DetectionRecord | Rejection | Manifest | Shard | Summary | ImageMessage | DeadLetter;
+
+export interface DetectionRecord {
+  schema: "imgassets.detections.v1";
+  image_key: string;
+  source_image_path: string;
+  image_sha256: string;
+  image_width: number;
+  image_height: number;
+  model_used: string;
+  model_weights_sha256: string;
+  backend: string;
+  input_size: number;
+  confidence_threshold: number;
+  nms_threshold: number;
+  detections: Detection[];
+  counts: {
+    [k: string]: number;
+  };
+  provenance: Provenance;
+}
+export interface Detection {
+  label: string;
+  class_id: number;
+  confidence: number;
+  box: Box;
+}
+/**
+ * Pixels in the (EXIF-corrected) image, clipped to its bounds.
+ */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+export interface Provenance {
+  kafka: KafkaRef | null;
+  dagster_run_id: string;
+  dagster_partition: string;
+  source: Source | null;
+  uploaded_at: string | null;
+  processed_at: string;
+  inference_ms: number;
+}
+/**
+ * Which Kafka message announced an image (absent for images found by a backfill listing).
+ */
+export interface KafkaRef {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+/**
+ * Where the image came from before upload (for provenance only; never used to build keys).
+ */
+export interface Source {
+  path: string;
+  host?: string | null;
+  video_frame?: VideoFrame | null;
+}
+export interface VideoFrame {
+  video: string;
+  frame_index: number;
+  timestamp_s: number;
+}
+/**
+ * An image that could not be used, and why (visible in the hour summary and the run's metadata).
+ */
+export interface Rejection {
+  schema: "imgassets.rejection.v1";
+  image_key: string;
+  reason: string;
+  partition: string;
+  run_id: string;
+  rejected_at: string;
+  kafka?: KafkaRef | null;
+}
+/**
+ * Outcome of one raw_images run for one hour (one object per run: concurrent runs never collide).
+ */
+export interface Manifest {
+  schema: "imgassets.manifest.v1";
+  partition: string;
+  run_id: string;
+  mode: "batch" | "backfill";
+  created_at: string;
+  accepted: ManifestEntry[];
+  rejected: Rejection[];
+}
+/**
+ * A validated image, as raw_images accepted it.
+ */
+export interface ManifestEntry {
+  key: string;
+  sha256: string;
+  size: number;
+  width: number;
+  height: number;
+  format: string;
+  kafka?: KafkaRef | null;
+  uploaded_at?: string | null;
+  source?: Source | null;
+}
+/**
+ * Compact results of one detections run for one hour.
+ */
+export interface Shard {
+  schema: "imgassets.shard.v1";
+  partition: string;
+  run_id: string;
+  created_at: string;
+  images: ImageResult[];
+  rejected?: RejectedImage[];
+}
+/**
+ * One image's line in a shard and in the summary: enough for the viewer's grid without more reads.
+ */
+export interface ImageResult {
+  image_key: string;
+  detection_key: string;
+  width: number;
+  height: number;
+  counts: {
+    [k: string]: number;
+  };
+  objects: number;
+  processed_at: string;
+}
+export interface RejectedImage {
+  image_key: string;
+  reason: string;
+}
+/**
+ * Per-hour roll-up: the successor of the original 'label@hour' job.
+ */
+export interface Summary {
+  schema: "imgassets.summary.v1";
+  partition: string;
+  generated_at: string;
+  image_count: number;
+  rejected_count: number;
+  total_objects: number;
+  class_counts: {
+    [k: string]: number;
+  };
+  images_with_class: {
+    [k: string]: number;
+  };
+  images: ImageResult[];
+  rejected: RejectedImage[];
+  runs: string[];
+}
+/**
+ * 'This image is in S3 and ready': sent once per image, only after its upload succeeded.
+ */
+export interface ImageMessage {
+  schema: "imgassets.image.v1";
+  bucket: string;
+  key: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  uploaded_at: string;
+  source: Source;
+}
+/**
+ * What lands on the dead-letter topic: the original bytes plus why and where they failed.
+ *
+ * kind: `message` (the sensor could not use it), `batch` (its run failed for good after every retry and
+ * re-request; `run_id` names it), `gap` (offsets `offset` … `last_offset` vanished from Kafka before they
+ * were read: retention or a recreated topic; no value).
+ */
+export interface DeadLetter {
+  schema: "imgassets.deadletter.v1";
+  kind?: "message" | "batch" | "gap";
+  reason: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  last_offset?: number | null;
+  failed_at: string;
+  image_key?: string | null;
+  run_id?: string | null;
+  value_size: number | null;
+  /**
+   * the original value, cut to MAX_MESSAGE_BYTES
+   */
+  value_base64: string | null;
+}

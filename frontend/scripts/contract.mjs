@@ -1,0 +1,48 @@
+// Generates the viewer's side of the contract from ../contract/ (written by `python -m imgassets.contract --write`):
+//   app/lib/records.generated.ts       types of the pipeline's JSON documents (json-schema-to-typescript)
+//   app/lib/viewer-routes.generated.ts the viewer's URL paths
+// Usage: npm run contract [-- --out-dir DIR]   (imgassets_tests/test_contract.py generates into a temporary
+// directory and compares, so a stale committed file fails the tests.)
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { compile } from "json-schema-to-typescript";
+
+const frontend = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
+const contract = resolve(frontend, "..", "contract");
+const { values } = parseArgs({ options: { "out-dir": { type: "string", default: join(frontend, "app", "lib") } } });
+const outDir = resolve(values["out-dir"]);
+
+const banner = (source) =>
+  `/**\n * Generated from contract/${source} by \`npm run contract\` (frontend/scripts/contract.mjs); do not edit.\n` +
+  ` * The contract itself is generated from the Python code: \`.venv/bin/python -m imgassets.contract --write\`.\n */`;
+
+const schema = JSON.parse(await readFile(join(contract, "records.schema.json"), "utf8"));
+const records = await compile(schema, "Document", {
+  bannerComment: banner("records.schema.json"),
+  // Readers ignore fields they do not know, but the types list only the known ones (no index signatures).
+  additionalProperties: false,
+  unreachableDefinitions: true,
+  style: {
+    bracketSpacing: true,
+    printWidth: 120,
+    semi: true,
+    singleQuote: false,
+    tabWidth: 2,
+    trailingComma: "all",
+    useTabs: false,
+  },
+});
+
+const viewerRoutes = JSON.parse(await readFile(join(contract, "viewer-routes.json"), "utf8"));
+const routes =
+  `${banner("viewer-routes.json")}\n\n` +
+  `/** React Router paths: \`:name\` fills one segment, a trailing \`*\` the rest, filled by \`splat\`. */\n` +
+  `export const VIEWER_ROUTES = ${JSON.stringify(viewerRoutes.routes, null, 2)} as const;\n\n` +
+  `export type ViewerRoute = keyof typeof VIEWER_ROUTES;\n`;
+
+await mkdir(outDir, { recursive: true });
+await writeFile(join(outDir, "records.generated.ts"), records);
+await writeFile(join(outDir, "viewer-routes.generated.ts"), routes);
+console.log(`wrote records.generated.ts and viewer-routes.generated.ts in ${outDir}`);

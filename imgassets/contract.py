@@ -1,0 +1,217 @@
+"""The contract between the pipeline and the viewer, exported to `contract/` at the repository root.
+
+    contract/records.schema.json   JSON Schema of the documents the pipeline writes (records.py, messages.py)
+    contract/viewer-routes.json    the viewer's URL paths (`VIEWER_ROUTES` below), with example links
+    contract/layout-vectors.json   S3 key layout test vectors (hand-written; read by pytest and vitest)
+
+Python is the source of both generated files; the viewer generates its TypeScript from them (`npm run contract`
+in frontend/). `python -m imgassets.contract --write` rewrites them, `--check` exits non-zero and prints the
+difference when a committed file is stale.
+
+The route table lives here, not only in the JSON file, because neither deployed image carries `contract/`: the
+pipeline's image installs the `imgassets` package, the viewer's image builds from `frontend/` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+
+from imgassets.messages import DeadLetter, ImageMessage
+from imgassets.records import DetectionRecord, Manifest, Rejection, Shard, Summary
+
+CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
+SCHEMA_FILE = CONTRACT_DIR / "records.schema.json"
+ROUTES_FILE = CONTRACT_DIR / "viewer-routes.json"
+LAYOUT_VECTORS_FILE = CONTRACT_DIR / "layout-vectors.json"
+
+#: Top-level documents: S3 records first, then the Kafka messages. Everything they contain comes along.
+DOCUMENTS: tuple[type[BaseModel], ...] = (
+    DetectionRecord,
+    Rejection,
+    Manifest,
+    Shard,
+    Summary,
+    ImageMessage,
+    DeadLetter,
+)
+
+#: The viewer's pages and resource routes, in React Router's path syntax: `:name` fills one path segment,
+#: a trailing `*` the rest of the path (slashes included) and is filled by the parameter named in `splat`.
+VIEWER_ROUTES: dict[str, dict[str, str]] = {
+    "overview": {"path": "/"},
+    "hour": {"path": "/hours/:partition"},
+    "image": {"path": "/images/*", "splat": "key"},
+    "media_original": {"path": "/media/original/*", "splat": "key"},
+    "media_thumbnail": {"path": "/media/thumbnail/*", "splat": "key"},
+}
+
+# Characters a parameter keeps as they are; everything else is percent-encoded (UTF-8). The viewer's
+# `viewerPath` (frontend/app/lib/viewer-routes.ts) encodes the same way.
+_SEGMENT_SAFE = ":@"  # plus A-Z a-z 0-9 - . _ ~, which quote() always keeps
+_SPLAT_SAFE = ":@/"
+_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+
+_EXAMPLE_KEY = "images/2026/11/25/04/5a9522051c3c-dog.jpg"
+_EXAMPLES: list[tuple[str, dict[str, str]]] = [
+    ("overview", {}),
+    ("hour", {"partition": "2026-11-25-04:00"}),
+    ("image", {"key": _EXAMPLE_KEY}),
+    ("media_thumbnail", {"key": _EXAMPLE_KEY}),
+    ("media_original", {"key": _EXAMPLE_KEY}),
+    ("image", {"key": "images/2026/11/25/04/5a9522051c3c-a b#?%ä.jpg"}),
+    ("hour", {"partition": "a/b?c"}),
+]
+
+
+def viewer_path(route: str, **params: str) -> str:
+    """The viewer's path of `route` (a key of `VIEWER_ROUTES`) with `params` filled in and percent-encoded.
+
+    Raises ValueError for an unknown route, a missing, empty or unexpected parameter.
+    """
+    spec = VIEWER_ROUTES.get(route)
+    if spec is None:
+        raise ValueError(f"unknown viewer route {route!r}; known: {', '.join(VIEWER_ROUTES)}")
+    pattern = spec["path"]
+    expected = _PARAM.findall(pattern) + ([spec["splat"]] if "splat" in spec else [])
+    missing = [name for name in expected if not params.get(name)]
+    unexpected = sorted(set(params) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"viewer route {route!r} ({pattern}) takes {', '.join(expected) or 'no parameters'}"
+            + (f"; missing or empty: {', '.join(missing)}" if missing else "")
+            + (f"; unexpected: {', '.join(unexpected)}" if unexpected else "")
+        )
+    path = _PARAM.sub(lambda m: quote(str(params[m[1]]), safe=_SEGMENT_SAFE), pattern)
+    if "splat" in spec:
+        path = path[: -len("*")] + quote(str(params[spec["splat"]]), safe=_SPLAT_SAFE)
+    return path
+
+
+def viewer_link(base_url: str, route: str, **params: str) -> str:
+    """Absolute link into the viewer, e.g.
+
+    viewer_link("http://127.0.0.1:3001", "image", key="images/2026/11/25/04/5a9522051c3c-dog.jpg")
+        → "http://127.0.0.1:3001/images/images/2026/11/25/04/5a9522051c3c-dog.jpg"
+    viewer_link("http://127.0.0.1:3001/", "hour", partition="2026-11-25-04:00")
+        → "http://127.0.0.1:3001/hours/2026-11-25-04:00"
+    """
+    return base_url.rstrip("/") + viewer_path(route, **params)
+
+
+def routes_document() -> dict[str, Any]:
+    return {
+        "$comment": (
+            "The viewer's URL paths, in React Router syntax (':name' fills one path segment; a trailing '*' the "
+            "rest of the path, filled by the parameter named in 'splat'). Parameters are percent-encoded except "
+            "A-Z a-z 0-9 - . _ ~ : @ (and / in a splat). Generated from imgassets/contract.py "
+            "(python -m imgassets.contract --write); do not edit. The viewer reads it through "
+            "frontend/app/lib/viewer-routes.generated.ts (npm run contract)."
+        ),
+        "routes": VIEWER_ROUTES,
+        "examples": [
+            {"route": route, "params": params, "path": viewer_path(route, **params)} for route, params in _EXAMPLES
+        ],
+    }
+
+
+class _ContractSchema(GenerateJsonSchema):
+    # Field titles ("Image Key") would become TypeScript type aliases; model titles stay (interface names).
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def records_schema() -> dict[str, Any]:
+    """JSON Schema of every document, as a reader accepts it ("validation" mode: a field with a default may be
+    absent, so records written before the field existed still conform)."""
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in DOCUMENTS],
+        ref_template="#/$defs/{model}",
+        schema_generator=_ContractSchema,
+    )
+    defs: dict[str, Any] = definitions["$defs"]
+    for definition in defs.values():
+        # Every writer emits the version tag; it defaults only so that code need not pass it.
+        if "schema" in definition.get("properties", {}):
+            definition["required"] = ["schema", *[f for f in definition.get("required", []) if f != "schema"]]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Document",
+        "description": (
+            "Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary) "
+            "and Kafka messages (image announcement, dead letter). Generated from imgassets/records.py and "
+            "imgassets/messages.py by `python -m imgassets.contract --write`; do not edit."
+        ),
+        "anyOf": [{"$ref": f"#/$defs/{model.__name__}"} for model in DOCUMENTS],
+        "$defs": defs,
+    }
+
+
+def _render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def generated_files() -> dict[Path, str]:
+    return {SCHEMA_FILE: _render(records_schema()), ROUTES_FILE: _render(routes_document())}
+
+
+def stale_files() -> dict[Path, str]:
+    """Each committed file that differs from what the code generates, with a unified diff (committed → wanted)."""
+    stale: dict[Path, str] = {}
+    for path, wanted in generated_files().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != wanted:
+            name = str(path.relative_to(CONTRACT_DIR.parent))
+            stale[path] = "".join(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    wanted.splitlines(keepends=True),
+                    fromfile=f"{name} (committed)",
+                    tofile=f"{name} (from the code)",
+                )
+            )
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m imgassets.contract",
+        description="Export the pipeline/viewer contract (records JSON Schema, viewer routes) to contract/.",
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="(re)write the generated files")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale, showing the diff")
+    args = parser.parse_args(argv)
+    if args.write:
+        CONTRACT_DIR.mkdir(exist_ok=True)
+        for path, text in generated_files().items():
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(CONTRACT_DIR.parent)}")
+        print("now regenerate the viewer's types: cd frontend && npm run contract")
+        return 0
+    stale = stale_files()
+    for path, diff in stale.items():
+        lines = diff.splitlines()
+        shown = "\n".join(lines[:200]) + (f"\n… {len(lines) - 200} more lines" if len(lines) > 200 else "")
+        print(f"{path.relative_to(CONTRACT_DIR.parent)} is stale:\n{shown}\n", file=sys.stderr)
+    if stale:
+        print(
+            "run `.venv/bin/python -m imgassets.contract --write`, then `cd frontend && npm run contract`",
+            file=sys.stderr,
+        )
+        return 1
+    print("contract/ is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
