@@ -1,8 +1,10 @@
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from imgassets import layout
+from imgassets.contract import LAYOUT_VECTORS_FILE
 
 HOUR = datetime(2026, 11, 25, 4, 37, 12, tzinfo=timezone.utc)
 SHA = "ab" * 32
@@ -97,3 +99,76 @@ def test_years_before_1000_are_zero_padded() -> None:
     assert layout.image_key(SHA, "a.jpg", moment) == "images/0999/01/01/05/abababababab-a.jpg"
     with pytest.raises(ValueError, match="out of range"):
         layout.partition_key(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+
+
+# The shared vectors (contract/layout-vectors.json): the viewer's layout.ts is tested against the same file
+# (frontend/app/lib/layout.test.ts), so the two parsers agree case by case; layout.py is the reference.
+VECTORS = json.loads(LAYOUT_VECTORS_FILE.read_text(encoding="utf-8"))
+
+
+def _iso_hour(hour: datetime) -> str:
+    return f"{hour.year:04d}-{hour.month:02d}-{hour.day:02d}T{hour.hour:02d}:00:00Z"
+
+
+@pytest.mark.parametrize("vector", VECTORS["image_keys"]["valid"], ids=lambda v: v["why"])
+def test_vector_image_key_parses_to_its_hour_and_derived_keys(vector: dict[str, str]) -> None:
+    parsed = layout.parse_image_key(vector["key"])
+    assert {
+        "hour": _iso_hour(parsed.hour),
+        "file": parsed.file,
+        "partition": parsed.partition,
+        "detection_key": parsed.detection_key,
+        "rejection_key": parsed.rejection_key,
+        "thumbnail_key": parsed.thumbnail_key,
+    } == {name: vector[name] for name in ("hour", "file", "partition", "detection_key", "rejection_key", "thumbnail_key")}
+    assert vector["key"].startswith(layout.images_prefix(parsed.partition))
+
+
+@pytest.mark.parametrize("vector", VECTORS["image_keys"]["invalid"], ids=lambda v: v["why"])
+def test_vector_image_key_is_refused(vector: dict[str, str]) -> None:
+    with pytest.raises(layout.InvalidKey):
+        layout.parse_image_key(vector["key"])
+
+
+@pytest.mark.parametrize("vector", VECTORS["partitions"]["valid"], ids=lambda v: v["partition"])
+def test_vector_partition_maps_to_its_hour_and_keys(vector: dict[str, str]) -> None:
+    partition = vector["partition"]
+    hour = layout.parse_partition(partition)
+    assert _iso_hour(hour) == vector["hour"]
+    assert layout.partition_key(hour) == partition
+    assert layout.summary_key(partition) == vector["summary_key"]
+    assert layout.partition_of_summary_key(vector["summary_key"]) == partition
+    assert layout.images_prefix(partition) == vector["images_prefix"]
+    assert layout.detections_prefix(partition) == vector["detections_prefix"]
+    assert layout.rejections_prefix(partition) == vector["rejections_prefix"]
+    assert layout.manifests_prefix(partition) == vector["manifests_prefix"]
+    assert layout.shards_prefix(partition) == vector["shards_prefix"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["partitions"]["invalid"], ids=lambda v: v["why"])
+def test_vector_partition_is_refused(vector: dict[str, str]) -> None:
+    with pytest.raises(layout.InvalidKey):
+        layout.parse_partition(vector["partition"])
+    with pytest.raises(layout.InvalidKey):
+        layout.summary_key(vector["partition"])
+
+
+@pytest.mark.parametrize("vector", VECTORS["summary_keys"]["valid"], ids=lambda v: v["key"])
+def test_vector_summary_key_maps_to_its_partition(vector: dict[str, str]) -> None:
+    assert layout.partition_of_summary_key(vector["key"]) == vector["partition"]
+    assert layout.summary_key(vector["partition"]) == vector["key"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["summary_keys"]["invalid"], ids=lambda v: v["why"])
+def test_vector_summary_key_is_refused(vector: dict[str, str]) -> None:
+    with pytest.raises(layout.InvalidKey):
+        layout.partition_of_summary_key(vector["key"])
+
+
+def test_vectors_cover_the_cases_both_sides_must_refuse() -> None:
+    reasons = {v["why"] for v in VECTORS["image_keys"]["invalid"]}
+    keys = [v["key"] for v in VECTORS["image_keys"]["invalid"]]
+    assert any(k.endswith("\n") for k in keys), "a trailing newline"
+    assert any(not k.isascii() and any(c.isdigit() and not c.isascii() for c in k) for k in keys), "non-ASCII digits"
+    assert any(".." in k for k in keys), "traversal"
+    assert len(reasons) == len(keys), "each invalid vector says why it is invalid, once"

@@ -1,16 +1,19 @@
 /**
  * The S3 key layout, as far as the viewer needs it.
  *
- * This mirrors imgassets/layout.py (`_IMAGE_KEY`, `parse_image_key`, `summary_key`, `partition_of_summary_key`):
- * keep the two in step. Every key the server reads is derived here from a validated image key or partition, so a
- * request can never name an object outside the pipeline's layout (no traversal, no foreign prefix or bucket).
+ * This mirrors imgassets/layout.py (`_IMAGE_KEY`, `parse_image_key`, `summary_key`, `partition_of_summary_key`),
+ * the reference: both are tested against the same vectors, contract/layout-vectors.json (layout.test.ts here,
+ * imgassets_tests/test_layout.py there); a case either side gets wrong belongs in that file. Every key the server
+ * reads is derived here from a validated image key or partition, so a request can never name an object outside
+ * the pipeline's layout (no traversal, no foreign prefix or bucket).
  */
 
 export const SUMMARIES = "summaries/";
 const NAME_MAX = 96;
 const KEY_MAX = 256;
 
-// Same pattern as imgassets/layout.py `_IMAGE_KEY` (JavaScript's \d and $ are, if anything, stricter than Python's).
+// Same pattern as imgassets/layout.py `_IMAGE_KEY`, matched whole and ASCII-only like there (in JavaScript without
+// the m and u flags, \d is [0-9] and $ is the end of the input, never before a trailing newline).
 const IMAGE_KEY = new RegExp(
   String.raw`^images/(?<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?<file>(?<sha12>[0-9a-f]{12})-(?<name>[A-Za-z0-9][A-Za-z0-9._-]{0,${NAME_MAX - 1}}))$`,
 );
@@ -33,9 +36,18 @@ export interface ImageKey {
   thumbnailKey: string;
 }
 
+/** The UTC hour, without Date.UTC's mapping of years 0–99 to 1900–1999 (layout.py accepts years 1–9999). */
+function utcHour(year: string, month: string, day: string, hour: string): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(+year, +month - 1, +day);
+  date.setUTCHours(+hour, 0, 0, 0);
+  return date;
+}
+
 function isRealHour(year: string, month: string, day: string, hour: string): boolean {
-  const date = new Date(Date.UTC(+year, +month - 1, +day, +hour));
+  const date = utcHour(year, month, day, hour);
   return (
+    +year >= 1 &&
     date.getUTCFullYear() === +year &&
     date.getUTCMonth() === +month - 1 &&
     date.getUTCDate() === +day &&
@@ -74,12 +86,13 @@ export function parsePartition(partition: string): Date {
   if (match === null || !isRealHour(match[1], match[2], match[3], match[4])) {
     throw new InvalidKey("not an hourly partition key (YYYY-MM-DD-HH:00)");
   }
-  return new Date(Date.UTC(+match[1], +match[2] - 1, +match[3], +match[4]));
+  return utcHour(match[1], match[2], match[3], match[4]);
 }
 
+/** Dagster's partition key of the UTC hour containing `hour`, year zero-padded like layout.partition_key. */
 export function partitionKey(hour: Date): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${hour.getUTCFullYear()}-${pad(hour.getUTCMonth() + 1)}-${pad(hour.getUTCDate())}-${pad(hour.getUTCHours())}:00`;
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  return `${pad(hour.getUTCFullYear(), 4)}-${pad(hour.getUTCMonth() + 1)}-${pad(hour.getUTCDate())}-${pad(hour.getUTCHours())}:00`;
 }
 
 export function summaryKey(partition: string): string {
