@@ -1,11 +1,16 @@
 import { type RouteConfig, index, route } from "@react-router/dev/routes";
+import { VIEWER_ROUTES } from "./lib/viewer-routes.generated";
+
+// The URL paths are the contract's (contract/viewer-routes.json, generated from imgassets/contract.py, whose
+// `viewer_link` builds the pipeline's links into the viewer); only the files that serve them are chosen here.
+const path = (name: Exclude<keyof typeof VIEWER_ROUTES, "overview">) => VIEWER_ROUTES[name].path.slice(1);
 
 export default [
   index("routes/overview.tsx"),
-  route("hours/:partition", "routes/hour.tsx"),
+  route(path("hour"), "routes/hour.tsx"),
   // The splat is the image's S3 key, e.g. /images/images/2026/11/25/04/abc123def456-dog.jpg
-  route("images/*", "routes/image.tsx"),
-  route("media/original/*", "routes/media.original.ts"),
-  route("media/thumbnail/*", "routes/media.thumbnail.ts"),
+  route(path("image"), "routes/image.tsx"),
+  route(path("media_original"), "routes/media.original.ts"),
+  route(path("media_thumbnail"), "routes/media.thumbnail.ts"),
   route("*", "routes/not-found.tsx"),
 ] satisfies RouteConfig;
