@@ -1,35 +1,37 @@
-"""The Dagster code location (`workspace.yaml` loads this module)."""
+"""The Dagster code location (`workspace.yaml` and the compose code server load this module).
+
+It loads `defs/` by domain: one module per asset with its checks, the Kafka sensor, the run status sensors, the
+job and the resources. Nothing runs at import: Dagster calls `defs()` when it loads the code location, and that
+needs no credentials (secrets are `EnvVar`s, resolved by the runs and ticks that use them).
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
-from dotenv import load_dotenv
+from dagster import Definitions, definitions, in_process_executor
 
-from imgassets.settings import env_file
 
-# Resources read secrets through EnvVar, so values kept in .env must be in the process environment.
-load_dotenv(env_file(), override=False)
+@definitions
+def defs() -> Definitions:
+    from dotenv import load_dotenv
 
-from imgassets.defs.assets import detection_summary, detections, raw_images  # noqa: E402
-from imgassets.defs.jobs import image_batch_job  # noqa: E402
-from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor  # noqa: E402
-from imgassets.defs.sensors import kafka_image_sensor  # noqa: E402
-from imgassets.resources import AlertResource, DetectorResource, KafkaResource, S3Resource  # noqa: E402
-from imgassets.settings import get_settings  # noqa: E402
+    from imgassets.settings import env_file, get_settings
 
-settings = get_settings()
-settings.require_s3_credentials()
+    # EnvVar secrets are read from the process environment, so values kept in .env must be there too.
+    load_dotenv(env_file(), override=False)
 
-defs = Definitions(
-    assets=[raw_images, detections, detection_summary],
-    jobs=[image_batch_job],
-    sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
-    # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
-    executor=in_process_executor,
-    resources={
-        "s3": S3Resource.from_settings(settings),
-        "kafka": KafkaResource.from_settings(settings),
-        "detector": DetectorResource.from_settings(settings),
-        "alerts": AlertResource.from_settings(settings),
-    },
-)
+    from imgassets.defs.detection_summary import detection_summary
+    from imgassets.defs.detections import detections
+    from imgassets.defs.jobs import image_batch_job
+    from imgassets.defs.kafka_sensor import kafka_image_sensor
+    from imgassets.defs.raw_images import raw_images
+    from imgassets.defs.resources import pipeline_resources
+    from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
+
+    return Definitions(
+        assets=[raw_images, detections, detection_summary],
+        jobs=[image_batch_job],
+        sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
+        # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
+        executor=in_process_executor,
+        resources=pipeline_resources(get_settings()),
+    )

@@ -137,14 +137,42 @@ def _cached_detector(
     return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None, lanes)
 
 
+class PipelineResource(ConfigurableResource):
+    """The pipeline's tunables, for the assets and sensors: shown and overridable in Dagster's launchpad.
+
+    Built from `Settings` (`from_settings`), which validates each value and names its variable on error; tests
+    build it with the values they need instead of changing the environment.
+    """
+
+    partitions_start: str
+    sensor_poll_seconds: float
+    sensor_max_messages: int
+    batch_max_images: int
+    batch_requeue_limit: int
+    max_image_bytes: int
+    max_image_pixels: int
+    max_pixel_bytes_in_flight: int
+    max_rejection_rate: float
+    viewer_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> PipelineResource:
+        fields = {name: getattr(settings, name) for name in cls.model_fields}
+        return cls(**(fields | overrides))
+
+
 class AlertResource(ConfigurableResource):
     """The optional alert webhook (IMGASSETS_ALERT_WEBHOOK_URL); without it, alerts are only logged."""
 
     webhook_url: str | None = None
+    failed_ticks: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertResource:
-        return cls(webhook_url=EnvVar(f"{ENV_PREFIX}ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None)
+        return cls(
+            webhook_url=EnvVar(f"{ENV_PREFIX}ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None,
+            failed_ticks=settings.alert_failed_ticks,
+        )
 
     def send(self, text: str) -> bool:
         """Sends `text` to the webhook; False when none is configured or delivery failed."""

@@ -10,21 +10,23 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import ingest, kafka_io, layout, messages
+from imgassets.defs.resources import pipeline_resources
 from imgassets.records import Summary
-from imgassets.resources import AlertResource, DetectorResource, KafkaResource, S3Resource
+from imgassets.resources import PipelineResource
 from imgassets.settings import get_settings
 from imgassets.storage import ObjectStore
 from imgassets_tests.conftest import REPORT
 
 
-def resources() -> dict[str, object]:
-    settings = get_settings()
-    return {
-        "s3": S3Resource.from_settings(settings),
-        "kafka": KafkaResource.from_settings(settings),
-        "detector": DetectorResource.from_settings(settings),
-        "alerts": AlertResource.from_settings(settings),
-    }
+def resources(**overrides: object) -> dict[str, object]:
+    """The deployment's resource set from the current (test) settings; `overrides` replace whole resources."""
+    return pipeline_resources(get_settings(), **overrides)
+
+
+def pipeline(**values: object) -> PipelineResource:
+    """The pipeline's tunables from the test settings, with `values` changed: tests pass resources, they do
+    not change the environment."""
+    return PipelineResource.from_settings(get_settings(), **values)
 
 
 def producer():  # noqa: ANN201

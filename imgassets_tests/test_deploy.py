@@ -294,7 +294,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
     from dagster_shared.serdes import deserialize_value
 
     from imgassets import layout
-    from imgassets.defs.sensors import Cursor
+    from imgassets.defs.kafka_sensor import Cursor
     from imgassets.records import Summary
     from imgassets_tests import helpers
 

@@ -14,7 +14,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from imgassets import ingest, messages
-from imgassets.defs.sensors import kafka_image_sensor
+from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.settings import get_settings
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
@@ -25,7 +25,9 @@ COUNT = 10
 _RUN = """
 import json, resource, sys
 from dagster import DagsterInstance, materialize
-from imgassets.defs.assets import detection_summary, detections, raw_images
+from imgassets.defs.detection_summary import detection_summary
+from imgassets.defs.detections import detections
+from imgassets.defs.raw_images import raw_images
 from imgassets_tests import helpers
 request = json.loads(open(sys.argv[1]).read())
 outcome = materialize([raw_images, detections, detection_summary], partition_key=request["partition_key"],

@@ -9,8 +9,10 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 from PIL import Image
 
 from imgassets import layout
-from imgassets.defs.assets import detection_summary, detections, raw_images
-from imgassets.defs.sensors import kafka_image_sensor
+from imgassets.defs.detection_summary import detection_summary
+from imgassets.defs.detections import detections
+from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.defs.raw_images import raw_images
 from imgassets.images import sha256_hex as images_sha256
 from imgassets.records import DetectionRecord, Manifest, Summary
 from imgassets_tests import helpers
@@ -32,10 +34,10 @@ def _sensor_runs(instance: DagsterInstance) -> list:
     return result.run_requests
 
 
-def _run(instance: DagsterInstance, request):  # noqa: ANN001, ANN202
+def _run(instance: DagsterInstance, request, **resources: object):  # noqa: ANN001, ANN202
     outcome = materialize(
         ASSETS, partition_key=request.partition_key, run_config=request.run_config,
-        resources=helpers.resources(), instance=instance,
+        resources=helpers.resources(**resources), instance=instance,
     )
     assert outcome.success
     return outcome
@@ -158,15 +160,12 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> N
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
 
 
-def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store, monkeypatch) -> None:  # noqa: ANN001
+def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store) -> None:  # noqa: ANN001
     """The announced size is checked before any GET, and an object larger than it said is refused on the GET's
     content length, before its body is read."""
     from imgassets import messages
-    from imgassets.settings import get_settings
     from imgassets.storage import ObjectTooLarge
 
-    monkeypatch.setenv("IMGASSETS_MAX_IMAGE_BYTES", "4096")
-    get_settings.cache_clear()
     now = datetime.now(timezone.utc)
     big = (PHOTOS / "dog.jpg").read_bytes()
     producer = helpers.producer()
@@ -184,7 +183,7 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
         store.get(key, max_bytes=4096)
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(instance)
-    _run(instance, request)
+    _run(instance, request, pipeline=helpers.pipeline(max_image_bytes=4096))
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert sorted(r.reason for r in summary.rejected) == [
         f"file too large: {len(big)} bytes > limit 4096", f"file too large: {len(big)} bytes > limit 4096"
@@ -196,7 +195,7 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # n
     in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
     from dagster import DagsterRun
 
-    from imgassets.defs.assets import _batch_manifest, _hour_entries
+    from imgassets.defs.batch import batch_manifest, hour_entries
     from imgassets.records import ManifestEntry
 
     partition = "2026-11-25-07:00"
@@ -213,8 +212,8 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # n
     manifest("other", ["b"])
 
     def names(run: DagsterRun) -> set[str]:
-        batch = _batch_manifest(store, partition, run)
-        entries = batch.accepted if batch is not None else _hour_entries(store, partition)
+        batch = batch_manifest(store, partition, run)
+        entries = batch.accepted if batch is not None else hour_entries(store, partition)
         return {e.key.rsplit("-", 1)[-1] for e in entries}
 
     assert names(DagsterRun(job_name="j", run_id="retry1", parent_run_id="root", root_run_id="root")) == {"a.jpg"}

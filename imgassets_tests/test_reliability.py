@@ -14,8 +14,10 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
 from imgassets import ingest, layout, messages
-from imgassets.defs.assets import detection_summary, detections, raw_images
-from imgassets.defs.sensors import Cursor, kafka_image_sensor
+from imgassets.defs.detection_summary import detection_summary
+from imgassets.defs.detections import detections
+from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
+from imgassets.defs.raw_images import raw_images
 from imgassets.records import Shard, Summary
 from imgassets.settings import get_settings
 from imgassets.stack import services

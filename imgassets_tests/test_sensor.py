@@ -7,7 +7,7 @@ import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from imgassets import layout, messages
-from imgassets.defs.sensors import Cursor, kafka_image_sensor, run_requests
+from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, run_requests
 from imgassets.settings import get_settings
 from imgassets_tests import helpers
 
@@ -29,8 +29,10 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
     )
 
 
-def _evaluate(cursor: str | None):  # noqa: ANN202
-    context = build_sensor_context(cursor=cursor, resources=helpers.resources(), instance=DagsterInstance.ephemeral())
+def _evaluate(cursor: str | None, **resources: object):  # noqa: ANN202
+    context = build_sensor_context(
+        cursor=cursor, resources=helpers.resources(**resources), instance=DagsterInstance.ephemeral()
+    )
     return kafka_image_sensor(context)
 
 
@@ -79,23 +81,21 @@ def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bu
     assert sorted(r.run_key for r in replay.run_requests) == sorted(r.run_key for r in requests)
 
 
-def test_large_hour_is_split_into_bounded_batches(topics, bucket, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setenv("IMGASSETS_BATCH_MAX_IMAGES", "4")
-    get_settings.cache_clear()
+def test_large_hour_is_split_into_bounded_batches(topics, bucket) -> None:  # noqa: ANN001
     now = datetime.now(timezone.utc)
     producer = helpers.producer()
     for i in range(10):
         producer.send(topics.images, value=_message(f"n{i}.jpg", now, bucket))
     producer.flush()
     producer.close()
-    result = _evaluate(None)
+    result = _evaluate(None, pipeline=helpers.pipeline(batch_max_images=4))
     sizes = sorted(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
     assert sum(sizes) == 10 and max(sizes) <= 4
     assert len({r.run_key for r in result.run_requests}) == len(result.run_requests)
 
 
 def test_run_keys_name_their_offsets() -> None:
-    from imgassets.defs.assets import ImageRef
+    from imgassets.defs.batch import ImageRef
 
     refs = [ImageRef(key=f"k{i}", topic="images", partition=i % 2, offset=10 + i) for i in range(4)]
     (request,) = run_requests("images", {"2026-11-25-04:00": refs}, 100)

@@ -6,7 +6,8 @@ from dagster import HourlyPartitionsDefinition
 
 from imgassets.settings import get_settings
 
-#: end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it.
+#: Fixed at import: a partitions definition is part of each asset's definition, so its start cannot come from a
+#: resource. end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it.
 hourly_partitions = HourlyPartitionsDefinition(
     start_date=get_settings().partitions_start, timezone="UTC", end_offset=1
 )

@@ -27,10 +27,14 @@ from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import layout, messages
 from imgassets.defs.jobs import image_batch_job
-from imgassets.defs.sensors import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
+from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
 from imgassets.records import Manifest, Shard
-from imgassets.resources import AlertResource, KafkaResource, S3Resource
-from imgassets.settings import get_settings
+from imgassets.resources import (
+    AlertResource,
+    KafkaResource,
+    PipelineResource,
+    S3Resource,
+)
 from imgassets.storage import ObjectStore
 
 #: On a re-requested run: the original request's run key, and which re-request this is.
@@ -79,7 +83,9 @@ def unrecorded(store: ObjectStore, partition: str, refs: list[dict]) -> list[dic
     return [ref for ref in refs if ref.get("key") not in handled]
 
 
-def original_values(consumer: KafkaConsumer, refs: list[dict], timeout_ms: int = 20_000) -> dict[tuple[str, int, int], bytes]:
+def original_values(
+    consumer: KafkaConsumer, refs: list[dict], timeout_ms: int = 20_000
+) -> dict[tuple[str, int, int], bytes]:
     """The Kafka values the batch's messages had, read back by offset (those retention kept)."""
     wanted: dict[TopicPartition, set[int]] = {}
     for ref in refs:
@@ -107,7 +113,11 @@ def original_values(consumer: KafkaConsumer, refs: list[dict], timeout_ms: int =
 
 
 def _rescue(
-    context: RunStatusSensorContext, kafka: KafkaResource, s3: S3Resource, alerts: AlertResource
+    context: RunStatusSensorContext,
+    kafka: KafkaResource,
+    s3: S3Resource,
+    pipeline: PipelineResource,
+    alerts: AlertResource,
 ) -> RunRequest | SkipReason:
     run = context.dagster_run
     if run.status == DagsterRunStatus.FAILURE and _will_retry(context, run):
@@ -123,11 +133,13 @@ def _rescue(
     attempt = int(root.tags.get(REQUEUE_TAG, "0"))
     partition = root.tags.get("dagster/partition")
     refs = root.run_config.get("ops", {}).get("raw_images", {}).get("config", {}).get("images", [])
-    limit = get_settings().batch_requeue_limit
+    limit = pipeline.batch_requeue_limit
     if partition and refs and attempt < limit:
         alerts.send(f"run {run.run_id} ({partition}, {len(refs)} images) ended {run.status.value}: {reason}; "
                     f"its batch is requested again ({attempt + 1} of {limit})")
-        context.log.warning(f"run {run.run_id} ended {run.status.value}: re-requesting its batch ({attempt + 1}/{limit})")
+        context.log.warning(
+            f"run {run.run_id} ended {run.status.value}: re-requesting its batch ({attempt + 1}/{limit})"
+        )
         return RunRequest(
             run_key=f"{batch_key}/requeue-{attempt + 1}",
             partition_key=partition,
@@ -158,7 +170,7 @@ def _dead_letter_batch(
         values = original_values(consumer, missing)
     finally:
         consumer.close()
-    text = f"run {run.run_id} failed: {reason}" if run.status != DagsterRunStatus.CANCELED else f"run {run.run_id} canceled"
+    text = f"run {run.run_id} failed: {reason}"
     letters = [
         messages.DeadLetter.build(
             text,
@@ -181,7 +193,9 @@ def _dead_letter_batch(
         alerts.send(f"{len(letters)} of {len(refs)} images of {partition} dead-lettered after run {run.run_id} "
                     f"ended {run.status.value}: {reason}")
     context.log.warning(f"run {run.run_id}: {len(letters)} of {len(refs)} messages dead-lettered ({reason})")
-    return SkipReason(f"batch of run {run.run_id}: {len(letters)} messages dead-lettered, {len(refs) - len(letters)} recorded")
+    return SkipReason(
+        f"batch of run {run.run_id}: {len(letters)} messages dead-lettered, {len(refs) - len(letters)} recorded"
+    )
 
 
 def _rescue_sensor(status: DagsterRunStatus, name: str) -> SensorDefinition:
@@ -195,9 +209,13 @@ def _rescue_sensor(status: DagsterRunStatus, name: str) -> SensorDefinition:
         "up to IMGASSETS_BATCH_REQUEUE_LIMIT times, then its unrecorded messages are dead-lettered; alerts.",
     )
     def rescue(
-        context: RunStatusSensorContext, kafka: KafkaResource, s3: S3Resource, alerts: AlertResource
+        context: RunStatusSensorContext,
+        kafka: KafkaResource,
+        s3: S3Resource,
+        pipeline: PipelineResource,
+        alerts: AlertResource,
     ) -> RunRequest | SkipReason:
-        return _rescue(context, kafka, s3, alerts)
+        return _rescue(context, kafka, s3, pipeline, alerts)
 
     return rescue
 

@@ -27,10 +27,15 @@ from dagster import (
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from imgassets import layout, messages
-from imgassets.defs.assets import BatchConfig, ImageRef
+from imgassets.defs.batch import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
 from imgassets.failures import InfrastructureError, describe, is_infrastructure
-from imgassets.resources import AlertResource, KafkaResource, S3Resource
+from imgassets.resources import (
+    AlertResource,
+    KafkaResource,
+    PipelineResource,
+    S3Resource,
+)
 from imgassets.settings import get_settings
 
 #: Tag on every run the Kafka sensor requests (and on their retries and re-requests).
@@ -73,6 +78,7 @@ def read_messages(
     budget_seconds: float,
     max_messages: int,
     now: datetime,
+    partitions_start: str,
 ) -> Poll:
     """Reads from the cursor until caught up, `max_messages`, or `budget_seconds`; classifies each message.
 
@@ -99,7 +105,7 @@ def read_messages(
     batches: dict[str, list[ImageRef]] = defaultdict(list)
     read = 0
     deadline = time.monotonic() + budget_seconds
-    start_hour = layout.parse_partition(get_settings().partitions_start)
+    start_hour = layout.parse_partition(partitions_start)
     current_hour = layout.floor_hour(now)
     while read < max_messages and time.monotonic() < deadline:
         if all(positions[tp.partition] >= ends[tp] for tp in assigned):
@@ -115,7 +121,7 @@ def read_messages(
                     if not start_hour <= hour <= current_hour:
                         raise messages.MessageError(
                             f"upload hour {message.partition} is outside the partitions "
-                            f"({get_settings().partitions_start} … now)"
+                            f"({partitions_start} … now)"
                         )
                     ref = ImageRef(
                         key=message.key,
@@ -215,19 +221,24 @@ def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
 
 @sensor(
     job=image_batch_job,
+    # Fixed at import: Dagster reads a sensor's interval from its definition.
     minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING,
     description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
 )
 def kafka_image_sensor(
-    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource, alerts: AlertResource
+    context: SensorEvaluationContext,
+    kafka: KafkaResource,
+    s3: S3Resource,
+    pipeline: PipelineResource,
+    alerts: AlertResource,
 ) -> SensorResult | SkipReason:
     try:
-        return _evaluate(context, kafka, s3)
+        return _evaluate(context, kafka, s3, pipeline)
     except Exception as exc:
         # Only infrastructure fails a tick (messages cost only themselves); the cursor stays, the next tick
         # retries. An operator hears of it once per streak, after IMGASSETS_ALERT_FAILED_TICKS in a row.
-        threshold = get_settings().alert_failed_ticks
+        threshold = alerts.failed_ticks
         try:
             streak = _failed_ticks_before(context, threshold) + 1
         except Exception:  # noqa: BLE001 (tick history is best effort; the tick's own error matters)
@@ -237,8 +248,9 @@ def kafka_image_sensor(
         raise
 
 
-def _evaluate(context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource) -> SensorResult | SkipReason:
-    settings = get_settings()
+def _evaluate(
+    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource, pipeline: PipelineResource
+) -> SensorResult | SkipReason:
     if _runs_waiting_to_start(context):
         # Backpressure: while a run still waits for a slot, new messages stay in Kafka and join the next,
         # larger batch — per-run overhead shrinks under load instead of a queue of tiny runs building up.
@@ -251,9 +263,10 @@ def _evaluate(context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Reso
             kafka.topic,
             cursor,
             s3.bucket,
-            settings.sensor_poll_seconds,
-            settings.sensor_max_messages,
+            pipeline.sensor_poll_seconds,
+            pipeline.sensor_max_messages,
             datetime.now(timezone.utc),
+            pipeline.partitions_start,
         )
     finally:
         consumer.close()
@@ -270,7 +283,7 @@ def _evaluate(context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Reso
     gaps = [letter for letter in poll.dead_letters if letter.kind == "gap"]
     if poll.read == 0 and not gaps:
         return SkipReason("no new image messages")
-    requests = run_requests(kafka.topic, poll.batches, settings.batch_max_images)
+    requests = run_requests(kafka.topic, poll.batches, pipeline.batch_max_images)
     context.log.info(
         f"read {poll.read} messages: {sum(len(b) for b in poll.batches.values())} images in "
         f"{len(requests)} runs, {len(poll.dead_letters) - len(gaps)} dead-lettered, {len(gaps)} offset gaps, "

@@ -1,0 +1,114 @@
+"""What the three hourly assets share: a run's batch (set by the Kafka sensor, or the whole hour for a backfill),
+the hand-off of validated bytes and the pixel budget within one run worker, the per-image failure boundary,
+and reading an hour's manifests.
+
+A sensor-launched run carries its batch (image keys + Kafka provenance) in `raw_images`' config and touches only
+those images; a run launched from the UI (a backfill) has no batch and processes the whole hour, listed from S3.
+Every write is keyed by image or by run, so replays overwrite instead of duplicating, and two runs for the same
+hour never write the same object.
+"""
+
+from collections import Counter
+from datetime import datetime, timezone
+
+from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
+from pydantic import Field
+
+from imgassets import images, layout
+from imgassets.failures import describe, is_infrastructure
+from imgassets.pipelining import ByteBudget, Handoff
+from imgassets.records import KafkaRef, Manifest, ManifestEntry
+from imgassets.resources import AlertResource
+from imgassets.storage import ObjectStore, ObjectTooLarge
+
+GROUP = "image_analytics"
+
+
+class ImageRef(Config):
+    """One image of a sensor batch, with the Kafka message that announced it."""
+
+    key: str
+    sha256: str | None = None
+    size: int | None = Field(None, description="bytes announced by the message; larger objects are not read")
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @property
+    def kafka(self) -> KafkaRef | None:
+        if self.topic is None or self.partition is None or self.offset is None:
+            return None
+        return KafkaRef(topic=self.topic, partition=self.partition, offset=self.offset)
+
+
+class BatchConfig(Config):
+    images: list[ImageRef] = Field(
+        default_factory=list,
+        description="Images of this run (set by the Kafka sensor). Empty: process every image of the hour.",
+    )
+
+
+#: Validated image bytes from raw_images for detections in the same run worker (one S3 GET per image, not two).
+validated_bytes = Handoff(max_bytes=256 * 2**20)
+_budgets: dict[int, ByteBudget] = {}
+
+
+def pixel_budget(capacity: int) -> ByteBudget:
+    """Decoded pixels held at once in this run worker, shared by validation and detection."""
+    return _budgets.setdefault(capacity, ByteBudget(capacity))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def item_failure(exc: Exception) -> str:
+    """The recorded reason when handling one image raised: infrastructure errors propagate (they fail the run,
+    which Dagster retries), anything else is that image's rejection."""
+    if is_infrastructure(exc):
+        raise exc
+    return str(exc) if isinstance(exc, images.ImageRejected | ObjectTooLarge | layout.InvalidKey) else describe(exc)
+
+
+def alert_failed_check(alerts: AlertResource, context: AssetExecutionContext, check: AssetCheckResult) -> None:
+    if not check.passed:
+        alerts.send(
+            f"asset check {check.check_name} failed for {context.partition_key} (run {context.run.run_id}): "
+            f"{dict(check.metadata)}"
+        )
+
+
+
+def lineage(run: DagsterRun) -> list[str]:
+    """This run, then the run it re-executes and the original: a retry from failure skips the steps that
+    succeeded, so their outputs carry those runs' ids."""
+    return list(dict.fromkeys(r for r in (run.run_id, run.parent_run_id, run.root_run_id) if r))
+
+
+def batch_manifest(store: ObjectStore, partition: str, run: DagsterRun) -> Manifest | None:
+    """The manifest raw_images wrote for this run's batch (in this run or one it re-executes), if any."""
+    for run_id in lineage(run):
+        manifest = store.get_optional(layout.manifest_key(partition, run_id))
+        if manifest is not None:
+            return Manifest.model_validate_json(manifest.data)
+    return None
+
+
+def hour_entries(store: ObjectStore, partition: str) -> list[ManifestEntry]:
+    """Every accepted image of the hour, from all manifests (the latest entry per image)."""
+    latest: dict[str, ManifestEntry] = {}
+    for manifest in manifests(store, partition):
+        for entry in manifest.accepted:
+            latest[entry.key] = entry
+    return sorted(latest.values(), key=lambda e: e.key)
+
+
+def manifests(store: ObjectStore, partition: str) -> list[Manifest]:
+    return sorted(store.get_records(layout.manifests_prefix(partition), Manifest), key=lambda m: m.created_at)
+
+
+def class_table(counts: Counter[str]) -> str:
+    if not counts:
+        return "No objects detected."
+    rows = "\n".join(f"| {label} | {count} |" for label, count in counts.most_common())
+    return f"| class | objects |\n|---|---|\n{rows}"
