@@ -21,7 +21,7 @@ def post(url: str, text: str, timeout: float = 10.0) -> bool:
     body = json.dumps({"text": _PREFIX + text[:3000]}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (operator-configured URL)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("alert not delivered (%s): %s", type(exc).__name__, text[:200])

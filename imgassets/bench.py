@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -28,8 +28,12 @@ from imgassets.records import DetectionRecord
 from imgassets.settings import PROJECT_ROOT, Settings, get_settings
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
-BENCH_PORTS = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092", "S3_ENDPOINT_URL": "http://127.0.0.1:28533",
-               "DAGSTER_PORT": "23000", "DAGSTER_URL": "http://127.0.0.1:23000"}
+BENCH_PORTS = {
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
+    "S3_ENDPOINT_URL": "http://127.0.0.1:28533",
+    "DAGSTER_PORT": "23000",
+    "DAGSTER_URL": "http://127.0.0.1:23000",
+}
 
 
 def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
@@ -53,11 +57,17 @@ def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
 def raw_detector(settings: Settings, photos: list[bytes]) -> dict[str, float]:
     """Images/s of the configured backend on photos in memory, run the way the pipeline runs it (all of its
     inference lanes busy): forward only, and decode + forward."""
-    detector = load_detector(settings.detector_backend, settings.detector_input_size, settings.detector_confidence,
-                             settings.detector_nms, settings.detector_model_dir, settings.detector_lanes)
+    detector = load_detector(
+        settings.detector_backend,
+        settings.detector_input_size,
+        settings.detector_confidence,
+        settings.detector_nms,
+        settings.detector_model_dir,
+        settings.detector_lanes,
+    )
     decoded = [images.decode_bgr(p) for p in photos]
 
-    def rate(pool: ThreadPoolExecutor, fn, items: list) -> float:  # noqa: ANN001
+    def rate(pool: ThreadPoolExecutor, fn, items: list) -> float:
         started = time.perf_counter()
         list(pool.map(fn, items))
         return len(items) / (time.perf_counter() - started)
@@ -66,8 +76,13 @@ def raw_detector(settings: Settings, photos: list[bytes]) -> dict[str, float]:
         rate(lanes, lambda pixels: detector.detect([pixels]), decoded[: 3 * detector.lanes])  # warm-up, every lane
         forward = rate(lanes, lambda pixels: detector.detect([pixels]), decoded)
         with_decode = rate(lanes, lambda data: detector.detect([images.decode_bgr(data)]), photos)
-    return {"backend": detector.backend, "lanes": detector.lanes, "images_per_s": round(forward, 2),
-            "images_per_s_with_decode": round(with_decode, 2), "images": len(photos)}
+    return {
+        "backend": detector.backend,
+        "lanes": detector.lanes,
+        "images_per_s": round(forward, 2),
+        "images_per_s_with_decode": round(with_decode, 2),
+        "images": len(photos),
+    }
 
 
 def _process_tree(pid: int) -> list[psutil.Process]:
@@ -129,7 +144,7 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
-def _await_detections(store, keys: list[str], timeout: float) -> list[str]:  # noqa: ANN001
+def _await_detections(store, keys: list[str], timeout: float) -> list[str]:
     """Polls hour listings until every image has a detection record; returns the record keys."""
     wanted = {layout.parse_image_key(k).detection_key for k in keys}
     partitions = {layout.parse_image_key(k).partition for k in keys}
@@ -145,23 +160,25 @@ def _await_detections(store, keys: list[str], timeout: float) -> list[str]:  # n
         time.sleep(2)  # timings come from the records, not from this poll; listing often costs the stack CPU
 
 
-def _read_records(store, keys: list[str]) -> list[DetectionRecord]:  # noqa: ANN001
+def _read_records(store, keys: list[str]) -> list[DetectionRecord]:
     with ThreadPoolExecutor(16) as pool:
         return list(pool.map(lambda k: store.get_record(k, DetectionRecord), keys))
 
 
-def _first_run_start(stack, run_ids: set[str]) -> datetime:  # noqa: ANN001
+def _first_run_start(stack, run_ids: set[str]) -> datetime:
     """When the earliest of these runs began executing, from the bench instance's run records."""
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(stack.paths.dagster_home)) as instance:
         starts = [instance.get_run_record_by_id(run_id).start_time for run_id in run_ids]
-    return datetime.fromtimestamp(min(s for s in starts if s is not None), timezone.utc)
+    return datetime.fromtimestamp(min(s for s in starts if s is not None), UTC)
 
 
 def _items(photos: list[bytes], tag: str) -> list[ingest.Item]:
-    return [ingest.Item(data=p, name=f"bench-{tag}-{i:05d}.jpg", source=Source(path=f"bench/{tag}/{i}"))
-            for i, p in enumerate(photos)]
+    return [
+        ingest.Item(data=p, name=f"bench-{tag}-{i:05d}.jpg", source=Source(path=f"bench/{tag}/{i}"))
+        for i, p in enumerate(photos)
+    ]
 
 
 def _latencies(records: list[DetectionRecord]) -> list[float]:
@@ -172,7 +189,7 @@ def _percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
-def run(images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, log=print) -> dict:  # noqa: ANN001
+def run(images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, log=print) -> dict:
     from imgassets.kafka_io import make_producer, settings_client_config
     from imgassets.stack import Stack
     from imgassets.storage import ObjectStore
@@ -188,7 +205,10 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
 
     log("raw detector throughput …")
     raw = raw_detector(settings, throughput_photos[: min(200, images_count)])
-    log(f"  {raw['backend']}: {raw['images_per_s']} img/s forward, {raw['images_per_s_with_decode']} img/s with JPEG decode")
+    log(
+        f"  {raw['backend']}: {raw['images_per_s']} img/s forward, "
+        f"{raw['images_per_s_with_decode']} img/s with JPEG decode"
+    )
 
     stack = Stack(settings)
     stack.down(log=lambda line: None)
@@ -198,7 +218,7 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
     store = ObjectStore.from_settings(settings)
     producer = make_producer(settings_client_config(settings))
     ingestor = ingest.Ingestor(store, producer, settings.kafka_topic)
-    tag = datetime.now(timezone.utc).strftime("%H%M%S")
+    tag = datetime.now(UTC).strftime("%H%M%S")
     try:
         pids = {s.name: s.pid() for s in stack.services() if s.pid()}
         with MemorySampler(pids) as memory:
@@ -214,17 +234,25 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
             cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
             cpu["total"] = round(sum(cpu.values()), 2)
             inference_ms = statistics.fmean(r.provenance.inference_ms for r in records)
-            log(f"  CPU per image: {1000 * cpu['total'] / len(records):.1f} ms in all; by process: "
-                + ", ".join(f"{name} {1000 * sec / len(records):.1f} ms" for name, sec in cpu.items() if name != "total")
-                + f" (a forward pass took {inference_ms:.1f} ms per lane, wall clock, sharing the cores)")
+            log(
+                f"  CPU per image: {1000 * cpu['total'] / len(records):.1f} ms in all; by process: "
+                + ", ".join(
+                    f"{name} {1000 * sec / len(records):.1f} ms" for name, sec in cpu.items() if name != "total"
+                )
+                + f" (a forward pass took {inference_ms:.1f} ms per lane, wall clock, sharing the cores)"
+            )
             run_ids = {r.provenance.dagster_run_id for r in records}
             pipeline_seconds = (last - _first_run_start(stack, run_ids)).total_seconds()
             flowing = len(records) / pipeline_seconds
-            log(f"  {e2e:.2f} img/s end to end over {len(run_ids)} runs "
+            log(
+                f"  {e2e:.2f} img/s end to end over {len(run_ids)} runs "
                 f"({100 * e2e / raw['images_per_s']:.0f}% of raw forward, "
-                f"{100 * e2e / raw['images_per_s_with_decode']:.0f}% of decode+forward)")
-            log(f"  {flowing:.2f} img/s from the first run's start ({100 * flowing / raw['images_per_s']:.0f}% of raw "
-                f"forward; without the wait for the first sensor tick and run launch)")
+                f"{100 * e2e / raw['images_per_s_with_decode']:.0f}% of decode+forward)"
+            )
+            log(
+                f"  {flowing:.2f} img/s from the first run's start ({100 * flowing / raw['images_per_s']:.0f}% of raw "
+                f"forward; without the wait for the first sensor tick and run launch)"
+            )
 
             steady_rate = rate or round(e2e * 0.6, 1)  # below the measured end-to-end capacity
             count = int(steady_rate * duration)
@@ -246,36 +274,43 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
             stack.down(log=lambda line: None)
     latencies = _latencies(latency_records)
     result = {
-        "measured_at": datetime.now(timezone.utc).isoformat(),
+        "measured_at": datetime.now(UTC).isoformat(),
         "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
         "raw_detector": raw,
         "end_to_end": {
-            "images": len(records), "seconds": round((last - first).total_seconds(), 2),
-            "images_per_s": round(e2e, 2), "runs": len(run_ids),
+            "images": len(records),
+            "seconds": round((last - first).total_seconds(), 2),
+            "images_per_s": round(e2e, 2),
+            "runs": len(run_ids),
             "ratio_to_raw_forward": round(e2e / raw["images_per_s"], 3),
             "ratio_to_raw_with_decode": round(e2e / raw["images_per_s_with_decode"], 3),
             "cpu_seconds": cpu,
             "cpu_ms_per_image": round(1000 * cpu["total"] / len(records), 1),
             "forward_pass_wall_ms": round(inference_ms, 1),
             "from_first_run_start": {
-                "seconds": round(pipeline_seconds, 2), "images_per_s": round(flowing, 2),
+                "seconds": round(pipeline_seconds, 2),
+                "images_per_s": round(flowing, 2),
                 "ratio_to_raw_forward": round(flowing / raw["images_per_s"], 3),
             },
         },
         "latency": {
-            "rate_images_per_s": steady_rate, "images": len(latencies),
+            "rate_images_per_s": steady_rate,
+            "images": len(latencies),
             "runs": len({r.provenance.dagster_run_id for r in latency_records}),
-            "p50_s": _percentile(latencies, 50), "p95_s": _percentile(latencies, 95),
+            "p50_s": _percentile(latencies, 50),
+            "p95_s": _percentile(latencies, 95),
             "max_s": round(max(latencies), 2) if latencies else 0.0,
             "mean_s": round(statistics.fmean(latencies), 2) if latencies else 0.0,
         },
         "peak_rss_mib": {"total": memory.peak_total_mib, **memory.peak_mib},
-        "settings": {"max_concurrent_runs": settings.max_concurrent_runs,
-                     "batch_max_images": settings.batch_max_images,
-                     "sensor_interval_seconds": settings.sensor_interval_seconds},
+        "settings": {
+            "max_concurrent_runs": settings.max_concurrent_runs,
+            "batch_max_images": settings.batch_max_images,
+            "sensor_interval_seconds": settings.sensor_interval_seconds,
+        },
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = out_dir / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(result, indent=2))
     plot_path = out_dir / f"bench-{stamp}-latency.png"
@@ -291,7 +326,7 @@ def _plot(records: list[DetectionRecord], result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ordered = sorted(records, key=lambda r: r.provenance.uploaded_at)
-    start = ordered[0].provenance.uploaded_at if ordered else datetime.now(timezone.utc)
+    start = ordered[0].provenance.uploaded_at if ordered else datetime.now(UTC)
     xs = [(r.provenance.uploaded_at - start).total_seconds() for r in ordered]
     ys = [(r.provenance.processed_at - r.provenance.uploaded_at).total_seconds() for r in ordered]
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
@@ -301,8 +336,10 @@ def _plot(records: list[DetectionRecord], result: dict, path: Path) -> None:
         ax.text(0, result["latency"][key], f" {label} {result['latency'][key]} s", va="bottom", fontsize=8)
     ax.set_xlabel("upload time (s since first upload)")
     ax.set_ylabel("upload → detection JSON (s)")
-    ax.set_title(f"Latency at {result['latency']['rate_images_per_s']} img/s "
-                 f"({result['raw_detector']['backend']}, {result['end_to_end']['images_per_s']} img/s e2e max)")
+    ax.set_title(
+        f"Latency at {result['latency']['rate_images_per_s']} img/s "
+        f"({result['raw_detector']['backend']}, {result['end_to_end']['images_per_s']} img/s e2e max)"
+    )
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -24,7 +25,9 @@ def _fail(message: str) -> None:
 REDACTED = "***"
 #: `'sasl_plain_password': 'x'`, `"secret_access_key": "x"`, `password=x` (kafka-python logs its client configs).
 _SECRET_PATTERNS = [
-    re.compile(r"""(?P<head>['"]?\b\w*(?:password|passwd|secret\w*)['"]?\s*[:=]\s*)(?P<q>['"])(?P<value>.*?)(?P=q)""", re.I),
+    re.compile(
+        r"""(?P<head>['"]?\b\w*(?:password|passwd|secret\w*)['"]?\s*[:=]\s*)(?P<q>['"])(?P<value>.*?)(?P=q)""", re.I
+    ),
     re.compile(r"""(?P<head>\b\w*(?:password|passwd|secret\w*)\s*=\s*)(?P<q>)(?P<value>[^\s,;&'"()\[\]{}]+)""", re.I),
 ]
 
@@ -42,7 +45,9 @@ def known_secrets() -> list[str]:
         settings.alert_webhook_url,
     ]
     # Longest first, so a secret containing another is replaced whole.
-    return sorted({v.get_secret_value() for v in values if v is not None and v.get_secret_value()}, key=len, reverse=True)
+    return sorted(
+        {v.get_secret_value() for v in values if v is not None and v.get_secret_value()}, key=len, reverse=True
+    )
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:
@@ -61,7 +66,7 @@ class RedactingFilter(logging.Filter):
         secrets = known_secrets()
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 (a broken format string: leave it to the handler's error path)
+        except Exception:
             return True
         redacted = redact(message, secrets)
         if redacted != message:
@@ -104,8 +109,14 @@ def main(verbose: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--watch", is_flag=True, help="Keep running and ingest new files as they appear in the folders.")
 @click.option("--max-size", type=click.IntRange(32, 10000), help="Prepare: shrink images to this longest side (px).")
-@click.option("--every", "every_seconds", type=click.FloatRange(0.01), default=1.0, show_default=True,
-              help="Videos: extract one frame every this many seconds.")
+@click.option(
+    "--every",
+    "every_seconds",
+    type=click.FloatRange(0.01),
+    default=1.0,
+    show_default=True,
+    help="Videos: extract one frame every this many seconds.",
+)
 @click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel uploads.")
 def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_seconds: float, workers: int) -> None:
     """Upload images (and frames of videos) to S3 and announce each on Kafka.
@@ -166,7 +177,11 @@ def _watch(paths: tuple[Path, ...], ingestor: object, items: Callable[..., Itera
     from imgassets import ingest as ingesting
 
     watcher = ingesting.Watcher(
-        paths, ingestor, workers, make_items=items, echo=click.echo,  # type: ignore[arg-type]
+        paths,
+        ingestor,
+        workers,
+        make_items=items,
+        echo=click.echo,  # type: ignore[arg-type]
         warn=lambda text: click.echo(text, err=True),
     )
     watcher.start()  # before the scan: files created meanwhile are seen
@@ -198,10 +213,20 @@ class _When(click.ParamType):
 
 def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
-        click.option("--reason", "reasons", multiple=True, metavar="TEXT",
-                     help="Reason contains TEXT (case-insensitive); repeat for any of several."),
-        click.option("--kind", "kinds", multiple=True, type=click.Choice(["message", "batch", "gap"]),
-                     help="Only this kind; repeat for several."),
+        click.option(
+            "--reason",
+            "reasons",
+            multiple=True,
+            metavar="TEXT",
+            help="Reason contains TEXT (case-insensitive); repeat for any of several.",
+        ),
+        click.option(
+            "--kind",
+            "kinds",
+            multiple=True,
+            type=click.Choice(["message", "batch", "gap"]),
+            help="Only this kind; repeat for several.",
+        ),
         click.option("--since", type=_When(), help="Failed at or after: ISO date/time (UTC) or an age (2h, 7d)."),
         click.option("--until", type=_When(), help="Failed at or before: ISO date/time (UTC) or an age (2h, 7d)."),
         click.option("--limit", type=click.IntRange(0), help="At most this many (the oldest first)."),
@@ -212,8 +237,13 @@ def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @main.group()
-@click.option("--timeout", type=click.FloatRange(0.5), default=30, show_default=True,
-              help="Seconds to wait for Kafka before giving up.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.5),
+    default=30,
+    show_default=True,
+    help="Seconds to wait for Kafka before giving up.",
+)
 @click.pass_context
 def dlq(ctx: click.Context, timeout: float) -> None:
     """The dead-letter topic (IMGASSETS_KAFKA_DLQ_TOPIC): list and replay dead letters.
@@ -224,8 +254,9 @@ def dlq(ctx: click.Context, timeout: float) -> None:
     ctx.obj = {"timeout": timeout}
 
 
-def _dlq_selection(reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
-                   until: datetime | None, limit: int | None) -> object:
+def _dlq_selection(
+    reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None, until: datetime | None, limit: int | None
+) -> object:
     from imgassets.dlq import Selection
 
     return Selection(reasons=reasons, kinds=kinds, since=since, until=until, limit=limit)  # type: ignore[arg-type]
@@ -235,8 +266,15 @@ def _dlq_selection(reasons: tuple[str, ...], kinds: tuple[str, ...], since: date
 @_selection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the count goes to stderr).")
 @click.pass_context
-def dlq_list(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
-             until: datetime | None, limit: int | None, as_json: bool) -> None:
+def dlq_list(
+    ctx: click.Context,
+    reasons: tuple[str, ...],
+    kinds: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Read the dead-letter topic from its beginning to its current end and show each dead letter:
     failed at, kind, source topic/partition@offset, image key, reason.
 
@@ -250,7 +288,9 @@ def dlq_list(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...
     selection = _dlq_selection(reasons, kinds, since, until, limit)
     count = invalid = 0
     try:
-        for entry in dead_letters.select(dead_letters.read_dead_letters(settings, timeout=ctx.obj["timeout"]), selection):
+        for entry in dead_letters.select(
+            dead_letters.read_dead_letters(settings, timeout=ctx.obj["timeout"]), selection
+        ):
             count += 1
             invalid += entry.letter is None
             click.echo(json.dumps(entry.to_json()) if as_json else entry.line())
@@ -266,8 +306,16 @@ def dlq_list(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...
 @click.option("--to-topic", help="Send here instead of the image topic (IMGASSETS_KAFKA_TOPIC).")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
 @click.pass_context
-def dlq_replay(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None,
-               until: datetime | None, limit: int | None, to_topic: str | None, dry_run: bool) -> None:
+def dlq_replay(
+    ctx: click.Context,
+    reasons: tuple[str, ...],
+    kinds: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    to_topic: str | None,
+    dry_run: bool,
+) -> None:
     """Re-announce the selected dead letters' original messages on the image topic.
 
     Each value is sent as it was first received, keyed by its image key (when it is a JSON message with a
@@ -300,7 +348,9 @@ def dlq_replay(ctx: click.Context, reasons: tuple[str, ...], kinds: tuple[str, .
                 if outcome == "failed":
                     progress.write(f"failed: {where}: {error}", file=sys.stderr)
                 elif outcome == "would replay":
-                    progress.write(f"would send {where} → {report_topic} key {target} ({len(planned.value or b'')} bytes)")
+                    progress.write(
+                        f"would send {where} → {report_topic} key {target} ({len(planned.value or b'')} bytes)"
+                    )
                 else:
                     progress.write(f"sent {where} → {report_topic} key {target}")
 
@@ -320,7 +370,7 @@ def _dlq_where(entry: object) -> str:
     return f"{letter.topic}/{letter.partition}@{letter.offset} ({letter.kind})"
 
 
-def get_settings_or_fail():  # noqa: ANN201
+def get_settings_or_fail():
     try:
         return get_settings()
     except SettingsError as exc:
@@ -350,11 +400,15 @@ def up(demo: bool, viewer: bool) -> None:
     if demo:
         click.echo("ingesting demo photos …")
         ctx = click.get_current_context()
-        try:
-            ctx.invoke(ingest, paths=(PROJECT_ROOT / "data" / "photos",), watch=False, max_size=None,
-                       every_seconds=1.0, workers=4)
-        except SystemExit:
-            pass
+        with contextlib.suppress(SystemExit):
+            ctx.invoke(
+                ingest,
+                paths=(PROJECT_ROOT / "data" / "photos",),
+                watch=False,
+                max_size=None,
+                every_seconds=1.0,
+                workers=4,
+            )
     click.echo(
         f"\nDagster UI: {settings.dagster_url}   viewer: {settings.viewer_url}\n"
         "The sensor launches runs within seconds; watch them under Runs, detections under Assets."
@@ -410,9 +464,19 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 
 
 @main.command()
-@click.option("--images", "images_count", type=click.IntRange(10), default=1000, show_default=True,
-              help="Images for the raw and end-to-end throughput phases.")
-@click.option("--rate", type=click.FloatRange(0.1), help="Latency phase ingest rate (default: 60% of the measured end-to-end rate).")
+@click.option(
+    "--images",
+    "images_count",
+    type=click.IntRange(10),
+    default=1000,
+    show_default=True,
+    help="Images for the raw and end-to-end throughput phases.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1),
+    help="Latency phase ingest rate (default: 60% of the measured end-to-end rate).",
+)
 @click.option("--duration", type=click.FloatRange(5), default=45, show_default=True, help="Latency phase seconds.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the bench stack running afterwards.")
@@ -429,7 +493,7 @@ def bench(images_count: int, rate: float | None, duration: float, out: Path, kee
     click.echo(json.dumps(result, indent=2))
 
 
-def _settings():  # noqa: ANN202
+def _settings():
     try:
         settings = get_settings()
         settings.require_s3_credentials()

@@ -13,12 +13,13 @@ which is harmless because the pipeline's writes are idempotent (records are keye
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from kafka import KafkaAdminClient, TopicPartition
@@ -66,7 +67,7 @@ class Entry:
         if self.letter is None:
             return None
         value = self.letter.failed_at
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @property
     def reason(self) -> str:
@@ -111,12 +112,12 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = float(relative[1]), relative[2].lower()
-        return (now or datetime.now(timezone.utc)) - timedelta(**{_UNITS[unit]: amount})
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(f"expected an ISO date/time (2026-11-25T04:00) or an age (2h, 7d), got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,7 @@ class Selection:
         assert failed_at is not None
         if self.since and failed_at < self.since:
             return False
-        if self.until and failed_at > self.until:
-            return False
-        return True
+        return not (self.until and failed_at > self.until)
 
 
 def select(entries: Iterable[Entry], selection: Selection) -> Iterator[Entry]:
@@ -254,7 +253,9 @@ def plan(entry: Entry) -> Planned:
     if value is None:
         return Planned(
             entry,
-            not_replayable=f"original value was {letter.value_size} bytes; only the first {MAX_MESSAGE_BYTES} were kept",
+            not_replayable=(
+                f"original value was {letter.value_size} bytes; only the first {MAX_MESSAGE_BYTES} were kept"
+            ),
         )
     key = letter.kafka_key
     try:
@@ -327,11 +328,9 @@ def replay(
                     futures.append(producer.send(topic, key=planned.key, value=planned.value))
                 except KafkaError as exc:
                     futures.append(exc)
-            try:
+            with contextlib.suppress(KafkaError):  # each send's own outcome is read below
                 producer.flush(timeout=max(timeout, 60))
-            except KafkaError:
-                pass  # each send's own outcome is read below
-            for planned, future in zip(batch, futures):
+            for planned, future in zip(batch, futures, strict=False):
                 try:
                     if isinstance(future, Exception):
                         raise future

@@ -52,9 +52,7 @@ def is_infrastructure(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         return True
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    return False
+    return bool(isinstance(exc, ConnectionError | TimeoutError))
 
 
 def describe(exc: BaseException) -> str:

@@ -69,7 +69,7 @@ def sniff_content_type(data: bytes) -> str | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return FORMATS.get(_format(image))
-    except Exception:  # noqa: BLE001 (whatever the header parser trips over, it is not a supported image)
+    except Exception:
         return None
 
 
@@ -93,7 +93,7 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
             if image_format == "TIFF":
                 width, height, orientation = *image.size, _orientation(image)  # see _TIFF_ORIENTED_ON_LOAD
             thumbnail = _thumbnail(image, orientation)
-    except Exception as exc:  # noqa: BLE001 (any failure to read these bytes is this image's rejection)
+    except Exception as exc:
         raise _rejection(exc) from None
     if orientation in _SWAPS_SIDES:
         width, height = height, width
@@ -113,9 +113,9 @@ def decode_bgr(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     OpenCV decodes, except TIFF (OpenCV's TIFF reader applies the orientation itself, whatever it is told,
     and refuses some files Pillow reads) and PNGs with a chunk longer than the file (OpenCV allocates the
     declared length first: up to 2 GiB for a few kilobytes): Pillow decodes those, and any file OpenCV
-    refuses or sees at another size than the header says. The orientation is the one `validate` reports (Pillow's reading of
-    EXIF/XMP): every image `validate` accepts decodes here, at the size it reported. `max_pixels` refuses
-    larger images before any pixel is decoded.
+    refuses or sees at another size than the header says. The orientation is the one `validate` reports
+    (Pillow's reading of EXIF/XMP): every image `validate` accepts decodes here, at the size it reported.
+    `max_pixels` refuses larger images before any pixel is decoded.
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -134,7 +134,7 @@ def decode_bgr(data: bytes, max_pixels: int | None = None) -> np.ndarray:
                 with Image.open(io.BytesIO(data)) as image:
                     pixels = _pillow_bgr(image)
         return _upright(pixels, orientation)
-    except Exception as exc:  # noqa: BLE001 (any failure to read these bytes is this image's rejection)
+    except Exception as exc:
         raise _rejection(exc) from None
 
 
@@ -147,7 +147,7 @@ def decoded_bytes(data: bytes) -> int:
             width, height = image.size
             sample = 2 if image.mode in _SIXTEEN_BIT_MODES else 4 if image.mode in _UNSUPPORTED_MODES else 1
             per_pixel = len(image.getbands()) * sample
-    except Exception as exc:  # noqa: BLE001 (any unreadable header is this image's rejection)
+    except Exception as exc:
         raise ImageRejected(f"unreadable image header ({type(exc).__name__}: {exc})") from None
     return width * height * max(3, per_pixel)
 
@@ -205,7 +205,7 @@ def _orientation(image: Image.Image) -> int:
     image to look for EXIF after the pixel data), so validate and decode_bgr always agree on it."""
     try:
         value = Image.Image.getexif(image).get(_EXIF_ORIENTATION, 1)
-    except Exception:  # noqa: BLE001 (unreadable metadata: show the pixels as stored)
+    except Exception:
         return 1
     return value if type(value) is int and 1 <= value <= 8 else 1
 

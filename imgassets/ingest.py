@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -65,7 +65,9 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+                sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+                )
             )
         elif path.is_file():
             found.append(path)
@@ -92,7 +94,9 @@ def resize_jpeg(data: bytes, max_side: int) -> bytes:
         return data
     scale = max_side / max(pixels.shape[:2])
     size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    ok, encoded = cv2.imencode(".jpg", cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
     return encoded.tobytes() if ok else data
 
 
@@ -119,7 +123,9 @@ def video_frames(path: Path, every_seconds: float, max_side: int | None = None) 
                         source=Source(
                             path=str(path.resolve()),
                             host=socket.gethostname(),
-                            video_frame=VideoFrame(video=path.name, frame_index=index, timestamp_s=round(index / fps, 3)),
+                            video_frame=VideoFrame(
+                                video=path.name, frame_index=index, timestamp_s=round(index / fps, 3)
+                            ),
                         ),
                     )
             index += 1
@@ -155,7 +161,7 @@ class Ingestor:
                 return "duplicate", state["key"]
             key, uploaded_at = state["key"], datetime.fromisoformat(state["uploaded_at"])
         else:
-            uploaded_at = datetime.now(timezone.utc)
+            uploaded_at = datetime.now(UTC)
             key = layout.image_key(sha256, item.name, uploaded_at)
             self._mark(marker_key, key, uploaded_at, "pending")
         message = ImageMessage(
@@ -193,7 +199,7 @@ class Ingestor:
         def one(item: Item) -> tuple[Item, str, str]:
             try:
                 outcome, detail = self.ingest(item)
-            except Exception as exc:  # noqa: BLE001 (reported per item; the batch continues)
+            except Exception as exc:
                 outcome, detail = "error", f"{type(exc).__name__}: {exc}"
             return item, outcome, detail
 
@@ -480,7 +486,10 @@ class Watcher:
             self.warn(f"failed: {describe(item)}: gave up after {attempts} attempts: {reason}")
             return
         delay = self.retry.delay(attempts)
-        self.warn(f"failed: {describe(item)} (attempt {attempts}/{self.retry.max_attempts}): {reason}; retrying in {delay:g} s")
+        self.warn(
+            f"failed: {describe(item)} (attempt {attempts}/{self.retry.max_attempts}): {reason}; "
+            f"retrying in {delay:g} s"
+        )
         heapq.heappush(self._retries, _Retry(self.clock() + delay, attempts, item, reason))
 
     def _due_retries(self) -> list[_Retry]:

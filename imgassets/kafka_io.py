@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -72,10 +74,8 @@ def ensure_topics(settings: Settings) -> None:
         for name, partitions in wanted.items():
             if name in existing:
                 continue
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, partitions, 1)])
-            except TopicAlreadyExistsError:
-                pass
         described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([settings.kafka_topic])}
         if described.get(settings.kafka_topic, 0) < settings.kafka_topic_partitions:
             admin.create_partitions({settings.kafka_topic: NewPartitions(settings.kafka_topic_partitions)})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 IMAGES = "images/"
 DETECTIONS = "detections/"
@@ -38,8 +38,8 @@ _NAME_MAX = 96
 # would also accept other scripts' digits, which strptime reads as numbers): a key parses only if it is
 # exactly what the builders below produce.
 _IMAGE_KEY = re.compile(
-    r"images/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<file>(?P<sha12>[0-9a-f]{12})-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,%d}))"
-    % (_NAME_MAX - 1),
+    r"images/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<file>(?P<sha12>[0-9a-f]{12})-"
+    rf"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{{0,{_NAME_MAX - 1}}}))",
     re.ASCII,
 )
 _PARTITION = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}:00", re.ASCII)
@@ -81,7 +81,7 @@ def floor_hour(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware (UTC)")
     try:
-        utc = moment.astimezone(timezone.utc)
+        utc = moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"timestamp out of range in UTC: {moment.isoformat()}") from None
     return utc.replace(minute=0, second=0, microsecond=0)
@@ -98,7 +98,7 @@ def parse_partition(partition: str) -> datetime:
     if not isinstance(partition, str) or not _PARTITION.fullmatch(partition):
         raise InvalidKey(f"not an hourly partition key: {partition!r}")
     try:
-        return datetime.strptime(partition, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(partition, PARTITION_FORMAT).replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidKey(f"not an hourly partition key: {partition!r}") from exc
 
@@ -139,7 +139,7 @@ def parse_image_key(key: str) -> ImageKey:
     if match is None or ".." in key or "//" in key:
         raise InvalidKey(f"not an image key of this pipeline: {key!r}")
     try:
-        hour = datetime.strptime(match["hour"], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc)
+        hour = datetime.strptime(match["hour"], _HOUR_PATH_FORMAT).replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidKey(f"image key has an impossible hour: {key!r}") from exc
     return ImageKey(key=key, hour=hour, file=match["file"])
@@ -189,7 +189,7 @@ def partition_of_summary_key(key: str) -> str:
     if match is None:
         raise InvalidKey(f"not a summary key: {key!r}")
     try:
-        hour = datetime.strptime(match[1], _HOUR_PATH_FORMAT).replace(tzinfo=timezone.utc)
+        hour = datetime.strptime(match[1], _HOUR_PATH_FORMAT).replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidKey(f"summary key has an impossible hour: {key!r}") from exc
     return partition_key(hour)

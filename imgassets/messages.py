@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote, unquote
 
@@ -68,7 +68,7 @@ class ImageMessage(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("uploaded_at must carry a UTC offset")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _key_matches_content(self) -> ImageMessage:
@@ -112,9 +112,7 @@ def decode(raw: bytes | None, expected_bucket: str) -> ImageMessage:
         try:
             message = ImageMessage.model_validate(data)
         except ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
-            )
+            details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())
             raise MessageError(f"invalid message: {details}") from None
         if message.bucket != expected_bucket:
             raise MessageError(f"image is in bucket {message.bucket!r}, this pipeline reads {expected_bucket!r}")
@@ -163,7 +161,7 @@ class DeadLetter(BaseModel):
             topic=topic,
             partition=partition,
             offset=offset,
-            failed_at=datetime.now(timezone.utc),
+            failed_at=datetime.now(UTC),
             value_size=None if value is None else len(value),
             value_base64=None if value is None else base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
             **extra,
@@ -221,7 +219,7 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
             )
         uploaded_at = datetime.fromisoformat(uploaded) if uploaded else None
         if uploaded_at is not None and uploaded_at.tzinfo is None:
-            uploaded_at = uploaded_at.replace(tzinfo=timezone.utc)
+            uploaded_at = uploaded_at.replace(tzinfo=UTC)
         return uploaded_at, source
-    except Exception:  # noqa: BLE001 (metadata is provenance only: unreadable metadata must not reject an image)
+    except Exception:
         return None, None

@@ -217,9 +217,7 @@ class Summary(Record):
     runs: list[str]
 
     @classmethod
-    def merge(
-        cls, partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]
-    ) -> Summary:
+    def merge(cls, partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]) -> Summary:
         """Latest result per image wins; an image counts as rejected only if it has no detection."""
         latest: dict[str, ImageResult] = {}
         for shard in sorted(shards, key=lambda s: s.created_at):

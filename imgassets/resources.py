@@ -81,9 +81,7 @@ class KafkaResource(ConfigurableResource):
             security_protocol=settings.kafka_security_protocol,
             sasl_mechanism=settings.kafka_sasl_mechanism,
             sasl_username=settings.kafka_sasl_username,
-            sasl_password=(
-                EnvVar(f"{ENV_PREFIX}KAFKA_SASL_PASSWORD") if settings.kafka_sasl_password else None
-            ),
+            sasl_password=(EnvVar(f"{ENV_PREFIX}KAFKA_SASL_PASSWORD") if settings.kafka_sasl_password else None),
             ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
         )
 

@@ -99,9 +99,7 @@ class ObjectStore:
                 raise
             self.client.create_bucket(Bucket=self.bucket)
 
-    def put_bytes(
-        self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
-    ) -> None:
+    def put_bytes(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
         )

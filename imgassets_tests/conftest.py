@@ -22,8 +22,9 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 # Ports of the test services (the dev stack uses 9092/8333/3000/3001).
 #: IMGASSETS_TEST_PORT_OFFSET shifts them all, so two test runs on one machine do not collide.
 PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
-TEST_PORTS = {name: port + PORT_OFFSET for name, port in
-              {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}.items()}
+TEST_PORTS = {
+    name: port + PORT_OFFSET for name, port in {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}.items()
+}
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
 #: Rows of the reliability report (test_reliability.py, test_e2e.py), printed at the end of the run.
@@ -126,7 +127,7 @@ def _wait_bucket_ready(store: object, timeout: float = 60) -> None:
         try:
             store.ensure_bucket()  # type: ignore[attr-defined]
             return
-        except Exception:  # noqa: BLE001 (volumes still starting)
+        except Exception:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
@@ -169,7 +170,7 @@ def bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(bucket: str):  # noqa: ANN201
+def store(bucket: str):
     from imgassets.settings import get_settings
     from imgassets.storage import ObjectStore
 

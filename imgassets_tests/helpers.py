@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections import Counter
@@ -29,7 +30,7 @@ def pipeline(**values: object) -> PipelineResource:
     return PipelineResource.from_settings(get_settings(), **values)
 
 
-def producer():  # noqa: ANN201
+def producer():
     return kafka_io.make_producer(kafka_io.settings_client_config(get_settings()))
 
 
@@ -82,10 +83,8 @@ def _image_messages(topic: str, bucket: str) -> list[messages.ImageMessage]:
     found = []
     for value in read_all(topic):
         if isinstance(value, dict):
-            try:
+            with contextlib.suppress(messages.MessageError):
                 found.append(messages.decode(json.dumps(value).encode(), bucket))
-            except messages.MessageError:
-                pass
     return found
 
 
@@ -113,8 +112,15 @@ def account(scenario: str, store: ObjectStore, images_topic: str, dlq_topic: str
         image.image_key for found in summaries if found for image in Summary.model_validate_json(found.data).images
     )
     duplicates = sum(n - 1 for n in summary_images.values()) + len(detection_keys) - detected
-    row = {"scenario": scenario, "sent": len(announced) if sent is None else sent, "detections": detected,
-           "rejections": rejected, "dead_lettered": len(dead_letters), "lost": lost, "duplicates": duplicates}
+    row = {
+        "scenario": scenario,
+        "sent": len(announced) if sent is None else sent,
+        "detections": detected,
+        "rejections": rejected,
+        "dead_lettered": len(dead_letters),
+        "lost": lost,
+        "duplicates": duplicates,
+    }
     REPORT.append(row)
     assert lost == 0 and duplicates == 0, row
     return row
@@ -131,7 +137,7 @@ class WebhookReceiver:
         self.received = received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(200)
                 self.end_headers()

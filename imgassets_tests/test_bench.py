@@ -16,9 +16,24 @@ pytestmark = pytest.mark.e2e
 def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()} | {"IMGASSETS_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("imgassets")), "bench", "--images", "30", "--rate", "4",
-         "--duration", "6", "--out", str(tmp_path / "out")],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
+        [
+            str(Path(sys.executable).with_name("imgassets")),
+            "bench",
+            "--images",
+            "30",
+            "--rate",
+            "4",
+            "--duration",
+            "6",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

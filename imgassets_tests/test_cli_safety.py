@@ -39,7 +39,10 @@ def test_verbose_kafka_client_logs_never_show_the_sasl_password() -> None:
     }
     result = subprocess.run(
         [sys.executable, "-m", "imgassets.cli", "-v", "dlq", "--timeout", "2", "list"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "Error: cannot reach Kafka at 127.0.0.1:1" in result.stderr
@@ -52,7 +55,10 @@ def test_without_verbose_an_unreachable_broker_is_one_clear_line() -> None:
     env = os.environ | {"IMGASSETS_ENV_FILE": "/dev/null", "IMGASSETS_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
     result = subprocess.run(
         [sys.executable, "-m", "imgassets.cli", "dlq", "--timeout", "1", "list"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

@@ -49,7 +49,11 @@ V1: dict[str, type[BaseModel]] = {
 def test_committed_contract_matches_the_python_code() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "imgassets.contract", "--check"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-6000:]
 
@@ -91,7 +95,11 @@ def test_schema_covers_every_document_and_marks_the_version_tag_required() -> No
 def test_viewer_types_are_generated_from_the_committed_contract(tmp_path: Path) -> None:
     result = subprocess.run(
         ["node", "scripts/contract.mjs", "--out-dir", str(tmp_path)],
-        cwd=FRONTEND, capture_output=True, text=True, timeout=120, check=False,
+        cwd=FRONTEND,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("records.generated.ts", "viewer-routes.generated.ts"):
@@ -143,7 +151,9 @@ def _fixture(name: str) -> bytes:
 def _keeps(written: Any, read_back: Any) -> bool:
     """Everything `written` holds is in `read_back` (which may hold more: fields added since)."""
     if isinstance(written, dict):
-        return isinstance(read_back, dict) and all(k in read_back and _keeps(v, read_back[k]) for k, v in written.items())
+        return isinstance(read_back, dict) and all(
+            k in read_back and _keeps(v, read_back[k]) for k, v in written.items()
+        )
     if isinstance(written, list):
         return isinstance(read_back, list) and len(written) == len(read_back) and all(map(_keeps, written, read_back))
     return written == read_back
@@ -219,8 +229,13 @@ def test_another_schema_version_is_refused() -> None:
 def test_records_built_in_code_still_refuse_misspelt_fields() -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted: heigth"):
         ImageResult(
-            image_key="images/2026/11/25/04/5a9522051c3c-dog.jpg", detection_key="d", width=1, heigth=1,
-            counts={}, objects=0, processed_at="2026-11-25T04:40:11Z",
+            image_key="images/2026/11/25/04/5a9522051c3c-dog.jpg",
+            detection_key="d",
+            width=1,
+            heigth=1,
+            counts={},
+            objects=0,
+            processed_at="2026-11-25T04:40:11Z",
         )
     with pytest.raises(ValidationError, match="Extra inputs are not permitted: rotation"):
         Detection(label="dog", class_id=16, confidence=0.9, box={"x": 0, "y": 0, "w": 1, "h": 1, "rotation": 2})

@@ -37,6 +37,7 @@ ONE_SHOT = {"config", "init"}
 
 # --- docker compose (static) ------------------------------------------------------------------------------
 
+
 def _compose_binary() -> str:
     spec = importlib.util.find_spec("compose")
     binary = Path(next(iter(spec.submodule_search_locations or []), "")) / "docker-compose" if spec else None
@@ -56,7 +57,10 @@ def _compose(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGASSETS_", "DAGSTER_", "COMPOSE_"))}
     return subprocess.run(
         [_compose_binary(), "-f", str(COMPOSE_FILE), "--project-directory", str(project_dir), *args],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -70,8 +74,16 @@ def test_compose_config_validates(project_dir: Path) -> None:
     result = _compose(project_dir, "config", "-q")
     assert result.returncode == 0, result.stderr
     services = set(_config(project_dir)["services"])
-    assert {"kafka", "s3", "postgres", "init", "dagster-code", "dagster-webserver", "dagster-daemon",
-            "viewer"} <= services
+    assert {
+        "kafka",
+        "s3",
+        "postgres",
+        "init",
+        "dagster-code",
+        "dagster-webserver",
+        "dagster-daemon",
+        "viewer",
+    } <= services
 
 
 @pytest.mark.parametrize("variable", ["DAGSTER_PG_PASSWORD", "DOCKER_GID"])
@@ -187,6 +199,7 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
 
 # --- PostgreSQL-backed Dagster, for real -------------------------------------------------------------------
 
+
 @dataclass
 class Postgres:
     bin_dir: Path
@@ -197,17 +210,40 @@ class Postgres:
 
     def sql(self, query: str) -> list[list[str]]:
         result = subprocess.run(
-            [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d",
-             self.database, "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query],
-            capture_output=True, text=True, env=os.environ | {"PGPASSWORD": self.password}, check=True,
+            [
+                str(self.bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                self.database,
+                "-At",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                query,
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PGPASSWORD": self.password},
+            check=True,
         )
         return [line.split("\t") for line in result.stdout.splitlines()]
 
 
 def _pg_env(host: str, port: int) -> dict[str, str]:
     return {
-        "DAGSTER_PG_HOST": host, "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_DB": "dagster",
-        "DAGSTER_PG_USER": "dagster", "DAGSTER_PG_PASSWORD": "test-pg-password", "DAGSTER_MAX_CONCURRENT_RUNS": "2",
+        "DAGSTER_PG_HOST": host,
+        "DAGSTER_PG_PORT": str(port),
+        "DAGSTER_PG_DB": "dagster",
+        "DAGSTER_PG_USER": "dagster",
+        "DAGSTER_PG_PASSWORD": "test-pg-password",
+        "DAGSTER_MAX_CONCURRENT_RUNS": "2",
     }
 
 
@@ -243,10 +279,30 @@ def postgres() -> Iterator[Postgres]:
         result = subprocess.run([*as_user, *map(str, argv)], capture_output=True, text=True)
         assert result.returncode == 0, f"{argv[0]} failed: {result.stderr}{log.read_text() if log.exists() else ''}"
 
-    run(bin_dir / "initdb", "-D", data, "-U", env["DAGSTER_PG_USER"], f"--pwfile={pwfile}",
-        "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync")
-    run(bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o",
-        f"-p {PG_PORT} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    run(
+        bin_dir / "initdb",
+        "-D",
+        data,
+        "-U",
+        env["DAGSTER_PG_USER"],
+        f"--pwfile={pwfile}",
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        "--no-sync",
+    )
+    run(
+        bin_dir / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        log,
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {PG_PORT} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "start",
+    )
     try:
         server = Postgres(bin_dir, PG_PORT, "postgres", env["DAGSTER_PG_USER"], env["DAGSTER_PG_PASSWORD"])
         server.sql(f"CREATE DATABASE {env['DAGSTER_PG_DB']}")
@@ -258,7 +314,7 @@ def postgres() -> Iterator[Postgres]:
 
 
 @pytest.fixture
-def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """docker/dagster.yaml as is, except runs are subprocesses instead of containers (no Docker engine here)."""
     from dagster import DagsterInstance
 
@@ -280,7 +336,12 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.integration
 def test_sensor_driven_run_state_lives_in_postgres(
-    production_instance, postgres: Postgres, topics, store, photos, tmp_path: Path,  # noqa: ANN001
+    production_instance,
+    postgres: Postgres,
+    topics,
+    store,
+    photos,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
@@ -364,8 +425,10 @@ def test_sensor_driven_run_state_lives_in_postgres(
         f"AND run_id = '{run.run_id}' ORDER BY asset_key"
     )
     assert materialized == [[f'["{a}"]', partition] for a in ("detection_summary", "detections", "raw_images")]
-    bodies = [deserialize_value(body, InstigatorState) for (body,) in
-              postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")]
+    bodies = [
+        deserialize_value(body, InstigatorState)
+        for (body,) in postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")
+    ]
     (stored,) = [state for state in bodies if state.instigator_name == "kafka_image_sensor"]
     cursor = Cursor.parse(stored.instigator_data.cursor)
     assert cursor.offsets == helpers.end_offsets(topics.images)

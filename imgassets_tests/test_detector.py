@@ -10,7 +10,7 @@ WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca
 
 
 @pytest.fixture(scope="module")
-def detector():  # noqa: ANN201
+def detector():
     return load_detector("opencv", 416, 0.5, 0.4)
 
 
@@ -29,14 +29,14 @@ def test_model_files_are_the_known_weights() -> None:
         ("eagle.jpg", {"bird"}),
     ],
 )
-def test_finds_the_objects_in_real_photos(detector, photo: str, expected: set[str]) -> None:  # noqa: ANN001
+def test_finds_the_objects_in_real_photos(detector, photo: str, expected: set[str]) -> None:
     image = cv2.imread(str(PHOTOS / photo))
     labels = {d.label for d in detector.detect([image])[0]}
     assert labels == expected
 
 
 @pytest.mark.parametrize("photo", ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"])
-def test_matches_an_independent_opencv_detection_model(detector, photo: str) -> None:  # noqa: ANN001
+def test_matches_an_independent_opencv_detection_model(detector, photo: str) -> None:
     """cv2.dnn_DetectionModel does its own pre/post-processing: same boxes (±2 px) and scores."""
     files = find_model_files()
     reference = cv2.dnn_DetectionModel(cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights)))
@@ -45,12 +45,14 @@ def test_matches_an_independent_opencv_detection_model(detector, photo: str) -> 
     class_ids, scores, boxes = reference.detect(image, confThreshold=0.5, nmsThreshold=0.4)
     expected = sorted(
         (files.labels[int(c)], round(float(s), 3), tuple(int(v) for v in b))
-        for c, s, b in zip(class_ids, scores, boxes)
+        for c, s, b in zip(class_ids, scores, boxes, strict=False)
     )
-    ours = sorted((d.label, round(d.confidence, 3), (d.box.x, d.box.y, d.box.w, d.box.h)) for d in detector.detect([image])[0])
+    ours = sorted(
+        (d.label, round(d.confidence, 3), (d.box.x, d.box.y, d.box.w, d.box.h)) for d in detector.detect([image])[0]
+    )
     assert [e[0] for e in expected] == [o[0] for o in ours]
     height, width = image.shape[:2]
-    for (_, exp_score, exp_box), (_, our_score, our_box) in zip(expected, ours):
+    for (_, exp_score, exp_box), (_, our_score, our_box) in zip(expected, ours, strict=False):
         assert our_score == pytest.approx(exp_score, abs=2e-3)
         # DetectionModel clamps a box's corner to the image without shortening it; we clip exactly.
         assert _iou(our_box, _clip(exp_box, width, height)) > 0.95
@@ -69,12 +71,12 @@ def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def test_batches_give_the_same_result_as_single_images(detector) -> None:  # noqa: ANN001
+def test_batches_give_the_same_result_as_single_images(detector) -> None:
     images = [cv2.imread(str(PHOTOS / name)) for name in ("dog.jpg", "person.jpg")]
     assert detector.detect(images) == [detector.detect([image])[0] for image in images]
 
 
-def test_boxes_are_clipped_to_the_image(detector) -> None:  # noqa: ANN001
+def test_boxes_are_clipped_to_the_image(detector) -> None:
     image = cv2.imread(str(PHOTOS / "giraffe.jpg"))
     height, width = image.shape[:2]
     for found in detector.detect([image])[0]:

@@ -4,7 +4,7 @@ one) are written to a fresh dead-letter topic, then listed, filtered and replaye
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -18,7 +18,7 @@ from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 IMAGE_KEY = "images/2026/01/02/03/0123456789ab-cat.jpg"
 BATCH_KEY = "images/2026/01/02/04/ba7c0123abcd-dog.jpg"
 IMAGE_VALUE = json.dumps({"schema": "imgassets.image.v1", "bucket": "other", "key": IMAGE_KEY}).encode()
@@ -33,21 +33,36 @@ def letter(reason: str, offset: int, value: bytes | None, age: timedelta, **extr
 
 #: name → dead letter; written in this order.
 LETTERS = {
-    "not_json": letter("not JSON: Expecting value: line 1 column 1 (char 0)\nmore detail", 10, NOT_JSON, timedelta(days=3)),
-    "bucket": letter("image is in bucket 'other', this pipeline reads 'imgassets'", 11, IMAGE_VALUE, timedelta(hours=5)),
-    "batch": letter(
-        "run 1234 failed for good after 2 re-requests: S3 unavailable", 12, BATCH_VALUE, timedelta(minutes=30),
-        kind="batch", image_key=BATCH_KEY, run_id="1234",
+    "not_json": letter(
+        "not JSON: Expecting value: line 1 column 1 (char 0)\nmore detail", 10, NOT_JSON, timedelta(days=3)
     ),
-    "gap": letter("offsets 20-29 vanished before they were read (retention)", 20, None, timedelta(minutes=20),
-                  kind="gap", last_offset=29),
+    "bucket": letter(
+        "image is in bucket 'other', this pipeline reads 'imgassets'", 11, IMAGE_VALUE, timedelta(hours=5)
+    ),
+    "batch": letter(
+        "run 1234 failed for good after 2 re-requests: S3 unavailable",
+        12,
+        BATCH_VALUE,
+        timedelta(minutes=30),
+        kind="batch",
+        image_key=BATCH_KEY,
+        run_id="1234",
+    ),
+    "gap": letter(
+        "offsets 20-29 vanished before they were read (retention)",
+        20,
+        None,
+        timedelta(minutes=20),
+        kind="gap",
+        last_offset=29,
+    ),
     "too_large": letter("message too large: 20000 bytes > 16384", 13, b"x" * 20000, timedelta(minutes=10)),
 }
 INVALID = b"this is not a dead letter"
 
 
 @pytest.fixture
-def dead_letters(topics):  # noqa: ANN001, ANN201
+def dead_letters(topics):
     producer = helpers.producer()
     try:
         for item in LETTERS.values():
@@ -83,7 +98,7 @@ def image_topic_records(topic: str) -> list[tuple[bytes | None, bytes]]:
         consumer.close()
 
 
-def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:  # noqa: ANN001
+def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:
     result = cli("list")
     assert result.exit_code == 0, result.output
     lines = stdout_lines(result)
@@ -91,14 +106,28 @@ def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:  # no
     rows = lines[:-1]
     assert len(rows) == 6
     when = (NOW - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert rows[0].split() == [when, "message", "images/1@10", "-", "not", "JSON:", "Expecting", "value:", "line",
-                               "1", "column", "1", "(char", "0)…"]  # reason cut to its first line
+    assert rows[0].split() == [
+        when,
+        "message",
+        "images/1@10",
+        "-",
+        "not",
+        "JSON:",
+        "Expecting",
+        "value:",
+        "line",
+        "1",
+        "column",
+        "1",
+        "(char",
+        "0)…",
+    ]  # reason cut to its first line
     assert rows[2].split()[1:4] == ["batch", "images/1@12", BATCH_KEY]
     assert rows[3].split()[1:4] == ["gap", "images/1@20-29", "-"]
     assert "invalid" in rows[5] and "not a dead-letter record" in rows[5] and f"({len(INVALID)} bytes)" in rows[5]
 
 
-def test_list_json_lines(dead_letters) -> None:  # noqa: ANN001
+def test_list_json_lines(dead_letters) -> None:
     result = cli("list", "--json")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in stdout_lines(result)]  # stdout is pure JSON lines
@@ -111,7 +140,7 @@ def test_list_json_lines(dead_letters) -> None:  # noqa: ANN001
     assert "6 dead letters" in result.stderr
 
 
-def test_list_filters(dead_letters) -> None:  # noqa: ANN001
+def test_list_filters(dead_letters) -> None:
     def offsets(*args: str) -> list[str]:
         result = cli("list", *args)
         assert result.exit_code == 0, result.output
@@ -122,7 +151,11 @@ def test_list_filters(dead_letters) -> None:  # noqa: ANN001
     assert offsets("--kind", "gap") == ["images/1@20-29"]
     assert offsets("--kind", "batch", "--kind", "gap") == ["images/1@12", "images/1@20-29"]
     assert offsets("--since", "1h") == ["images/1@12", "images/1@20-29", "images/1@13"]  # no invalid: no time
-    assert offsets("--since", (NOW - timedelta(days=1)).isoformat(), "--until", "15m") == ["images/1@11", "images/1@12", "images/1@20-29"]
+    assert offsets("--since", (NOW - timedelta(days=1)).isoformat(), "--until", "15m") == [
+        "images/1@11",
+        "images/1@12",
+        "images/1@20-29",
+    ]
     assert offsets("--until", "2d") == ["images/1@10"]
     assert offsets("--limit", "2") == ["images/1@10", "images/1@11"]
     assert offsets("--kind", "message", "--since", "1d", "--limit", "1") == ["images/1@11"]
@@ -132,7 +165,7 @@ def test_list_filters(dead_letters) -> None:  # noqa: ANN001
     assert bad.exit_code == 2 and "expected an ISO date/time" in bad.output
 
 
-def test_replay_sends_exactly_the_selected_values(dead_letters) -> None:  # noqa: ANN001
+def test_replay_sends_exactly_the_selected_values(dead_letters) -> None:
     result = cli("replay", "--reason", "bucket", "--reason", "S3 unavailable")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "replayed 2, not replayable 0"
@@ -142,12 +175,15 @@ def test_replay_sends_exactly_the_selected_values(dead_letters) -> None:  # noqa
     assert sorted(records) == sorted([(IMAGE_KEY.encode(), IMAGE_VALUE), (BATCH_KEY.encode(), BATCH_VALUE)])
 
 
-def test_replay_everything_skips_what_is_not_replayable(dead_letters) -> None:  # noqa: ANN001
+def test_replay_everything_skips_what_is_not_replayable(dead_letters) -> None:
     result = cli("replay")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "replayed 3, not replayable 3"
     assert "not replayable: images/1@20 (gap): gap: offsets 20-29 vanished" in result.stderr
-    assert f"not replayable: images/1@13 (message): original value was 20000 bytes; only the first {MAX_MESSAGE_BYTES}" in result.stderr
+    assert (
+        f"not replayable: images/1@13 (message): original value was 20000 bytes; only the first {MAX_MESSAGE_BYTES}"
+        in result.stderr
+    )
     assert "not replayable: dead-letter record 0@5: not a dead-letter record" in result.stderr
     records = image_topic_records(dead_letters.images)
     # a value that is not JSON keeps the dead letter's own key (source topic/partition@offset)
@@ -156,29 +192,32 @@ def test_replay_everything_skips_what_is_not_replayable(dead_letters) -> None:  
     )
 
 
-def test_replay_twice_sends_twice(dead_letters) -> None:  # noqa: ANN001
+def test_replay_twice_sends_twice(dead_letters) -> None:
     for _ in range(2):
         assert cli("replay", "--kind", "batch").exit_code == 0
     assert image_topic_records(dead_letters.images) == [(BATCH_KEY.encode(), BATCH_VALUE)] * 2
 
 
-def test_dry_run_sends_nothing(dead_letters) -> None:  # noqa: ANN001
+def test_dry_run_sends_nothing(dead_letters) -> None:
     result = cli("replay", "--dry-run", "--since", "1d")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "would replay 2, not replayable 2"
-    assert f"would send images/1@11 (message) → {dead_letters.images} key {IMAGE_KEY} ({len(IMAGE_VALUE)} bytes)" in result.stdout
+    assert (
+        f"would send images/1@11 (message) → {dead_letters.images} key {IMAGE_KEY} ({len(IMAGE_VALUE)} bytes)"
+        in result.stdout
+    )
     assert "not replayable: images/1@20 (gap)" in result.stderr
     assert helpers.end_offsets(dead_letters.images) == {0: 0, 1: 0, 2: 0}
 
 
-def test_gap_alone_is_not_replayable(dead_letters) -> None:  # noqa: ANN001
+def test_gap_alone_is_not_replayable(dead_letters) -> None:
     result = cli("replay", "--kind", "gap")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result) == ["replayed 0, not replayable 1"]
     assert helpers.end_offsets(dead_letters.images) == {0: 0, 1: 0, 2: 0}
 
 
-def test_replay_to_another_topic(dead_letters) -> None:  # noqa: ANN001
+def test_replay_to_another_topic(dead_letters) -> None:
     result = cli("replay", "--kind", "batch", "--to-topic", dead_letters.images)
     assert result.exit_code == 0
     missing = cli("replay", "--kind", "batch", "--to-topic", "no-such-topic-here")
@@ -187,7 +226,7 @@ def test_replay_to_another_topic(dead_letters) -> None:  # noqa: ANN001
     assert into_itself.exit_code == 1 and "refusing to replay into the dead-letter topic" in into_itself.output
 
 
-def test_missing_topic_and_unreachable_kafka_are_clear_errors(topics, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_missing_topic_and_unreachable_kafka_are_clear_errors(topics, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMGASSETS_KAFKA_DLQ_TOPIC", "no-such-dead-letters")
     get_settings.cache_clear()
     result = cli("list")
@@ -201,7 +240,7 @@ def test_missing_topic_and_unreachable_kafka_are_clear_errors(topics, monkeypatc
     get_settings.cache_clear()
 
 
-def test_python_api(dead_letters) -> None:  # noqa: ANN001
+def test_python_api(dead_letters) -> None:
     settings = get_settings()
     entries = list(dlq.read_dead_letters(settings, timeout=10))
     assert len(entries) == 6 and entries[-1].letter is None
@@ -213,12 +252,12 @@ def test_python_api(dead_letters) -> None:  # noqa: ANN001
 
 
 def test_parse_when() -> None:
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-    assert dlq.parse_when("2h", now) == datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
-    assert dlq.parse_when("7d", now) == datetime(2026, 11, 18, 12, 0, tzinfo=timezone.utc)
-    assert dlq.parse_when("90s", now) == datetime(2026, 11, 25, 11, 58, 30, tzinfo=timezone.utc)
-    assert dlq.parse_when("2026-11-25T04:00") == datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)
-    assert dlq.parse_when("2026-11-25T04:00:00Z") == datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)
-    assert dlq.parse_when("2026-11-25T06:00+02:00") == datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert dlq.parse_when("2h", now) == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    assert dlq.parse_when("7d", now) == datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+    assert dlq.parse_when("90s", now) == datetime(2026, 11, 25, 11, 58, 30, tzinfo=UTC)
+    assert dlq.parse_when("2026-11-25T04:00") == datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    assert dlq.parse_when("2026-11-25T04:00:00Z") == datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    assert dlq.parse_when("2026-11-25T06:00+02:00") == datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         dlq.parse_when("last tuesday")

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,8 +26,9 @@ from imgassets_tests.conftest import PHOTOS, PORT_OFFSET, _base_env
 
 pytestmark = pytest.mark.e2e
 
-PORTS = {name: port + PORT_OFFSET for name, port in
-         {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}.items()}
+PORTS = {
+    name: port + PORT_OFFSET for name, port in {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}.items()
+}
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ def _graphql(query: str, variables: dict) -> dict:
         data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=30) as response:
         body = json.loads(response.read())
     assert "errors" not in body, body
     return body["data"]
@@ -110,11 +111,15 @@ def webhook() -> Iterator[helpers.WebhookReceiver]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookReceiver) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("e2e-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | _base_env(home, PORTS) | {
-        "IMGASSETS_ALERT_WEBHOOK_URL": webhook.url,
-        "IMGASSETS_ALERT_FAILED_TICKS": "2",
-        "IMGASSETS_BATCH_REQUEUE_LIMIT": "1",
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")}
+        | _base_env(home, PORTS)
+        | {
+            "IMGASSETS_ALERT_WEBHOOK_URL": webhook.url,
+            "IMGASSETS_ALERT_FAILED_TICKS": "2",
+            "IMGASSETS_BATCH_REQUEUE_LIMIT": "1",
+        }
+    )
     saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
     started = _cli(env, "stack", "up", "--no-demo")
     try:
@@ -208,7 +213,10 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
     status = _cli(stack.env, "stack", "status", "--json")
     assert status.returncode == 0, status.stdout
     assert {row["service"]: row["state"] for row in json.loads(status.stdout)} == {
-        "kafka": "healthy", "s3": "healthy", "dagster-webserver": "healthy", "dagster-daemon": "healthy",
+        "kafka": "healthy",
+        "s3": "healthy",
+        "dagster-webserver": "healthy",
+        "dagster-daemon": "healthy",
         "viewer": "healthy",
     }
     again = _cli(stack.env, "stack", "up", "--no-demo")
@@ -239,15 +247,21 @@ def test_daemon_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_p
     assert stack.wait_for_total(25) == 25  # across hours: the ingest may straddle an hour boundary
     # Unless the run had just finished when its worker died, it failed and a retry did its work.
     if _runs({"runIds": [started["runId"]]})[0]["status"] != "SUCCESS":
-        print(f"\nrun {started['runId']} orphaned by the daemon's death; automatic retries: "
-              f"{_outcomes(_await_successful_retry(started))}")
+        print(
+            f"\nrun {started['runId']} orphaned by the daemon's death; automatic retries: "
+            f"{_outcomes(_await_successful_retry(started))}"
+        )
 
 
 def _await_new_run(status: str, known: set[str], timeout: float = 120, without_tag: str | None = None) -> dict:
     """The first run not in `known` that has `status` (and not the tag `without_tag`, if given)."""
+
     def new() -> list[dict]:
-        return [run for run in _runs({"statuses": [status]})
-                if run["runId"] not in known and not (without_tag and _has_tag(run, without_tag))]
+        return [
+            run
+            for run in _runs({"statuses": [status]})
+            if run["runId"] not in known and not (without_tag and _has_tag(run, without_tag))
+        ]
 
     found = _poll(new, bool, timeout, every=0.1)
     assert found, f"no new run reached {status} within {timeout} s"
@@ -336,11 +350,16 @@ def _await_successful_retry(failed: dict, timeout: float = 90) -> list[dict]:
     """Dagster's automatic retries of a failed run, once one of them has succeeded."""
     assert {"key": "dagster/max_retries", "value": "2"} in failed["tags"]
     # A run's summary lands a moment before it reports success, so wait for the success itself.
-    retries = _poll(lambda: _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]}),
-                    lambda found: any(run["status"] == "SUCCESS" for run in found), timeout)
+    retries = _poll(
+        lambda: _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]}),
+        lambda found: any(run["status"] == "SUCCESS" for run in found),
+        timeout,
+    )
     assert retries, "Dagster did not retry the failed run"
-    assert all({"key": "dagster/retry_number", "value": str(n)} in run["tags"] for n, run in
-               enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1))
+    assert all(
+        {"key": "dagster/retry_number", "value": str(n)} in run["tags"]
+        for n, run in enumerate(sorted(retries, key=lambda r: _tag(r, "dagster/retry_number")), start=1)
+    )
     assert any(run["status"] == "SUCCESS" for run in retries), retries
     return retries
 
@@ -393,7 +412,7 @@ def test_poison_messages_are_dead_lettered_while_the_sensor_keeps_going(
     _account(stack, "whole stack: poison messages among good ones")
 
 
-def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tmp_path: Path, webhook) -> None:  # noqa: ANN001
+def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tmp_path: Path, webhook) -> None:
     """A batch with images that used to raise unexpected exceptions (every regression input the fuzzers found,
     and a 32-bit float TIFF that Pillow reads and OpenCV cannot) among good photos: the good ones get
     detections, each bad one a rejection record with its reason; the failed rejection-rate check alerts."""
@@ -403,8 +422,11 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
     from imgassets.records import Rejection
 
     folder = _photo_folder(tmp_path, "mixed", 3, first=85_000)
-    bad = [path for path in sorted((PROJECT_ROOT / "imgassets_tests" / "regressions" / "images").glob("*"))
-           if path.suffix != ".md"]
+    bad = [
+        path
+        for path in sorted((PROJECT_ROOT / "imgassets_tests" / "regressions" / "images").glob("*"))
+        if path.suffix != ".md"
+    ]
     for path in bad:
         shutil.copy(path, folder / f"bad-{path.stem}.jpg")
     Image.fromarray(np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)).save(folder / "float32.tif")
@@ -415,8 +437,11 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
     assert sent >= 4, result.stdout
     assert _poll(stack.handled, lambda n: n >= before + sent, 240) == before + sent
     partitions = {layout.parse_image_key(k).partition for k in _announced_keys("mixed-")}
-    rejections = [stack.store.get_record(k, Rejection) for p in partitions
-                  for k in stack.store.list_keys(layout.rejections_prefix(p))]
+    rejections = [
+        stack.store.get_record(k, Rejection)
+        for p in partitions
+        for k in stack.store.list_keys(layout.rejections_prefix(p))
+    ]
     float_rejection = next(r for r in rejections if r.image_key.endswith("-float32.tif"))
     print(f"\nrejected: {[(r.image_key.rsplit('/', 1)[-1], r.reason) for r in rejections]}")
     assert float_rejection.reason
@@ -427,8 +452,11 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
 def _announced_keys(fragment: str) -> list[str]:
     from imgassets.settings import get_settings
 
-    return [m["key"] for m in helpers.read_all(get_settings().kafka_topic)
-            if isinstance(m, dict) and fragment in str(m.get("key", ""))]
+    return [
+        m["key"]
+        for m in helpers.read_all(get_settings().kafka_topic)
+        if isinstance(m, dict) and fragment in str(m.get("key", ""))
+    ]
 
 
 def test_a_cancelled_run_has_its_batch_requested_again(stack: Stack, ingested: dict, tmp_path: Path) -> None:
@@ -451,7 +479,7 @@ def test_a_cancelled_run_has_its_batch_requested_again(stack: Stack, ingested: d
 
 
 def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
-    stack: Stack, ingested: dict, tmp_path: Path, webhook  # noqa: ANN001
+    stack: Stack, ingested: dict, tmp_path: Path, webhook
 ) -> None:
     """Every run of a batch is killed (a poison image that takes its worker down, say): Dagster's retries and
     the re-request all fail, so each message of the batch goes to the DLQ with "run <id> failed: …" and an
@@ -463,7 +491,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
 
     daemon = LocalStack(get_settings()).service("dagster-daemon")
     before = stack.summarised()
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     stop = threading.Event()
     killed: list[int] = []
 
@@ -484,8 +512,12 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     try:
         _ingest_photos(stack, tmp_path, "doomed", 8, first=95_000)
         keys = set(_announced_keys("doomed-"))
-        letters = _poll(lambda: [d for d in _dead_letters() if d.get("kind") == "batch" and d.get("image_key") in keys],
-                        lambda found: {d["image_key"] for d in found} == keys, 420, every=2)
+        letters = _poll(
+            lambda: [d for d in _dead_letters() if d.get("kind") == "batch" and d.get("image_key") in keys],
+            lambda found: {d["image_key"] for d in found} == keys,
+            420,
+            every=2,
+        )
     finally:
         stop.set()
         killer.join()
@@ -504,7 +536,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     _account(stack, "whole stack: + DLQ replay of that batch")
 
 
-def test_failed_sensor_ticks_raise_an_alert(stack: Stack, ingested: dict, webhook) -> None:  # noqa: ANN001
+def test_failed_sensor_ticks_raise_an_alert(stack: Stack, ingested: dict, webhook) -> None:
     """Kafka down: the sensor's ticks fail (an infrastructure error, the cursor stays); after
     IMGASSETS_ALERT_FAILED_TICKS (2 here) in a row, one alert."""
     from imgassets.settings import get_settings
@@ -535,10 +567,10 @@ def test_restart_keeps_kafka_s3_and_dagster_state(stack: Stack, ingested: dict) 
     from imgassets import layout
 
     assert stack.store.get_json(layout.summary_key(ingested["partition"]))["image_count"] >= 5
-    runs = _graphql('{ runsOrError { ... on Runs { results { runId } } } }', {})["runsOrError"]["results"]
+    runs = _graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
     assert runs, "run history lost across restart"
     # The sensor resumes from its persisted cursor: no old message launches a run again.
     before = len(runs)
     time.sleep(12)  # two sensor ticks
-    after = _graphql('{ runsOrError { ... on Runs { results { runId } } } }', {})["runsOrError"]["results"]
+    after = _graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
     assert len(after) == before

@@ -88,7 +88,9 @@ def check_image(data: bytes, max_pixels: int = LIMIT_PIXELS) -> images.ValidImag
     outcome, validate_peak = peak_bytes(lambda: images.validate(data, LIMIT_BYTES, max_pixels))
     if isinstance(outcome, images.ImageRejected):
         assert str(outcome), "a rejection must carry a reason"
-        assert validate_peak <= MEMORY_FACTOR * max_pixels * 4 + MEMORY_SLACK, f"{validate_peak / MiB:.0f} MiB to reject"
+        assert validate_peak <= MEMORY_FACTOR * max_pixels * 4 + MEMORY_SLACK, (
+            f"{validate_peak / MiB:.0f} MiB to reject"
+        )
         check_decode_any(data, max_pixels)
         return None
     valid = outcome
@@ -104,12 +106,18 @@ def check_image(data: bytes, max_pixels: int = LIMIT_PIXELS) -> images.ValidImag
         assert thumbnail.height > thumbnail.width
     estimate = images.decoded_bytes(data)
     assert estimate >= valid.width * valid.height * 3
-    assert validate_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, f"validate: {validate_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
+    assert validate_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, (
+        f"validate: {validate_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
+    )
     pixels, decode_peak = peak_bytes(lambda: images.decode_bgr(data))
     assert not isinstance(pixels, images.ImageRejected), f"validated but not decodable: {pixels}"
     assert isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8
-    assert pixels.shape == (valid.height, valid.width, 3), f"decoded {pixels.shape}, validate said {valid.width}x{valid.height}"
-    assert decode_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, f"decode: {decode_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
+    assert pixels.shape == (valid.height, valid.width, 3), (
+        f"decoded {pixels.shape}, validate said {valid.width}x{valid.height}"
+    )
+    assert decode_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, (
+        f"decode: {decode_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
+    )
     return valid
 
 
@@ -181,8 +189,22 @@ def seeds() -> dict[str, bytes]:
 SEED_NAMES = sorted(
     ["photo-dog.jpg", "photo-eagle.jpg", "photo-giraffe.jpg", "photo-horses.jpg", "photo-person.jpg"]
     + ["small.jpg", "small-progressive.jpg", "small-cmyk.jpg", "small-gray.jpg", "small-rotated.jpg"]
-    + ["small.png", "small-rgba.png", "small-palette.png", "small-16bit-gray.png", "small-16bit-rgb.png", "small-rotated.png"]
-    + ["small.webp", "small-lossless.webp", "small.tif", "small-deflate.tif", "small-16bit-gray.tif", "small-16bit-rgb.tif"]
+    + [
+        "small.png",
+        "small-rgba.png",
+        "small-palette.png",
+        "small-16bit-gray.png",
+        "small-16bit-rgb.png",
+        "small-rotated.png",
+    ]
+    + [
+        "small.webp",
+        "small-lossless.webp",
+        "small.tif",
+        "small-deflate.tif",
+        "small-16bit-gray.tif",
+        "small-16bit-rgb.tif",
+    ]
     + ["small.bmp", "small-palette.bmp"]
 )
 
@@ -195,8 +217,49 @@ def test_every_seed_is_valid_and_decodable() -> None:
 
 # --- mutations -------------------------------------------------------------------------------------------------
 
-INTERESTING = [b"\x00", b"\xff", b"\x7f", b"\x80", b"\x00\x00", b"\xff\xff", b"\x7f\xff", b"\x80\x00", b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x01\x00\x00"]
-EXIF_TAGS = [0x0112, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0116, 0x0117, 0x011A, 0x0128, 0x0131, 0x0132, 0x013B, 0x0201, 0x0202, 0x0213, 0x8769, 0x8825, 0xA005, 0x927C, 0x9286, 0x9003, 0x0001, 0x0002, 0xFFFF]
+INTERESTING = [
+    b"\x00",
+    b"\xff",
+    b"\x7f",
+    b"\x80",
+    b"\x00\x00",
+    b"\xff\xff",
+    b"\x7f\xff",
+    b"\x80\x00",
+    b"\x00\x00\x00\x00",
+    b"\xff\xff\xff\xff",
+    b"\x7f\xff\xff\xff",
+    b"\x00\x01\x00\x00",
+]
+EXIF_TAGS = [
+    0x0112,
+    0x0100,
+    0x0101,
+    0x0102,
+    0x0103,
+    0x0106,
+    0x0111,
+    0x0115,
+    0x0116,
+    0x0117,
+    0x011A,
+    0x0128,
+    0x0131,
+    0x0132,
+    0x013B,
+    0x0201,
+    0x0202,
+    0x0213,
+    0x8769,
+    0x8825,
+    0xA005,
+    0x927C,
+    0x9286,
+    0x9003,
+    0x0001,
+    0x0002,
+    0xFFFF,
+]
 COUNTS = [0, 1, 2, 3, 4, 255, 0xFFFF, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF]
 
 
@@ -212,12 +275,29 @@ def raw_exif(draw: st.DrawFn) -> bytes:
         # mostly the 12 real types with small counts (values inline, read back as the wrong Python type for
         # a well-known tag), sometimes invalid types, huge counts and offsets anywhere
         kind = draw(st.one_of(st.integers(min_value=1, max_value=12), st.integers(min_value=0, max_value=20)))
-        count = draw(st.one_of(st.integers(min_value=0, max_value=4), st.sampled_from(COUNTS), st.integers(min_value=0, max_value=2**32 - 1)))
-        value = draw(st.one_of(st.integers(min_value=0, max_value=9), st.sampled_from([0xFFFF, 0x10000, 0xFFFFFFFF, 8, 16]), st.integers(min_value=0, max_value=2**32 - 1)))
+        count = draw(
+            st.one_of(
+                st.integers(min_value=0, max_value=4),
+                st.sampled_from(COUNTS),
+                st.integers(min_value=0, max_value=2**32 - 1),
+            )
+        )
+        value = draw(
+            st.one_of(
+                st.integers(min_value=0, max_value=9),
+                st.sampled_from([0xFFFF, 0x10000, 0xFFFFFFFF, 8, 16]),
+                st.integers(min_value=0, max_value=2**32 - 1),
+            )
+        )
         entries.append(struct.pack(order + "HHII", tag, kind, count, value))
     ifd = struct.pack(order + "H", len(entries)) + b"".join(entries)
     next_ifd = draw(st.sampled_from([0, 8, 0xFFFFFFFF, 16]))
-    body = (b"MM\x00*" if big_endian else b"II*\x00") + struct.pack(order + "I", 8) + ifd + struct.pack(order + "I", next_ifd)
+    body = (
+        (b"MM\x00*" if big_endian else b"II*\x00")
+        + struct.pack(order + "I", 8)
+        + ifd
+        + struct.pack(order + "I", next_ifd)
+    )
     return body + draw(st.binary(max_size=64))
 
 
@@ -227,7 +307,9 @@ _EXIF_VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.binary(max_size=20),
-    st.builds(TiffImagePlugin.IFDRational, st.integers(min_value=-10, max_value=10), st.integers(min_value=0, max_value=3)),
+    st.builds(
+        TiffImagePlugin.IFDRational, st.integers(min_value=-10, max_value=10), st.integers(min_value=0, max_value=3)
+    ),
 )
 
 
@@ -243,7 +325,7 @@ def pillow_exif(draw: st.DrawFn) -> bytes:
             exif[tag] = draw(_EXIF_VALUES)
     try:
         return exif.tobytes()[len(b"Exif\x00\x00") :]
-    except Exception:  # noqa: BLE001 (Pillow's writer refuses some values; the raw generator covers those)
+    except Exception:
         return draw(raw_exif())
 
 
@@ -254,7 +336,8 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 def _xmp(orientation: str) -> bytes:
     return (
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        f'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="{orientation}"/></rdf:RDF></x:xmpmeta>'
+        f'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="{orientation}"/>'
+        "</rdf:RDF></x:xmpmeta>"
     ).encode()
 
 
@@ -265,7 +348,11 @@ def splice_metadata(data: bytes, kind: str, payload: bytes) -> bytes:
         body = body[: 65535 - 2]
         return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
     if data[:8] == b"\x89PNG\r\n\x1a\n":
-        chunk = _png_chunk(b"eXIf", payload) if kind == "exif" else _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + payload)
+        chunk = (
+            _png_chunk(b"eXIf", payload)
+            if kind == "exif"
+            else _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + payload)
+        )
         idat = data.find(b"IDAT")
         at = idat - 4 if idat > 8 else 33
         return data[:at] + chunk + data[at:]
@@ -273,7 +360,7 @@ def splice_metadata(data: bytes, kind: str, payload: bytes) -> bytes:
         try:
             image = Image.open(io.BytesIO(data))
             return _save(image, "WEBP", **({"exif": b"Exif\x00\x00" + payload} if kind == "exif" else {"xmp": payload}))
-        except Exception:  # noqa: BLE001 (a mutant Pillow cannot re-save: leave it as it is)
+        except Exception:
             return data
     return data
 
@@ -304,7 +391,22 @@ def mutants(draw: st.DrawFn) -> bytes:
         if not size:
             break
         at = draw(st.integers(min_value=0, max_value=max(size - 1, 0)))
-        action = draw(st.sampled_from(["flip", "replace", "interesting", "truncate", "delete", "duplicate", "insert", "exif", "xmp", "tiff-entry"]))
+        action = draw(
+            st.sampled_from(
+                [
+                    "flip",
+                    "replace",
+                    "interesting",
+                    "truncate",
+                    "delete",
+                    "duplicate",
+                    "insert",
+                    "exif",
+                    "xmp",
+                    "tiff-entry",
+                ]
+            )
+        )
         if action == "flip":
             data = data[:at] + bytes([data[at] ^ (1 << draw(st.integers(min_value=0, max_value=7)))]) + data[at + 1 :]
         elif action == "replace":
@@ -330,7 +432,13 @@ def mutants(draw: st.DrawFn) -> bytes:
         else:
             kind = draw(st.integers(min_value=0, max_value=20))
             count = draw(st.sampled_from(COUNTS))
-            data = edit_tiff_entry(data, draw(st.integers(min_value=0, max_value=30)), kind, count, draw(st.sampled_from([0, 1, 2, 8, 16, 32, 64, 0xFFFF, 0xFFFFFFFF])))
+            data = edit_tiff_entry(
+                data,
+                draw(st.integers(min_value=0, max_value=30)),
+                kind,
+                count,
+                draw(st.sampled_from([0, 1, 2, 8, 16, 32, 64, 0xFFFF, 0xFFFFFFFF])),
+            )
     return data
 
 
@@ -358,7 +466,7 @@ def test_exif_blocks(seed: str, exif: bytes, xmp_orientation: str | None) -> Non
     if seed.endswith(".tif"):
         try:
             data = _save(Image.open(io.BytesIO(data)), "TIFF", exif=b"Exif\x00\x00" + exif)
-        except Exception:  # noqa: BLE001 (Pillow cannot write this EXIF into a TIFF)
+        except Exception:
             return
     else:
         data = splice_metadata(data, "exif", exif)
@@ -369,12 +477,39 @@ def test_exif_blocks(seed: str, exif: bytes, xmp_orientation: str | None) -> Non
 
 # --- differential: what Pillow reads, OpenCV must decode --------------------------------------------------------
 
-PIL_MODES = ["1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"]
+PIL_MODES = [
+    "1",
+    "L",
+    "LA",
+    "La",
+    "P",
+    "PA",
+    "RGB",
+    "RGBA",
+    "RGBa",
+    "RGBX",
+    "CMYK",
+    "YCbCr",
+    "LAB",
+    "HSV",
+    "I",
+    "F",
+    "I;16",
+    "I;16B",
+    "I;16L",
+    "I;16N",
+]
 SAVE_OPTIONS: dict[str, list[dict[str, Any]]] = {
     "JPEG": [{}],
     "PNG": [{}],
     "WEBP": [{}, {"lossless": True}],
-    "TIFF": [{}, {"compression": "tiff_deflate"}, {"compression": "tiff_lzw"}, {"compression": "packbits"}, {"compression": "jpeg"}],
+    "TIFF": [
+        {},
+        {"compression": "tiff_deflate"},
+        {"compression": "tiff_lzw"},
+        {"compression": "packbits"},
+        {"compression": "jpeg"},
+    ],
     "BMP": [{}],
 }
 
@@ -402,9 +537,13 @@ def _encodings() -> list[tuple[str, str, dict[str, Any], bytes]]:
 @pytest.mark.parametrize(
     "fmt, mode, options, data",
     _encodings(),
-    ids=lambda v: "" if isinstance(v, bytes) else "-".join(map(str, v.values())) or "default" if isinstance(v, dict) else str(v),
+    ids=lambda v: (
+        "" if isinstance(v, bytes) else "-".join(map(str, v.values())) or "default" if isinstance(v, dict) else str(v)
+    ),
 )
-def test_every_mode_and_format_is_refused_or_decodable(fmt: str, mode: str, options: dict[str, Any], data: bytes) -> None:
+def test_every_mode_and_format_is_refused_or_decodable(
+    fmt: str, mode: str, options: dict[str, Any], data: bytes
+) -> None:
     valid = check_image(data)
     if valid is None:
         with pytest.raises(images.ImageRejected, match="unsupported pixel format"):
@@ -479,7 +618,11 @@ def _declare_size(data: bytes, width: int, height: int) -> bytes:
 
 
 @fuzz_settings(60)
-@given(st.sampled_from(["small.png", "small.jpg", "photo-dog.jpg"]), st.integers(min_value=2001, max_value=65535), st.integers(min_value=2001, max_value=65535))
+@given(
+    st.sampled_from(["small.png", "small.jpg", "photo-dog.jpg"]),
+    st.integers(min_value=2001, max_value=65535),
+    st.integers(min_value=2001, max_value=65535),
+)
 def test_images_over_the_pixel_limit_are_refused_before_decoding(seed: str, width: int, height: int) -> None:
     """A small file declaring a huge size: refused from its header, without allocating its pixels."""
     data = _declare_size(seeds()[seed], width, height)
@@ -515,7 +658,9 @@ def test_validate_holds_about_one_copy_of_a_large_png(mode: str) -> None:
     valid, peak = peak_bytes(lambda: images.validate(data, LIMIT_BYTES, max_pixels=20_000_000))
     assert isinstance(valid, images.ValidImage) and (valid.width, valid.height) == (side, side)
     # Pillow holds RGB(A) as 4 bytes a pixel: 4/3 of the estimate; everything else is strips and thumbnails.
-    assert peak <= 1.6 * estimate + 16 * MiB, f"validate {mode}: {peak / MiB:.0f} MiB for {estimate / MiB:.0f} MiB decoded"
+    assert peak <= 1.6 * estimate + 16 * MiB, (
+        f"validate {mode}: {peak / MiB:.0f} MiB for {estimate / MiB:.0f} MiB decoded"
+    )
 
 
 # --- regressions -----------------------------------------------------------------------------------------------

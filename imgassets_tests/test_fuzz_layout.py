@@ -4,7 +4,7 @@ canonical form (what the builders produce), raising nothing but InvalidKey for a
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,17 +16,49 @@ from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 
 sha256s = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 #: Any UTC offset a datetime can carry (whole minutes and odd seconds alike).
-offsets = st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)).map(timezone)
-aware_datetimes = st.datetimes(timezones=st.one_of(st.just(timezone.utc), offsets))
-names = st.one_of(st.text(), st.text(alphabet=st.characters(codec="ascii")), st.sampled_from(["..", ".", "/", "a/../b.jpg", "٣.jpg", "x\n.jpg", "C:\\a\\b.PNG", ".jpg", "-_.-_"]))
+offsets = st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)).map(
+    timezone
+)
+aware_datetimes = st.datetimes(timezones=st.one_of(st.just(UTC), offsets))
+names = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec="ascii")),
+    st.sampled_from(["..", ".", "/", "a/../b.jpg", "٣.jpg", "x\n.jpg", "C:\\a\\b.PNG", ".jpg", "-_.-_"]),
+)
 #: Characters that break keys: separators, traversal, whitespace, non-ASCII digits and letters.
-nasty = st.one_of(st.characters(), st.sampled_from(["\n", "\r", "\x00", " ", "/", "//", "..", "0", "1", "3", "9", "٣", "１", "߀", "ß", "K", "\u212a", "-", ".", "_"]))
+nasty = st.one_of(
+    st.characters(),
+    st.sampled_from(
+        [
+            "\n",
+            "\r",
+            "\x00",
+            " ",
+            "/",
+            "//",
+            "..",
+            "0",
+            "1",
+            "3",
+            "9",
+            "٣",
+            "１",
+            "߀",
+            "ß",
+            "K",
+            "\u212a",
+            "-",
+            ".",
+            "_",
+        ]
+    ),
+)
 
 
 def _utc_hour(moment: datetime) -> datetime | None:
     """The UTC hour of `moment`, or None when it falls outside datetime's range (year 1 … 9999)."""
     try:
-        return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     except OverflowError:
         return None
 
@@ -154,7 +186,11 @@ def test_mutated_partitions_and_summary_keys(partition: str) -> None:
 
 
 @fuzz_settings(300)
-@given(st.one_of(st.text(max_size=70), sha256s.map(lambda s: s + "\n"), st.text(alphabet="abcdef0123456789\n٣", max_size=66)))
+@given(
+    st.one_of(
+        st.text(max_size=70), sha256s.map(lambda s: s + "\n"), st.text(alphabet="abcdef0123456789\n٣", max_size=66)
+    )
+)
 def test_run_ids_and_hashes_outside_the_alphabet_are_refused(text: str) -> None:
     for build in (lambda: layout.manifest_key("2026-11-25-04:00", text), lambda: layout.ingest_marker_key(text)):
         try:
@@ -177,5 +213,8 @@ CHECKS = {
 def test_regressions(path: Path) -> None:
     """Each file is a JSON object {"check": <name in CHECKS>, "args": [...]}; "datetime:<ISO 8601>" is a datetime."""
     case = json.loads(path.read_text(encoding="utf-8"))
-    args = [datetime.fromisoformat(a[len("datetime:") :]) if isinstance(a, str) and a.startswith("datetime:") else a for a in case["args"]]
+    args = [
+        datetime.fromisoformat(a[len("datetime:") :]) if isinstance(a, str) and a.startswith("datetime:") else a
+        for a in case["args"]
+    ]
     CHECKS[case["check"]](*args)

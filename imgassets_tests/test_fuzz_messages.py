@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 
 BUCKET = "imgassets"
 SHA = "cd" * 32
-NOW = datetime(2026, 11, 25, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 4, 5, tzinfo=UTC)
 VALID = json.loads(
     messages.encode(
         ImageMessage(
@@ -27,7 +27,11 @@ VALID = json.loads(
             sha256=SHA,
             content_type="image/jpeg",
             uploaded_at=NOW,
-            source=Source(path="/data/dog.jpg", host="cam-1", video_frame=VideoFrame(video="cam.mp4", frame_index=25, timestamp_s=1.0)),
+            source=Source(
+                path="/data/dog.jpg",
+                host="cam-1",
+                video_frame=VideoFrame(video="cam.mp4", frame_index=25, timestamp_s=1.0),
+            ),
         )
     )
 )
@@ -74,7 +78,22 @@ json_scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=50),
-    st.sampled_from(["", "\x00", "\ud800", "2026-11-25T04:05:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "9999-12-31T23:59:59+00:00", "1e999", "NaN", "images/2026/11/25/04/cdcdcdcdcdcd-dog.jpg\n", "images/2026/11/25/04/cdcdcdcdcdcd-dog.jpg", messages.IMAGE_SCHEMA]),
+    st.sampled_from(
+        [
+            "",
+            "\x00",
+            "\ud800",
+            "2026-11-25T04:05:00Z",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-05:00",
+            "9999-12-31T23:59:59+00:00",
+            "1e999",
+            "NaN",
+            "images/2026/11/25/04/cdcdcdcdcdcd-dog.jpg\n",
+            "images/2026/11/25/04/cdcdcdcdcdcd-dog.jpg",
+            messages.IMAGE_SCHEMA,
+        ]
+    ),
 )
 json_values = st.recursive(
     json_scalars,
@@ -111,7 +130,11 @@ def _repeated_to(piece: bytes, size: int) -> bytes:
 #: Arbitrary bytes: short ones, and ones around the size limit (a short pattern repeated).
 any_bytes = st.one_of(
     st.binary(max_size=300),
-    st.builds(_repeated_to, st.binary(max_size=16), st.integers(min_value=messages.MAX_MESSAGE_BYTES - 2, max_value=messages.MAX_MESSAGE_BYTES + 2)),
+    st.builds(
+        _repeated_to,
+        st.binary(max_size=16),
+        st.integers(min_value=messages.MAX_MESSAGE_BYTES - 2, max_value=messages.MAX_MESSAGE_BYTES + 2),
+    ),
 )
 
 
@@ -128,7 +151,7 @@ def test_any_json_value(value: object) -> None:
 
 
 @fuzz_settings(100)
-@given(st.sampled_from(["[", "{\"a\":", "[{\"schema\":"]), st.integers(min_value=500, max_value=5000))
+@given(st.sampled_from(["[", '{"a":', '[{"schema":']), st.integers(min_value=500, max_value=5000))
 def test_deeply_nested_json(opening: str, depth: int) -> None:
     check_decode((opening * depth).encode()[: messages.MAX_MESSAGE_BYTES])
 
@@ -136,7 +159,7 @@ def test_deeply_nested_json(opening: str, depth: int) -> None:
 #: UTC offsets in whole minutes (what ISO 8601 text can carry), -23:59 … +23:59.
 offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
 #: Any datetime as ISO text (naive, UTC or any offset, years 1…9999) or as epoch seconds.
-any_zone = st.one_of(st.none(), st.just(timezone.utc), offsets)
+any_zone = st.one_of(st.none(), st.just(UTC), offsets)
 timestamps = st.one_of(
     st.datetimes(timezones=any_zone).map(datetime.isoformat),
     # the first and last day of the calendar, where converting to UTC can leave it
@@ -156,7 +179,11 @@ def _set_path(message: dict, path: tuple[str, ...], value: object) -> dict:
     return message
 
 
-FIELDS = [(k,) for k in VALID] + [("source", k) for k in VALID["source"]] + [("source", "video_frame", k) for k in VALID["source"]["video_frame"]]
+FIELDS = (
+    [(k,) for k in VALID]
+    + [("source", k) for k in VALID["source"]]
+    + [("source", "video_frame", k) for k in VALID["source"]["video_frame"]]
+)
 
 
 @st.composite
@@ -179,7 +206,9 @@ def near_valid_messages(draw: st.DrawFn) -> bytes:
                 parent = parent.get(part) if isinstance(parent.get(part), dict) else {}
             text = str(parent.get(path[-1], ""))
             index = draw(st.integers(min_value=0, max_value=len(text)))
-            insert = draw(st.one_of(st.text(max_size=3), st.sampled_from(["\n", "٣", "/", "..", "\x00", "Z", "+25:00", "-23:59"])))
+            insert = draw(
+                st.one_of(st.text(max_size=3), st.sampled_from(["\n", "٣", "/", "..", "\x00", "Z", "+25:00", "-23:59"]))
+            )
             cut = draw(st.integers(min_value=0, max_value=2))
             _set_path(message, path, text[:index] + insert + text[index + cut :])
         elif action == "timestamp":

@@ -82,7 +82,11 @@ def test_sha256_mismatch_is_reported() -> None:
 )
 def test_formats_and_modes_are_accepted_and_decodable(fmt: str, mode: str, params: dict) -> None:
     source = Image.open(io.BytesIO(DOG))
-    image = source.convert(mode) if mode != "I;16" else Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257))
+    image = (
+        source.convert(mode)
+        if mode != "I;16"
+        else Image.fromarray(np.asarray(source.convert("L"), dtype=np.uint16) * 257)
+    )
     data = _encode(image, fmt, **params)
     valid = _validate(data)
     assert (valid.width, valid.height) == (768, 576)
@@ -124,7 +128,10 @@ def test_tiffs_opencv_cannot_decode_are_refused_by_validation(mode: str, kind: s
 def test_malformed_exif_does_not_reject_the_pixels() -> None:
     # Orientation 6 next to a resolution tag stored as text: Pillow's exif_transpose, which rewrites the EXIF,
     # raised TypeError on it; the orientation is applied without rewriting anything.
-    exif = b"II*\x00\x08\x00\x00\x00\x02\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x1a\x01\x02\x00\x02\x00\x00\x00x\x00\x00\x00\x00\x00\x00\x00"
+    exif = (
+        b"II*\x00\x08\x00\x00\x00\x02\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00"
+        b"\x1a\x01\x02\x00\x02\x00\x00\x00x\x00\x00\x00\x00\x00\x00\x00"
+    )
     data = DOG[:2] + b"\xff\xe1" + (len(exif) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + exif + DOG[2:]
     valid = _validate(data)
     assert (valid.width, valid.height) == (576, 768)
@@ -133,7 +140,14 @@ def test_malformed_exif_does_not_reject_the_pixels() -> None:
 
 
 def test_xmp_orientation_counts_for_size_and_pixels_alike() -> None:
-    data = _encode(Image.open(io.BytesIO(DOG)), "JPEG", xmp=b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    data = _encode(
+        Image.open(io.BytesIO(DOG)),
+        "JPEG",
+        xmp=(
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+        ),
+    )
     valid = _validate(data)
     assert (valid.width, valid.height) == (576, 768)
     assert images.decode_bgr(data).shape == (768, 576, 3)
@@ -153,7 +167,11 @@ def test_decoding_refuses_what_it_cannot_read_with_image_rejected() -> None:
 )
 def test_decoded_bytes_comes_from_the_header(mode: str, per_pixel: int) -> None:
     source = Image.open(io.BytesIO(DOG))
-    image = Image.fromarray(np.asarray(source.convert("L"), dtype=np.uint16) * 257) if mode == "I;16" else source.convert(mode)
+    image = (
+        Image.fromarray(np.asarray(source.convert("L"), dtype=np.uint16) * 257)
+        if mode == "I;16"
+        else source.convert(mode)
+    )
     data = _encode(image, "TIFF" if mode == "CMYK" else "PNG")
     assert images.decoded_bytes(data) == 768 * 576 * per_pixel
     with pytest.raises(images.ImageRejected, match="unreadable image header"):

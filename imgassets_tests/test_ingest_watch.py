@@ -61,7 +61,7 @@ def announced(topic: str) -> list[dict]:
 
 
 @pytest.fixture
-def producer(topics):  # noqa: ANN001, ANN201
+def producer(topics):
     kafka_producer = helpers.producer()
     yield kafka_producer
     kafka_producer.close()
@@ -80,7 +80,7 @@ def test_retry_delays_double_up_to_the_cap() -> None:
     assert policy.max_attempts == 8
 
 
-def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics, store, producer) -> None:  # noqa: ANN001
+def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics, store, producer) -> None:
     """The observer runs before the scan: a file landing after the scan listed the folder is still sent."""
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -111,7 +111,7 @@ def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics
     assert any(line.startswith(f"sent {late.resolve()}") for line in recorder.out)
 
 
-def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store, producer) -> None:  # noqa: ANN001
+def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store, producer) -> None:
     """A file created after the observer started and before the scan listed the folder is found by both; it is
     read and sent once (the event finds it unchanged, so it is not even offered to the content dedupe)."""
     folder = tmp_path / "incoming"
@@ -139,7 +139,7 @@ def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store,
 
 
 def test_failed_upload_is_retried_with_backoff_until_it_succeeds(
-    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """S3 refuses the upload (its bucket does not exist yet); the watcher retries after 0.2, 0.4, 0.8, 0.8 s …
     and sends the image once the bucket is there: one message, nothing lost, nothing doubled."""
@@ -162,7 +162,7 @@ def test_failed_upload_is_retried_with_backoff_until_it_succeeds(
     failures = [(at, text) for at, text in recorder.err if text.startswith(f"failed: {photo.resolve()} (attempt")]
     assert [text.rsplit("retrying in ", 1)[1] for _, text in failures[:4]] == ["0.2 s", "0.4 s", "0.8 s", "0.8 s"]
     assert "NoSuchBucket" in failures[0][1]
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(failures, failures[1:])]
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(failures, failures[1:], strict=False)]
     assert all(gap >= policy.delay(n + 1) - 0.05 for n, gap in enumerate(gaps)), gaps
     assert watcher.totals.failed == []
     messages = announced(topics.images)
@@ -171,7 +171,7 @@ def test_failed_upload_is_retried_with_backoff_until_it_succeeds(
 
 
 def test_upload_that_keeps_failing_is_reported_after_the_last_attempt(
-    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IMGASSETS_S3_BUCKET", f"t-{uuid.uuid4().hex[:12]}")  # never created
     get_settings.cache_clear()
@@ -191,7 +191,7 @@ def test_upload_that_keeps_failing_is_reported_after_the_last_attempt(
     assert announced(topics.images) == []
 
 
-def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topics, store, producer) -> None:  # noqa: ANN001
+def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topics, store, producer) -> None:
     """A file written slowly for longer than the stability timeout is reported on stderr, then read whole once
     the writer stops: the image sent is the complete file, once."""
     folder = tmp_path / "incoming"
@@ -221,7 +221,7 @@ def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topi
     assert messages[0]["sha256"] == hashlib.sha256(content).hexdigest() and messages[0]["size"] == len(content)
 
 
-def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics, store) -> None:  # noqa: ANN001
+def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics, store) -> None:
     """`imgassets ingest --watch` end to end, as a process: scan, a new file sent, Ctrl-C stops it cleanly."""
     import os
     import queue
@@ -234,7 +234,10 @@ def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics
     (folder / "first.jpg").write_bytes(jpeg(21))
     process = subprocess.Popen(
         [sys.executable, "-m", "imgassets.cli", "ingest", "--watch", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]

@@ -1,12 +1,12 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from imgassets import layout
 from imgassets.contract import LAYOUT_VECTORS_FILE
 
-HOUR = datetime(2026, 11, 25, 4, 37, 12, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 25, 4, 37, 12, tzinfo=UTC)
 SHA = "ab" * 32
 
 
@@ -81,20 +81,31 @@ def test_run_ids_cannot_escape_their_prefix() -> None:
         layout.shard_key("2026-11-25-04:00", "../x")
 
 
-@pytest.mark.parametrize("partition", ["2026-1-25-04:00", "2026-11-25-04:37", "\u0662\u0660\u0662\u0666-11-25-04:00", "2026-11-25-04:00\n", "0000-01-01-00:00"])
+@pytest.mark.parametrize(
+    "partition",
+    [
+        "2026-1-25-04:00",
+        "2026-11-25-04:37",
+        "\u0662\u0660\u0662\u0666-11-25-04:00",
+        "2026-11-25-04:00\n",
+        "0000-01-01-00:00",
+    ],
+)
 def test_only_canonical_partition_keys_parse(partition: str) -> None:
     with pytest.raises(layout.InvalidKey):
         layout.parse_partition(partition)
 
 
-@pytest.mark.parametrize("key", ["summaries/2026/11/25/04.json\n", "summaries/0000/01/01/00.json", "summaries/2026/13/01/00.json"])
+@pytest.mark.parametrize(
+    "key", ["summaries/2026/11/25/04.json\n", "summaries/0000/01/01/00.json", "summaries/2026/13/01/00.json"]
+)
 def test_only_canonical_summary_keys_parse(key: str) -> None:
     with pytest.raises(layout.InvalidKey):
         layout.partition_of_summary_key(key)
 
 
 def test_years_before_1000_are_zero_padded() -> None:
-    moment = datetime(999, 1, 1, 5, tzinfo=timezone.utc)
+    moment = datetime(999, 1, 1, 5, tzinfo=UTC)
     assert layout.partition_key(moment) == "0999-01-01-05:00"
     assert layout.image_key(SHA, "a.jpg", moment) == "images/0999/01/01/05/abababababab-a.jpg"
     with pytest.raises(ValueError, match="out of range"):
@@ -120,7 +131,9 @@ def test_vector_image_key_parses_to_its_hour_and_derived_keys(vector: dict[str, 
         "detection_key": parsed.detection_key,
         "rejection_key": parsed.rejection_key,
         "thumbnail_key": parsed.thumbnail_key,
-    } == {name: vector[name] for name in ("hour", "file", "partition", "detection_key", "rejection_key", "thumbnail_key")}
+    } == {
+        name: vector[name] for name in ("hour", "file", "partition", "detection_key", "rejection_key", "thumbnail_key")
+    }
     assert vector["key"].startswith(layout.images_prefix(parsed.partition))
 
 

@@ -49,11 +49,18 @@ def _max_size_images(count: int) -> list[ingest.Item]:
         canvas = np.full((HEIGHT, WIDTH, 3), 90 + index, dtype=np.uint8)
         photo = cv2.resize(cv2.imread(str(photos[index % len(photos)])), (2400, 1800))
         canvas[1000:2800, 1500:3900] = photo
-        extension, params = (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85]) if index % 3 == 2 else (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        extension, params = (
+            (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85]) if index % 3 == 2 else (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        )
         ok, encoded = cv2.imencode(extension, canvas, params)
         assert ok
-        items.append(ingest.Item(data=encoded.tobytes(), name=f"max{index}{extension}",
-                                 source=messages.Source(path=f"/max/max{index}{extension}")))
+        items.append(
+            ingest.Item(
+                data=encoded.tobytes(),
+                name=f"max{index}{extension}",
+                source=messages.Source(path=f"/max/max{index}{extension}"),
+            )
+        )
     return items
 
 
@@ -61,13 +68,19 @@ def _peak_rss(request_file: Path, budget: int | None) -> dict:
     env = dict(__import__("os").environ)
     if budget is not None:
         env["IMGASSETS_MAX_PIXEL_BYTES_IN_FLIGHT"] = str(budget)
-    done = subprocess.run([sys.executable, "-c", _RUN, str(request_file)], env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, str(request_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path) -> None:  # noqa: ANN001
+def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path) -> None:
     items = _max_size_images(COUNT)
     settings = get_settings()
     producer = helpers.producer()
@@ -76,7 +89,9 @@ def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tm
     finally:
         producer.close()
     assert len(report.sent) == COUNT, report.failed
-    result = kafka_image_sensor(build_sensor_context(resources=helpers.resources(), instance=DagsterInstance.ephemeral()))
+    result = kafka_image_sensor(
+        build_sensor_context(resources=helpers.resources(), instance=DagsterInstance.ephemeral())
+    )
     (request,) = result.run_requests
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps({"partition_key": request.partition_key, "run_config": request.run_config}))
@@ -85,9 +100,11 @@ def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tm
     unbounded = _peak_rss(request_file, 64 * 2**30)
     budget_mib = settings.max_pixel_bytes_in_flight / 2**20
     sizes = ", ".join(f"{len(item.data) / 2**20:.1f}" for item in items)
-    print(f"\npeak RSS of one run over {COUNT} images of {WIDTH}x{HEIGHT} px (MiB: {sizes}): "
-          f"{bounded['peak_rss_mib']:.0f} MiB with the {budget_mib:.0f} MiB pixel budget, "
-          f"{unbounded['peak_rss_mib']:.0f} MiB without it")
+    print(
+        f"\npeak RSS of one run over {COUNT} images of {WIDTH}x{HEIGHT} px (MiB: {sizes}): "
+        f"{bounded['peak_rss_mib']:.0f} MiB with the {budget_mib:.0f} MiB pixel budget, "
+        f"{unbounded['peak_rss_mib']:.0f} MiB without it"
+    )
     assert bounded["success"] and bounded["images"] == COUNT
     assert unbounded["success"] and unbounded["images"] == COUNT
     # Start-up (Dagster, ONNX Runtime, the model) plus the budget plus compressed bytes in flight.

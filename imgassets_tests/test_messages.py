@@ -1,12 +1,12 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from imgassets import layout, messages
 from imgassets.messages import ImageMessage, Source, VideoFrame
 
-NOW = datetime(2026, 11, 25, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 4, 5, tzinfo=UTC)
 SHA = "cd" * 32
 
 
@@ -52,7 +52,10 @@ def test_round_trip() -> None:
         (b"\xff\xfe", "not JSON"),
         (b"[" * 5000, "not JSON: nested too deeply"),
         (b"9" * 4301, "not JSON: Exceeds the limit"),
-        (json.dumps(_message(uploaded_at="0001-01-01T00:00:00+00:01")).encode(), "OverflowError: date value out of range"),
+        (
+            json.dumps(_message(uploaded_at="0001-01-01T00:00:00+00:01")).encode(),
+            "OverflowError: date value out of range",
+        ),
     ],
 )
 def test_bad_messages_get_specific_reasons(raw: bytes | None, reason: str) -> None:
@@ -69,7 +72,9 @@ def test_dead_letter_keeps_original_bytes_bounded() -> None:
 
 
 def test_object_metadata_round_trip_with_unicode() -> None:
-    message = messages.decode(json.dumps(_message(source={"path": "/fotos/Mädchen 1.jpg", "host": "cam-ü"})).encode(), "imgassets")
+    message = messages.decode(
+        json.dumps(_message(source={"path": "/fotos/Mädchen 1.jpg", "host": "cam-ü"})).encode(), "imgassets"
+    )
     metadata = messages.object_metadata(message)
     assert all(value.isascii() for value in metadata.values())
     uploaded_at, source = messages.parse_object_metadata(metadata)

@@ -24,7 +24,7 @@ def onnx_detector(cache_dir: Path) -> OnnxDetector:
 
 
 @pytest.fixture(scope="module")
-def opencv_detector():  # noqa: ANN201
+def opencv_detector():
     return load_detector("opencv", 416, 0.5, 0.4)
 
 
@@ -54,17 +54,17 @@ def test_raw_rows_match_opencv(onnx_detector: OnnxDetector, images: list[np.ndar
 
 
 @pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
-def test_detections_match_opencv(onnx_detector, opencv_detector, images, index: int) -> None:  # noqa: ANN001
+def test_detections_match_opencv(onnx_detector, opencv_detector, images, index: int) -> None:
     image = images[index]
     ours = sorted(onnx_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
     expected = sorted(opencv_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
     assert expected, "every demo photo has objects"
     assert [d.label for d in ours] == [d.label for d in expected]
-    for found, reference in zip(ours, expected):
+    for found, reference in zip(ours, expected, strict=False):
         assert found.confidence == pytest.approx(reference.confidence, abs=1e-3)
         ours_box = (found.box.x, found.box.y, found.box.w, found.box.h)
         reference_box = (reference.box.x, reference.box.y, reference.box.w, reference.box.h)
-        assert max(abs(a - b) for a, b in zip(ours_box, reference_box)) <= 1
+        assert max(abs(a - b) for a, b in zip(ours_box, reference_box, strict=False)) <= 1
 
 
 def test_a_batch_gives_the_per_image_results(onnx_detector: OnnxDetector, images: list[np.ndarray]) -> None:
@@ -95,7 +95,12 @@ def test_load_detector_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     detector = load_detector("onnx", 416, 0.5, 0.4)
     assert isinstance(detector, OnnxDetector) and detector.backend == "onnxruntime"
-    assert (detector.files, detector.input_size, detector.confidence, detector.nms) == (find_model_files(), 416, 0.5, 0.4)
+    assert (detector.files, detector.input_size, detector.confidence, detector.nms) == (
+        find_model_files(),
+        416,
+        0.5,
+        0.4,
+    )
     assert detector.model_path.parent == tmp_path / "imgassets"
 
 

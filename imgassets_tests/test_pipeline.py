@@ -2,7 +2,7 @@
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
@@ -34,22 +34,27 @@ def _sensor_runs(instance: DagsterInstance) -> list:
     return result.run_requests
 
 
-def _run(instance: DagsterInstance, request, **resources: object):  # noqa: ANN001, ANN202
+def _run(instance: DagsterInstance, request, **resources: object):
     outcome = materialize(
-        ASSETS, partition_key=request.partition_key, run_config=request.run_config,
-        resources=helpers.resources(**resources), instance=instance,
+        ASSETS,
+        partition_key=request.partition_key,
+        run_config=request.run_config,
+        resources=helpers.resources(**resources),
+        instance=instance,
     )
     assert outcome.success
     return outcome
 
 
-def _checks(outcome) -> dict[str, tuple[bool, dict]]:  # noqa: ANN001
+def _checks(outcome) -> dict[str, tuple[bool, dict]]:
     """Asset check name → (passed, metadata values) of one run."""
-    return {e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
-            for e in outcome.get_asset_check_evaluations()}
+    return {
+        e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
+        for e in outcome.get_asset_check_evaluations()
+    }
 
 
-def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  # noqa: ANN001
+def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:
     report = helpers.ingest_folder(photos)
     assert len(report.sent) == 5 and not report.failed
     # Ingesting the same files again announces nothing new.
@@ -61,10 +66,14 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  #
     checks = _checks(_run(instance, request))
     partition = request.partition_key
     # A sensor run answers for its own batch.
-    assert checks["every_valid_image_has_detections"] == (True, {"scope": "batch", "images_without_record": 0,
-                                                                 "examples": []})
-    assert checks["summary_covers_all_detections"] == (True, {"scope": "batch", "run_images": 5,
-                                                              "run_images_missing": 0})
+    assert checks["every_valid_image_has_detections"] == (
+        True,
+        {"scope": "batch", "images_without_record": 0, "examples": []},
+    )
+    assert checks["summary_covers_all_detections"] == (
+        True,
+        {"scope": "batch", "run_images": 5, "run_images_missing": 0},
+    )
     assert checks["rejection_rate_below_threshold"][0]
 
     records = {}
@@ -93,7 +102,7 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:  #
     assert materialization.asset_materialization.metadata["images"].value == 5
 
 
-def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, store, photos) -> None:  # noqa: ANN001
+def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, store, photos) -> None:
     report = helpers.ingest_folder(photos)
     partition = layout.parse_image_key(report.sent[0]).partition
     instance = DagsterInstance.ephemeral()
@@ -105,8 +114,10 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
         checks = _checks(outcome)
         assert checks["every_valid_image_has_detections"][0]
         assert checks["every_valid_image_has_detections"][1]["scope"] == "hour"
-        assert checks["summary_covers_all_detections"] == (True, {"scope": "hour", "summary_images": 5,
-                                                                  "detection_records": 5})
+        assert checks["summary_covers_all_detections"] == (
+            True,
+            {"scope": "hour", "summary_images": 5, "detection_records": 5},
+        )
     manifests = [store.get_record(k, Manifest) for k in store.list_keys(layout.manifests_prefix(partition))]
     assert len(manifests) == 2 and all(m.mode == "backfill" and len(m.accepted) == 5 for m in manifests)
     assert len(list(store.list_keys(layout.detections_prefix(partition)))) == 5
@@ -114,7 +125,7 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
     assert summary.image_count == 5 and len(summary.runs) == 2
 
 
-def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos) -> None:  # noqa: ANN001
+def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos) -> None:
     (photos / "empty.jpg").write_bytes(b"")
     dog = (photos / "dog.jpg").read_bytes()
     (photos / "truncated.jpg").write_bytes(dog[: len(dog) * 2 // 3])
@@ -133,24 +144,37 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
     reasons = {r.image_key.rsplit("-", 1)[-1]: r.reason for r in summary.rejected}
     assert "truncated" in reasons["truncated.jpg"]
     assert "too small: 1x1" in reasons["tiny.png"]
-    rejection = json.loads(store.get(layout.parse_image_key(
-        next(k for k in report.sent if k.endswith("truncated.jpg"))).rejection_key).data)
+    rejection = json.loads(
+        store.get(
+            layout.parse_image_key(next(k for k in report.sent if k.endswith("truncated.jpg"))).rejection_key
+        ).data
+    )
     assert rejection["kafka"]["topic"] == topics.images
 
     check = instance.get_latest_materialization_event(raw_images.key)
     assert check.asset_materialization.metadata["rejected"].value == 2
 
 
-def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> None:  # noqa: ANN001
+def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> None:
     from imgassets import messages
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     digest = "0" * 64
     producer = helpers.producer()
-    producer.send(topics.images, value=messages.encode(messages.ImageMessage(
-        bucket=store.bucket, key=layout.image_key(digest, "ghost.jpg", now), size=1, sha256=digest,
-        content_type="image/jpeg", uploaded_at=now, source=messages.Source(path="ghost.jpg"),
-    )))
+    producer.send(
+        topics.images,
+        value=messages.encode(
+            messages.ImageMessage(
+                bucket=store.bucket,
+                key=layout.image_key(digest, "ghost.jpg", now),
+                size=1,
+                sha256=digest,
+                content_type="image/jpeg",
+                uploaded_at=now,
+                source=messages.Source(path="ghost.jpg"),
+            )
+        ),
+    )
     producer.flush()
     producer.close()
     instance = DagsterInstance.ephemeral()
@@ -160,23 +184,33 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> N
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
 
 
-def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store) -> None:  # noqa: ANN001
+def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store) -> None:
     """The announced size is checked before any GET, and an object larger than it said is refused on the GET's
     content length, before its body is read."""
     from imgassets import messages
     from imgassets.storage import ObjectTooLarge
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     big = (PHOTOS / "dog.jpg").read_bytes()
     producer = helpers.producer()
     for name, announced in [("honest.jpg", len(big)), ("understated.jpg", 100)]:
         digest = images_sha256(big + name.encode())
         key = layout.image_key(digest, name, now)
         store.put_bytes(key, big, "image/jpeg")
-        producer.send(topics.images, value=messages.encode(messages.ImageMessage(
-            bucket=store.bucket, key=key, size=announced, sha256=digest, content_type="image/jpeg",
-            uploaded_at=now, source=messages.Source(path=name),
-        )))
+        producer.send(
+            topics.images,
+            value=messages.encode(
+                messages.ImageMessage(
+                    bucket=store.bucket,
+                    key=key,
+                    size=announced,
+                    sha256=digest,
+                    content_type="image/jpeg",
+                    uploaded_at=now,
+                    source=messages.Source(path=name),
+                )
+            ),
+        )
     producer.flush()
     producer.close()
     with pytest.raises(ObjectTooLarge):
@@ -186,11 +220,12 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
     _run(instance, request, pipeline=helpers.pipeline(max_image_bytes=4096))
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert sorted(r.reason for r in summary.rejected) == [
-        f"file too large: {len(big)} bytes > limit 4096", f"file too large: {len(big)} bytes > limit 4096"
+        f"file too large: {len(big)} bytes > limit 4096",
+        f"file too large: {len(big)} bytes > limit 4096",
     ]
 
 
-def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # noqa: ANN001
+def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:
     """Dagster's retry re-executes from the failed step: detections finds the batch in the parent's manifest,
     in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
     from dagster import DagsterRun
@@ -199,14 +234,19 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:  # n
     from imgassets.records import ManifestEntry
 
     partition = "2026-11-25-07:00"
-    now = datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 7, 5, tzinfo=UTC)
 
     def manifest(run_id: str, names: list[str]) -> None:
-        entries = [ManifestEntry(key=f"images/2026/11/25/07/{n:0>12}-{n}.jpg", sha256=n * 8, size=1, width=2,
-                                 height=2, format="JPEG") for n in names]
-        store.put_record(layout.manifest_key(partition, run_id),
-                         Manifest(partition=partition, run_id=run_id, mode="batch", created_at=now,
-                                  accepted=entries, rejected=[]))
+        entries = [
+            ManifestEntry(
+                key=f"images/2026/11/25/07/{n:0>12}-{n}.jpg", sha256=n * 8, size=1, width=2, height=2, format="JPEG"
+            )
+            for n in names
+        ]
+        store.put_record(
+            layout.manifest_key(partition, run_id),
+            Manifest(partition=partition, run_id=run_id, mode="batch", created_at=now, accepted=entries, rejected=[]),
+        )
 
     manifest("root", ["a"])
     manifest("other", ["b"])

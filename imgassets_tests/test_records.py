@@ -1,15 +1,20 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from imgassets.records import ImageResult, Manifest, Rejection, Shard, Summary
 
-T0 = datetime(2026, 11, 25, 4, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 4, tzinfo=UTC)
 PART = "2026-11-25-04:00"
 
 
 def _result(key: str, counts: dict[str, int], at: datetime) -> ImageResult:
     return ImageResult(
-        image_key=key, detection_key=f"d/{key}", width=10, height=10, counts=counts,
-        objects=sum(counts.values()), processed_at=at,
+        image_key=key,
+        detection_key=f"d/{key}",
+        width=10,
+        height=10,
+        counts=counts,
+        objects=sum(counts.values()),
+        processed_at=at,
     )
 
 
@@ -30,7 +35,11 @@ def test_merge_counts_each_image_once_latest_result_wins() -> None:
 
 def test_rejections_count_unless_the_image_was_later_detected() -> None:
     manifest = Manifest(
-        partition=PART, run_id="r1", mode="batch", created_at=T0, accepted=[],
+        partition=PART,
+        run_id="r1",
+        mode="batch",
+        created_at=T0,
+        accepted=[],
         rejected=[
             Rejection(image_key=k, reason="truncated", partition=PART, run_id="r1", rejected_at=T0) for k in ("a", "z")
         ],

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 ASSETS = [raw_images, detections, detection_summary]
 
 
-def _tick(instance: DagsterInstance, cursor: str | None):  # noqa: ANN202
+def _tick(instance: DagsterInstance, cursor: str | None):
     return kafka_image_sensor(build_sensor_context(cursor=cursor, resources=helpers.resources(), instance=instance))
 
 
@@ -41,21 +41,26 @@ def _drain(instance: DagsterInstance, cursor: str | None) -> str | None:
             return cursor
         for request in result.run_requests:
             assert materialize(
-                ASSETS, partition_key=request.partition_key, run_config=request.run_config,
-                resources=helpers.resources(), instance=instance,
+                ASSETS,
+                partition_key=request.partition_key,
+                run_config=request.run_config,
+                resources=helpers.resources(),
+                instance=instance,
             ).success
         cursor = result.cursor
 
 
-def _account(scenario: str, store: ObjectStore, topics, sent: int) -> dict:  # noqa: ANN001
+def _account(scenario: str, store: ObjectStore, topics, sent: int) -> dict:
     return helpers.account(scenario, store, topics.images, topics.dlq, sent)
 
 
 def _photos(tmp_path: Path, count: int, first: int = 0) -> list[ingest.Item]:
     from imgassets.bench import synthetic_photos
 
-    return [ingest.Item(data=data, name=f"r{first + i}.jpg", source=messages.Source(path=f"{tmp_path}/r{first + i}.jpg"))
-            for i, data in enumerate(synthetic_photos(count, first=first + 10_000))]
+    return [
+        ingest.Item(data=data, name=f"r{first + i}.jpg", source=messages.Source(path=f"{tmp_path}/r{first + i}.jpg"))
+        for i, data in enumerate(synthetic_photos(count, first=first + 10_000))
+    ]
 
 
 def _ingest(items: list[ingest.Item]) -> ingest.Report:
@@ -67,7 +72,7 @@ def _ingest(items: list[ingest.Item]) -> ingest.Report:
         producer.close()
 
 
-def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_path) -> None:  # noqa: ANN001
+def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_path) -> None:
     items = _photos(tmp_path, 6)
     report = _ingest(items)
     # Duplicate produce: the same messages sent a second time.
@@ -85,7 +90,7 @@ def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_pat
     assert row["detections"] == 6
 
 
-def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path) -> None:  # noqa: ANN001
+def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path) -> None:
     items = _photos(tmp_path, 4, first=500)
     good = items[0].data
     items.append(ingest.Item(data=good[: len(good) // 2], name="cut.jpg", source=messages.Source(path="cut.jpg")))
@@ -100,7 +105,7 @@ def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path) 
     assert (row["detections"], row["rejections"], row["dead_lettered"]) == (4, 1, 3)
 
 
-def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path) -> None:  # noqa: ANN001
+def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path) -> None:
     settings = get_settings()
     broker = services.kafka_service(settings, services.Paths(settings.home))
     instance = DagsterInstance.ephemeral()
@@ -132,7 +137,7 @@ def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path) -
     print(f"announcements failed while the broker was down, re-sent after restart: {len(outcome['report'].failed)}")
 
 
-def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, store, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, store, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("IMGASSETS_S3_MAX_ATTEMPTS", "2")
     get_settings.cache_clear()
     settings = get_settings()
@@ -154,8 +159,14 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     stopper = threading.Thread(target=stop_when_detecting)
     stopper.start()
     try:
-        failed = materialize(ASSETS, partition_key=partition, run_config=request.run_config,
-                             resources=helpers.resources(), instance=instance, raise_on_error=False)
+        failed = materialize(
+            ASSETS,
+            partition_key=partition,
+            run_config=request.run_config,
+            resources=helpers.resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
         stopper.join()
     finally:
         server.start()  # whatever happened, the session's S3 server comes back for the other tests
@@ -168,22 +179,28 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     assert failure.step_key in ("detections", "detection_summary")
     assert "Could not connect to the endpoint URL" in str(failure.event_specific_data.error)
 
-    retried = materialize(ASSETS, partition_key=partition, run_config=request.run_config,
-                          resources=helpers.resources(), instance=instance)
+    retried = materialize(
+        ASSETS, partition_key=partition, run_config=request.run_config, resources=helpers.resources(), instance=instance
+    )
     assert retried.success
     row = _account("S3 server stopped mid-run, run re-executed", store, topics, sent=len(report.sent))
     assert row["detections"] == 120
 
 
-def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> None:  # noqa: ANN001
+def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> None:
     report = _ingest(_photos(tmp_path, 16, first=300))
     (request,) = _tick(DagsterInstance.ephemeral(), None).run_requests
     partition = request.partition_key
     results: list[bool] = []
 
     def run(config: object) -> None:
-        outcome = materialize(ASSETS, partition_key=partition, run_config=config,
-                              resources=helpers.resources(), instance=DagsterInstance.ephemeral())
+        outcome = materialize(
+            ASSETS,
+            partition_key=partition,
+            run_config=config,
+            resources=helpers.resources(),
+            instance=DagsterInstance.ephemeral(),
+        )
         results.append(outcome.success)
 
     threads = [threading.Thread(target=run, args=(request.run_config,)), threading.Thread(target=run, args=(None,))]
@@ -195,12 +212,12 @@ def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> N
     shards = [store.get_record(k, Shard) for k in store.list_keys(layout.shards_prefix(partition))]
     assert len(shards) == 2 and all(len(s.images) == 16 for s in shards)
     # Whichever summary was written last, the merged shards hold every image exactly once.
-    merged = Summary.merge(partition, datetime.now(timezone.utc), shards, [])
+    merged = Summary.merge(partition, datetime.now(UTC), shards, [])
     assert merged.image_count == 16
     _account("backfill racing a sensor run (same hour)", store, topics, sent=len(report.sent))
 
 
-def test_secret_key_never_appears_in_run_logs(topics, store, tmp_path, capfd) -> None:  # noqa: ANN001
+def test_secret_key_never_appears_in_run_logs(topics, store, tmp_path, capfd) -> None:
     _ingest(_photos(tmp_path, 2, first=400))
     instance = DagsterInstance.ephemeral()
     cursor = _drain(instance, None)

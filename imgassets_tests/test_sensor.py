@@ -1,7 +1,7 @@
 """The Kafka sensor against the real broker: batching per hour, cursor, dead letters, replays."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context
@@ -29,15 +29,15 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
     )
 
 
-def _evaluate(cursor: str | None, **resources: object):  # noqa: ANN202
+def _evaluate(cursor: str | None, **resources: object):
     context = build_sensor_context(
         cursor=cursor, resources=helpers.resources(**resources), instance=DagsterInstance.ephemeral()
     )
     return kafka_image_sensor(context)
 
 
-def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket) -> None:  # noqa: ANN001
-    now = datetime.now(timezone.utc)
+def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket) -> None:
+    now = datetime.now(UTC)
     previous_hour = now - timedelta(hours=1)
     producer = helpers.producer()
     good = [_message(f"img{i}.jpg", now, bucket) for i in range(7)]
@@ -81,8 +81,8 @@ def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bu
     assert sorted(r.run_key for r in replay.run_requests) == sorted(r.run_key for r in requests)
 
 
-def test_large_hour_is_split_into_bounded_batches(topics, bucket) -> None:  # noqa: ANN001
-    now = datetime.now(timezone.utc)
+def test_large_hour_is_split_into_bounded_batches(topics, bucket) -> None:
+    now = datetime.now(UTC)
     producer = helpers.producer()
     for i in range(10):
         producer.send(topics.images, value=_message(f"n{i}.jpg", now, bucket))
@@ -102,7 +102,7 @@ def test_run_keys_name_their_offsets() -> None:
     assert request.run_key == "images/0:10-12,1:11-13/2026-11-25-04:00"
 
 
-def _tick_after(values: list[bytes], topic: str, cursor: str | None = None):  # noqa: ANN202
+def _tick_after(values: list[bytes], topic: str, cursor: str | None = None):
     producer = helpers.producer()
     for value in values:
         producer.send(topic, value=value)
@@ -111,11 +111,11 @@ def _tick_after(values: list[bytes], topic: str, cursor: str | None = None):  # 
     return _evaluate(cursor)
 
 
-def test_poison_messages_cost_only_themselves(topics, bucket) -> None:  # noqa: ANN001
+def test_poison_messages_cost_only_themselves(topics, bucket) -> None:
     """A 10 KB message of nested brackets (json raises RecursionError, not a decode error) used to fail every
     tick and pin the cursor. Now every poison message is dead-lettered with its exception and the good ones in
     the same tick and partition still make their batch."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     good = [_message(f"ok{i}.jpg", now, bucket) for i in range(5)]
     poison = [
         b"[" * 10_000,
@@ -132,10 +132,10 @@ def test_poison_messages_cost_only_themselves(topics, bucket) -> None:  # noqa: 
     assert Cursor.parse(result.cursor).offsets == helpers.end_offsets(topics.images)
 
 
-def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topics, bucket) -> None:  # noqa: ANN001
+def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topics, bucket) -> None:
     """The cursor expects offsets the partition no longer has (the topic was deleted and created again): a gap
     dead letter says so, and the new topic's messages are read from its beginning instead of being skipped."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ahead = Cursor({0: 500, 1: 500, 2: 500}).serialize()
     result = _tick_after([_message(f"new{i}.jpg", now, bucket) for i in range(4)], topics.images, ahead)
     refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
@@ -145,13 +145,13 @@ def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topic
     assert all("recreated" in g["reason"] and g["offset"] == 500 for g in gaps)
 
 
-def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None:  # noqa: ANN001
+def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None:
     """Records deleted before the sensor read them (what retention does) are never skipped silently."""
     from kafka import KafkaAdminClient, TopicPartition
 
     from imgassets import kafka_io
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     producer = helpers.producer()
     for i in range(6):
         producer.send(topics.images, key=b"same-partition", value=_message(f"gone{i}.jpg", now, bucket))
@@ -171,7 +171,7 @@ def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None
     assert "retention" in gap["reason"]
 
 
-def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics, bucket) -> None:  # noqa: ANN001
+def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics, bucket) -> None:
     """The sensor's per-message path over generated values (arbitrary bytes, arbitrary JSON, near-valid messages)
     and every saved message regression, through the real broker: each tick succeeds, and every value read is
     either in a run's batch or dead-lettered, exactly once."""
@@ -180,7 +180,7 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
 
     from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     valid = json.loads(_message("base.jpg", now, bucket))
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -189,10 +189,14 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
     )
     near_valid = st.builds(
         lambda field, value: json.dumps(valid | {field: value}, default=str).encode(),
-        st.sampled_from(sorted(valid)), json_values,
+        st.sampled_from(sorted(valid)),
+        json_values,
     )
-    values = st.lists(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()) | near_valid,
-                      min_size=20, max_size=40)
+    values = st.lists(
+        st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()) | near_valid,
+        min_size=20,
+        max_size=40,
+    )
     state = {"cursor": None, "sent": 0, "batched": 0}
 
     @fuzz_settings(examples=3)

@@ -25,7 +25,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -34,9 +34,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from imgassets import layout  # noqa: E402
-from imgassets.messages import Source, VideoFrame  # noqa: E402
-from imgassets.records import (  # noqa: E402
+from imgassets import layout
+from imgassets.messages import Source, VideoFrame
+from imgassets.records import (
     Box,
     Detection,
     DetectionRecord,
@@ -50,20 +50,44 @@ from imgassets.records import (  # noqa: E402
     Summary,
 )
 
-COCO = {"person": 0, "bicycle": 1, "truck": 7, "bird": 14, "horse": 17, "dog": 16, "zebra": 22, "giraffe": 23,
-        "kite": 33}
+COCO = {
+    "person": 0,
+    "bicycle": 1,
+    "truck": 7,
+    "bird": 14,
+    "horse": 17,
+    "dog": 16,
+    "zebra": 22,
+    "giraffe": 23,
+    "kite": 33,
+}
 
 # photo -> [(label, confidence, x, y, w, h)]
 BOXES: dict[str, list[tuple[str, float, int, int, int, int]]] = {
-    "dog.jpg": [("dog", 0.99, 133, 219, 179, 322), ("bicycle", 0.99, 99, 124, 475, 302),
-                ("truck", 0.93, 467, 74, 225, 95)],
-    "person.jpg": [("person", 1.0, 190, 97, 84, 283), ("dog", 0.99, 61, 263, 142, 84),
-                   ("horse", 0.99, 395, 137, 216, 204)],
-    "horses.jpg": [("horse", 0.98, 2, 195, 174, 185), ("horse", 0.97, 219, 181, 199, 232),
-                   ("horse", 0.71, 395, 207, 168, 142), ("horse", 0.56, 575, 190, 198, 172)],
-    "kite.jpg": [("person", 0.96, 154, 540, 40, 110), ("person", 0.9, 322, 700, 36, 90),
-                 ("person", 0.62, 575, 610, 22, 48), ("kite", 0.98, 540, 60, 70, 60),
-                 ("kite", 0.88, 265, 250, 40, 38), ("kite", 0.53, 1120, 80, 60, 60)],
+    "dog.jpg": [
+        ("dog", 0.99, 133, 219, 179, 322),
+        ("bicycle", 0.99, 99, 124, 475, 302),
+        ("truck", 0.93, 467, 74, 225, 95),
+    ],
+    "person.jpg": [
+        ("person", 1.0, 190, 97, 84, 283),
+        ("dog", 0.99, 61, 263, 142, 84),
+        ("horse", 0.99, 395, 137, 216, 204),
+    ],
+    "horses.jpg": [
+        ("horse", 0.98, 2, 195, 174, 185),
+        ("horse", 0.97, 219, 181, 199, 232),
+        ("horse", 0.71, 395, 207, 168, 142),
+        ("horse", 0.56, 575, 190, 198, 172),
+    ],
+    "kite.jpg": [
+        ("person", 0.96, 154, 540, 40, 110),
+        ("person", 0.9, 322, 700, 36, 90),
+        ("person", 0.62, 575, 610, 22, 48),
+        ("kite", 0.98, 540, 60, 70, 60),
+        ("kite", 0.88, 265, 250, 40, 38),
+        ("kite", 0.53, 1120, 80, 60, 60),
+    ],
     "eagle.jpg": [("bird", 0.98, 120, 75, 525, 400)],
     "giraffe.jpg": [("giraffe", 0.99, 165, 3, 277, 447), ("zebra", 0.91, 241, 208, 121, 233)],
     "scream.jpg": [],
@@ -108,8 +132,9 @@ class Seeder:
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
-    def image(self, photo: Photo, hour: datetime, index: int, run_id: str, partition: str,
-              source: Source) -> tuple[ImageResult, ManifestEntry, list[tuple[str, bytes, str]]]:
+    def image(
+        self, photo: Photo, hour: datetime, index: int, run_id: str, partition: str, source: Source
+    ) -> tuple[ImageResult, ManifestEntry, list[tuple[str, bytes, str]]]:
         sha256 = hashlib.sha256(photo.data + index.to_bytes(4, "big")).hexdigest()
         uploaded_at = hour + timedelta(seconds=(index * 7) % 3000)
         processed_at = uploaded_at + timedelta(seconds=30)
@@ -122,21 +147,54 @@ class Seeder:
         self.offset += 1
         kafka = KafkaRef(topic="images", partition=index % 4, offset=self.offset)
         record = DetectionRecord(
-            image_key=key, source_image_path=source.path, image_sha256=sha256, image_width=photo.width,
-            image_height=photo.height, model_used=MODEL, model_weights_sha256=WEIGHTS_SHA256, backend="opencv",
-            input_size=416, confidence_threshold=0.5, nms_threshold=0.4, detections=detections,
+            image_key=key,
+            source_image_path=source.path,
+            image_sha256=sha256,
+            image_width=photo.width,
+            image_height=photo.height,
+            model_used=MODEL,
+            model_weights_sha256=WEIGHTS_SHA256,
+            backend="opencv",
+            input_size=416,
+            confidence_threshold=0.5,
+            nms_threshold=0.4,
+            detections=detections,
             counts=DetectionRecord.count(detections),
-            provenance=Provenance(kafka=kafka, dagster_run_id=run_id, dagster_partition=partition, source=source,
-                                  uploaded_at=uploaded_at, processed_at=processed_at,
-                                  inference_ms=41.5 + index % 17),
+            provenance=Provenance(
+                kafka=kafka,
+                dagster_run_id=run_id,
+                dagster_partition=partition,
+                source=source,
+                uploaded_at=uploaded_at,
+                processed_at=processed_at,
+                inference_ms=41.5 + index % 17,
+            ),
         )
-        result = ImageResult(image_key=key, detection_key=parsed.detection_key, width=photo.width,
-                             height=photo.height, counts=record.counts, objects=len(detections),
-                             processed_at=processed_at)
-        entry = ManifestEntry(key=key, sha256=sha256, size=len(photo.data), width=photo.width, height=photo.height,
-                              format="JPEG", kafka=kafka, uploaded_at=uploaded_at, source=source)
-        puts = [(key, photo.data, "image/jpeg"), (parsed.thumbnail_key, photo.thumbnail, "image/jpeg"),
-                (parsed.detection_key, record.to_json(), "application/json")]
+        result = ImageResult(
+            image_key=key,
+            detection_key=parsed.detection_key,
+            width=photo.width,
+            height=photo.height,
+            counts=record.counts,
+            objects=len(detections),
+            processed_at=processed_at,
+        )
+        entry = ManifestEntry(
+            key=key,
+            sha256=sha256,
+            size=len(photo.data),
+            width=photo.width,
+            height=photo.height,
+            format="JPEG",
+            kafka=kafka,
+            uploaded_at=uploaded_at,
+            source=source,
+        )
+        puts = [
+            (key, photo.data, "image/jpeg"),
+            (parsed.thumbnail_key, photo.thumbnail, "image/jpeg"),
+            (parsed.detection_key, record.to_json(), "application/json"),
+        ]
         return result, entry, puts
 
     def hour(self, hour: datetime, photos: list[Photo], rejected_names: list[str]) -> Summary:
@@ -146,9 +204,13 @@ class Seeder:
         for index, photo in enumerate(photos):
             source = Source(path=f"/data/photos/{photo.name}", host="camera-host")
             if photo.name == "kite.jpg":
-                source = Source(path="/data/videos/beach.mp4", host="camera-host",
-                                video_frame=VideoFrame(video="/data/videos/beach.mp4", frame_index=120 + index,
-                                                       timestamp_s=4.0 + index / 30))
+                source = Source(
+                    path="/data/videos/beach.mp4",
+                    host="camera-host",
+                    video_frame=VideoFrame(
+                        video="/data/videos/beach.mp4", frame_index=120 + index, timestamp_s=4.0 + index / 30
+                    ),
+                )
             result, entry, image_puts = self.image(photo, hour, index, run_id, partition, source)
             results.append(result)
             entries.append(entry)
@@ -156,15 +218,21 @@ class Seeder:
         rejections = []
         for name in rejected_names:
             key = layout.image_key(hashlib.sha256(name.encode()).hexdigest(), name, hour + timedelta(minutes=5))
-            rejection = Rejection(image_key=key, reason="not a decodable image: cannot identify image file",
-                                  partition=partition, run_id=run_id, rejected_at=hour + timedelta(minutes=6))
+            rejection = Rejection(
+                image_key=key,
+                reason="not a decodable image: cannot identify image file",
+                partition=partition,
+                run_id=run_id,
+                rejected_at=hour + timedelta(minutes=6),
+            )
             rejections.append(rejection)
             puts.append((key, b"this is not a JPEG", "image/jpeg"))
             puts.append((layout.parse_image_key(key).rejection_key, rejection.to_json(), "application/json"))
         created = hour + timedelta(minutes=55)
         shard = Shard(partition=partition, run_id=run_id, created_at=created, images=results)
-        manifest = Manifest(partition=partition, run_id=run_id, mode="batch", created_at=created, accepted=entries,
-                            rejected=rejections)
+        manifest = Manifest(
+            partition=partition, run_id=run_id, mode="batch", created_at=created, accepted=entries, rejected=rejections
+        )
         summary = Summary.merge(partition, created, [shard], [manifest])
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda p: self.put(*p), puts))
@@ -181,7 +249,7 @@ def main() -> None:
     args = parser.parse_args()
     photos = {name: load_photo(args.photo_dir / name) for name in BOXES}
     seeder = Seeder(os.environ.get("IMGASSETS_S3_BUCKET", "imgassets"))
-    now = layout.floor_hour(datetime.now(timezone.utc))
+    now = layout.floor_hour(datetime.now(UTC))
     hours = [
         (now, [photos[n] for n in ("dog.jpg", "person.jpg", "horses.jpg", "kite.jpg")], []),
         (now - timedelta(hours=1), [photos[n] for n in ("eagle.jpg", "giraffe.jpg", "scream.jpg")], ["notes.jpg"]),
@@ -191,8 +259,10 @@ def main() -> None:
         hours.append((now - timedelta(hours=3), [cycle[i % len(cycle)] for i in range(args.bulk)], []))
     for hour, hour_photos, rejected in hours:
         summary = seeder.hour(hour, hour_photos, rejected)
-        print(f"{summary.partition}: {summary.image_count} images, {summary.total_objects} objects, "
-              f"{summary.rejected_count} rejected")
+        print(
+            f"{summary.partition}: {summary.image_count} images, {summary.total_objects} objects, "
+            f"{summary.rejected_count} rejected"
+        )
 
 
 if __name__ == "__main__":

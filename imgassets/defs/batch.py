@@ -9,7 +9,7 @@ hour never write the same object.
 """
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
 from pydantic import Field
@@ -59,7 +59,7 @@ def pixel_budget(capacity: int) -> ByteBudget:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def item_failure(exc: Exception) -> str:
@@ -76,7 +76,6 @@ def alert_failed_check(alerts: AlertResource, context: AssetExecutionContext, ch
             f"asset check {check.check_name} failed for {context.partition_key} (run {context.run.run_id}): "
             f"{dict(check.metadata)}"
         )
-
 
 
 def lineage(run: DagsterRun) -> list[str]:

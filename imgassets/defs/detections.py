@@ -231,9 +231,7 @@ def _preview(results: list[ImageResult], viewer_url: str) -> str:
         return "No images."
     rows = "\n".join(
         f"| [{r.image_key.rsplit('/', 1)[-1]}]({viewer_link(viewer_url, 'image', key=r.image_key)}) "
-        f"| {r.objects} | "
-        + ", ".join(f"{label} ×{n}" for label, n in r.counts.items())
-        + " |"
+        f"| {r.objects} | " + ", ".join(f"{label} ×{n}" for label, n in r.counts.items()) + " |"
         for r in results[:10]
     )
     return f"| image | objects | classes |\n|---|---|---|\n{rows}"

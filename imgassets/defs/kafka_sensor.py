@@ -6,12 +6,11 @@ topic, and that write is confirmed before the cursor moves past them. A tick tha
 the cursor where it was; the replay yields the same deterministic run keys, which Dagster de-duplicates.
 """
 
-
 import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import (
     DagsterRunStatus,
@@ -120,8 +119,7 @@ def read_messages(
                     hour = layout.floor_hour(message.uploaded_at)
                     if not start_hour <= hour <= current_hour:
                         raise messages.MessageError(
-                            f"upload hour {message.partition} is outside the partitions "
-                            f"({partitions_start} … now)"
+                            f"upload hour {message.partition} is outside the partitions ({partitions_start} … now)"
                         )
                     ref = ImageRef(
                         key=message.key,
@@ -241,7 +239,7 @@ def kafka_image_sensor(
         threshold = alerts.failed_ticks
         try:
             streak = _failed_ticks_before(context, threshold) + 1
-        except Exception:  # noqa: BLE001 (tick history is best effort; the tick's own error matters)
+        except Exception:
             streak = 0
         if streak == threshold:
             alerts.send(f"kafka_image_sensor: {streak} failed ticks in a row; last error: {describe(exc)}")
@@ -265,7 +263,7 @@ def _evaluate(
             s3.bucket,
             pipeline.sensor_poll_seconds,
             pipeline.sensor_max_messages,
-            datetime.now(timezone.utc),
+            datetime.now(UTC),
             pipeline.partitions_start,
         )
     finally:

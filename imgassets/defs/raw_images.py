@@ -1,6 +1,7 @@
 """raw_images: the hour's uploaded images, validated, with a run manifest, thumbnails, and a rejection record for
 every image that cannot be used. Its check sits beside it."""
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
@@ -122,10 +123,8 @@ def _validate(
     rejection = Rejection(
         image_key=ref.key, reason=reason, partition=partition, run_id=run_id, rejected_at=now(), kafka=ref.kafka
     )
-    try:
+    with contextlib.suppress(layout.InvalidKey):  # not one of our keys: recorded in the manifest only
         store.put_record(layout.parse_image_key(ref.key).rejection_key, rejection)
-    except layout.InvalidKey:
-        pass  # not one of our keys: recorded in the manifest only
     return rejection
 
 

@@ -124,8 +124,10 @@ def _rescue(
         return SkipReason(f"run {run.run_id} will be retried by Dagster")
     reason = failure_reason(context, run)
     if run.tags.get(TRIGGER_TAG) != TRIGGER_KAFKA:
-        alerts.send(f"run {run.run_id} ({run.job_name}, {run.tags.get('dagster/partition', 'no partition')}) "
-                    f"ended {run.status.value}: {reason}")
+        alerts.send(
+            f"run {run.run_id} ({run.job_name}, {run.tags.get('dagster/partition', 'no partition')}) "
+            f"ended {run.status.value}: {reason}"
+        )
         return SkipReason(f"run {run.run_id} was not launched by the Kafka sensor: nothing to re-request")
     root = context.instance.get_run_by_id(run.root_run_id) if run.root_run_id else run
     root = root or run
@@ -135,8 +137,10 @@ def _rescue(
     refs = root.run_config.get("ops", {}).get("raw_images", {}).get("config", {}).get("images", [])
     limit = pipeline.batch_requeue_limit
     if partition and refs and attempt < limit:
-        alerts.send(f"run {run.run_id} ({partition}, {len(refs)} images) ended {run.status.value}: {reason}; "
-                    f"its batch is requested again ({attempt + 1} of {limit})")
+        alerts.send(
+            f"run {run.run_id} ({partition}, {len(refs)} images) ended {run.status.value}: {reason}; "
+            f"its batch is requested again ({attempt + 1} of {limit})"
+        )
         context.log.warning(
             f"run {run.run_id} ended {run.status.value}: re-requesting its batch ({attempt + 1}/{limit})"
         )
@@ -190,8 +194,10 @@ def _dead_letter_batch(
             publish_dead_letters(producer, kafka.dlq_topic, letters)
         finally:
             producer.close()
-        alerts.send(f"{len(letters)} of {len(refs)} images of {partition} dead-lettered after run {run.run_id} "
-                    f"ended {run.status.value}: {reason}")
+        alerts.send(
+            f"{len(letters)} of {len(refs)} images of {partition} dead-lettered after run {run.run_id} "
+            f"ended {run.status.value}: {reason}"
+        )
     context.log.warning(f"run {run.run_id}: {len(letters)} of {len(refs)} messages dead-lettered ({reason})")
     return SkipReason(
         f"batch of run {run.run_id}: {len(letters)} messages dead-lettered, {len(refs) - len(letters)} recorded"

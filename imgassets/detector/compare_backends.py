@@ -57,8 +57,8 @@ def _differences(reference: Detector, other: OnnxDetector, images: list[np.ndarr
         if [d.label for d in expected] != [d.label for d in found]:
             print(f"  labels differ: {[d.label for d in expected]} vs {[d.label for d in found]}")
             continue
-        for a, b in zip(expected, found):
-            box_px = max(box_px, *(abs(u - v) for u, v in zip(_box(a), _box(b))))
+        for a, b in zip(expected, found, strict=False):
+            box_px = max(box_px, *(abs(u - v) for u, v in zip(_box(a), _box(b), strict=False)))
             score = max(score, abs(a.confidence - b.confidence))
     print(f"  detections: max box difference {box_px:g} px, max confidence difference {score:g}")
     diff = np.abs(_opencv_rows(reference, images) - other.raw_rows(images))

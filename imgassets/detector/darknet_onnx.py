@@ -124,8 +124,11 @@ class _GraphBuilder:
                 stride = int(section.get("stride", 2))
                 scales = self._constant(np.array([1, 1, stride, stride], dtype=np.float32))
                 name = self._node(
-                    "Resize", [current[0], "", scales], mode="nearest",
-                    coordinate_transformation_mode="asymmetric", nearest_mode="floor",
+                    "Resize",
+                    [current[0], "", scales],
+                    mode="nearest",
+                    coordinate_transformation_mode="asymmetric",
+                    nearest_mode="floor",
                 )
                 current = (name, current[1], current[2] * stride)
             elif kind == "route":
@@ -153,7 +156,9 @@ class _GraphBuilder:
         output = self._node(
             "Conv",
             [name, self._constant(weight * factor[:, None, None, None]), self._constant(bias - mean * factor)],
-            kernel_shape=[kernel, kernel], strides=[stride, stride], pads=[pad] * 4,
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            pads=[pad] * 4,
         )
         activation = section.get("activation", "linear")
         if activation == "leaky":
@@ -169,7 +174,10 @@ class _GraphBuilder:
         stride = int(section.get("stride", kernel))
         pad = int(section.get("padding", kernel - 1))
         output = self._node(
-            "MaxPool", [name], kernel_shape=[kernel, kernel], strides=[stride, stride],
+            "MaxPool",
+            [name],
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
             pads=[pad // 2, pad // 2, pad - pad // 2, pad - pad // 2],
         )
         return output, channels, (size + pad - kernel) // stride + 1
@@ -211,7 +219,9 @@ class _GraphBuilder:
 
         centers = self._node("Mul", [self._slice(sigmoid, 0, 2), self._constant(np.float32(scale / grid))])
         centers = self._node("Add", [centers, self._constant(offsets.astype(np.float32))])
-        extents = self._node("Mul", [self._node("Exp", [self._slice(raw, 2, 4)]), self._constant(sizes.astype(np.float32))])
+        extents = self._node(
+            "Mul", [self._node("Exp", [self._slice(raw, 2, 4)]), self._constant(sizes.astype(np.float32))]
+        )
         objectness = self._slice(sigmoid, 4, 5)
         scores = self._node("Mul", [self._slice(sigmoid, 5, per_anchor), objectness])
         floor = self._constant(np.float32(_CLASS_SCORE_FLOOR))

@@ -57,7 +57,7 @@ class OnnxDetector:
             return []
         return [
             decode(rows, image.shape[1], image.shape[0], self.files.labels, self.confidence, self.nms)
-            for rows, image in zip(self.raw_rows(images), images)
+            for rows, image in zip(self.raw_rows(images), images, strict=False)
         ]
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -33,9 +33,7 @@ def decode(
     centers_x, centers_y = rows[:, 0] * width, rows[:, 1] * height
     box_w, box_h = rows[:, 2] * width, rows[:, 3] * height
     boxes = np.stack([centers_x - box_w / 2, centers_y - box_h / 2, box_w, box_h], axis=1)
-    chosen = cv2.dnn.NMSBoxesBatched(
-        boxes.tolist(), confidences.tolist(), class_ids.tolist(), confidence, nms
-    )
+    chosen = cv2.dnn.NMSBoxesBatched(boxes.tolist(), confidences.tolist(), class_ids.tolist(), confidence, nms)
     detections = []
     for index in np.asarray(chosen, dtype=int).reshape(-1):
         box = _clip(boxes[index], width, height)

@@ -105,7 +105,7 @@ class Stack:
             try:
                 store.ensure_bucket()
                 return
-            except Exception as exc:  # noqa: BLE001 (SeaweedFS answers 5xx while its volumes come up)
+            except Exception as exc:
                 if time.monotonic() > deadline:
                     raise StackError(f"S3 server did not become ready: {exc}") from exc
                 time.sleep(1)
@@ -140,4 +140,3 @@ class Stack:
             "viewer": f"http://127.0.0.1:{self.settings.viewer_port}",
         }
         return urls.get(service.name, ",".join(map(str, service.ports)))
-

@@ -149,9 +149,7 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return any(
-        p.info["status"] != psutil.STATUS_ZOMBIE
-        for p in psutil.process_iter(["status"])
-        if _pgid(p.pid) == group
+        p.info["status"] != psutil.STATUS_ZOMBIE for p in psutil.process_iter(["status"]) if _pgid(p.pid) == group
     )
 
 

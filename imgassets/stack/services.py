@@ -60,6 +60,7 @@ def _venv_bin(name: str) -> str:
 
 # --- Kafka --------------------------------------------------------------------------------------------
 
+
 def ensure_kafka_jars(paths: Paths) -> None:
     if any(paths.kafka_libs.glob("kafka_2.13-*.jar")):
         return
@@ -67,8 +68,15 @@ def ensure_kafka_jars(paths: Paths) -> None:
         raise StackError("Maven (mvn) is needed once to fetch the Apache Kafka jars: apt-get install -y maven")
     print(f"fetching Apache Kafka jars with Maven into {paths.kafka_libs} …", flush=True)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={paths.kafka_libs}"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={paths.kafka_libs}",
+        ],
         check=True,
     )
 
@@ -79,9 +87,16 @@ def kafka_service(settings: Settings, paths: Paths) -> Service:
     return Service(
         name="kafka",
         argv=[
-            "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={paths.kafka / 'log4j2.yaml'}",
-            "-cp", f"{paths.kafka_libs}/*", "kafka.Kafka", str(properties),
+            "-cp",
+            f"{paths.kafka_libs}/*",
+            "kafka.Kafka",
+            str(properties),
         ],
         ports=[port, port + 1],
         run_dir=paths.run,
@@ -128,14 +143,30 @@ def prepare_kafka(settings: Settings, paths: Paths) -> None:
         "      AppenderRef:\n        - ref: STDOUT\n"
     )
     if not (data / "meta.properties").exists():
-        cluster_id = subprocess.run(
-            ["java", "-cp", f"{paths.kafka_libs}/*", "kafka.tools.StorageTool", "random-uuid"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip() or uuid.uuid4().hex
+        cluster_id = (
+            subprocess.run(
+                ["java", "-cp", f"{paths.kafka_libs}/*", "kafka.tools.StorageTool", "random-uuid"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            or uuid.uuid4().hex
+        )
         subprocess.run(
-            ["java", "-cp", f"{paths.kafka_libs}/*", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(paths.kafka / "server.properties")],
-            check=True, capture_output=True, text=True,
+            [
+                "java",
+                "-cp",
+                f"{paths.kafka_libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(paths.kafka / "server.properties"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
 
 
@@ -155,11 +186,23 @@ def s3_service(settings: Settings, paths: Paths) -> Service:
     return Service(
         name="s3",
         argv=[
-            _venv_bin("weed"), "mini", f"-dir={paths.s3 / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.port={ports['s3']}", f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}", f"-admin.port={ports['admin']}", "-admin.ui=false",
-            "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
-            f"-s3.config={paths.s3 / 's3.json'}", f"-bucket={settings.s3_bucket}",
+            _venv_bin("weed"),
+            "mini",
+            f"-dir={paths.s3 / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={ports['s3']}",
+            f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}",
+            f"-admin.port={ports['admin']}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            f"-s3.config={paths.s3 / 's3.json'}",
+            f"-bucket={settings.s3_bucket}",
         ],
         ports=[ports["s3"], ports["master"], ports["filer"]],
         run_dir=paths.run,
@@ -228,7 +271,7 @@ def prepare_dagster(paths: Paths, max_runs: int = 1) -> None:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 400
     except OSError:
         return False
@@ -263,6 +306,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
 
 # --- Viewer -------------------------------------------------------------------------------------------
 
+
 def prepare_viewer() -> None:
     """Installs node modules and builds the production bundle when missing or stale."""
     if shutil.which("npm") is None:
@@ -282,8 +326,10 @@ def prepare_viewer() -> None:
 def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Service:
     return Service(
         name="viewer",
-        argv=[str(FRONTEND / "node_modules" / ".bin" / "react-router-serve"),
-              str(FRONTEND / "build" / "server" / "index.js")],
+        argv=[
+            str(FRONTEND / "node_modules" / ".bin" / "react-router-serve"),
+            str(FRONTEND / "build" / "server" / "index.js"),
+        ],
         ports=[settings.viewer_port],
         run_dir=paths.run,
         log_dir=paths.logs,
@@ -291,4 +337,3 @@ def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Ser
         cwd=FRONTEND,
         healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.viewer_port}/"),
     )
-
