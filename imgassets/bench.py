@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -36,10 +37,17 @@ BENCH_PORTS = {
 }
 
 
+def _read_photo(path: Path) -> np.ndarray:
+    pixels = cv2.imread(str(path))
+    if pixels is None:
+        raise FileNotFoundError(f"cannot read demo photo {path}")
+    return pixels
+
+
 def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
     """Distinct JPEGs: random crops/flips of the real demo photos (real content, unique bytes per index)."""
     rng = np.random.default_rng(first)
-    bases = [cv2.imread(str(p)) for p in sorted(PHOTOS.glob("*.jpg"))]
+    bases = [_read_photo(p) for p in sorted(PHOTOS.glob("*.jpg"))]
     out = []
     for index in range(first, first + count):
         base = bases[index % len(bases)]
@@ -54,7 +62,15 @@ def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
     return out
 
 
-def raw_detector(settings: Settings, photos: list[bytes]) -> dict[str, float]:
+class RawRate(TypedDict):
+    backend: str
+    lanes: int
+    images_per_s: float
+    images_per_s_with_decode: float
+    images: int
+
+
+def raw_detector(settings: Settings, photos: list[bytes]) -> RawRate:
     """Images/s of the configured backend on photos in memory, run the way the pipeline runs it (all of its
     inference lanes busy): forward only, and decode + forward."""
     detector = load_detector(
@@ -170,7 +186,8 @@ def _first_run_start(stack, run_ids: set[str]) -> datetime:
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(stack.paths.dagster_home)) as instance:
-        starts = [instance.get_run_record_by_id(run_id).start_time for run_id in run_ids]
+        records = [instance.get_run_record_by_id(run_id) for run_id in run_ids]
+        starts = [record.start_time for record in records if record is not None]
     return datetime.fromtimestamp(min(s for s in starts if s is not None), UTC)
 
 
@@ -181,8 +198,18 @@ def _items(photos: list[bytes], tag: str) -> list[ingest.Item]:
     ]
 
 
+def _uploaded(record: DetectionRecord) -> datetime:
+    """Upload time of a record the bench ingested itself (every such record has one)."""
+    assert record.provenance.uploaded_at is not None, record.image_key
+    return record.provenance.uploaded_at
+
+
+def _latency(record: DetectionRecord) -> float:
+    return (record.provenance.processed_at - _uploaded(record)).total_seconds()
+
+
 def _latencies(records: list[DetectionRecord]) -> list[float]:
-    return sorted((r.provenance.processed_at - r.provenance.uploaded_at).total_seconds() for r in records)
+    return sorted(_latency(r) for r in records)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -220,7 +247,7 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
     ingestor = ingest.Ingestor(store, producer, settings.kafka_topic)
     tag = datetime.now(UTC).strftime("%H%M%S")
     try:
-        pids = {s.name: s.pid() for s in stack.services() if s.pid()}
+        pids = {s.name: pid for s in stack.services() if (pid := s.pid()) is not None}
         with MemorySampler(pids) as memory:
             log(f"end-to-end: ingesting {images_count} images as fast as possible …")
             cpu_before = cpu_seconds(pids)
@@ -228,7 +255,7 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
             done = _await_detections(store, report.sent, timeout=60 + images_count / 2)
             cpu_after = cpu_seconds(pids)
             records = _read_records(store, done)
-            first = min(r.provenance.uploaded_at for r in records)
+            first = min(_uploaded(r) for r in records)
             last = max(r.provenance.processed_at for r in records)
             e2e = len(records) / (last - first).total_seconds()
             cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
@@ -325,10 +352,10 @@ def _plot(records: list[DetectionRecord], result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ordered = sorted(records, key=lambda r: r.provenance.uploaded_at)
-    start = ordered[0].provenance.uploaded_at if ordered else datetime.now(UTC)
-    xs = [(r.provenance.uploaded_at - start).total_seconds() for r in ordered]
-    ys = [(r.provenance.processed_at - r.provenance.uploaded_at).total_seconds() for r in ordered]
+    ordered = sorted(records, key=_uploaded)
+    start = _uploaded(ordered[0]) if ordered else datetime.now(UTC)
+    xs = [(_uploaded(r) - start).total_seconds() for r in ordered]
+    ys = [_latency(r) for r in ordered]
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     ax.scatter(xs, ys, s=8, alpha=0.7)
     for label, key in (("p50", "p50_s"), ("p95", "p95_s")):

@@ -11,11 +11,16 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
 from imgassets.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:  # the commands import their modules when they run, so `imgassets --help` stays fast
+    from imgassets import dlq as dead_letters
+    from imgassets import ingest as ingest_module
 
 
 def _fail(message: str) -> None:
@@ -165,15 +170,18 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
         sys.exit(1)
 
 
-def _print_report(report: object) -> None:
-    click.echo(
-        f"sent {len(report.sent)}, already ingested {len(report.duplicates)}, failed {len(report.failed)}"  # type: ignore[attr-defined]
-    )
-    for path, reason in report.failed:  # type: ignore[attr-defined]
+def _print_report(report: ingest_module.Report) -> None:
+    click.echo(f"sent {len(report.sent)}, already ingested {len(report.duplicates)}, failed {len(report.failed)}")
+    for path, reason in report.failed:
         click.echo(f"  failed: {path}: {reason}", err=True)
 
 
-def _watch(paths: tuple[Path, ...], ingestor: object, items: Callable[..., Iterator[object]], workers: int) -> None:
+def _watch(
+    paths: tuple[Path, ...],
+    ingestor: ingest_module.Ingestor,
+    items: Callable[[Iterable[Path]], Iterator[ingest_module.Item]],
+    workers: int,
+) -> None:
     from imgassets import ingest as ingesting
 
     watcher = ingesting.Watcher(
@@ -181,7 +189,7 @@ def _watch(paths: tuple[Path, ...], ingestor: object, items: Callable[..., Itera
         ingestor,
         workers,
         make_items=items,
-        echo=click.echo,  # type: ignore[arg-type]
+        echo=click.echo,
         warn=lambda text: click.echo(text, err=True),
     )
     watcher.start()  # before the scan: files created meanwhile are seen
@@ -256,7 +264,7 @@ def dlq(ctx: click.Context, timeout: float) -> None:
 
 def _dlq_selection(
     reasons: tuple[str, ...], kinds: tuple[str, ...], since: datetime | None, until: datetime | None, limit: int | None
-) -> object:
+) -> dead_letters.Selection:
     from imgassets.dlq import Selection
 
     return Selection(reasons=reasons, kinds=kinds, since=since, until=until, limit=limit)  # type: ignore[arg-type]

@@ -9,15 +9,15 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from imgassets import layout
 
-IMAGE_SCHEMA = "imgassets.image.v1"
-DEADLETTER_SCHEMA = "imgassets.deadletter.v1"
+IMAGE_SCHEMA: Final = "imgassets.image.v1"
+DEADLETTER_SCHEMA: Final = "imgassets.deadletter.v1"
 MAX_MESSAGE_BYTES = 16 * 1024
 
 

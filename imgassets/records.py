@@ -15,18 +15,18 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from imgassets.messages import Source, VideoFrame
 
-DETECTION_SCHEMA = "imgassets.detections.v1"
-REJECTION_SCHEMA = "imgassets.rejection.v1"
-MANIFEST_SCHEMA = "imgassets.manifest.v1"
-SHARD_SCHEMA = "imgassets.shard.v1"
-SUMMARY_SCHEMA = "imgassets.summary.v1"
+DETECTION_SCHEMA: Final = "imgassets.detections.v1"
+REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
+MANIFEST_SCHEMA: Final = "imgassets.manifest.v1"
+SHARD_SCHEMA: Final = "imgassets.shard.v1"
+SUMMARY_SCHEMA: Final = "imgassets.summary.v1"
 
 
 @cache

@@ -29,7 +29,7 @@ class ImageRef(Config):
 
     key: str
     sha256: str | None = None
-    size: int | None = Field(None, description="bytes announced by the message; larger objects are not read")
+    size: int | None = Field(default=None, description="bytes announced by the message; larger objects are not read")
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None

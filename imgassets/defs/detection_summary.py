@@ -63,7 +63,11 @@ def detection_summary(
         # backfills, as for detections.
         covered = {image["image_key"] for image in store.get_json(key)["images"]}
         missing = [image.image_key for image in own.images if image.image_key not in covered]
-        check = {"scope": "batch", "run_images": len(own.images), "run_images_missing": len(missing)}
+        check: dict[str, str | int] = {
+            "scope": "batch",
+            "run_images": len(own.images),
+            "run_images_missing": len(missing),
+        }
         passed = not missing
     else:
         detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))

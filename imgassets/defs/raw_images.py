@@ -74,7 +74,10 @@ def raw_images(
         # Bounded read-ahead: if S3 goes away, the step fails after the images in flight, not after every
         # image of the batch has used up its retries.
         for outcome in prefetch(pool, validate, refs, ahead=s3.io_threads * 2):
-            (accepted if isinstance(outcome, ManifestEntry) else rejected).append(outcome)
+            if isinstance(outcome, ManifestEntry):
+                accepted.append(outcome)
+            else:
+                rejected.append(outcome)
 
     manifest = Manifest(
         partition=partition,

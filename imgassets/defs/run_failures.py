@@ -11,6 +11,8 @@ cannot launch it twice.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from dagster import (
     DagsterEventType,
     DagsterRun,
@@ -26,6 +28,7 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import layout, messages
+from imgassets.defs.batch import ImageRef
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
 from imgassets.records import Manifest, Shard
@@ -63,14 +66,14 @@ def failure_reason(context: RunStatusSensorContext, run: DagsterRun) -> str:
     for record in context.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE):
         event = record.dagster_event
         data = event.step_failure_data if event is not None else None
-        if data is not None and data.error is not None:
+        if event is not None and data is not None and data.error is not None:
             errors.append(f"{event.step_key}: {data.error.cls_name}: {data.error.message.strip()}")
     if not errors and context.dagster_event is not None and context.dagster_event.message:
         errors.append(context.dagster_event.message)
     return " ".join("; ".join(errors).split())[:1500] or "failed"
 
 
-def unrecorded(store: ObjectStore, partition: str, refs: list[dict]) -> list[dict]:
+def unrecorded(store: ObjectStore, partition: str, refs: list[ImageRef]) -> list[ImageRef]:
     """The batch's images that no run has accounted for: neither in a detections shard nor rejected in a
     manifest or shard. A detection record alone does not count: a run killed before writing its shard leaves
     records the hour summary never sees; the dead letter (and its replay) brings them in."""
@@ -80,17 +83,17 @@ def unrecorded(store: ObjectStore, partition: str, refs: list[dict]) -> list[dic
         handled.update(rejected.image_key for rejected in shard.rejected)
     for manifest in store.get_records(layout.manifests_prefix(partition), Manifest):
         handled.update(rejection.image_key for rejection in manifest.rejected)
-    return [ref for ref in refs if ref.get("key") not in handled]
+    return [ref for ref in refs if ref.key not in handled]
 
 
 def original_values(
-    consumer: KafkaConsumer, refs: list[dict], timeout_ms: int = 20_000
+    consumer: KafkaConsumer, refs: list[ImageRef], timeout_ms: int = 20_000
 ) -> dict[tuple[str, int, int], bytes]:
     """The Kafka values the batch's messages had, read back by offset (those retention kept)."""
     wanted: dict[TopicPartition, set[int]] = {}
     for ref in refs:
-        if ref.get("topic") is not None and ref.get("partition") is not None and ref.get("offset") is not None:
-            wanted.setdefault(TopicPartition(ref["topic"], ref["partition"]), set()).add(ref["offset"])
+        if (kafka := ref.kafka) is not None:
+            wanted.setdefault(TopicPartition(kafka.topic, kafka.partition), set()).add(kafka.offset)
     if not wanted:
         return {}
     consumer.assign(list(wanted))
@@ -110,6 +113,12 @@ def original_values(
                 remaining.pop(tp)
                 consumer.pause(tp)
     return found
+
+
+def _batch_of(run: DagsterRun) -> list[ImageRef]:
+    """The images a sensor run carried in raw_images' config (empty for a run of the whole hour)."""
+    config = cast(dict[str, Any], run.run_config).get("ops", {}).get("raw_images", {}).get("config", {})
+    return [ImageRef(**ref) for ref in config.get("images", [])]
 
 
 def _rescue(
@@ -134,7 +143,7 @@ def _rescue(
     batch_key = root.tags.get(BATCH_KEY_TAG) or root.tags.get("dagster/run_key") or root.run_id
     attempt = int(root.tags.get(REQUEUE_TAG, "0"))
     partition = root.tags.get("dagster/partition")
-    refs = root.run_config.get("ops", {}).get("raw_images", {}).get("config", {}).get("images", [])
+    refs = _batch_of(root)
     limit = pipeline.batch_requeue_limit
     if partition and refs and attempt < limit:
         alerts.send(
@@ -162,7 +171,7 @@ def _dead_letter_batch(
     context: RunStatusSensorContext,
     run: DagsterRun,
     partition: str | None,
-    refs: list[dict],
+    refs: list[ImageRef],
     reason: str,
     kafka: KafkaResource,
     s3: S3Resource,
@@ -178,12 +187,12 @@ def _dead_letter_batch(
     letters = [
         messages.DeadLetter.build(
             text,
-            ref.get("topic") or kafka.topic,
-            ref.get("partition") if ref.get("partition") is not None else -1,
-            ref.get("offset") if ref.get("offset") is not None else -1,
-            values.get((ref.get("topic"), ref.get("partition"), ref.get("offset"))),
+            ref.topic or kafka.topic,
+            ref.partition if ref.partition is not None else -1,
+            ref.offset if ref.offset is not None else -1,
+            values.get((ref.kafka.topic, ref.kafka.partition, ref.kafka.offset)) if ref.kafka else None,
             kind="batch",
-            image_key=ref.get("key"),
+            image_key=ref.key,
             run_id=run.run_id,
         )
         for ref in missing

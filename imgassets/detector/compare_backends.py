@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
-    images = [cv2.imread(str(path)) for path in sorted(PHOTOS.glob("*.jpg"))]
+    images = [image for path in sorted(PHOTOS.glob("*.jpg")) if (image := cv2.imread(str(path))) is not None]
     opencv, onnx = load_detector("opencv"), load_detector("onnx")
     assert isinstance(onnx, OnnxDetector)
     print(f"{len(images)} photos, {args.iterations} iterations ({args.warmup} warm-up), input 416x416")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -243,12 +244,12 @@ class _GraphBuilder:
         self._names += 1
         return f"{prefix}_{self._names}"
 
-    def _constant(self, value: np.ndarray) -> str:
+    def _constant(self, value: np.ndarray | np.generic) -> str:
         name = self._fresh("const")
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def _node(self, op: str, inputs: list[str], output: str | None = None, **attributes: object) -> str:
+    def _node(self, op: str, inputs: list[str], output: str | None = None, **attributes: Any) -> str:
         output = output or self._fresh(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [output], **attributes))
         return output

@@ -117,7 +117,7 @@ class Stack:
         log("stack down (data kept under " + str(self.settings.home) + ")")
 
     def status(self) -> list[dict[str, object]]:
-        rows = []
+        rows: list[dict[str, object]] = []
         for service in self.services():
             pid = service.pid()
             rows.append(
