@@ -8,10 +8,10 @@ BIN := $(VENV)/bin
 STAMP := .local/stamps
 APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
 
-.PHONY: setup up down status logs test test-deps bench clean-local help
+.PHONY: setup up down status logs lint test test-unit test-deps bench clean-local help
 
 help:
-	@echo "make up | down | status | logs | test | bench | setup"
+	@echo "make up | down | status | logs | test | test-unit | lint | bench | setup"
 
 $(STAMP):
 	@mkdir -p $(STAMP)
@@ -64,8 +64,21 @@ test-deps: | $(STAMP)
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing; fi
 
-test: setup test-deps
+# Linters and type checkers: ruff (lint + format) and mypy for Python, ESLint for the viewer (its tsc type check
+# runs with the viewer's tests); the exported contract must match the code.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m imgassets.contract --check
+	cd frontend && npm run --silent lint
+
+test: setup test-deps lint
 	$(BIN)/python -m pytest imgassets_tests
+
+# The fast tier: no Kafka, S3 or Dagster services, no browser.
+test-unit: setup lint
+	$(BIN)/python -m pytest imgassets_tests -m "not integration and not e2e"
 
 bench: setup
 	$(BIN)/imgassets bench --out bench-results

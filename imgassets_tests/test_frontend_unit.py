@@ -1,4 +1,4 @@
-"""The viewer's own checks, run from the one test command: TypeScript type check and its unit tests."""
+"""The viewer's own checks, run from the one test command: ESLint, the TypeScript type check and its unit tests."""
 
 import subprocess
 
@@ -9,7 +9,7 @@ from imgassets.settings import PROJECT_ROOT
 FRONTEND = PROJECT_ROOT / "frontend"
 
 
-@pytest.mark.parametrize("script", ["typecheck", "test"])
+@pytest.mark.parametrize("script", ["lint", "typecheck", "test"])
 def test_viewer_script_passes(script: str) -> None:
     result = subprocess.run(
         ["npm", "run", script], cwd=FRONTEND, capture_output=True, text=True, timeout=600, check=False
