@@ -214,7 +214,7 @@ def _dead_letter_batch(
 
 
 def _rescue_sensor(status: DagsterRunStatus, name: str) -> SensorDefinition:
-    @run_status_sensor(
+    return run_status_sensor(
         name=name,
         run_status=status,
         request_job=image_batch_job,
@@ -222,17 +222,7 @@ def _rescue_sensor(status: DagsterRunStatus, name: str) -> SensorDefinition:
         minimum_interval_seconds=5,
         description=f"A run that ends {status.value} (after Dagster's retries): its Kafka batch is requested again "
         "up to IMGASSETS_BATCH_REQUEUE_LIMIT times, then its unrecorded messages are dead-lettered; alerts.",
-    )
-    def rescue(
-        context: RunStatusSensorContext,
-        kafka: KafkaResource,
-        s3: S3Resource,
-        pipeline: PipelineResource,
-        alerts: AlertResource,
-    ) -> RunRequest | SkipReason:
-        return _rescue(context, kafka, s3, pipeline, alerts)
-
-    return rescue
+    )(_rescue)
 
 
 failed_batch_sensor = _rescue_sensor(DagsterRunStatus.FAILURE, "failed_batch_sensor")
