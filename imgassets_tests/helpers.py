@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from imgassets import ingest, kafka_io, layout, messages
 from imgassets.defs.resources import pipeline_resources
@@ -45,21 +46,26 @@ def ingest_folder(folder: Path) -> ingest.Report:
         kafka_producer.close()
 
 
-def read_all(topic: str) -> list[object]:
-    """Every message currently in `topic`, decoded as JSON where it is JSON (raw bytes otherwise)."""
+def records(topic: str) -> list[ConsumerRecord]:
+    """Every record currently in `topic`, partition by partition in offset order."""
     consumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)
         consumer.seek_to_beginning()
         ends = consumer.end_offsets(partitions)
-        values: list[dict] = []
+        found: list[ConsumerRecord] = []
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=1000).values():
-                values.extend(_json_or_bytes(r.value) for r in records)
-        return values
+            for batch in consumer.poll(timeout_ms=1000).values():
+                found.extend(batch)
+        return found
     finally:
         consumer.close()
+
+
+def read_all(topic: str) -> list[object]:
+    """Every message currently in `topic`, decoded as JSON where it is JSON (raw bytes otherwise)."""
+    return [_json_or_bytes(record.value) for record in records(topic)]
 
 
 def end_offsets(topic: str) -> dict[int, int]:

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
-from kafka import TopicPartition
 
-from imgassets import dlq, kafka_io
+from imgassets import dlq
 from imgassets.cli import main
 from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter
 from imgassets.settings import get_settings
@@ -83,19 +82,7 @@ def stdout_lines(result: Result) -> list[str]:
 
 def image_topic_records(topic: str) -> list[tuple[bytes | None, bytes]]:
     """(key, value) of every record in `topic`."""
-    consumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(partitions)
-        records = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend((r.key, r.value) for r in batch)
-        return records
-    finally:
-        consumer.close()
+    return [(record.key, record.value) for record in helpers.records(topic)]
 
 
 def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:
