@@ -1,5 +1,6 @@
 import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse } from "react-router";
 import type { Route } from "./+types/root";
+import { viewerPath } from "./lib/viewer-routes";
 import "./app.css";
 
 export function meta() {
@@ -17,7 +18,7 @@ export function Layout({ children }: { children: React.ReactNode }) {
       </head>
       <body>
         <header className="topbar">
-          <Link to="/" className="brand">
+          <Link to={viewerPath("overview")} className="brand">
             imgassets
           </Link>
           <span className="tagline">real-time image analytics</span>
@@ -64,7 +65,7 @@ export function ErrorBoundary({ error }: Route.ErrorBoundaryProps) {
         </p>
       )}
       <p>
-        <Link to="/">Back to the overview</Link>
+        <Link to={viewerPath("overview")}>Back to the overview</Link>
       </p>
     </section>
   );

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 import { classColor } from "../lib/colors";
 import type { HourBar } from "../lib/overview";
+import { viewerPath } from "../lib/viewer-routes";
 
 const WIDTH = 960;
 const HEIGHT = 240;
@@ -40,7 +41,7 @@ export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[
           return (
             <Link
               key={hour.partition}
-              to={`/hours/${hour.partition}`}
+              to={viewerPath("hour", { partition: hour.partition })}
               className="bar"
               data-partition={hour.partition}
               data-objects={hour.objects}

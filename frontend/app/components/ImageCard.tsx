@@ -1,20 +1,9 @@
 import { Link } from "react-router";
 import { classColor } from "../lib/colors";
 import type { ImageResult } from "../lib/records";
+import { viewerPath } from "../lib/viewer-routes";
 
 const THUMB = 320;
-
-export function imagePath(key: string): string {
-  return `/images/${key}`;
-}
-
-export function thumbnailUrl(key: string): string {
-  return `/media/thumbnail/${key}`;
-}
-
-export function originalUrl(key: string): string {
-  return `/media/original/${key}`;
-}
 
 /** The file name without the content-hash prefix: abc123def456-dog.jpg → dog.jpg */
 export function displayName(key: string): string {
@@ -35,14 +24,14 @@ export function CountBadges({ counts }: { counts: Record<string, number> }) {
   );
 }
 
-/** A grid card: thumbnail (served through /media/thumbnail), name, object counts. */
+/** A grid card: thumbnail (served through the media_thumbnail route), name, object counts. */
 export function ImageCard({ image }: { image: ImageResult }) {
   const scale = Math.min(1, THUMB / Math.max(image.width, image.height, 1));
   return (
     <article className="card" data-image-key={image.image_key} data-objects={image.objects}>
-      <Link to={imagePath(image.image_key)} className="thumb">
+      <Link to={viewerPath("image", { key: image.image_key })} className="thumb">
         <img
-          src={thumbnailUrl(image.image_key)}
+          src={viewerPath("media_thumbnail", { key: image.image_key })}
           alt={displayName(image.image_key)}
           width={Math.round(image.width * scale)}
           height={Math.round(image.height * scale)}
@@ -51,7 +40,7 @@ export function ImageCard({ image }: { image: ImageResult }) {
         />
       </Link>
       <div className="card-body">
-        <Link to={imagePath(image.image_key)} className="name" title={image.image_key}>
+        <Link to={viewerPath("image", { key: image.image_key })} className="name" title={image.image_key}>
           {displayName(image.image_key)}
         </Link>
         <span className="objects">

@@ -1,9 +1,10 @@
 import { Form, Link } from "react-router";
-import { CountBadges, ImageCard, displayName, imagePath } from "../components/ImageCard";
+import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
 import { filterImages, gridSearch, paginate, parseGridQuery } from "../lib/grid";
 import { fail, guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
 import { loadSummary } from "../lib/summaries.server";
+import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/hour";
 
 const MAX_REJECTED_SHOWN = 200;
@@ -44,14 +45,14 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
   const { partition, query, page, classCounts, imagesWithClass, rejected, rejectedCount } = loaderData;
   const labels = Object.keys(classCounts).sort();
   if (query.label !== null && !labels.includes(query.label)) labels.push(query.label);
-  const base = `/hours/${partition}`;
+  const base = viewerPath("hour", { partition });
   return (
     <>
       <nav className="crumbs">
-        <Link to="/">Overview</Link> › <span>{partition}</span>
+        <Link to={viewerPath("overview")}>Overview</Link> › <span>{partition}</span>
         <span className="spacer" />
-        <Link to={`/hours/${loaderData.previous}`}>‹ previous hour</Link>
-        <Link to={`/hours/${loaderData.next}`}>next hour ›</Link>
+        <Link to={viewerPath("hour", { partition: loaderData.previous })}>‹ previous hour</Link>
+        <Link to={viewerPath("hour", { partition: loaderData.next })}>next hour ›</Link>
       </nav>
       <h1>Hour {partition} UTC</h1>
       <section className="stats" aria-label="Hour totals">
@@ -141,7 +142,7 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
               {rejected.map((item) => (
                 <tr key={item.image_key} data-image-key={item.image_key}>
                   <td>
-                    <Link to={imagePath(item.image_key)} title={item.image_key}>
+                    <Link to={viewerPath("image", { key: item.image_key })} title={item.image_key}>
                       {displayName(item.image_key)}
                     </Link>
                   </td>

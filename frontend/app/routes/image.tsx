@@ -1,13 +1,14 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { DetectionOverlay } from "../components/DetectionOverlay";
-import { CountBadges, displayName, originalUrl } from "../components/ImageCard";
+import { CountBadges, displayName } from "../components/ImageCard";
 import { classColor } from "../lib/colors";
 import { config } from "../lib/config.server";
 import { fail, guard } from "../lib/http.server";
 import { parseImageKey } from "../lib/layout";
 import type { DetectionRecord, Rejection } from "../lib/records";
 import { StorageError, getJson } from "../lib/s3.server";
+import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/image";
 
 export function meta({ params }: Route.MetaArgs) {
@@ -117,7 +118,7 @@ function DetectedImage({ record, dagsterRunUrl }: { record: DetectionRecord; dag
     <div className="image-layout">
       <div>
         <DetectionOverlay
-          src={originalUrl(record.image_key)}
+          src={viewerPath("media_original", { key: record.image_key })}
           alt={displayName(record.image_key)}
           width={record.image_width}
           height={record.image_height}
@@ -194,10 +195,10 @@ export default function Image({ loaderData }: Route.ComponentProps) {
   return (
     <>
       <nav className="crumbs">
-        <Link to="/">Overview</Link> › <Link to={`/hours/${data.partition}`}>{data.partition}</Link> ›{" "}
+        <Link to={viewerPath("overview")}>Overview</Link> › <Link to={viewerPath("hour", { partition: data.partition })}>{data.partition}</Link> ›{" "}
         <span>{displayName(data.key)}</span>
         <span className="spacer" />
-        <a href={originalUrl(data.key)}>original file</a>
+        <a href={viewerPath("media_original", { key: data.key })}>original file</a>
       </nav>
       <h1 className="image-title" title={data.key}>
         {displayName(data.key)}

@@ -6,6 +6,7 @@ import { classColor } from "../lib/colors";
 import { guard } from "../lib/http.server";
 import { TIMELINE_HOURS, buildOverview } from "../lib/overview";
 import { loadRecentSummaries } from "../lib/summaries.server";
+import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/overview";
 
 const LATEST_IMAGES = 12;
@@ -121,7 +122,7 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
               {summarized.map((hour) => (
                 <tr key={hour.partition} data-partition={hour.partition}>
                   <td>
-                    <Link to={`/hours/${hour.partition}`}>{hour.partition}</Link>
+                    <Link to={viewerPath("hour", { partition: hour.partition })}>{hour.partition}</Link>
                   </td>
                   <td data-field="images">{hour.images}</td>
                   <td data-field="objects">{hour.objects}</td>
