@@ -31,7 +31,7 @@ from imgassets.settings import PROJECT_ROOT, Settings, get_settings
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 BENCH_PORTS = {
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
-    "S3_ENDPOINT_URL": "http://127.0.0.1:28533",
+    "S3_ENDPOINT_URL": "http://127.0.0.1:4533",
     "DAGSTER_PORT": "23000",
     "DAGSTER_URL": "http://127.0.0.1:23000",
 }

@@ -19,11 +19,12 @@ from imgassets.settings import PROJECT_ROOT
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 
-# Ports of the test services (the dev stack uses 9092/8333/3000/3001).
+# Ports of the test services (the dev stack uses 9092/8333/3000/3001). With their derived ports (SeaweedFS: up to
+# +11013) they stay below the ephemeral range (32768+), where a recent client connection can hold a port.
 #: IMGASSETS_TEST_PORT_OFFSET shifts them all, so two test runs on one machine do not collide.
 PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
 TEST_PORTS = {
-    name: port + PORT_OFFSET for name, port in {"kafka": 39092, "s3": 38333, "dagster": 33000, "viewer": 33001}.items()
+    name: port + PORT_OFFSET for name, port in {"kafka": 7092, "s3": 6333, "dagster": 6100, "viewer": 6101}.items()
 }
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)

@@ -30,7 +30,7 @@ COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DAGSTER_YAML = PROJECT_ROOT / "docker" / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_ROOT / "docker" / "workspace.yaml"
-PG_PORT = 35432
+PG_PORT = 25432
 #: Services that run once and exit (others are long-running and must have a health check).
 ONE_SHOT = {"config", "init"}
 
@@ -254,7 +254,7 @@ def _postgres_bin_dir() -> Path | None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL server on 127.0.0.1:35432 with password authentication, like the compose one."""
+    """A private PostgreSQL server on 127.0.0.1:25432 with password authentication, like the compose one."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries (apt-get install -y postgresql)")

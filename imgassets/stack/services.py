@@ -173,8 +173,9 @@ def prepare_kafka(settings: Settings, paths: Paths) -> None:
 # --- S3 (SeaweedFS) -----------------------------------------------------------------------------------
 
 #: SeaweedFS components' HTTP ports relative to the S3 port (8333 → master 9333, volume 9340, filer 8888,
-#: admin 23646); each also opens its gRPC port at +10000.
-_S3_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 15313}
+#: admin 9346); each also opens its gRPC port at +10000. Every port stays below Linux's ephemeral range
+#: (32768 and up) for the stacks this project starts, so a client connection's local port never takes one.
+_S3_PORT_OFFSETS = {"master": 1000, "volume": 1007, "filer": 555, "admin": 1013}
 
 
 def s3_ports(settings: Settings) -> dict[str, int]:
