@@ -84,12 +84,12 @@ def test_settings(test_home: Path) -> Iterator[None]:
 @contextmanager
 def _running(service: object, timeout: float) -> Iterator[None]:
     """Runs a stack service (a real server process) for the duration of a fixture."""
-    service.start()  # type: ignore[attr-defined]
+    service.start()
     try:
-        service.wait_healthy(timeout)  # type: ignore[attr-defined]
+        service.wait_healthy(timeout)
         yield
     finally:
-        service.stop()  # type: ignore[attr-defined]
+        service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +126,7 @@ def _wait_bucket_ready(store: object, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            store.ensure_bucket()  # type: ignore[attr-defined]
+            store.ensure_bucket()
             return
         except Exception:
             if time.monotonic() > deadline:

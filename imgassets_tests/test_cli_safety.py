@@ -132,8 +132,8 @@ def test_generated_env_file_is_owner_only_from_creation(
     real_open = os.open
 
     def spying_open(path: object, flags: int, mode: int = 0o777, *args: object, **kwargs: object) -> int:
-        fd = real_open(path, flags, mode, *args, **kwargs)  # type: ignore[arg-type]
-        if Path(os.fsdecode(path)) == env_path:  # type: ignore[arg-type]
+        fd = real_open(path, flags, mode, *args, **kwargs)
+        if Path(os.fsdecode(path)) == env_path:
             modes_at_open.append(stat.S_IMODE(os.fstat(fd).st_mode))
         return fd
 

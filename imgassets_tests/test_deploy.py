@@ -166,9 +166,9 @@ def test_env_example_documents_every_setting(monkeypatch: pytest.MonkeyPatch) ->
     # The example loads, and shows the defaults except where the compose network needs other values.
     for key in [k for k in os.environ if k.startswith("IMGASSETS_")]:
         monkeypatch.delenv(key)
-    loaded = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
+    loaded = Settings(_env_file=ENV_EXAMPLE)
     deployment = {"s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key", "kafka_bootstrap_servers", "home"}
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)
     for field in set(Settings.model_fields) - deployment:
         assert getattr(loaded, field) == getattr(defaults, field), field
 

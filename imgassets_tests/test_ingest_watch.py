@@ -69,9 +69,9 @@ def producer(topics):
 
 def make_watcher(folder: Path, producer: object, recorder: Recorder, **options: object) -> Watcher:
     settings = get_settings()
-    ingestor = ingest.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic)  # type: ignore[arg-type]
+    ingestor = ingest.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic)
     options = {"settle_seconds": 0.2, "echo": recorder.echo, "warn": recorder.warn} | options
-    return Watcher([folder], ingestor, workers=2, **options)  # type: ignore[arg-type]
+    return Watcher([folder], ingestor, workers=2, **options)
 
 
 def test_retry_delays_double_up_to_the_cap() -> None:
@@ -240,7 +240,7 @@ def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics
         env=os.environ.copy(),
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
 
     def wait_for(prefix: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
