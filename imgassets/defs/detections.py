@@ -93,20 +93,24 @@ def detections(
             return entry, item_failure(exc)
 
     def infer(fetched: tuple[ManifestEntry, bytes | str]) -> DetectionRecord | RejectedImage:
-        """Decode and detect in the lane itself, so decoded pixels in flight are bounded by lanes and bytes."""
+        """Decode and detect in the lane itself, so decoded pixels in flight are bounded by lanes and bytes.
+        Anything that goes wrong here, up to building the record, costs only this image."""
         entry, data = fetched
         if isinstance(data, str):
             return RejectedImage(image_key=entry.key, reason=data)
         try:
-            with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
-                pixels = images.decode_bgr(data, limits.max_image_pixels)
-                tick = time.perf_counter()
-                found = model.detect([pixels])[0]
-                elapsed_ms = (time.perf_counter() - tick) * 1000
-                height, width = pixels.shape[:2]
-                del pixels
+            return detect(entry, data)
         except Exception as exc:  # the per-image boundary
             return RejectedImage(image_key=entry.key, reason=item_failure(exc))
+
+    def detect(entry: ManifestEntry, data: bytes) -> DetectionRecord:
+        with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
+            pixels = images.decode_bgr(data, limits.max_image_pixels)
+            tick = time.perf_counter()
+            found = model.detect([pixels])[0]
+            elapsed_ms = (time.perf_counter() - tick) * 1000
+            height, width = pixels.shape[:2]
+            del pixels
         return DetectionRecord(
             image_key=entry.key,
             source_image_path=f"s3://{store.bucket}/{entry.key}",
