@@ -55,6 +55,14 @@ def is_infrastructure(exc: BaseException) -> bool:
     return bool(isinstance(exc, ConnectionError | TimeoutError))
 
 
+def item_reason(exc: Exception, *domain_errors: type[Exception]) -> str:
+    """The recorded reason when handling one item raised: infrastructure errors propagate (they fail the tick or
+    the run, which is retried); a domain error's own text is the reason; anything else is described."""
+    if is_infrastructure(exc):
+        raise exc
+    return str(exc) if isinstance(exc, domain_errors) else describe(exc)
+
+
 def describe(exc: BaseException) -> str:
     """The reason recorded for an item: the exception's type and text, on one bounded line."""
     text = " ".join(str(exc).split())

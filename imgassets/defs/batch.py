@@ -8,6 +8,7 @@ Every write is keyed by image or by run, so replays overwrite instead of duplica
 hour never write the same object.
 """
 
+import contextlib
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -15,9 +16,9 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
 from pydantic import Field
 
 from imgassets import images, layout
-from imgassets.failures import describe, is_infrastructure
+from imgassets.failures import item_reason
 from imgassets.pipelining import ByteBudget, Handoff
-from imgassets.records import KafkaRef, Manifest, ManifestEntry
+from imgassets.records import KafkaRef, Manifest, ManifestEntry, Rejection
 from imgassets.resources import AlertResource
 from imgassets.storage import ObjectStore, ObjectTooLarge
 
@@ -65,9 +66,20 @@ def now() -> datetime:
 def item_failure(exc: Exception) -> str:
     """The recorded reason when handling one image raised: infrastructure errors propagate (they fail the run,
     which Dagster retries), anything else is that image's rejection."""
-    if is_infrastructure(exc):
-        raise exc
-    return str(exc) if isinstance(exc, images.ImageRejected | ObjectTooLarge | layout.InvalidKey) else describe(exc)
+    return item_reason(exc, images.ImageRejected, ObjectTooLarge, layout.InvalidKey)
+
+
+def reject(
+    store: ObjectStore, image_key: str, reason: str, partition: str, run_id: str, kafka: KafkaRef | None
+) -> Rejection:
+    """Writes the image's rejection record, so the viewer and the hour's audit see it as handled (a key that is
+    not one of ours is recorded only in the run's manifest or shard)."""
+    rejection = Rejection(
+        image_key=image_key, reason=reason, partition=partition, run_id=run_id, rejected_at=now(), kafka=kafka
+    )
+    with contextlib.suppress(layout.InvalidKey):
+        store.put_record(layout.parse_image_key(image_key).rejection_key, rejection)
+    return rejection
 
 
 def alert_failed_check(alerts: AlertResource, context: AssetExecutionContext, check: AssetCheckResult) -> None:

@@ -27,6 +27,7 @@ from imgassets.defs.batch import (
     manifests,
     now,
     pixel_budget,
+    reject,
     validated_bytes,
 )
 from imgassets.defs.partitions import hourly_partitions
@@ -35,11 +36,9 @@ from imgassets.pipelining import prefetch
 from imgassets.records import (
     DetectionRecord,
     ImageResult,
-    KafkaRef,
     ManifestEntry,
     Provenance,
     RejectedImage,
-    Rejection,
     Shard,
 )
 from imgassets.resources import (
@@ -81,14 +80,13 @@ def detections(
     model = detector.load()
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {model.backend}")
 
-    limits = pipeline
     budget = pixel_budget(pipeline.max_pixel_bytes_in_flight)
 
     def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, bytes | str]:
         """The image's bytes (from raw_images' hand-off, else S3), or why they cannot be had."""
         try:
             data = validated_bytes.take(entry.key, entry.sha256)
-            return entry, data if data is not None else store.get(entry.key, max_bytes=limits.max_image_bytes).data
+            return entry, data if data is not None else store.get(entry.key, max_bytes=pipeline.max_image_bytes).data
         except Exception as exc:  # the per-image boundary
             return entry, item_failure(exc)
 
@@ -105,7 +103,7 @@ def detections(
 
     def detect(entry: ManifestEntry, data: bytes) -> DetectionRecord:
         with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
-            pixels = images.decode_bgr(data, limits.max_image_pixels)
+            pixels = images.decode_bgr(data, pipeline.max_image_pixels)
             tick = time.perf_counter()
             found = model.detect([pixels])[0]
             elapsed_ms = (time.perf_counter() - tick) * 1000
@@ -136,22 +134,10 @@ def detections(
             ),
         )
 
-    def reject(failed: RejectedImage, kafka: KafkaRef | None) -> None:
-        """A rejection record, so the viewer and the hour's audit see the image as handled."""
-        rejection = Rejection(
-            image_key=failed.image_key,
-            reason=failed.reason,
-            partition=partition,
-            run_id=context.run.run_id,
-            rejected_at=now(),
-            kafka=kafka,
-        )
-        store.put_record(layout.parse_image_key(failed.image_key).rejection_key, rejection)
-
     kafka_refs = {entry.key: entry.kafka for entry in entries}
     results: list[ImageResult] = []
     failed: list[RejectedImage] = []
-    writes: list[Future[None]] = []
+    writes: list[Future[object]] = []
     inference_ms: list[float] = []
     started = time.perf_counter()
     # S3 reads run ahead in the I/O pool while every inference lane decodes and detects its own image; record
@@ -161,7 +147,17 @@ def detections(
         for outcome in prefetch(lanes, infer, fetched, ahead=model.lanes * 2):
             if isinstance(outcome, RejectedImage):
                 failed.append(outcome)
-                writes.append(io.submit(reject, outcome, kafka_refs.get(outcome.image_key)))
+                writes.append(
+                    io.submit(
+                        reject,
+                        store,
+                        outcome.image_key,
+                        outcome.reason,
+                        partition,
+                        context.run.run_id,
+                        kafka_refs.get(outcome.image_key),
+                    )
+                )
                 continue
             detection_key = layout.parse_image_key(outcome.image_key).detection_key
             writes.append(io.submit(store.put_record, detection_key, outcome))

@@ -28,7 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from imgassets import layout, messages
 from imgassets.defs.batch import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
-from imgassets.failures import InfrastructureError, describe, is_infrastructure
+from imgassets.failures import InfrastructureError, describe, item_reason
 from imgassets.resources import (
     AlertResource,
     KafkaResource,
@@ -130,9 +130,7 @@ def read_messages(
                         offset=record.offset,
                     )
                 except Exception as exc:  # one message costs only itself, unless the infrastructure failed
-                    if is_infrastructure(exc):
-                        raise
-                    reason = str(exc) if isinstance(exc, messages.MessageError) else describe(exc)
+                    reason = item_reason(exc, messages.MessageError)
                     dead.append(messages.DeadLetter.build(reason, topic, tp.partition, record.offset, record.value))
                     continue
                 batches[message.partition].append(ref)
@@ -206,14 +204,15 @@ def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
         for state in context.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         if state.instigator_name == context.sensor_name
     ]
+    if not states:
+        return 0
     streak = 0
-    for state in states[:1]:
-        for tick in context.instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=limit + 1):
-            if tick.status == TickStatus.STARTED:
-                continue  # this very tick
-            if tick.status != TickStatus.FAILURE:
-                break
-            streak += 1
+    for tick in context.instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=limit + 1):
+        if tick.status == TickStatus.STARTED:
+            continue  # this very tick
+        if tick.status != TickStatus.FAILURE:
+            break
+        streak += 1
     return streak
 
 

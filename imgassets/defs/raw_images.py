@@ -1,7 +1,6 @@
 """raw_images: the hour's uploaded images, validated, with a run manifest, thumbnails, and a rejection record for
 every image that cannot be used. Its check sits beside it."""
 
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
@@ -24,6 +23,7 @@ from imgassets.defs.batch import (
     item_failure,
     now,
     pixel_budget,
+    reject,
     validated_bytes,
 )
 from imgassets.defs.partitions import hourly_partitions
@@ -122,13 +122,7 @@ def _validate(
     try:
         return _accept(store, limits, ref, partition)
     except Exception as exc:  # the per-image boundary
-        reason = item_failure(exc)
-    rejection = Rejection(
-        image_key=ref.key, reason=reason, partition=partition, run_id=run_id, rejected_at=now(), kafka=ref.kafka
-    )
-    with contextlib.suppress(layout.InvalidKey):  # not one of our keys: recorded in the manifest only
-        store.put_record(layout.parse_image_key(ref.key).rejection_key, rejection)
-    return rejection
+        return reject(store, ref.key, item_failure(exc), partition, run_id, ref.kafka)
 
 
 def _accept(store: ObjectStore, limits: PipelineResource, ref: ImageRef, partition: str) -> ManifestEntry:

@@ -28,10 +28,10 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 from kafka import KafkaConsumer, TopicPartition
 
 from imgassets import layout, messages
-from imgassets.defs.batch import ImageRef
+from imgassets.defs.batch import ImageRef, manifests
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
-from imgassets.records import Manifest, Shard
+from imgassets.records import Shard
 from imgassets.resources import (
     AlertResource,
     KafkaResource,
@@ -81,7 +81,7 @@ def unrecorded(store: ObjectStore, partition: str, refs: list[ImageRef]) -> list
     for shard in store.get_records(layout.shards_prefix(partition), Shard):
         handled.update(image.image_key for image in shard.images)
         handled.update(rejected.image_key for rejected in shard.rejected)
-    for manifest in store.get_records(layout.manifests_prefix(partition), Manifest):
+    for manifest in manifests(store, partition):
         handled.update(rejection.image_key for rejection in manifest.rejected)
     return [ref for ref in refs if ref.key not in handled]
 
