@@ -294,8 +294,7 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
         daemon.start()
         failed = _await_new_run("FAILURE", failed_before, 180, without_tag="dagster/parent_run_id")
     finally:
-        s3.start()
-        s3.wait_healthy(60)
+        _restart_s3_with_capacity(s3)
         _wait_bucket_ready(stack.store)
     assert stack.wait_for_total(before + 12) == before + 12
     retries = _await_successful_retry(failed)
@@ -327,6 +326,31 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     assert stack.wait_for_total(before + 150) == before + 150
     _account(stack, "whole stack: + run worker SIGKILL, run auto-retried")
     print(f"\nrun {run['runId']} lost its worker (SIGKILL); automatic retries: {_outcomes(retries)}")
+
+
+def _restart_s3_with_capacity(s3, attempts: int = 3) -> None:
+    """Starts the stopped S3 server again. SeaweedFS sometimes comes back from a restart with no volume capacity
+    (its master reports Max 0 and every read fails with "volume 1 not found" until the next restart), so a
+    start whose master never reports capacity is stopped and started again."""
+    from imgassets.settings import get_settings
+    from imgassets.stack import services
+
+    status_url = f"http://127.0.0.1:{services.s3_ports(get_settings())['master']}/dir/status"
+
+    def capacity() -> int:
+        try:
+            with urllib.request.urlopen(status_url, timeout=5) as response:
+                return int(json.loads(response.read())["Topology"]["Max"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    for _ in range(attempts):
+        s3.start()
+        s3.wait_healthy(60)
+        if _poll(capacity, lambda found: found > 0, 15) > 0:
+            return
+        s3.stop()
+    raise AssertionError(f"S3 came back without volume capacity {attempts} times; see {s3.log_file}")
 
 
 def _ingest_photos(stack: Stack, tmp_path: Path, name: str, count: int, first: int) -> None:

@@ -195,9 +195,6 @@ def s3_service(settings: Settings, paths: Paths) -> Service:
             f"-s3.port={ports['s3']}",
             f"-master.port={ports['master']}",
             f"-volume.port={ports['volume']}",
-            # A fixed volume count: left to auto-configuration (free disk / volume size), a restart under load
-            # once came up with 0 volumes and every read answered "volume 1 not found" until the next restart.
-            "-volume.max=100",
             f"-filer.port={ports['filer']}",
             f"-admin.port={ports['admin']}",
             "-admin.ui=false",
