@@ -446,6 +446,31 @@ def status(as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--deployment",
+    type=click.Choice(["local", "compose"]),
+    help="The deployment to render for (default: IMGASSETS_DEPLOYMENT, else local).",
+)
+@click.option(
+    "--dagster-home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DAGSTER_HOME/dagster.yaml instead of printing it.",
+)
+def instance(deployment: str | None, dagster_home: Path | None) -> None:
+    """Render the Dagster instance config (dagster.yaml) of a deployment from the one shared template."""
+    from typing import cast
+
+    from imgassets.settings import Deployment
+    from imgassets.stack import instance as dagster_instance
+
+    chosen = cast(Deployment, deployment) if deployment else get_settings_or_fail().deployment
+    if dagster_home is None:
+        click.echo(dagster_instance.render(chosen), nl=False)
+    else:
+        click.echo(f"wrote {dagster_instance.write(dagster_home, chosen)} ({chosen})", err=True)
+
+
 def _print_status(rows: list[dict[str, object]]) -> None:
     for row in rows:
         click.echo(f"{row['service']:18} {row['state']:9} pid {str(row['pid'] or '-'):>7}  {row['where']}")

@@ -26,6 +26,20 @@ def env_file() -> Path:
     return Path(os.environ.get("IMGASSETS_ENV_FILE", PROJECT_ROOT / ".env"))
 
 
+Deployment = Literal["local", "compose"]
+
+#: What each deployment changes from the defaults below (which are the local stack's); the environment overrides
+#: any of them. The Dagster instance is keyed by the same name (imgassets/stack/templates/dagster.yaml.jinja).
+DEPLOYMENT_DEFAULTS: dict[Deployment, dict[str, object]] = {
+    "local": {},
+    "compose": {
+        "s3_endpoint_url": "http://s3:8333",
+        "kafka_bootstrap_servers": "kafka:9092",
+        "home": "/opt/dagster/home/imgassets",
+    },
+}
+
+
 class SettingsError(RuntimeError):
     """Configuration is missing or invalid; the message names the environment variable."""
 
@@ -36,6 +50,10 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
     )
+
+    #: Which deployment this is: local (`imgassets stack up`) or compose (the code image); picks the defaults
+    #: of DEPLOYMENT_DEFAULTS and the Dagster instance's storage and run launcher.
+    deployment: Deployment = "local"
 
     # --- S3-compatible object storage -------------------------------------------------------------
     s3_endpoint_url: str | None = "http://127.0.0.1:8333"
@@ -97,6 +115,14 @@ class Settings(BaseSettings):
     viewer_port: int = Field(3001, ge=1, le=65535)
     dagster_url: str = "http://127.0.0.1:3000"
     viewer_url: str = "http://127.0.0.1:3001"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deployment_defaults(cls, values: object) -> object:
+        if not isinstance(values, dict):
+            return values
+        chosen = values.get("deployment", "local")
+        return DEPLOYMENT_DEFAULTS.get(chosen, {}) | values
 
     @field_validator("partitions_start")
     @classmethod

@@ -141,41 +141,51 @@ class Topics:
 
 
 @pytest.fixture
-def topics(kafka_broker: str, monkeypatch: pytest.MonkeyPatch) -> Topics:
-    """Fresh image + dead-letter topics for one test, wired into the settings."""
+def topics(kafka_broker: str) -> Topics:
+    """Fresh image (3 partitions) and dead-letter topics on the real broker for one test."""
     from imgassets import kafka_io
     from imgassets.settings import get_settings
 
     suffix = uuid.uuid4().hex[:8]
-    monkeypatch.setenv("IMGASSETS_KAFKA_TOPIC", f"images-{suffix}")
-    monkeypatch.setenv("IMGASSETS_KAFKA_DLQ_TOPIC", f"images-{suffix}.dlq")
-    monkeypatch.setenv("IMGASSETS_KAFKA_TOPIC_PARTITIONS", "3")
-    get_settings.cache_clear()
-    kafka_io.ensure_topics(get_settings())
-    yield Topics(f"images-{suffix}", f"images-{suffix}.dlq")
-    get_settings.cache_clear()
+    created = Topics(f"images-{suffix}", f"images-{suffix}.dlq")
+    kafka_io.ensure_topics(
+        get_settings().model_copy(
+            update={"kafka_topic": created.images, "kafka_dlq_topic": created.dlq, "kafka_topic_partitions": 3}
+        )
+    )
+    return created
 
 
 @pytest.fixture
-def bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def bucket(s3_server: str) -> str:
     """A fresh bucket on the real S3 server for one test."""
     from imgassets.settings import get_settings
     from imgassets.storage import ObjectStore
 
     name = f"t-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("IMGASSETS_S3_BUCKET", name)
-    get_settings.cache_clear()
-    ObjectStore.from_settings(get_settings()).ensure_bucket()
-    yield name
-    get_settings.cache_clear()
+    ObjectStore.from_settings(get_settings().model_copy(update={"s3_bucket": name})).ensure_bucket()
+    return name
 
 
 @pytest.fixture
-def store(bucket: str):
+def deployment(request: pytest.FixtureRequest):
+    """This test's deployment: the test services, with the test's own topics and bucket when it asks for them.
+    Tests configure the code through the resources and clients it builds, never through the environment."""
     from imgassets.settings import get_settings
-    from imgassets.storage import ObjectStore
+    from imgassets_tests.helpers import Deployment
 
-    return ObjectStore.from_settings(get_settings())
+    values: dict[str, object] = {}
+    if "topics" in request.fixturenames:
+        names: Topics = request.getfixturevalue("topics")
+        values |= {"kafka_topic": names.images, "kafka_dlq_topic": names.dlq, "kafka_topic_partitions": 3}
+    if "bucket" in request.fixturenames:
+        values["s3_bucket"] = request.getfixturevalue("bucket")
+    return Deployment(get_settings(), values)
+
+
+@pytest.fixture
+def store(bucket: str, deployment):
+    return deployment.store()
 
 
 @pytest.fixture

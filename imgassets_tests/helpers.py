@@ -1,4 +1,5 @@
-"""Shared helpers for integration tests: resources and clients built from the current (test) settings."""
+"""Shared helpers for integration tests: each test's deployment (resources and clients), and reading back what the
+pipeline wrote."""
 
 from __future__ import annotations
 
@@ -6,44 +7,73 @@ import contextlib
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from click.testing import CliRunner, Result
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from imgassets import ingest, kafka_io, layout, messages
+from imgassets.cli import main
 from imgassets.defs.resources import pipeline_resources
 from imgassets.records import Summary
 from imgassets.resources import PipelineResource
-from imgassets.settings import get_settings
+from imgassets.settings import ENV_PREFIX, Settings, get_settings
 from imgassets.storage import ObjectStore
 from imgassets_tests.conftest import REPORT
 
 
-def resources(**overrides: object) -> dict[str, object]:
-    """The deployment's resource set from the current (test) settings; `overrides` replace whole resources."""
-    return pipeline_resources(get_settings(), **overrides)
+@dataclass(frozen=True)
+class Deployment:
+    """One test's deployment: the session's test services plus the values this test sets (its topics, its
+    bucket, a limit). Everything the code under test gets is built here and passed in: resources, clients, and
+    for the CLI its environment."""
 
+    base: Settings
+    values: dict[str, object] = field(default_factory=dict)
 
-def pipeline(**values: object) -> PipelineResource:
-    """The pipeline's tunables from the test settings, with `values` changed: tests pass resources, they do
-    not change the environment."""
-    return PipelineResource.from_settings(get_settings(), **values)
+    @property
+    def settings(self) -> Settings:
+        return self.base.model_copy(update=self.values)
 
+    def with_values(self, **values: object) -> Deployment:
+        return Deployment(self.base, self.values | values)
 
-def producer():
-    return kafka_io.make_producer(kafka_io.settings_client_config(get_settings()))
+    def resources(self, **overrides: object) -> dict[str, object]:
+        """The deployment's resource set; `overrides` replace whole resources."""
+        return pipeline_resources(self.settings, **overrides)
 
+    def pipeline(self, **values: object) -> PipelineResource:
+        """The pipeline's tunables with `values` changed."""
+        return PipelineResource.from_settings(self.settings, **values)
 
-def ingest_folder(folder: Path) -> ingest.Report:
-    settings = get_settings()
-    kafka_producer = producer()
-    try:
-        ingestor = ingest.Ingestor(ObjectStore.from_settings(settings), kafka_producer, settings.kafka_topic)
-        items = [ingest.image_item(path) for path in ingest.discover([folder])]
-        return ingestor.ingest_many(items)
-    finally:
-        kafka_producer.close()
+    def store(self) -> ObjectStore:
+        return ObjectStore.from_settings(self.settings)
+
+    def producer(self) -> KafkaProducer:
+        return kafka_io.make_producer(kafka_io.settings_client_config(self.settings))
+
+    def ingest_folder(self, folder: Path) -> ingest.Report:
+        kafka_producer = self.producer()
+        try:
+            ingestor = ingest.Ingestor(self.store(), kafka_producer, self.settings.kafka_topic)
+            return ingestor.ingest_many([ingest.image_item(path) for path in ingest.discover([folder])])
+        finally:
+            kafka_producer.close()
+
+    def env(self) -> dict[str, str]:
+        """What this deployment changes in the environment of the processes it starts (a CLI, a code location):
+        their one configuration channel."""
+        return {f"{ENV_PREFIX}{name.upper()}": str(value) for name, value in self.values.items()}
+
+    def cli(self, *args: str) -> Result:
+        """Runs `imgassets ARGS` the way a user does: configured by its environment, here this deployment's."""
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(main, list(args), env=self.env(), catch_exceptions=False)
+        finally:
+            get_settings.cache_clear()
 
 
 def records(topic: str) -> list[ConsumerRecord]:

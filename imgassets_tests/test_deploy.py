@@ -1,11 +1,10 @@
 """The production deployment: the compose file validates with the real Compose binary and keeps its rules, and
-the Postgres-backed Dagster instance of docker/dagster.yaml runs a sensor-driven materialization for real
+the Postgres-backed Dagster instance rendered for compose runs a sensor-driven materialization for real
 (sensor daemon tick → run queue daemon → run in a subprocess, against the real Kafka, S3 and PostgreSQL).
 """
 
 from __future__ import annotations
 
-import copy
 import glob
 import importlib.util
 import json
@@ -25,10 +24,10 @@ import pytest
 import yaml
 
 from imgassets.settings import PROJECT_ROOT, Settings
+from imgassets.stack import instance as dagster_instance
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
-DAGSTER_YAML = PROJECT_ROOT / "docker" / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_ROOT / "docker" / "workspace.yaml"
 PG_PORT = 25432
 #: Services that run once and exit (others are long-running and must have a health check).
@@ -122,8 +121,8 @@ def test_compose_structure(project_dir: Path) -> None:
     for name in ("kafka", "s3", "postgres"):
         mounts = [v for v in services[name]["volumes"] if v["type"] == "volume"]
         assert mounts and all(v["source"] in declared for v in mounts), name
-    # The run launcher (docker/dagster.yaml) refers to the network and config volume by their fixed names.
-    launcher = yaml.safe_load(DAGSTER_YAML.read_text())["run_launcher"]["config"]
+    # The run launcher (the instance rendered for compose) refers to the network and config volume by name.
+    launcher = yaml.safe_load(dagster_instance.render("compose"))["run_launcher"]["config"]
     assert config["networks"]["imgassets"]["name"] == launcher["network"]
     assert set(launcher["container_kwargs"]["volumes"]) == {config["volumes"]["imgassets-config"]["name"]}
     # Webserver and daemon reach the code server the workspace names, on the port it serves.
@@ -163,13 +162,15 @@ def test_env_example_documents_every_setting(monkeypatch: pytest.MonkeyPatch) ->
     assert expected <= mentioned, f"missing from .env.example: {sorted(expected - mentioned)}"
     assert mentioned <= expected | {"IMGASSETS_IMAGE", "IMGASSETS_VIEWER_IMAGE"}, "unknown variables"
 
-    # The example loads, and shows the defaults except where the compose network needs other values.
+    # The example loads in the code image (IMGASSETS_DEPLOYMENT=compose) and shows the compose defaults, except
+    # for the key pair it asks to choose.
     for key in [k for k in os.environ if k.startswith("IMGASSETS_")]:
         monkeypatch.delenv(key)
+    monkeypatch.setenv("IMGASSETS_DEPLOYMENT", "compose")
     loaded = Settings(_env_file=ENV_EXAMPLE)
-    deployment = {"s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key", "kafka_bootstrap_servers", "home"}
     defaults = Settings(_env_file=None)
-    for field in set(Settings.model_fields) - deployment:
+    assert (defaults.s3_endpoint_url, defaults.kafka_bootstrap_servers) == ("http://s3:8333", "kafka:9092")
+    for field in set(Settings.model_fields) - {"s3_access_key_id", "s3_secret_access_key"}:
         assert getattr(loaded, field) == getattr(defaults, field), field
 
 
@@ -181,7 +182,8 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
 
     for key, value in _pg_env("db.example", 5432).items():
         monkeypatch.setenv(key, value)
-    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
+    dagster_instance.write(tmp_path, "compose")
     config, _ = dagster_instance_config(str(tmp_path))
     launcher = config["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
@@ -315,12 +317,14 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """docker/dagster.yaml as is, except runs are subprocesses instead of containers (no Docker engine here)."""
+    """The compose instance as rendered, except runs are subprocesses instead of containers (no Docker engine
+    here)."""
     from dagster import DagsterInstance
 
     for key, value in _pg_env("127.0.0.1", postgres.port).items():
         monkeypatch.setenv(key, value)
-    config = copy.deepcopy(yaml.safe_load(DAGSTER_YAML.read_text()))
+    monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
+    config = yaml.safe_load(dagster_instance.render("compose"))
     config["run_launcher"] = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
     home = tmp_path / "dagster-home"
     home.mkdir()
@@ -334,6 +338,18 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
     instance.dispose()
 
 
+@pytest.fixture
+def code_location_env(deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The code location is configured as in production, by its environment: here this test's topics and bucket."""
+    from imgassets.settings import get_settings
+
+    for name, value in deployment.env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.mark.integration
 def test_sensor_driven_run_state_lives_in_postgres(
     production_instance,
@@ -343,6 +359,8 @@ def test_sensor_driven_run_state_lives_in_postgres(
     photos,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    deployment,
+    code_location_env: None,
 ) -> None:
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
     from dagster._core.definitions.run_request import InstigatorType
@@ -364,7 +382,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
 
-    report = helpers.ingest_folder(photos)
+    report = deployment.ingest_folder(photos)
     assert len(report.sent) == 5
     partition = layout.parse_image_key(report.sent[0]).partition
     logger = logging.getLogger("test_deploy")
@@ -382,7 +400,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
         assert queued.status == DagsterRunStatus.QUEUED
         assert queued.tags["dagster/sensor_name"] == "kafka_image_sensor"
         assert queued.tags["dagster/partition"] == partition
-        # … and the run queue starts it within docker/dagster.yaml's limits (here as a subprocess).
+        # … and the run queue starts it within the instance's limits (here as a subprocess).
         list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(workspace))
         deadline = time.monotonic() + 600
         while not (run := instance.get_run_by_id(queued.run_id)).is_finished:

@@ -7,12 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from imgassets import dlq
-from imgassets.cli import main
 from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter
-from imgassets.settings import get_settings
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -61,8 +59,8 @@ INVALID = b"this is not a dead letter"
 
 
 @pytest.fixture
-def dead_letters(topics):
-    producer = helpers.producer()
+def dead_letters(topics, deployment):
+    producer = deployment.producer()
     try:
         for item in LETTERS.values():
             producer.send(topics.dlq, key=item.kafka_key, value=item.encode()).get(timeout=30)
@@ -72,8 +70,8 @@ def dead_letters(topics):
     return topics
 
 
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, ["dlq", "--timeout", "10", *args], catch_exceptions=False)
+def cli(deployment: helpers.Deployment, *args: str) -> Result:
+    return deployment.cli("dlq", "--timeout", "10", *args)
 
 
 def stdout_lines(result: Result) -> list[str]:
@@ -85,8 +83,8 @@ def image_topic_records(topic: str) -> list[tuple[bytes | None, bytes]]:
     return [(record.key, record.value) for record in helpers.records(topic)]
 
 
-def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:
-    result = cli("list")
+def test_list_shows_every_record_from_the_beginning(dead_letters, deployment) -> None:
+    result = cli(deployment, "list")
     assert result.exit_code == 0, result.output
     lines = stdout_lines(result)
     assert lines[-1] == f"6 dead letters in {dead_letters.dlq} (1 not valid dead-letter records)"
@@ -114,8 +112,8 @@ def test_list_shows_every_record_from_the_beginning(dead_letters) -> None:
     assert "invalid" in rows[5] and "not a dead-letter record" in rows[5] and f"({len(INVALID)} bytes)" in rows[5]
 
 
-def test_list_json_lines(dead_letters) -> None:
-    result = cli("list", "--json")
+def test_list_json_lines(dead_letters, deployment) -> None:
+    result = cli(deployment, "list", "--json")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in stdout_lines(result)]  # stdout is pure JSON lines
     assert len(records) == 6
@@ -127,9 +125,9 @@ def test_list_json_lines(dead_letters) -> None:
     assert "6 dead letters" in result.stderr
 
 
-def test_list_filters(dead_letters) -> None:
+def test_list_filters(dead_letters, deployment) -> None:
     def offsets(*args: str) -> list[str]:
-        result = cli("list", *args)
+        result = cli(deployment, "list", *args)
         assert result.exit_code == 0, result.output
         return [line.split()[2] for line in stdout_lines(result)[:-1]]
 
@@ -146,14 +144,14 @@ def test_list_filters(dead_letters) -> None:
     assert offsets("--until", "2d") == ["images/1@10"]
     assert offsets("--limit", "2") == ["images/1@10", "images/1@11"]
     assert offsets("--kind", "message", "--since", "1d", "--limit", "1") == ["images/1@11"]
-    result = cli("list", "--reason", "nothing like this")
+    result = cli(deployment, "list", "--reason", "nothing like this")
     assert stdout_lines(result) == [f"0 dead letters in {dead_letters.dlq}"]
-    bad = cli("list", "--since", "yesterday")
+    bad = cli(deployment, "list", "--since", "yesterday")
     assert bad.exit_code == 2 and "expected an ISO date/time" in bad.output
 
 
-def test_replay_sends_exactly_the_selected_values(dead_letters) -> None:
-    result = cli("replay", "--reason", "bucket", "--reason", "S3 unavailable")
+def test_replay_sends_exactly_the_selected_values(dead_letters, deployment) -> None:
+    result = cli(deployment, "replay", "--reason", "bucket", "--reason", "S3 unavailable")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "replayed 2, not replayable 0"
     assert f"sent images/1@12 (batch) → {dead_letters.images} key {BATCH_KEY}" in result.stdout
@@ -162,8 +160,8 @@ def test_replay_sends_exactly_the_selected_values(dead_letters) -> None:
     assert sorted(records) == sorted([(IMAGE_KEY.encode(), IMAGE_VALUE), (BATCH_KEY.encode(), BATCH_VALUE)])
 
 
-def test_replay_everything_skips_what_is_not_replayable(dead_letters) -> None:
-    result = cli("replay")
+def test_replay_everything_skips_what_is_not_replayable(dead_letters, deployment) -> None:
+    result = cli(deployment, "replay")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "replayed 3, not replayable 3"
     assert "not replayable: images/1@20 (gap): gap: offsets 20-29 vanished" in result.stderr
@@ -179,14 +177,14 @@ def test_replay_everything_skips_what_is_not_replayable(dead_letters) -> None:
     )
 
 
-def test_replay_twice_sends_twice(dead_letters) -> None:
+def test_replay_twice_sends_twice(dead_letters, deployment) -> None:
     for _ in range(2):
-        assert cli("replay", "--kind", "batch").exit_code == 0
+        assert cli(deployment, "replay", "--kind", "batch").exit_code == 0
     assert image_topic_records(dead_letters.images) == [(BATCH_KEY.encode(), BATCH_VALUE)] * 2
 
 
-def test_dry_run_sends_nothing(dead_letters) -> None:
-    result = cli("replay", "--dry-run", "--since", "1d")
+def test_dry_run_sends_nothing(dead_letters, deployment) -> None:
+    result = cli(deployment, "replay", "--dry-run", "--since", "1d")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result)[-1] == "would replay 2, not replayable 2"
     assert (
@@ -197,38 +195,33 @@ def test_dry_run_sends_nothing(dead_letters) -> None:
     assert helpers.end_offsets(dead_letters.images) == {0: 0, 1: 0, 2: 0}
 
 
-def test_gap_alone_is_not_replayable(dead_letters) -> None:
-    result = cli("replay", "--kind", "gap")
+def test_gap_alone_is_not_replayable(dead_letters, deployment) -> None:
+    result = cli(deployment, "replay", "--kind", "gap")
     assert result.exit_code == 0, result.output
     assert stdout_lines(result) == ["replayed 0, not replayable 1"]
     assert helpers.end_offsets(dead_letters.images) == {0: 0, 1: 0, 2: 0}
 
 
-def test_replay_to_another_topic(dead_letters) -> None:
-    result = cli("replay", "--kind", "batch", "--to-topic", dead_letters.images)
+def test_replay_to_another_topic(dead_letters, deployment) -> None:
+    result = cli(deployment, "replay", "--kind", "batch", "--to-topic", dead_letters.images)
     assert result.exit_code == 0
-    missing = cli("replay", "--kind", "batch", "--to-topic", "no-such-topic-here")
+    missing = cli(deployment, "replay", "--kind", "batch", "--to-topic", "no-such-topic-here")
     assert missing.exit_code == 1 and "Kafka topic 'no-such-topic-here' does not exist" in missing.output
-    into_itself = cli("replay", "--to-topic", dead_letters.dlq)
+    into_itself = cli(deployment, "replay", "--to-topic", dead_letters.dlq)
     assert into_itself.exit_code == 1 and "refusing to replay into the dead-letter topic" in into_itself.output
 
 
-def test_missing_topic_and_unreachable_kafka_are_clear_errors(topics, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGASSETS_KAFKA_DLQ_TOPIC", "no-such-dead-letters")
-    get_settings.cache_clear()
-    result = cli("list")
+def test_missing_topic_and_unreachable_kafka_are_clear_errors(topics, deployment) -> None:
+    result = cli(deployment.with_values(kafka_dlq_topic="no-such-dead-letters"), "list")
     assert result.exit_code == 1
     assert "Error: Kafka topic 'no-such-dead-letters' does not exist at 127.0.0.1:" in result.output
-    monkeypatch.setenv("IMGASSETS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    get_settings.cache_clear()
-    result = CliRunner().invoke(main, ["dlq", "--timeout", "1", "replay"])
+    result = deployment.with_values(kafka_bootstrap_servers="127.0.0.1:1").cli("dlq", "--timeout", "1", "replay")
     assert result.exit_code == 1
     assert "Error: cannot reach Kafka at 127.0.0.1:1" in result.output
-    get_settings.cache_clear()
 
 
-def test_python_api(dead_letters) -> None:
-    settings = get_settings()
+def test_python_api(dead_letters, deployment) -> None:
+    settings = deployment.settings
     entries = list(dlq.read_dead_letters(settings, timeout=10))
     assert len(entries) == 6 and entries[-1].letter is None
     chosen = list(dlq.select(entries, dlq.Selection(kinds=("message",), since=dlq.parse_when("1d"))))

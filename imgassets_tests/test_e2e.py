@@ -422,7 +422,7 @@ def test_poison_messages_are_dead_lettered_while_the_sensor_keeps_going(
     from imgassets.settings import get_settings
 
     before, dead_before = stack.summarised(), len(_dead_letters())
-    producer = helpers.producer()
+    producer = helpers.Deployment(get_settings()).producer()
     poison = [b"[" * 10_000, b"\x00\xff\xfe", json.dumps({"schema": "imgassets.image.v1", "key": 7}).encode()]
     for value in poison:
         producer.send(get_settings().kafka_topic, value=value)

@@ -17,8 +17,6 @@ import pytest
 
 from imgassets import ingest
 from imgassets.ingest import Item, RetryPolicy, Watcher
-from imgassets.settings import get_settings
-from imgassets.storage import ObjectStore
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -61,15 +59,16 @@ def announced(topic: str) -> list[dict]:
 
 
 @pytest.fixture
-def producer(topics):
-    kafka_producer = helpers.producer()
+def producer(topics, deployment):
+    kafka_producer = deployment.producer()
     yield kafka_producer
     kafka_producer.close()
 
 
-def make_watcher(folder: Path, producer: object, recorder: Recorder, **options: object) -> Watcher:
-    settings = get_settings()
-    ingestor = ingest.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic)
+def make_watcher(
+    deployment: helpers.Deployment, folder: Path, producer: object, recorder: Recorder, **options: object
+) -> Watcher:
+    ingestor = ingest.Ingestor(deployment.store(), producer, deployment.settings.kafka_topic)
     options = {"settle_seconds": 0.2, "echo": recorder.echo, "warn": recorder.warn} | options
     return Watcher([folder], ingestor, workers=2, **options)
 
@@ -80,7 +79,7 @@ def test_retry_delays_double_up_to_the_cap() -> None:
     assert policy.max_attempts == 8
 
 
-def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics, store, producer) -> None:
+def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics, store, producer, deployment) -> None:
     """The observer runs before the scan: a file landing after the scan listed the folder is still sent."""
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -97,7 +96,7 @@ def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics
                 late.write_bytes(jpeg(99))
             yield from ingest.path_items([path])
 
-    with make_watcher(folder, producer, recorder, make_items=items_creating_a_file_midway) as watcher:
+    with make_watcher(deployment, folder, producer, recorder, make_items=items_creating_a_file_midway) as watcher:
         report = watcher.scan()
         assert len(report.sent) == 3 and late not in read_paths
         run_until(watcher, lambda: len(watcher.totals.sent) == 4 and watcher.idle)
@@ -111,7 +110,7 @@ def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics
     assert any(line.startswith(f"sent {late.resolve()}") for line in recorder.out)
 
 
-def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store, producer) -> None:
+def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store, producer, deployment) -> None:
     """A file created after the observer started and before the scan listed the folder is found by both; it is
     read and sent once (the event finds it unchanged, so it is not even offered to the content dedupe)."""
     folder = tmp_path / "incoming"
@@ -124,7 +123,7 @@ def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store,
             reads.append(path.resolve())
             yield from ingest.path_items([path])
 
-    with make_watcher(folder, producer, recorder, make_items=counting_items) as watcher:
+    with make_watcher(deployment, folder, producer, recorder, make_items=counting_items) as watcher:
         both = folder / "both.jpg"
         both.write_bytes(jpeg(7))  # the observer queues an event for it
         report = watcher.scan()  # … and the scan lists it
@@ -139,24 +138,22 @@ def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store,
 
 
 def test_failed_upload_is_retried_with_backoff_until_it_succeeds(
-    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, topics, s3_server: str, producer, deployment
 ) -> None:
     """S3 refuses the upload (its bucket does not exist yet); the watcher retries after 0.2, 0.4, 0.8, 0.8 s …
     and sends the image once the bucket is there: one message, nothing lost, nothing doubled."""
-    bucket = f"t-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("IMGASSETS_S3_BUCKET", bucket)
-    get_settings.cache_clear()
+    deployment = deployment.with_values(s3_bucket=f"t-{uuid.uuid4().hex[:12]}")
     folder = tmp_path / "incoming"
     folder.mkdir()
     recorder = Recorder()
     policy = RetryPolicy(first_delay=0.2, max_delay=0.8, max_attempts=8)
-    with make_watcher(folder, producer, recorder, retry=policy) as watcher:
+    with make_watcher(deployment, folder, producer, recorder, retry=policy) as watcher:
         watcher.scan()
         photo = folder / "retry-me.jpg"
         photo.write_bytes(jpeg(11))
         run_until(watcher, lambda: len(recorder.errors("(attempt 4/8)")) == 1)
         assert watcher.totals.sent == []
-        ObjectStore.from_settings(get_settings()).ensure_bucket()  # S3 is "back"
+        deployment.store().ensure_bucket()  # S3 is "back"
         run_until(watcher, lambda: len(watcher.totals.sent) == 1 and watcher.idle)
 
     failures = [(at, text) for at, text in recorder.err if text.startswith(f"failed: {photo.resolve()} (attempt")]
@@ -171,15 +168,14 @@ def test_failed_upload_is_retried_with_backoff_until_it_succeeds(
 
 
 def test_upload_that_keeps_failing_is_reported_after_the_last_attempt(
-    tmp_path: Path, topics, s3_server: str, producer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, topics, s3_server: str, producer, deployment
 ) -> None:
-    monkeypatch.setenv("IMGASSETS_S3_BUCKET", f"t-{uuid.uuid4().hex[:12]}")  # never created
-    get_settings.cache_clear()
+    deployment = deployment.with_values(s3_bucket=f"t-{uuid.uuid4().hex[:12]}")  # never created
     folder = tmp_path / "incoming"
     folder.mkdir()
     (folder / "doomed.jpg").write_bytes(jpeg(12))
     recorder = Recorder()
-    with make_watcher(folder, producer, recorder, retry=RetryPolicy(0.05, 0.1, 3)) as watcher:
+    with make_watcher(deployment, folder, producer, recorder, retry=RetryPolicy(0.05, 0.1, 3)) as watcher:
         report = watcher.scan()
         assert len(report.retryable) == 1
         run_until(watcher, lambda: watcher.idle)
@@ -191,7 +187,9 @@ def test_upload_that_keeps_failing_is_reported_after_the_last_attempt(
     assert announced(topics.images) == []
 
 
-def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topics, store, producer) -> None:
+def test_unstable_file_is_reported_and_read_once_it_settles(
+    tmp_path: Path, topics, store, producer, deployment
+) -> None:
     """A file written slowly for longer than the stability timeout is reported on stderr, then read whole once
     the writer stops: the image sent is the complete file, once."""
     folder = tmp_path / "incoming"
@@ -208,7 +206,7 @@ def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topi
                 handle.flush()
                 time.sleep(0.1)  # ~2.5 s in all, the timeout is 1 s
 
-    with make_watcher(folder, producer, recorder, stable_timeout=1.0, settle_seconds=0.3) as watcher:
+    with make_watcher(deployment, folder, producer, recorder, stable_timeout=1.0, settle_seconds=0.3) as watcher:
         watcher.scan()
         writer = threading.Thread(target=write_slowly)
         writer.start()
@@ -221,7 +219,7 @@ def test_unstable_file_is_reported_and_read_once_it_settles(tmp_path: Path, topi
     assert messages[0]["sha256"] == hashlib.sha256(content).hexdigest() and messages[0]["size"] == len(content)
 
 
-def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics, store) -> None:
+def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics, store, deployment) -> None:
     """`imgassets ingest --watch` end to end, as a process: scan, a new file sent, Ctrl-C stops it cleanly."""
     import os
     import queue
@@ -237,7 +235,7 @@ def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
+        env=os.environ | deployment.env(),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()

@@ -15,7 +15,6 @@ from dagster import DagsterInstance, build_sensor_context
 
 from imgassets import ingest, messages
 from imgassets.defs.kafka_sensor import kafka_image_sensor
-from imgassets.settings import get_settings
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 
@@ -28,10 +27,11 @@ from dagster import DagsterInstance, materialize
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detections import detections
 from imgassets.defs.raw_images import raw_images
-from imgassets_tests import helpers
+from imgassets.defs.resources import pipeline_resources
+from imgassets.settings import get_settings
 request = json.loads(open(sys.argv[1]).read())
 outcome = materialize([raw_images, detections, detection_summary], partition_key=request["partition_key"],
-                      run_config=request["run_config"], resources=helpers.resources(),
+                      run_config=request["run_config"], resources=pipeline_resources(get_settings()),
                       instance=DagsterInstance.ephemeral())
 records = [e for e in outcome.get_asset_materialization_events() if e.asset_key.path == ["detections"]]
 print(json.dumps({"success": outcome.success,
@@ -64,8 +64,9 @@ def _max_size_images(count: int) -> list[ingest.Item]:
     return items
 
 
-def _peak_rss(request_file: Path, budget: int | None) -> dict:
-    env = dict(__import__("os").environ)
+def _peak_rss(deployment: helpers.Deployment, request_file: Path, budget: int | None) -> dict:
+    """Runs the batch in a process of its own (as a run worker does), configured by its environment."""
+    env = dict(__import__("os").environ) | deployment.env()
     if budget is not None:
         env["IMGASSETS_MAX_PIXEL_BYTES_IN_FLIGHT"] = str(budget)
     done = subprocess.run(
@@ -80,24 +81,24 @@ def _peak_rss(request_file: Path, budget: int | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path) -> None:
+def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tmp_path, deployment) -> None:
     items = _max_size_images(COUNT)
-    settings = get_settings()
-    producer = helpers.producer()
+    settings = deployment.settings
+    producer = deployment.producer()
     try:
         report = ingest.Ingestor(store, producer, settings.kafka_topic).ingest_many(items, workers=2)
     finally:
         producer.close()
     assert len(report.sent) == COUNT, report.failed
     result = kafka_image_sensor(
-        build_sensor_context(resources=helpers.resources(), instance=DagsterInstance.ephemeral())
+        build_sensor_context(resources=deployment.resources(), instance=DagsterInstance.ephemeral())
     )
     (request,) = result.run_requests
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps({"partition_key": request.partition_key, "run_config": request.run_config}))
 
-    bounded = _peak_rss(request_file, None)
-    unbounded = _peak_rss(request_file, 64 * 2**30)
+    bounded = _peak_rss(deployment, request_file, None)
+    unbounded = _peak_rss(deployment, request_file, 64 * 2**30)
     budget_mib = settings.max_pixel_bytes_in_flight / 2**20
     sizes = ", ".join(f"{len(item.data) / 2**20:.1f}" for item in items)
     print(

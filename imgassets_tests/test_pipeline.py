@@ -29,17 +29,17 @@ EXPECTED = {
 }
 
 
-def _sensor_runs(instance: DagsterInstance) -> list:
-    result = kafka_image_sensor(build_sensor_context(resources=helpers.resources(), instance=instance))
+def _sensor_runs(deployment: helpers.Deployment, instance: DagsterInstance) -> list:
+    result = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
     return result.run_requests
 
 
-def _run(instance: DagsterInstance, request, **resources: object):
+def _run(deployment: helpers.Deployment, instance: DagsterInstance, request, **resources: object):
     outcome = materialize(
         ASSETS,
         partition_key=request.partition_key,
         run_config=request.run_config,
-        resources=helpers.resources(**resources),
+        resources=deployment.resources(**resources),
         instance=instance,
     )
     assert outcome.success
@@ -54,16 +54,16 @@ def _checks(outcome) -> dict[str, tuple[bool, dict]]:
     }
 
 
-def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:
-    report = helpers.ingest_folder(photos)
+def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment) -> None:
+    report = deployment.ingest_folder(photos)
     assert len(report.sent) == 5 and not report.failed
     # Ingesting the same files again announces nothing new.
-    again = helpers.ingest_folder(photos)
+    again = deployment.ingest_folder(photos)
     assert not again.sent and len(again.duplicates) == 5
 
     instance = DagsterInstance.ephemeral()
-    (request,) = _sensor_runs(instance)
-    checks = _checks(_run(instance, request))
+    (request,) = _sensor_runs(deployment, instance)
+    checks = _checks(_run(deployment, instance, request))
     partition = request.partition_key
     # A sensor run answers for its own batch.
     assert checks["every_valid_image_has_detections"] == (
@@ -102,13 +102,13 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos) -> None:
     assert materialization.asset_materialization.metadata["images"].value == 5
 
 
-def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, store, photos) -> None:
-    report = helpers.ingest_folder(photos)
+def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, store, photos, deployment) -> None:
+    report = deployment.ingest_folder(photos)
     partition = layout.parse_image_key(report.sent[0]).partition
     instance = DagsterInstance.ephemeral()
     # No batch config: what a UI-launched run or backfill does.
     for _ in range(2):
-        outcome = materialize(ASSETS, partition_key=partition, resources=helpers.resources(), instance=instance)
+        outcome = materialize(ASSETS, partition_key=partition, resources=deployment.resources(), instance=instance)
         assert outcome.success
         # A backfill audits the whole hour against the records listed from S3.
         checks = _checks(outcome)
@@ -125,20 +125,20 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
     assert summary.image_count == 5 and len(summary.runs) == 2
 
 
-def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos) -> None:
+def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos, deployment) -> None:
     (photos / "empty.jpg").write_bytes(b"")
     dog = (photos / "dog.jpg").read_bytes()
     (photos / "truncated.jpg").write_bytes(dog[: len(dog) * 2 // 3])
     buffer = io.BytesIO()
     Image.new("RGB", (1, 1)).save(buffer, format="PNG")
     (photos / "tiny.png").write_bytes(buffer.getvalue())
-    report = helpers.ingest_folder(photos)
+    report = deployment.ingest_folder(photos)
     assert len(report.sent) == 7  # the empty file is refused at ingest: not an image
     assert [reason for _, reason in report.failed] == ["not a supported image (JPEG, PNG, WebP, BMP, TIFF)"]
 
     instance = DagsterInstance.ephemeral()
-    (request,) = _sensor_runs(instance)
-    _run(instance, request)
+    (request,) = _sensor_runs(deployment, instance)
+    _run(deployment, instance, request)
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert summary.image_count == 5 and summary.rejected_count == 2
     reasons = {r.image_key.rsplit("-", 1)[-1]: r.reason for r in summary.rejected}
@@ -155,12 +155,12 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
     assert check.asset_materialization.metadata["rejected"].value == 2
 
 
-def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> None:
+def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store, deployment) -> None:
     from imgassets import messages
 
     now = datetime.now(UTC)
     digest = "0" * 64
-    producer = helpers.producer()
+    producer = deployment.producer()
     producer.send(
         topics.images,
         value=messages.encode(
@@ -178,13 +178,13 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store) -> N
     producer.flush()
     producer.close()
     instance = DagsterInstance.ephemeral()
-    (request,) = _sensor_runs(instance)
-    _run(instance, request)
+    (request,) = _sensor_runs(deployment, instance)
+    _run(deployment, instance, request)
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
 
 
-def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store) -> None:
+def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store, deployment) -> None:
     """The announced size is checked before any GET, and an object larger than it said is refused on the GET's
     content length, before its body is read."""
     from imgassets import messages
@@ -192,7 +192,7 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
 
     now = datetime.now(UTC)
     big = (PHOTOS / "dog.jpg").read_bytes()
-    producer = helpers.producer()
+    producer = deployment.producer()
     for name, announced in [("honest.jpg", len(big)), ("understated.jpg", 100)]:
         digest = images_sha256(big + name.encode())
         key = layout.image_key(digest, name, now)
@@ -216,8 +216,8 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
     with pytest.raises(ObjectTooLarge):
         store.get(key, max_bytes=4096)
     instance = DagsterInstance.ephemeral()
-    (request,) = _sensor_runs(instance)
-    _run(instance, request, pipeline=helpers.pipeline(max_image_bytes=4096))
+    (request,) = _sensor_runs(deployment, instance)
+    _run(deployment, instance, request, pipeline=deployment.pipeline(max_image_bytes=4096))
     summary = store.get_record(layout.summary_key(request.partition_key), Summary)
     assert sorted(r.reason for r in summary.rejected) == [
         f"file too large: {len(big)} bytes > limit 4096",
@@ -225,7 +225,7 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
     ]
 
 
-def test_a_retry_from_failure_detects_its_parent_runs_batch(store) -> None:
+def test_a_retry_from_failure_detects_its_parent_runs_batch(store, deployment) -> None:
     """Dagster's retry re-executes from the failed step: detections finds the batch in the parent's manifest,
     in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
     from dagster import DagsterRun

@@ -19,7 +19,6 @@ from imgassets.defs.detections import detections
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
 from imgassets.defs.raw_images import raw_images
 from imgassets.records import Shard, Summary
-from imgassets.settings import get_settings
 from imgassets.stack import services
 from imgassets.storage import ObjectStore
 from imgassets_tests import helpers
@@ -29,14 +28,14 @@ pytestmark = pytest.mark.integration
 ASSETS = [raw_images, detections, detection_summary]
 
 
-def _tick(instance: DagsterInstance, cursor: str | None):
-    return kafka_image_sensor(build_sensor_context(cursor=cursor, resources=helpers.resources(), instance=instance))
+def _tick(deployment: helpers.Deployment, instance: DagsterInstance, cursor: str | None):
+    return kafka_image_sensor(build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance))
 
 
-def _drain(instance: DagsterInstance, cursor: str | None) -> str | None:
+def _drain(deployment: helpers.Deployment, instance: DagsterInstance, cursor: str | None) -> str | None:
     """Ticks until no new messages, executing every requested run; returns the final cursor."""
     while True:
-        result = _tick(instance, cursor)
+        result = _tick(deployment, instance, cursor)
         if not getattr(result, "run_requests", None):
             return cursor
         for request in result.run_requests:
@@ -44,7 +43,7 @@ def _drain(instance: DagsterInstance, cursor: str | None) -> str | None:
                 ASSETS,
                 partition_key=request.partition_key,
                 run_config=request.run_config,
-                resources=helpers.resources(),
+                resources=deployment.resources(),
                 instance=instance,
             ).success
         cursor = result.cursor
@@ -63,59 +62,59 @@ def _photos(tmp_path: Path, count: int, first: int = 0) -> list[ingest.Item]:
     ]
 
 
-def _ingest(items: list[ingest.Item]) -> ingest.Report:
-    settings = get_settings()
-    producer = helpers.producer()
+def _ingest(deployment: helpers.Deployment, items: list[ingest.Item]) -> ingest.Report:
+    settings = deployment.settings
+    producer = deployment.producer()
     try:
         return ingest.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic).ingest_many(items)
     finally:
         producer.close()
 
 
-def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_path) -> None:
+def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_path, deployment) -> None:
     items = _photos(tmp_path, 6)
-    report = _ingest(items)
+    report = _ingest(deployment, items)
     # Duplicate produce: the same messages sent a second time.
-    producer = helpers.producer()
+    producer = deployment.producer()
     for message in helpers.read_all(topics.images):
         producer.send(topics.images, value=messages.encode(messages.ImageMessage.model_validate(message)))
     producer.flush()
     producer.close()
     instance = DagsterInstance.ephemeral()
-    cursor = _drain(instance, None)
+    cursor = _drain(deployment, instance, None)
     # Replayed offsets: a tick from the beginning again.
-    assert _drain(instance, None) is not None
+    assert _drain(deployment, instance, None) is not None
     assert Cursor.parse(cursor).offsets == helpers.end_offsets(topics.images)
     row = _account("duplicate produce + replayed offsets", store, topics, sent=2 * len(report.sent))
     assert row["detections"] == 6
 
 
-def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path) -> None:
+def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path, deployment) -> None:
     items = _photos(tmp_path, 4, first=500)
     good = items[0].data
     items.append(ingest.Item(data=good[: len(good) // 2], name="cut.jpg", source=messages.Source(path="cut.jpg")))
-    report = _ingest(items)
-    producer = helpers.producer()
+    report = _ingest(deployment, items)
+    producer = deployment.producer()
     for value in (b"{not json", b'{"schema": "imgassets.image.v1"}', b'{"schema": "imgassets.image.v0"}'):
         producer.send(topics.images, value=value)
     producer.flush()
     producer.close()
-    _drain(DagsterInstance.ephemeral(), None)
+    _drain(deployment, DagsterInstance.ephemeral(), None)
     row = _account("bad messages + a truncated image among good ones", store, topics, sent=len(report.sent) + 3)
     assert (row["detections"], row["rejections"], row["dead_lettered"]) == (4, 1, 3)
 
 
-def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path) -> None:
-    settings = get_settings()
+def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path, deployment) -> None:
+    settings = deployment.settings
     broker = services.kafka_service(settings, services.Paths(settings.home))
     instance = DagsterInstance.ephemeral()
-    first = _ingest(_photos(tmp_path, 8))
-    cursor = _drain(instance, None)
+    first = _ingest(deployment, _photos(tmp_path, 8))
+    cursor = _drain(deployment, instance, None)
 
     # Kill -9 the broker while the next images are being ingested.
     items = _photos(tmp_path, 40, first=100)
     outcome: dict[str, ingest.Report] = {}
-    ingesting = threading.Thread(target=lambda: outcome.update(report=_ingest(items)))
+    ingesting = threading.Thread(target=lambda: outcome.update(report=_ingest(deployment, items)))
     ingesting.start()
     time.sleep(0.3)
     broker_pid = broker.pid()
@@ -123,29 +122,28 @@ def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path) -
     os.kill(broker_pid, signal.SIGKILL)
     # A sensor tick while the broker is down fails, and leaves the cursor where it was.
     with pytest.raises(Exception):  # noqa: B017 (any Kafka error: the tick must fail, not skip ahead)
-        _tick(instance, cursor)
+        _tick(deployment, instance, cursor)
     time.sleep(1)
     broker.start()
     broker.wait_healthy(120)
     ingesting.join(timeout=300)
     # Images whose announcement failed are re-ingested (same key from the pending marker).
-    retried = _ingest(items)
-    cursor = _drain(instance, cursor)
+    retried = _ingest(deployment, items)
+    cursor = _drain(deployment, instance, cursor)
     sent = len(first.sent) + len(outcome["report"].sent) + len(retried.sent)
     row = _account("Kafka broker SIGKILL + restart mid-stream", store, topics, sent=sent)
     assert row["detections"] == 48
     print(f"announcements failed while the broker was down, re-sent after restart: {len(outcome['report'].failed)}")
 
 
-def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, store, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("IMGASSETS_S3_MAX_ATTEMPTS", "2")
-    get_settings.cache_clear()
-    settings = get_settings()
+def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, store, tmp_path, deployment) -> None:
+    deployment = deployment.with_values(s3_max_attempts=2)
+    settings = deployment.settings
     server = services.s3_service(settings, services.Paths(settings.home))
     # Enough images that detections is still running when S3 goes away (ONNX does 30 in about a second).
-    report = _ingest(_photos(tmp_path, 120, first=200))
+    report = _ingest(deployment, _photos(tmp_path, 120, first=200))
     instance = DagsterInstance.ephemeral()
-    (request,) = _tick(instance, None).run_requests
+    (request,) = _tick(deployment, instance, None).run_requests
     partition = request.partition_key
 
     def stop_when_detecting() -> None:
@@ -163,7 +161,7 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
             ASSETS,
             partition_key=partition,
             run_config=request.run_config,
-            resources=helpers.resources(),
+            resources=deployment.resources(),
             instance=instance,
             raise_on_error=False,
         )
@@ -180,16 +178,20 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     assert "Could not connect to the endpoint URL" in str(failure.event_specific_data.error)
 
     retried = materialize(
-        ASSETS, partition_key=partition, run_config=request.run_config, resources=helpers.resources(), instance=instance
+        ASSETS,
+        partition_key=partition,
+        run_config=request.run_config,
+        resources=deployment.resources(),
+        instance=instance,
     )
     assert retried.success
     row = _account("S3 server stopped mid-run, run re-executed", store, topics, sent=len(report.sent))
     assert row["detections"] == 120
 
 
-def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> None:
-    report = _ingest(_photos(tmp_path, 16, first=300))
-    (request,) = _tick(DagsterInstance.ephemeral(), None).run_requests
+def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path, deployment) -> None:
+    report = _ingest(deployment, _photos(tmp_path, 16, first=300))
+    (request,) = _tick(deployment, DagsterInstance.ephemeral(), None).run_requests
     partition = request.partition_key
     results: list[bool] = []
 
@@ -198,7 +200,7 @@ def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> N
             ASSETS,
             partition_key=partition,
             run_config=config,
-            resources=helpers.resources(),
+            resources=deployment.resources(),
             instance=DagsterInstance.ephemeral(),
         )
         results.append(outcome.success)
@@ -217,10 +219,10 @@ def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path) -> N
     _account("backfill racing a sensor run (same hour)", store, topics, sent=len(report.sent))
 
 
-def test_secret_key_never_appears_in_run_logs(topics, store, tmp_path, capfd) -> None:
-    _ingest(_photos(tmp_path, 2, first=400))
+def test_secret_key_never_appears_in_run_logs(topics, store, tmp_path, capfd, deployment) -> None:
+    _ingest(deployment, _photos(tmp_path, 2, first=400))
     instance = DagsterInstance.ephemeral()
-    cursor = _drain(instance, None)
+    cursor = _drain(deployment, instance, None)
     assert cursor is not None
     run = instance.get_runs()[0]
     logged = "\n".join(str(entry.message) + str(entry.dagster_event) for entry in instance.all_logs(run.run_id))

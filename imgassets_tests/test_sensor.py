@@ -8,7 +8,6 @@ from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from imgassets import layout, messages
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, run_requests
-from imgassets.settings import get_settings
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -29,17 +28,17 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
     )
 
 
-def _evaluate(cursor: str | None, **resources: object):
+def _evaluate(deployment: helpers.Deployment, cursor: str | None, **resources: object):
     context = build_sensor_context(
-        cursor=cursor, resources=helpers.resources(**resources), instance=DagsterInstance.ephemeral()
+        cursor=cursor, resources=deployment.resources(**resources), instance=DagsterInstance.ephemeral()
     )
     return kafka_image_sensor(context)
 
 
-def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket) -> None:
+def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket, deployment) -> None:
     now = datetime.now(UTC)
     previous_hour = now - timedelta(hours=1)
-    producer = helpers.producer()
+    producer = deployment.producer()
     good = [_message(f"img{i}.jpg", now, bucket) for i in range(7)]
     old = [_message(f"old{i}.jpg", previous_hour, bucket) for i in range(3)]
     bad = [
@@ -53,7 +52,7 @@ def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bu
     producer.flush()
     producer.close()
 
-    result = _evaluate(None)
+    result = _evaluate(deployment, None)
     requests = result.run_requests
     by_partition = {r.partition_key: r for r in requests}
     assert set(by_partition) == {layout.partition_key(now), layout.partition_key(previous_hour)}
@@ -73,22 +72,22 @@ def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bu
     assert cursor.offsets == helpers.end_offsets(topics.images)
 
     # Nothing new: skip, and the cursor stays where it is.
-    again = _evaluate(result.cursor)
+    again = _evaluate(deployment, result.cursor)
     assert isinstance(again, SkipReason)
 
     # A replayed tick (same cursor) asks for the same runs: Dagster de-duplicates by run key.
-    replay = _evaluate(None)
+    replay = _evaluate(deployment, None)
     assert sorted(r.run_key for r in replay.run_requests) == sorted(r.run_key for r in requests)
 
 
-def test_large_hour_is_split_into_bounded_batches(topics, bucket) -> None:
+def test_large_hour_is_split_into_bounded_batches(topics, bucket, deployment) -> None:
     now = datetime.now(UTC)
-    producer = helpers.producer()
+    producer = deployment.producer()
     for i in range(10):
         producer.send(topics.images, value=_message(f"n{i}.jpg", now, bucket))
     producer.flush()
     producer.close()
-    result = _evaluate(None, pipeline=helpers.pipeline(batch_max_images=4))
+    result = _evaluate(deployment, None, pipeline=deployment.pipeline(batch_max_images=4))
     sizes = sorted(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
     assert sum(sizes) == 10 and max(sizes) <= 4
     assert len({r.run_key for r in result.run_requests}) == len(result.run_requests)
@@ -102,16 +101,16 @@ def test_run_keys_name_their_offsets() -> None:
     assert request.run_key == "images/0:10-12,1:11-13/2026-11-25-04:00"
 
 
-def _tick_after(values: list[bytes], topic: str, cursor: str | None = None):
-    producer = helpers.producer()
+def _tick_after(deployment: helpers.Deployment, values: list[bytes], topic: str, cursor: str | None = None):
+    producer = deployment.producer()
     for value in values:
         producer.send(topic, value=value)
     producer.flush()
     producer.close()
-    return _evaluate(cursor)
+    return _evaluate(deployment, cursor)
 
 
-def test_poison_messages_cost_only_themselves(topics, bucket) -> None:
+def test_poison_messages_cost_only_themselves(topics, bucket, deployment) -> None:
     """A 10 KB message of nested brackets (json raises RecursionError, not a decode error) used to fail every
     tick and pin the cursor. Now every poison message is dead-lettered with its exception and the good ones in
     the same tick and partition still make their batch."""
@@ -123,7 +122,7 @@ def test_poison_messages_cost_only_themselves(topics, bucket) -> None:
         json.dumps({"schema": "imgassets.image.v1", "bucket": bucket, "key": ["list"], "size": 1e400}).encode(),
         b"\xff\xfe\x00garbage",
     ]
-    result = _tick_after([good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]], topics.images)
+    result = _tick_after(deployment, [good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]], topics.images)
     refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
     assert sorted(ref["key"].rsplit("-", 1)[-1] for ref in refs) == sorted(f"ok{i}.jpg" for i in range(5))
     dead = helpers.read_all(topics.dlq)
@@ -132,12 +131,12 @@ def test_poison_messages_cost_only_themselves(topics, bucket) -> None:
     assert Cursor.parse(result.cursor).offsets == helpers.end_offsets(topics.images)
 
 
-def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topics, bucket) -> None:
+def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topics, bucket, deployment) -> None:
     """The cursor expects offsets the partition no longer has (the topic was deleted and created again): a gap
     dead letter says so, and the new topic's messages are read from its beginning instead of being skipped."""
     now = datetime.now(UTC)
     ahead = Cursor({0: 500, 1: 500, 2: 500}).serialize()
-    result = _tick_after([_message(f"new{i}.jpg", now, bucket) for i in range(4)], topics.images, ahead)
+    result = _tick_after(deployment, [_message(f"new{i}.jpg", now, bucket) for i in range(4)], topics.images, ahead)
     refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
     assert len(refs) == 4
     gaps = [d for d in helpers.read_all(topics.dlq) if d["kind"] == "gap"]
@@ -145,25 +144,25 @@ def test_a_recreated_topic_is_a_recorded_gap_and_its_new_messages_are_read(topic
     assert all("recreated" in g["reason"] and g["offset"] == 500 for g in gaps)
 
 
-def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None:
+def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket, deployment) -> None:
     """Records deleted before the sensor read them (what retention does) are never skipped silently."""
     from kafka import KafkaAdminClient, TopicPartition
 
     from imgassets import kafka_io
 
     now = datetime.now(UTC)
-    producer = helpers.producer()
+    producer = deployment.producer()
     for i in range(6):
         producer.send(topics.images, key=b"same-partition", value=_message(f"gone{i}.jpg", now, bucket))
     producer.flush()
     producer.close()
     (partition,) = [p for p, end in helpers.end_offsets(topics.images).items() if end == 6]
-    admin = KafkaAdminClient(**kafka_io.settings_client_config(get_settings()))
+    admin = KafkaAdminClient(**kafka_io.settings_client_config(deployment.settings))
     try:
         admin.delete_records({TopicPartition(topics.images, partition): 4})
     finally:
         admin.close()
-    result = _evaluate(Cursor({partition: 1}).serialize())
+    result = _evaluate(deployment, Cursor({partition: 1}).serialize())
     refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
     assert sorted(ref["offset"] for ref in refs) == [4, 5]
     (gap,) = helpers.read_all(topics.dlq)
@@ -171,7 +170,7 @@ def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket) -> None
     assert "retention" in gap["reason"]
 
 
-def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics, bucket) -> None:
+def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics, bucket, deployment) -> None:
     """The sensor's per-message path over generated values (arbitrary bytes, arbitrary JSON, near-valid messages)
     and every saved message regression, through the real broker: each tick succeeds, and every value read is
     either in a run's batch or dead-lettered, exactly once."""
@@ -203,7 +202,7 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
     @given(values=values)
     def tick_over(values: list[bytes]) -> None:
         good = [_message(f"g{state['sent']}-{i}.jpg", now, bucket) for i in range(3)]
-        result = _tick_after([*values, *good], topics.images, state["cursor"])
+        result = _tick_after(deployment, [*values, *good], topics.images, state["cursor"])
         refs = [ref for r in result.run_requests for ref in r.run_config["ops"]["raw_images"]["config"]["images"]]
         state["cursor"] = result.cursor
         state["sent"] += len(values) + len(good)
@@ -212,7 +211,7 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
 
     tick_over()
     saved = [path.read_bytes() for path in regression_files("messages")]
-    result = _tick_after(saved, topics.images, state["cursor"])
+    result = _tick_after(deployment, saved, topics.images, state["cursor"])
     state["sent"] += len(saved)
     state["batched"] += sum(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
     dead = helpers.read_all(topics.dlq)

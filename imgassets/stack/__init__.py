@@ -80,7 +80,7 @@ class Stack:
         self._start(s3, 60, log)
         self._wait_s3()
 
-        services.prepare_dagster(self.paths, self.settings.max_concurrent_runs)
+        services.prepare_dagster(self.paths)
         for service in self.services():
             if service.name.startswith("dagster"):
                 self._start(service, 120, log)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgassets.settings import PROJECT_ROOT, Settings
+from imgassets.stack import instance
 from imgassets.stack.processes import Service, StackError
 
 KAFKA_POM = Path(__file__).with_name("pom.xml")
@@ -234,40 +235,10 @@ def prepare_s3(settings: Settings, paths: Paths) -> None:
 
 # --- Dagster ------------------------------------------------------------------------------------------
 
-DAGSTER_YAML = """\
-# Local instance, sized for a 2-core machine (written by `imgassets stack up`).
-telemetry:
-  enabled: false
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: {max_runs}
-    dequeue_interval_seconds: 1
-    tag_concurrency_limits:  # one run per hour at a time: each rewrites that hour's summary
-      - key: dagster/partition
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-run_launcher:  # Dagster's default launcher plus a run-worker health check (imgassets/stack/run_launcher.py)
-  module: imgassets.stack.run_launcher
-  class: LocalRunLauncher
-run_retries:
-  enabled: true
-  max_retries: 2
-run_monitoring:  # fails runs whose worker is gone; run retries then re-execute them
-  enabled: true
-  start_timeout_seconds: 180
-  poll_interval_seconds: 10
-sensors:
-  use_threads: true
-  num_workers: 2
-"""
 
-
-def prepare_dagster(paths: Paths, max_runs: int = 1) -> None:
-    paths.dagster_home.mkdir(parents=True, exist_ok=True)
-    (paths.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.format(max_runs=max_runs))
+def prepare_dagster(paths: Paths) -> None:
+    """The local instance: the shared template for the `local` deployment (SQLite, subprocess runs)."""
+    instance.write(paths.dagster_home, "local")
 
 
 def _http_ok(url: str) -> bool:
@@ -278,8 +249,13 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def dagster_env(settings: Settings, paths: Paths) -> dict[str, str]:
+    """What a process needs to load the local instance."""
+    return {"DAGSTER_HOME": str(paths.dagster_home), "DAGSTER_MAX_CONCURRENT_RUNS": str(settings.max_concurrent_runs)}
+
+
 def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> list[Service]:
-    env = env | {"DAGSTER_HOME": str(paths.dagster_home)}
+    env = env | dagster_env(settings, paths)
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     return [
         Service(
