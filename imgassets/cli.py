@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
@@ -274,15 +274,7 @@ def _dlq_selection(
 @_selection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the count goes to stderr).")
 @click.pass_context
-def dlq_list(
-    ctx: click.Context,
-    reasons: tuple[str, ...],
-    kinds: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int | None,
-    as_json: bool,
-) -> None:
+def dlq_list(ctx: click.Context, as_json: bool, **selection_options: Any) -> None:
     """Read the dead-letter topic from its beginning to its current end and show each dead letter:
     failed at, kind, source topic/partition@offset, image key, reason.
 
@@ -293,7 +285,7 @@ def dlq_list(
     from imgassets import dlq as dead_letters
 
     settings = get_settings_or_fail()
-    selection = _dlq_selection(reasons, kinds, since, until, limit)
+    selection = _dlq_selection(**selection_options)
     count = invalid = 0
     try:
         for entry in dead_letters.select(
@@ -314,16 +306,7 @@ def dlq_list(
 @click.option("--to-topic", help="Send here instead of the image topic (IMGASSETS_KAFKA_TOPIC).")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
 @click.pass_context
-def dlq_replay(
-    ctx: click.Context,
-    reasons: tuple[str, ...],
-    kinds: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int | None,
-    to_topic: str | None,
-    dry_run: bool,
-) -> None:
+def dlq_replay(ctx: click.Context, to_topic: str | None, dry_run: bool, **selection_options: Any) -> None:
     """Re-announce the selected dead letters' original messages on the image topic.
 
     Each value is sent as it was first received, keyed by its image key (when it is a JSON message with a
@@ -339,7 +322,7 @@ def dlq_replay(
     from imgassets import dlq as dead_letters
 
     settings = get_settings_or_fail()
-    selection = _dlq_selection(reasons, kinds, since, until, limit)
+    selection = _dlq_selection(**selection_options)
     timeout = ctx.obj["timeout"]
     try:
         chosen = list(dead_letters.select(dead_letters.read_dead_letters(settings, timeout=timeout), selection))

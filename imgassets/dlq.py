@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
@@ -29,6 +29,8 @@ from pydantic import ValidationError
 from imgassets import kafka_io
 from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter
 from imgassets.settings import Settings
+
+Client = TypeVar("Client")
 
 Kind = Literal["message", "batch", "gap"]
 KINDS: tuple[Kind, ...] = ("message", "batch", "gap")
@@ -186,16 +188,21 @@ def check_topics(settings: Settings, topics: Iterable[str], timeout: float = 30)
         )
 
 
+def _connect(settings: Settings, make: Callable[[dict[str, object]], Client]) -> Client:
+    """A Kafka client; an unreachable broker is a `DlqError` naming the address."""
+    try:
+        return make(_config(settings))
+    except KafkaError as exc:
+        raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
+
+
 def read_dead_letters(settings: Settings, topic: str | None = None, timeout: float = 30) -> Iterator[Entry]:
     """Every record of the dead-letter topic, from the beginning to its end when the read starts (all
     partitions, each in offset order). Raises `DlqError` when Kafka or the topic is missing, or when no
     record arrives for `timeout` seconds although some are due."""
     topic = topic or settings.kafka_dlq_topic
     check_topics(settings, [topic], timeout)
-    try:
-        consumer = kafka_io.make_consumer(_config(settings))
-    except KafkaError as exc:
-        raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
+    consumer = _connect(settings, kafka_io.make_consumer)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         if not partitions:
@@ -315,10 +322,7 @@ def replay(
     if not sendable:
         return report
     check_topics(settings, [topic], timeout)
-    try:
-        producer = kafka_io.make_producer(_config(settings))
-    except KafkaError as exc:
-        raise DlqError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from None
+    producer = _connect(settings, kafka_io.make_producer)
     try:
         for start in range(0, len(sendable), chunk):
             batch = sendable[start : start + chunk]

@@ -212,6 +212,8 @@ class Summary(Record):
     total_objects: int
     class_counts: dict[str, int]
     images_with_class: dict[str, int]
+    #: Images in which nothing was detected (empty frames); summaries written before it existed read as 0.
+    images_without_objects: int = 0
     images: list[ImageResult]
     rejected: list[RejectedImage]
     runs: list[str]
@@ -246,6 +248,7 @@ class Summary(Record):
             total_objects=sum(class_counts.values()),
             class_counts=dict(class_counts.most_common()),
             images_with_class=dict(images_with.most_common()),
+            images_without_objects=sum(1 for result in images if not result.counts),
             images=images,
             rejected=[RejectedImage(image_key=k, reason=v) for k, v in sorted(rejected.items())],
             runs=sorted(s.run_id for s in shards),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource, EnvVar
 from kafka import KafkaConsumer, KafkaProducer
@@ -16,6 +17,23 @@ from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
 from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.storage import ObjectStore, make_s3_client
+
+
+def _fields(
+    resource: type[ConfigurableResource], settings: Settings, prefix: str, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A resource's fields from the settings named `prefix + field`: paths as text; `secrets` as `EnvVar`s
+    (shown by name in Dagster's UI, resolved only by the run or tick that uses them), or None when unset."""
+    values: dict[str, Any] = {}
+    for name in resource.model_fields:
+        setting = f"{prefix}{name}"
+        value = getattr(settings, setting)
+        if name in secrets:
+            value = EnvVar(f"{ENV_PREFIX}{setting.upper()}") if value is not None else None
+        elif isinstance(value, Path):
+            value = str(value)
+        values[name] = value
+    return values
 
 
 class S3Resource(ConfigurableResource):
@@ -34,16 +52,10 @@ class S3Resource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Resource:
-        return cls(
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            bucket=settings.s3_bucket,
-            addressing_style=settings.s3_addressing_style,
-            max_attempts=settings.s3_max_attempts,
-            io_threads=settings.s3_io_threads,
-            access_key_id=EnvVar(f"{ENV_PREFIX}S3_ACCESS_KEY_ID"),
-            secret_access_key=EnvVar(f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY"),
-        )
+        values = _fields(cls, settings, "s3_", secrets=("access_key_id", "secret_access_key"))
+        # The key pair is required: an unset one fails where it is used, naming its variable.
+        values |= {name: EnvVar(f"{ENV_PREFIX}S3_{name.upper()}") for name in ("access_key_id", "secret_access_key")}
+        return cls(**values)
 
     def store(self) -> ObjectStore:
         if self._store is None:
@@ -74,16 +86,7 @@ class KafkaResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaResource:
-        return cls(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            topic=settings.kafka_topic,
-            dlq_topic=settings.kafka_dlq_topic,
-            security_protocol=settings.kafka_security_protocol,
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_username=settings.kafka_sasl_username,
-            sasl_password=(EnvVar(f"{ENV_PREFIX}KAFKA_SASL_PASSWORD") if settings.kafka_sasl_password else None),
-            ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
-        )
+        return cls(**_fields(cls, settings, "kafka_", secrets=("sasl_password",)))
 
     def client_config(self) -> dict[str, object]:
         return kafka_io.client_config(
@@ -114,14 +117,7 @@ class DetectorResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorResource:
-        return cls(
-            backend=settings.detector_backend,
-            input_size=settings.detector_input_size,
-            confidence=settings.detector_confidence,
-            nms=settings.detector_nms,
-            model_dir=str(settings.detector_model_dir) if settings.detector_model_dir else None,
-            lanes=settings.detector_lanes,
-        )
+        return cls(**_fields(cls, settings, "detector_"))
 
     def load(self) -> Detector:
         """The network, loaded once per process (runs reuse it when executed in-process)."""
@@ -155,8 +151,7 @@ class PipelineResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> PipelineResource:
-        fields = {name: getattr(settings, name) for name in cls.model_fields}
-        return cls(**(fields | overrides))
+        return cls(**(_fields(cls, settings, "") | overrides))
 
 
 class AlertResource(ConfigurableResource):
@@ -167,10 +162,7 @@ class AlertResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertResource:
-        return cls(
-            webhook_url=EnvVar(f"{ENV_PREFIX}ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None,
-            failed_ticks=settings.alert_failed_ticks,
-        )
+        return cls(**_fields(cls, settings, "alert_", secrets=("webhook_url",)))
 
     def send(self, text: str) -> bool:
         """Sends `text` to the webhook; False when none is configured or delivery failed."""

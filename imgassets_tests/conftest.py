@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.settings import PROJECT_ROOT, Settings
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 
@@ -82,12 +82,23 @@ def test_settings(test_home: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _running(service: object, timeout: float) -> Iterator[None]:
-    """Runs a stack service (a real server process) for the duration of a fixture."""
+def _running(name: str, timeout: float) -> Iterator[Settings]:
+    """Runs the stack's service `name` (a real server process) for the duration of a fixture."""
+    from imgassets.settings import get_settings
+    from imgassets.stack import services
+
+    settings = get_settings()
+    paths = services.Paths(settings.home)
+    prepare, make = {
+        "kafka": (services.prepare_kafka, services.kafka_service),
+        "s3": (services.prepare_s3, services.s3_service),
+    }[name]
+    prepare(settings, paths)
+    service = make(settings, paths)
     service.start()
     try:
         service.wait_healthy(timeout)
-        yield
+        yield settings
     finally:
         service.stop()
 
@@ -95,27 +106,16 @@ def _running(service: object, timeout: float) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def kafka_broker(test_settings: None) -> Iterator[str]:
     """A real single-node KRaft Apache Kafka broker; yields its bootstrap address."""
-    from imgassets.settings import get_settings
-    from imgassets.stack import services
-
-    settings = get_settings()
-    paths = services.Paths(settings.home)
-    services.prepare_kafka(settings, paths)
-    with _running(services.kafka_service(settings, paths), 120):
+    with _running("kafka", 120) as settings:
         yield settings.kafka_bootstrap_servers
 
 
 @pytest.fixture(scope="session")
 def s3_server(test_settings: None) -> Iterator[str]:
     """A real SeaweedFS S3 server checking signatures; yields its endpoint."""
-    from imgassets.settings import get_settings
-    from imgassets.stack import services
     from imgassets.storage import ObjectStore
 
-    settings = get_settings()
-    paths = services.Paths(settings.home)
-    services.prepare_s3(settings, paths)
-    with _running(services.s3_service(settings, paths), 60):
+    with _running("s3", 60) as settings:
         _wait_bucket_ready(ObjectStore.from_settings(settings))
         yield str(settings.s3_endpoint_url)
 

@@ -7,17 +7,13 @@ from pathlib import Path
 from imgassets.settings import PROJECT_ROOT
 
 
-def _clean_env(tmp_path: Path) -> dict[str, str]:
-    """No IMGASSETS_* variables, no .env, an empty Dagster home."""
+def _run_clean(argv: list[str], tmp_path: Path, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Runs `argv` with no IMGASSETS_* variables, no .env and an empty Dagster home."""
     home = tmp_path / "dagster-home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "IMGASSETS_ENV_FILE": "/dev/null",
-        "DAGSTER_HOME": str(home),
-    }
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IMGASSETS_ENV_FILE": "/dev/null", "DAGSTER_HOME": str(home)}
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_definitions_load_without_credentials(tmp_path: Path) -> None:
@@ -29,15 +25,7 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
         "repo = defs.get_repository_def()\n"
         "print(sorted(s.name for s in repo.sensor_defs), sorted(k.to_user_string() for k in repo.assets_defs_by_key))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_clean_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run_clean([sys.executable, "-c", script], tmp_path, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor'] "
@@ -47,14 +35,11 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
 
 def test_dagster_definitions_validate_passes_without_credentials(tmp_path: Path) -> None:
     dagster = str(Path(sys.executable).with_name("dagster"))
-    done = subprocess.run(
+    done = _run_clean(
         [dagster, "definitions", "validate", "-w", str(PROJECT_ROOT / "workspace.yaml")],
-        env=_clean_env(tmp_path),
+        tmp_path,
         cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr

@@ -30,7 +30,13 @@ def test_merge_counts_each_image_once_latest_result_wins() -> None:
     assert summary.class_counts == {"dog": 2, "person": 2, "cat": 1}
     assert summary.images_with_class == {"dog": 1, "person": 1, "cat": 1}
     assert summary.total_objects == 5
+    assert summary.images_without_objects == 0
     assert summary.runs == ["r1", "r2"]
+
+
+def test_images_without_objects_are_counted() -> None:
+    shard = _shard("r1", T0, _result("a", {}, T0), _result("b", {"dog": 1}, T0), _result("c", {}, T0))
+    assert Summary.merge(PART, T0, [shard], []).images_without_objects == 2
 
 
 def test_rejections_count_unless_the_image_was_later_detected() -> None:

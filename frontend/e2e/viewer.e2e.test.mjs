@@ -157,6 +157,9 @@ describe("hour and image pages", () => {
     await page.waitForURL(`**/hours/${summary.partition}`);
     await page.locator(".result-count").waitFor();
     assert.equal(number(await page.locator('[data-stat="images"] b').innerText()), summary.image_count);
+    // Counted here from the images themselves, not read from the summary's own field.
+    const empty = summary.images.filter((image) => Object.keys(image.counts).length === 0).length;
+    assert.equal(number(await page.locator('[data-stat="empty"] b').innerText()), empty);
     assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, summary.image_count));
     const firstPage = summary.images.slice(0, PAGE_SIZE);
     const shownKeys = await page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey));

@@ -155,6 +155,7 @@ export interface Summary {
   images_with_class: {
     [k: string]: number;
   };
+  images_without_objects?: number;
   images: ImageResult[];
   rejected: RejectedImage[];
   runs: string[];

@@ -28,6 +28,7 @@ export function loader({ params, request }: Route.LoaderArgs) {
       generatedAt: summary.generated_at,
       imageCount: summary.image_count,
       totalObjects: summary.total_objects,
+      imagesWithoutObjects: summary.images_without_objects ?? 0,
       classCounts: summary.class_counts,
       imagesWithClass: summary.images_with_class,
       runs: summary.runs,
@@ -63,6 +64,10 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
         <div className="stat" data-stat="objects">
           <b>{loaderData.totalObjects}</b>
           <span>objects</span>
+        </div>
+        <div className="stat" data-stat="empty">
+          <b>{loaderData.imagesWithoutObjects}</b>
+          <span>with nothing detected</span>
         </div>
         <div className="stat" data-stat="rejected">
           <b>{rejectedCount}</b>
