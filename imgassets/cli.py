@@ -123,7 +123,20 @@ def main(verbose: bool) -> None:
     help="Videos: extract one frame every this many seconds.",
 )
 @click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel uploads.")
-def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_seconds: float, workers: int) -> None:
+@click.option(
+    "--source",
+    "source_name",
+    metavar="NAME",
+    help="Camera or site id every image carries (filters and counts in the viewer and queries). Default: this host.",
+)
+def ingest(
+    paths: tuple[Path, ...],
+    watch: bool,
+    max_size: int | None,
+    every_seconds: float,
+    workers: int,
+    source_name: str | None,
+) -> None:
     """Upload images (and frames of videos) to S3 and announce each on Kafka.
 
     PATHS are image files, video files (mp4, avi, mkv, …) or folders (searched recursively). Images already
@@ -136,6 +149,11 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
     from imgassets.storage import ObjectStore
 
     settings = _settings()
+    if source_name is not None:
+        try:
+            ingesting.check_source_name(source_name)
+        except ValueError as exc:
+            _fail(str(exc))
     if watch:
         not_folders = [str(p) for p in paths if not p.is_dir()]
         if not_folders:
@@ -150,7 +168,7 @@ def ingest(paths: tuple[Path, ...], watch: bool, max_size: int | None, every_sec
         producer = make_producer(settings_client_config(settings))
     except KafkaError as exc:
         _fail(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}")
-    ingestor = ingesting.Ingestor(store, producer, settings.kafka_topic)
+    ingestor = ingesting.Ingestor(store, producer, settings.kafka_topic, source_name)
 
     def items(found: Iterable[Path]) -> Iterator[ingesting.Item]:
         return ingesting.path_items(

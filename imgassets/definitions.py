@@ -20,6 +20,7 @@ def defs() -> Definitions:
     load_dotenv(env_file(), override=False)
 
     from imgassets.defs.detection_summary import detection_summary
+    from imgassets.defs.detection_table import detection_table
     from imgassets.defs.detections import detections
     from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import kafka_image_sensor
@@ -28,7 +29,7 @@ def defs() -> Definitions:
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
 
     return Definitions(
-        assets=[raw_images, detections, detection_summary],
+        assets=[raw_images, detections, detection_summary, detection_table],
         jobs=[image_batch_job],
         sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import re
 import socket
 import sys
 import threading
@@ -30,7 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
 
 from imgassets import images, layout, messages
-from imgassets.messages import ImageMessage, Source, VideoFrame
+from imgassets.messages import SOURCE_NAME_PATTERN, UNKNOWN_SOURCE, ImageMessage, Source, VideoFrame
 from imgassets.pipelining import prefetch
 from imgassets.storage import ObjectStore
 
@@ -133,11 +134,28 @@ def video_frames(path: Path, every_seconds: float, max_side: int | None = None) 
         capture.release()
 
 
+def default_source_name() -> str:
+    """This host's name as a source id (`--source` default), cut to what a source name may hold."""
+    name = re.sub(r"[^A-Za-z0-9._:@-]+", "-", socket.gethostname()).strip("-._:@")[:64]
+    return name or UNKNOWN_SOURCE
+
+
+def check_source_name(name: str) -> str:
+    if not re.fullmatch(SOURCE_NAME_PATTERN, name):
+        raise ValueError(
+            f"invalid source name {name!r}: 1-64 characters, letters, digits and . _ : @ -, starting with a "
+            "letter or digit"
+        )
+    return name
+
+
 class Ingestor:
-    def __init__(self, store: ObjectStore, producer: KafkaProducer, topic: str) -> None:
+    def __init__(self, store: ObjectStore, producer: KafkaProducer, topic: str, source_name: str | None = None) -> None:
+        """`source_name`: the camera or site id every image of this ingest carries (default: this host)."""
         self.store = store
         self.producer = producer
         self.topic = topic
+        self.source_name = check_source_name(source_name) if source_name else default_source_name()
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -171,7 +189,7 @@ class Ingestor:
             sha256=sha256,
             content_type=content_type,
             uploaded_at=uploaded_at,
-            source=item.source,
+            source=item.source.model_copy(update={"name": item.source.name or self.source_name}),
         )
         self.store.put_bytes(key, item.data, content_type, messages.object_metadata(message))
         self.producer.send(self.topic, key=key.encode(), value=messages.encode(message)).get(timeout=60)

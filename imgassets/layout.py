@@ -7,7 +7,11 @@
     manifests/YYYY/MM/DD/HH/<run id>.json             what one run of raw_images accepted/rejected
     shards/YYYY/MM/DD/HH/<run id>.json                compact per-image results of one detections run
     summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
+    tables/<table>/date=YYYY-MM-DD/hour=HH/part-0.parquet   the hour as a columnar table (detections, images)
     ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
+
+The tables use Hive-style partition directories, so Trino, Spark, Athena or DuckDB can read `tables/<table>/`
+as one partitioned table (partition columns `date` and `hour`); each hour is one object, rewritten whole.
 
 The content hash prefix makes image keys collision-free (two `cat.jpg` from different folders differ), the
 hour directory lets a backfill list one hour by prefix, and per-run manifests/shards mean concurrent runs of
@@ -29,6 +33,9 @@ MANIFESTS = "manifests/"
 SHARDS = "shards/"
 SUMMARIES = "summaries/"
 INGEST_MARKERS = "ingest/sha256/"
+TABLES = "tables/"
+#: The columnar tables (imgassets/table.py): one row per detection, one row per image.
+TABLE_NAMES = ("detections", "images")
 
 #: Dagster's hourly partition key format.
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
@@ -193,6 +200,20 @@ def partition_of_summary_key(key: str) -> str:
     except ValueError as exc:
         raise InvalidKey(f"summary key has an impossible hour: {key!r}") from exc
     return partition_key(hour)
+
+
+def table_day_prefix(table: str, day: datetime) -> str:
+    """All hours of one UTC day of a table (what a range query lists)."""
+    if table not in TABLE_NAMES:
+        raise InvalidKey(f"not a table: {table!r}")
+    utc = floor_hour(day)
+    return f"{TABLES}{table}/date={utc.year:04d}-{utc.month:02d}-{utc.day:02d}/"
+
+
+def table_key(table: str, partition: str) -> str:
+    """The hour's object of a table."""
+    hour = parse_partition(partition)
+    return f"{table_day_prefix(table, hour)}hour={hour.hour:02d}/part-0.parquet"
 
 
 def ingest_marker_key(sha256: str) -> str:

@@ -33,14 +33,27 @@ class VideoFrame(BaseModel):
     timestamp_s: float = Field(ge=0)
 
 
+#: What a camera or site id may be: short, and safe in URLs, file names and SQL literals alike.
+SOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+UNKNOWN_SOURCE = "unknown"
+
+
 class Source(BaseModel):
-    """Where the image came from before upload (for provenance only; never used to build keys)."""
+    """Where the image came from before upload: the camera or site (`name`, what analytics group by) and the
+    file (provenance only; never used to build keys)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = Field(max_length=1024)
     host: str | None = Field(None, max_length=255)
     video_frame: VideoFrame | None = None
+    #: Camera or site id (`imgassets ingest --source`). Optional: messages written before it existed have none.
+    name: str | None = Field(None, pattern=SOURCE_NAME_PATTERN)
+
+    @property
+    def label(self) -> str:
+        """The name analytics group by: the source's name, else its host, else "unknown"."""
+        return self.name or self.host or UNKNOWN_SOURCE
 
 
 class ImageMessage(BaseModel):

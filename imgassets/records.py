@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from imgassets.messages import Source, VideoFrame
+from imgassets.messages import UNKNOWN_SOURCE, Source, VideoFrame
 
 DETECTION_SCHEMA: Final = "imgassets.detections.v1"
 REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
@@ -134,6 +134,11 @@ class DetectionRecord(Record):
     def count(detections: list[Detection]) -> dict[str, int]:
         return dict(sorted(Counter(d.label for d in detections).items()))
 
+    @property
+    def source(self) -> str:
+        """The camera or site the image came from (records without one: "unknown")."""
+        return self.provenance.source.label if self.provenance.source else UNKNOWN_SOURCE
+
 
 class Rejection(Record):
     """An image that could not be used, and why (visible in the hour summary and the run's metadata)."""
@@ -183,6 +188,21 @@ class ImageResult(Record):
     counts: dict[str, int]
     objects: int
     processed_at: datetime
+    #: Camera or site id (absent in results written before sources existed).
+    source: str | None = None
+
+    @classmethod
+    def of(cls, record: DetectionRecord, detection_key: str) -> ImageResult:
+        return cls(
+            image_key=record.image_key,
+            detection_key=detection_key,
+            width=record.image_width,
+            height=record.image_height,
+            counts=record.counts,
+            objects=len(record.detections),
+            processed_at=record.provenance.processed_at,
+            source=record.source,
+        )
 
 
 class RejectedImage(Record):
@@ -214,6 +234,8 @@ class Summary(Record):
     images_with_class: dict[str, int]
     #: Images in which nothing was detected (empty frames); summaries written before it existed read as 0.
     images_without_objects: int = 0
+    #: Images per camera or site (results without a source count as "unknown").
+    source_counts: dict[str, int] = {}
     images: list[ImageResult]
     rejected: list[RejectedImage]
     runs: list[str]
@@ -249,6 +271,7 @@ class Summary(Record):
             class_counts=dict(class_counts.most_common()),
             images_with_class=dict(images_with.most_common()),
             images_without_objects=sum(1 for result in images if not result.counts),
+            source_counts=dict(Counter(result.source or UNKNOWN_SOURCE for result in images).most_common()),
             images=images,
             rejected=[RejectedImage(image_key=k, reason=v) for k, v in sorted(rejected.items())],
             runs=sorted(s.run_id for s in shards),

@@ -134,7 +134,10 @@ class ObjectStore:
 
     def get_records(self, prefix: str, model: type[ModelT], threads: int = 8) -> list[ModelT]:
         """Every record under `prefix`, read in parallel."""
-        keys = list(self.list_keys(prefix))
+        return self.read_records(list(self.list_keys(prefix)), model, threads)
+
+    def read_records(self, keys: list[str], model: type[ModelT], threads: int = 8) -> list[ModelT]:
+        """The records at `keys`, read in parallel."""
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(lambda key: self.get_record(key, model), keys))
 

@@ -76,6 +76,14 @@ class Deployment:
             get_settings.cache_clear()
 
 
+def check_results(outcome: object) -> dict[str, tuple[bool, dict]]:
+    """Asset check name → (passed, metadata values) of one materialization."""
+    return {
+        e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
+        for e in outcome.get_asset_check_evaluations()
+    }
+
+
 def records(topic: str) -> list[ConsumerRecord]:
     """Every record currently in `topic`, partition by partition in offset order."""
     consumer = kafka_io.make_consumer(kafka_io.settings_client_config(get_settings()))

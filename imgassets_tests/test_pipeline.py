@@ -46,14 +46,6 @@ def _run(deployment: helpers.Deployment, instance: DagsterInstance, request, **r
     return outcome
 
 
-def _checks(outcome) -> dict[str, tuple[bool, dict]]:
-    """Asset check name → (passed, metadata values) of one run."""
-    return {
-        e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
-        for e in outcome.get_asset_check_evaluations()
-    }
-
-
 def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment) -> None:
     report = deployment.ingest_folder(photos)
     assert len(report.sent) == 5 and not report.failed
@@ -63,7 +55,7 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment)
 
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(deployment, instance)
-    checks = _checks(_run(deployment, instance, request))
+    checks = helpers.check_results(_run(deployment, instance, request))
     partition = request.partition_key
     # A sensor run answers for its own batch.
     assert checks["every_valid_image_has_detections"] == (
@@ -111,7 +103,7 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
         outcome = materialize(ASSETS, partition_key=partition, resources=deployment.resources(), instance=instance)
         assert outcome.success
         # A backfill audits the whole hour against the records listed from S3.
-        checks = _checks(outcome)
+        checks = helpers.check_results(outcome)
         assert checks["every_valid_image_has_detections"][0]
         assert checks["every_valid_image_has_detections"][1]["scope"] == "hour"
         assert checks["summary_covers_all_detections"] == (

@@ -170,15 +170,7 @@ class Seeder:
                 inference_ms=41.5 + index % 17,
             ),
         )
-        result = ImageResult(
-            image_key=key,
-            detection_key=parsed.detection_key,
-            width=photo.width,
-            height=photo.height,
-            counts=record.counts,
-            objects=len(detections),
-            processed_at=processed_at,
-        )
+        result = ImageResult.of(record, parsed.detection_key)
         entry = ManifestEntry(
             key=key,
             sha256=sha256,
@@ -202,11 +194,13 @@ class Seeder:
         run_id = "run-" + hashlib.sha256(partition.encode()).hexdigest()[:12]
         results, entries, puts = [], [], []
         for index, photo in enumerate(photos):
-            source = Source(path=f"/data/photos/{photo.name}", host="camera-host")
+            camera = f"cam-{1 + index % 2}"  # two cameras, so the viewer's source filters have something to do
+            source = Source(path=f"/data/photos/{photo.name}", host="camera-host", name=camera)
             if photo.name == "kite.jpg":
                 source = Source(
                     path="/data/videos/beach.mp4",
                     host="camera-host",
+                    name=camera,
                     video_frame=VideoFrame(
                         video="/data/videos/beach.mp4", frame_index=120 + index, timestamp_s=4.0 + index / 30
                     ),

@@ -162,17 +162,7 @@ def detections(
             detection_key = layout.parse_image_key(outcome.image_key).detection_key
             writes.append(io.submit(store.put_record, detection_key, outcome))
             inference_ms.append(outcome.provenance.inference_ms)
-            results.append(
-                ImageResult(
-                    image_key=outcome.image_key,
-                    detection_key=detection_key,
-                    width=outcome.image_width,
-                    height=outcome.image_height,
-                    counts=outcome.counts,
-                    objects=len(outcome.detections),
-                    processed_at=outcome.provenance.processed_at,
-                )
-            )
+            results.append(ImageResult.of(outcome, detection_key))
         for write in writes:
             write.result()
     elapsed = time.perf_counter() - started

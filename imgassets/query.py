@@ -1,0 +1,192 @@
+"""Queries across all time, in place: DuckDB over the hours' Parquet tables in S3 (imgassets/table.py).
+
+`imgassets query`, the viewer's search and hour pages (through `imgassets.query_server`) and Python callers all
+go through `Catalog`: it lists the objects of the asked hours only (one LIST per day and table, never the whole
+bucket) and exposes them as the views `detections` and `images`.
+
+DuckDB reads S3 itself, with its httpfs extension, loaded from the `duckdb-ext-httpfs` wheel (extensions cannot
+be downloaded at run time here): it fetches only the columns and row groups a query needs, with range requests,
+and keeps Parquet metadata cached across queries of one connection, which is what makes warm queries fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import duckdb
+import pyarrow as pa
+
+from imgassets import layout, table
+from imgassets.settings import Settings
+from imgassets.storage import ObjectStore
+
+_AGE = re.compile(r"(\d+)\s*([hdw])", re.ASCII)
+_AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+#: Longest range one query may span (a year of hours); a larger one is almost certainly a typo.
+MAX_HOURS = 24 * 366
+
+
+class QueryError(ValueError):
+    """A query that cannot run: bad range, bad SQL, missing extension; the message says which."""
+
+
+def httpfs_extension() -> Path:
+    """The httpfs extension shipped by the duckdb-ext-httpfs wheel, for this DuckDB version."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    version = f"v{duckdb.__version__}"
+    for root in roots:
+        found = Path(root) / "extensions" / version / "linux_amd64" / "httpfs.duckdb_extension"
+        if found.exists():
+            return found
+    raise QueryError(f"DuckDB's httpfs extension for {version} is not installed (pip install duckdb-ext-httpfs)")
+
+
+@dataclass(frozen=True)
+class HourRange:
+    """Upload hours from `start` (inclusive) to `end` (exclusive), both whole UTC hours."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise QueryError(f"empty range: {self.start:%Y-%m-%d %H:00} is not before {self.end:%Y-%m-%d %H:00}")
+        if self.end - self.start > timedelta(hours=MAX_HOURS):
+            raise QueryError(f"range too long: at most {MAX_HOURS} hours")
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, last: str | None, now: datetime | None = None) -> HourRange:
+        """`--from/--to` (an ISO date or time, or an hour partition key; `--to` defaults to now) or `--last 7d`
+        (hours, days or weeks back from now, the current hour included)."""
+        current = layout.floor_hour(now or datetime.now(UTC)) + timedelta(hours=1)
+        if last is not None:
+            if start is not None or end is not None:
+                raise QueryError("give either --last or --from/--to, not both")
+            match = _AGE.fullmatch(last.strip())
+            if match is None:
+                raise QueryError(f"--last expects an age like 6h, 7d or 2w, not {last!r}")
+            return cls(current - int(match[1]) * _AGE_UNITS[match[2]], current)
+        if start is None:
+            raise QueryError("give a range: --last 7d, or --from (and optionally --to)")
+        return cls(parse_moment(start), parse_moment(end) if end is not None else current)
+
+    def hours(self) -> Iterator[datetime]:
+        hour = self.start
+        while hour < self.end:
+            yield hour
+            hour += timedelta(hours=1)
+
+    def days(self) -> list[datetime]:
+        return sorted({hour.replace(hour=0) for hour in self.hours()})
+
+
+def parse_moment(text: str) -> datetime:
+    """An hour partition key (2026-11-25-04:00), an ISO date (2026-11-25) or time; UTC unless it says otherwise.
+    Floored to its hour."""
+    try:
+        return layout.parse_partition(text)
+    except layout.InvalidKey:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise QueryError(
+            f"not a time: {text!r} (expected e.g. 2026-11-25, 2026-11-25T04:00 or 2026-11-25-04:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return layout.floor_hour(moment)
+
+
+@dataclass
+class Catalog:
+    """A DuckDB connection that reads the pipeline's tables in S3. Thread-safe for concurrent queries (each gets
+    its own cursor); the Parquet metadata cache is shared."""
+
+    settings: Settings
+    _connection: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def store(self) -> ObjectStore:
+        return ObjectStore.from_settings(self.settings)
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._connection
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        key_id, secret = self.settings.require_s3_credentials()
+        endpoint = urlparse(self.settings.s3_endpoint_url or "https://s3.amazonaws.com")
+        connection = duckdb.connect(config={"threads": 4})
+        connection.execute(f"INSTALL '{_literal(str(httpfs_extension()))}'")
+        connection.execute("LOAD httpfs")
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("SET enable_http_metadata_cache = true")
+        connection.execute("SET parquet_metadata_cache = true")
+        options = {
+            "KEY_ID": key_id,
+            "SECRET": secret,
+            "REGION": self.settings.s3_region,
+            "ENDPOINT": endpoint.netloc or endpoint.path,
+            "URL_STYLE": "vhost" if self.settings.s3_addressing_style == "virtual" else "path",
+        }
+        listed = ", ".join(f"{name} '{_literal(value)}'" for name, value in options.items())
+        use_ssl = "true" if endpoint.scheme == "https" else "false"
+        connection.execute(f"CREATE SECRET imgassets_s3 (TYPE s3, {listed}, USE_SSL {use_ssl})")
+        return connection
+
+    def objects(self, name: str, hours: HourRange) -> list[str]:
+        """The S3 URLs of table `name` in the range: one LIST per day, only the days asked for."""
+        wanted = {layout.table_key(name, layout.partition_key(hour)) for hour in hours.hours()}
+        store = self.store
+        found = [key for day in hours.days() for key in store.list_keys(layout.table_day_prefix(name, day))]
+        return [f"s3://{self.settings.s3_bucket}/{key}" for key in sorted(k for k in found if k in wanted)]
+
+    def cursor(self, hours: HourRange) -> duckdb.DuckDBPyConnection:
+        """A cursor on which `detections` and `images` are the range's rows (empty views when it has none)."""
+        cursor = self.connection().cursor()
+        for name in layout.TABLE_NAMES:
+            urls = self.objects(name, hours)
+            if urls:
+                listed = ", ".join(f"'{_literal(url)}'" for url in urls)
+                cursor.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}]) "
+                    f"WHERE upload_hour >= TIMESTAMPTZ '{hours.start.isoformat()}' "
+                    f"AND upload_hour < TIMESTAMPTZ '{hours.end.isoformat()}'"
+                )
+            else:
+                cursor.register(f"{name}_empty", table.SCHEMAS[name].empty_table())
+                cursor.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
+        return cursor
+
+    def query(self, sql: str, hours: HourRange, parameters: Sequence[object] | None = None) -> pa.Table:
+        """Runs `sql` over the range's `detections` and `images`; the result as an Arrow table."""
+        cursor = self.cursor(hours)
+        try:
+            return cursor.execute(sql, parameters or []).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from None
+        finally:
+            cursor.close()
+
+
+def _literal(text: str) -> str:
+    """`text` inside a single-quoted SQL string."""
+    return text.replace("'", "''")
+
+
+def query(sql: str, hours: HourRange, settings: Settings, parameters: Sequence[object] | None = None) -> pa.Table:
+    """One query, from Python: `query("SELECT label, count(*) FROM detections GROUP BY 1", HourRange.parse(None,
+    None, "7d"), load_settings())`."""
+    return Catalog(settings).query(sql, hours, parameters)
