@@ -386,6 +386,58 @@ def get_settings_or_fail():
         _fail(str(exc))
 
 
+@main.command("query")
+@click.argument("sql")
+@click.option(
+    "--from", "start", metavar="TIME", help="First upload hour: 2026-11-25, 2026-11-25T04:00 or 2026-11-25-04:00."
+)
+@click.option("--to", "end", metavar="TIME", help="End of the range, exclusive (default: now).")
+@click.option("--last", metavar="AGE", help="The last 6h, 7d, 2w (the current hour included).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default="table",
+    show_default=True,
+    help="json: one object per line; parquet needs --output.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
+def query_command(
+    sql: str, start: str | None, end: str | None, last: str | None, output_format: str, output: Path | None
+) -> None:
+    """Run SQL over the `detections` and `images` tables of a range of upload hours (DuckDB, reading only those
+    hours' Parquet objects in S3).
+
+    \b
+    imgassets query --last 7d "SELECT label, count(*) FROM detections GROUP BY 1 ORDER BY 2 DESC"
+    imgassets query --from 2026-11-01 --to 2026-12-01 --format csv -o cars.csv \\
+      "SELECT date_trunc('day', upload_hour) AS day, count(*) AS cars FROM detections WHERE label = 'car' GROUP BY 1"
+    """
+    from imgassets import query as querying
+
+    try:
+        hours = querying.HourRange.parse(start, end, last)
+        result = querying.query(sql, hours, get_settings_or_fail())
+    except querying.QueryError as exc:
+        _fail(str(exc))
+    if output_format == "parquet" and output is None:
+        _fail("--format parquet writes a file: give --output")
+    querying.write(result, output_format, output)
+    if output is not None:
+        click.echo(f"{result.num_rows} rows → {output}", err=True)
+
+
+@main.command("serve-queries")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), help="Default: IMGASSETS_QUERY_PORT.")
+def serve_queries(host: str, port: int | None) -> None:
+    """Serve the query endpoint the viewer's search and hour pages call (started by `imgassets stack up`)."""
+    from imgassets import query_server
+
+    settings = get_settings_or_fail()
+    query_server.serve(settings, host, port or settings.query_port)
+
+
 @main.group()
 def stack() -> None:
     """The local stack: Kafka, S3 (SeaweedFS), Dagster, viewer; state under IMGASSETS_HOME (.local/)."""

@@ -53,6 +53,8 @@ VIEWER_ROUTES: dict[str, dict[str, str]] = {
     "image": {"path": "/images/*", "splat": "key"},
     "media_original": {"path": "/media/original/*", "splat": "key"},
     "media_thumbnail": {"path": "/media/thumbnail/*", "splat": "key"},
+    "search": {"path": "/search"},
+    "search_download": {"path": "/search/download/:format"},
 }
 
 # Characters a parameter keeps as they are; everything else is percent-encoded (UTF-8). The viewer's
@@ -70,6 +72,8 @@ _EXAMPLES: list[tuple[str, dict[str, str]]] = [
     ("media_original", {"key": _EXAMPLE_KEY}),
     ("image", {"key": "images/2026/11/25/04/5a9522051c3c-a b#?%ä.jpg"}),
     ("hour", {"partition": "a/b?c"}),
+    ("search", {}),
+    ("search_download", {"format": "csv"}),
 ]
 
 

@@ -12,6 +12,8 @@ and keeps Parquet metadata cached across queries of one connection, which is wha
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,6 +24,8 @@ from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from imgassets import layout, table
 from imgassets.settings import Settings
@@ -190,3 +194,28 @@ def query(sql: str, hours: HourRange, settings: Settings, parameters: Sequence[o
     """One query, from Python: `query("SELECT label, count(*) FROM detections GROUP BY 1", HourRange.parse(None,
     None, "7d"), load_settings())`."""
     return Catalog(settings).query(sql, hours, parameters)
+
+
+def write(result: pa.Table, output_format: str, output: Path | None) -> None:
+    """`result` as a table, CSV, JSON lines or Parquet, to `output` or stdout."""
+    import sys
+
+    if output_format == "parquet":
+        assert output is not None
+        pq.write_table(result, output, compression="zstd")
+        return
+    if output_format == "table":
+        text = str(duckdb.from_arrow(result)) if result.num_rows else "(no rows)\n"
+        data = text.encode()
+    elif output_format == "csv":
+        buffer = io.BytesIO()
+        pacsv.write_csv(result, buffer)
+        data = buffer.getvalue()
+    else:
+        lines = [json.dumps(row, default=str) for row in result.to_pylist()]
+        data = ("\n".join(lines) + ("\n" if lines else "")).encode()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)

@@ -36,6 +36,7 @@ DEPLOYMENT_DEFAULTS: dict[Deployment, dict[str, object]] = {
         "s3_endpoint_url": "http://s3:8333",
         "kafka_bootstrap_servers": "kafka:9092",
         "home": "/opt/dagster/home/imgassets",
+        "query_url": "http://query:3002",
     },
 }
 
@@ -115,6 +116,9 @@ class Settings(BaseSettings):
     viewer_port: int = Field(3001, ge=1, le=65535)
     dagster_url: str = "http://127.0.0.1:3000"
     viewer_url: str = "http://127.0.0.1:3001"
+    #: The query endpoint (`imgassets serve-queries`) the viewer's server calls for search and hour pages.
+    query_port: int = Field(3002, ge=1, le=65535)
+    query_url: str = "http://127.0.0.1:3002"
 
     @model_validator(mode="before")
     @classmethod

@@ -24,7 +24,8 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 #: IMGASSETS_TEST_PORT_OFFSET shifts them all, so two test runs on one machine do not collide.
 PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
 TEST_PORTS = {
-    name: port + PORT_OFFSET for name, port in {"kafka": 7092, "s3": 6333, "dagster": 6100, "viewer": 6101}.items()
+    name: port + PORT_OFFSET
+    for name, port in {"kafka": 7092, "s3": 6333, "dagster": 6100, "viewer": 6101, "query": 6102}.items()
 }
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
@@ -55,6 +56,8 @@ def _base_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
         "IMGASSETS_VIEWER_PORT": str(ports["viewer"]),
         "IMGASSETS_DAGSTER_URL": f"http://127.0.0.1:{ports['dagster']}",
         "IMGASSETS_VIEWER_URL": f"http://127.0.0.1:{ports['viewer']}",
+        "IMGASSETS_QUERY_PORT": str(ports["query"]),
+        "IMGASSETS_QUERY_URL": f"http://127.0.0.1:{ports['query']}",
         "IMGASSETS_PARTITIONS_START": "2025-01-01-00:00",
     }
 

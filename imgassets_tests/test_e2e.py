@@ -27,7 +27,8 @@ from imgassets_tests.conftest import PHOTOS, PORT_OFFSET, _base_env
 pytestmark = pytest.mark.e2e
 
 PORTS = {
-    name: port + PORT_OFFSET for name, port in {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001}.items()
+    name: port + PORT_OFFSET
+    for name, port in {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001, "query": 13002}.items()
 }
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
 T = TypeVar("T")
@@ -217,6 +218,7 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
         "s3": "healthy",
         "dagster-webserver": "healthy",
         "dagster-daemon": "healthy",
+        "query": "healthy",
         "viewer": "healthy",
     }
     again = _cli(stack.env, "stack", "up", "--no-demo")

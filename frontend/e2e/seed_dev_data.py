@@ -34,7 +34,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from imgassets import layout
+from imgassets import layout, table
 from imgassets.messages import Source, VideoFrame
 from imgassets.records import (
     Box,
@@ -49,6 +49,7 @@ from imgassets.records import (
     Shard,
     Summary,
 )
+from imgassets.storage import ObjectStore
 
 COCO = {
     "person": 0,
@@ -170,7 +171,6 @@ class Seeder:
                 inference_ms=41.5 + index % 17,
             ),
         )
-        result = ImageResult.of(record, parsed.detection_key)
         entry = ManifestEntry(
             key=key,
             sha256=sha256,
@@ -187,12 +187,12 @@ class Seeder:
             (parsed.thumbnail_key, photo.thumbnail, "image/jpeg"),
             (parsed.detection_key, record.to_json(), "application/json"),
         ]
-        return result, entry, puts
+        return record, entry, puts
 
     def hour(self, hour: datetime, photos: list[Photo], rejected_names: list[str]) -> Summary:
         partition = layout.partition_key(hour)
         run_id = "run-" + hashlib.sha256(partition.encode()).hexdigest()[:12]
-        results, entries, puts = [], [], []
+        records, results, entries, puts = [], [], [], []
         for index, photo in enumerate(photos):
             camera = f"cam-{1 + index % 2}"  # two cameras, so the viewer's source filters have something to do
             source = Source(path=f"/data/photos/{photo.name}", host="camera-host", name=camera)
@@ -205,8 +205,9 @@ class Seeder:
                         video="/data/videos/beach.mp4", frame_index=120 + index, timestamp_s=4.0 + index / 30
                     ),
                 )
-            result, entry, image_puts = self.image(photo, hour, index, run_id, partition, source)
-            results.append(result)
+            record, entry, image_puts = self.image(photo, hour, index, run_id, partition, source)
+            records.append(record)
+            results.append(ImageResult.of(record, layout.parse_image_key(record.image_key).detection_key))
             entries.append(entry)
             puts.extend(image_puts)
         rejections = []
@@ -233,6 +234,7 @@ class Seeder:
         self.put(layout.shard_key(partition, run_id), shard.to_json(), "application/json")
         self.put(layout.manifest_key(partition, run_id), manifest.to_json(), "application/json")
         self.put(layout.summary_key(partition), summary.to_json(), "application/json")
+        table.write_hour(ObjectStore(self.s3, self.bucket), partition, table.from_records(records))
         return summary
 
 

@@ -56,6 +56,7 @@ class Stack:
             services.kafka_service(self.settings, self.paths),
             services.s3_service(self.settings, self.paths),
             *services.dagster_services(self.settings, self.paths, self.env),
+            services.query_service(self.settings, self.paths, self.env),
         ]
         if services.FRONTEND.joinpath("package.json").exists():
             found.append(services.viewer_service(self.settings, self.paths, self.env))
@@ -85,6 +86,7 @@ class Stack:
             if service.name.startswith("dagster"):
                 self._start(service, 120, log)
 
+        self._start(self.service("query"), 60, log)
         if with_viewer and services.FRONTEND.joinpath("package.json").exists():
             viewer = self.service("viewer")
             if viewer.pid() is None:
@@ -137,6 +139,7 @@ class Stack:
             "s3": f"{self.settings.s3_endpoint_url} (bucket {self.settings.s3_bucket})",
             "dagster-webserver": f"http://127.0.0.1:{self.settings.dagster_port}",
             "dagster-daemon": "sensors, run queue, retries",
+            "query": f"http://127.0.0.1:{self.settings.query_port} (search and hour pages)",
             "viewer": f"http://127.0.0.1:{self.settings.viewer_port}",
         }
         return urls.get(service.name, ",".join(map(str, service.ports)))

@@ -281,6 +281,23 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
     ]
 
 
+# --- Query endpoint -----------------------------------------------------------------------------------
+
+
+def query_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Service:
+    """`imgassets serve-queries`: DuckDB over the hour tables, for the viewer's search and hour pages."""
+    return Service(
+        name="query",
+        argv=[_venv_bin("imgassets"), "serve-queries", "--port", str(settings.query_port)],
+        ports=[settings.query_port],
+        run_dir=paths.run,
+        log_dir=paths.logs,
+        env=env,
+        cwd=paths.home,
+        healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.query_port}/health"),
+    )
+
+
 # --- Viewer -------------------------------------------------------------------------------------------
 
 
@@ -310,7 +327,13 @@ def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Ser
         ports=[settings.viewer_port],
         run_dir=paths.run,
         log_dir=paths.logs,
-        env=env | {"PORT": str(settings.viewer_port), "HOST": "127.0.0.1", "NODE_ENV": "production"},
+        env=env
+        | {
+            "PORT": str(settings.viewer_port),
+            "HOST": "127.0.0.1",
+            "NODE_ENV": "production",
+            "IMGASSETS_QUERY_URL": settings.query_url,
+        },
         cwd=FRONTEND,
         healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.viewer_port}/"),
     )

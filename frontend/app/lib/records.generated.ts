@@ -60,12 +60,14 @@ export interface KafkaRef {
   offset: number;
 }
 /**
- * Where the image came from before upload (for provenance only; never used to build keys).
+ * Where the image came from before upload: the camera or site (`name`, what analytics group by) and the
+ * file (provenance only; never used to build keys).
  */
 export interface Source {
   path: string;
   host?: string | null;
   video_frame?: VideoFrame | null;
+  name?: string | null;
 }
 export interface VideoFrame {
   video: string;
@@ -134,6 +136,7 @@ export interface ImageResult {
   };
   objects: number;
   processed_at: string;
+  source?: string | null;
 }
 export interface RejectedImage {
   image_key: string;
@@ -156,6 +159,9 @@ export interface Summary {
     [k: string]: number;
   };
   images_without_objects?: number;
+  source_counts?: {
+    [k: string]: number;
+  };
   images: ImageResult[];
   rejected: RejectedImage[];
   runs: string[];

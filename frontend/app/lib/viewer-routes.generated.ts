@@ -22,6 +22,12 @@ export const VIEWER_ROUTES = {
   "media_thumbnail": {
     "path": "/media/thumbnail/*",
     "splat": "key"
+  },
+  "search": {
+    "path": "/search"
+  },
+  "search_download": {
+    "path": "/search/download/:format"
   }
 } as const;
 

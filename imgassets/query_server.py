@@ -1,0 +1,172 @@
+"""The query endpoint the viewer's server calls for its search page, its downloads and its hour page: a small
+HTTP API over `imgassets.search`, started with the stack (`imgassets serve-queries`). It holds one DuckDB
+connection, so Parquet metadata stays cached between requests (warm queries).
+
+    GET /health
+    GET /search?last=7d|from=…&to=…&class=person:3&class=bus:1&min_confidence=0.5&source=cam-1&page=1&page_size=48
+    GET /search.csv, /search.parquet      (same parameters, no paging): every matching image
+    GET /hours/{partition}?class=dog&min=2&source=cam-1&page=1&page_size=48
+
+Errors in the request answer 400 with {"error": …}; S3 or a table it cannot read answers 503.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgassets import layout, search
+from imgassets.query import Catalog, HourRange, QueryError
+from imgassets.settings import Settings
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+class _JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_json_default, separators=(",", ":")).encode()
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _search(request: Request, paged: bool = True) -> search.Search:
+    params = request.query_params
+    hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
+    try:
+        min_confidence = float(params.get("min_confidence") or 0)
+    except ValueError:
+        raise QueryError("min_confidence must be a number between 0 and 1") from None
+    return search.Search(
+        hours=hours,
+        conditions=tuple(search.Condition.parse(c) for c in params.getlist("class") if c.strip()),
+        min_confidence=min_confidence,
+        source=params.get("source") or None,
+        page=_int(request, "page", 1) if paged else 1,
+        page_size=_int(request, "page_size", 48) if paged else 1,
+    )
+
+
+def app(settings: Settings) -> Starlette:
+    catalog = Catalog(settings)
+
+    def answering(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await run_in_threadpool(handler, request)
+            except QueryError as exc:
+                return _JSON({"error": str(exc)}, status_code=400)
+            except (OSError, RuntimeError) as exc:
+                return _JSON({"error": f"the tables cannot be read: {type(exc).__name__}"}, status_code=503)
+            response.headers["Server-Timing"] = f"query;dur={(time.perf_counter() - started) * 1000:.1f}"
+            return response
+
+        return endpoint
+
+    def search_page(request: Request) -> Response:
+        wanted = _search(request)
+        found = search.run(catalog, wanted)
+        return _JSON(
+            {
+                "from": wanted.hours.start,
+                "to": wanted.hours.end,
+                "total": found.total,
+                "page": wanted.page,
+                "page_size": wanted.page_size,
+                "bucket": wanted.bucket,
+                "histogram": found.histogram,
+                "images": found.images,
+            }
+        )
+
+    def download(request: Request) -> Response:
+        fmt = request.path_params["format"]
+        if fmt not in ("csv", "parquet"):
+            raise QueryError(f"downloads are .csv or .parquet, not .{fmt}")
+        rows = search.export(catalog, _search(request, paged=False))
+        buffer = io.BytesIO()
+        if fmt == "parquet":
+            pq.write_table(rows, buffer, compression="zstd")
+            media = "application/vnd.apache.parquet"
+        else:
+            flat = rows.set_column(
+                rows.schema.get_field_index("counts"),
+                "counts",
+                [[json.dumps(dict(c), sort_keys=True) for c in rows.column("counts").to_pylist()]],
+            )
+            pacsv.write_csv(flat, buffer)
+            media = "text/csv; charset=utf-8"
+        return Response(
+            buffer.getvalue(),
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="imgassets-matches.{fmt}"'},
+        )
+
+    def hour(request: Request) -> Response:
+        partition = request.path_params["partition"]
+        try:
+            start = layout.parse_partition(partition)
+        except layout.InvalidKey as exc:
+            raise QueryError(str(exc)) from None
+        page, size = _int(request, "page", 1), _int(request, "page_size", 48)
+        if page < 1 or not 1 <= size <= search.MAX_PAGE_SIZE:
+            raise QueryError(f"page must be >= 1 and page_size between 1 and {search.MAX_PAGE_SIZE}")
+        params = request.query_params
+        total, images, sources = search.hour_page(
+            catalog,
+            HourRange(start, start + timedelta(hours=1)),
+            params.get("class") or None,
+            _int(request, "min", 1),
+            params.get("source") or None,
+            page,
+            size,
+        )
+        return _JSON(
+            {
+                "partition": partition,
+                "total": total,
+                "page": page,
+                "page_size": size,
+                "sources": sources,
+                "images": images,
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/health", lambda request: _JSON({"ok": True})),
+            Route("/search", answering(search_page)),
+            Route("/search.{format:str}", answering(download)),
+            Route("/hours/{partition:str}", answering(hour)),
+        ]
+    )
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app(settings), host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,181 @@
+"""The search across all time that the viewer's search page, its downloads and its hour page run: images matching
+class conditions ("at least 3 person AND at least 1 bus"), a minimum confidence and a source, over a range of
+upload hours. One place builds the SQL (over `imgassets.query`'s views), so the page, the downloads and the
+tests agree on what matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import duckdb
+import pyarrow as pa
+
+from imgassets.query import Catalog, HourRange, QueryError
+
+_CONDITION = re.compile(r"(?P<label>[A-Za-z][A-Za-z0-9 _-]{0,63}):(?P<count>\d{1,4})", re.ASCII)
+#: Ranges longer than this are charted per day instead of per hour.
+DAILY_BEYOND = timedelta(hours=72)
+MAX_PAGE_SIZE = 200
+#: The columns of an image row as the viewer gets them (what the grid and its links need).
+IMAGE_COLUMNS = (
+    "image_key, detection_key, source, upload_hour, uploaded_at, processed_at, width, height, objects, counts"
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """At least `count` detections of class `label` (count 0 is refused: it would match everything)."""
+
+    label: str
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = _CONDITION.fullmatch(text.strip())
+        if match is None or int(match["count"]) < 1:
+            raise QueryError(f"a class condition is label:count with count >= 1, e.g. person:3, not {text!r}")
+        return cls(match["label"], int(match["count"]))
+
+    def __str__(self) -> str:
+        return f"{self.label}:{self.count}"
+
+
+@dataclass(frozen=True)
+class Search:
+    hours: HourRange
+    conditions: tuple[Condition, ...] = ()
+    min_confidence: float = 0.0
+    source: str | None = None
+    page: int = 1
+    page_size: int = 48
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise QueryError("min confidence must be between 0 and 1")
+        if self.page < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise QueryError(f"page must be >= 1 and page size between 1 and {MAX_PAGE_SIZE}")
+
+    @property
+    def bucket(self) -> str:
+        return "day" if self.hours.end - self.hours.start > DAILY_BEYOND else "hour"
+
+    def matches_sql(self) -> tuple[str, list[object]]:
+        """SQL of the matching images' keys, and its parameters. With class conditions: images with at least that
+        many detections of each class at the minimum confidence. Without: every image of the range, or, with a
+        minimum confidence, every image with a detection that confident."""
+        source_filter = " AND source = ?" if self.source else ""
+        source_parameters: list[object] = [self.source] if self.source else []
+        if not self.conditions and self.min_confidence <= 0:
+            return f"SELECT image_key FROM images WHERE true{source_filter}", source_parameters
+        having = " AND ".join("count(*) FILTER (WHERE label = ?) >= ?" for _ in self.conditions) or "true"
+        labels = ", ".join("?" for _ in self.conditions)
+        label_filter = f" AND label IN ({labels})" if self.conditions else ""
+        sql = (
+            f"SELECT image_key FROM detections WHERE confidence >= ?{source_filter}{label_filter} "
+            f"GROUP BY image_key HAVING {having}"
+        )
+        parameters: list[object] = [self.min_confidence, *source_parameters]
+        parameters += [c.label for c in self.conditions]
+        for condition in self.conditions:
+            parameters += [condition.label, condition.count]
+        return sql, parameters
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    images: list[dict[str, object]]
+    histogram: list[dict[str, object]]
+
+
+def run(catalog: Catalog, search: Search) -> SearchResult:
+    """The page of matching images (newest upload first), their total and the matches per hour or day."""
+    cursor = catalog.cursor(search.hours)
+    try:
+        matches, parameters = search.matches_sql()
+        total, images = _page(
+            cursor,
+            f"WITH matches AS ({matches}) SELECT {IMAGE_COLUMNS} FROM images JOIN matches USING (image_key)",
+            parameters,
+            "uploaded_at DESC NULLS LAST, image_key",
+            search.page,
+            search.page_size,
+        )
+        histogram = cursor.execute(
+            f"WITH matches AS ({matches}) SELECT date_trunc('{search.bucket}', upload_hour) AS bucket, "
+            "count(*) AS matches FROM images JOIN matches USING (image_key) GROUP BY 1 ORDER BY 1",
+            parameters,
+        )
+        return SearchResult(total=total, images=images, histogram=histogram.fetch_arrow_table().to_pylist())
+    except duckdb.Error as exc:  # a bad file in the range, S3 refusing
+        raise QueryError(f"search failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        cursor.close()
+
+
+def export(catalog: Catalog, search: Search) -> pa.Table:
+    """Every matching image (no paging) with its counts and detector configuration: the downloads' rows."""
+    matches, parameters = search.matches_sql()
+    cursor = catalog.cursor(search.hours)
+    try:
+        return cursor.execute(
+            f"WITH matches AS ({matches}) SELECT images.* FROM images JOIN matches USING (image_key) "
+            "ORDER BY uploaded_at DESC NULLS LAST, image_key",
+            parameters,
+        ).fetch_arrow_table()
+    finally:
+        cursor.close()
+
+
+def hour_page(
+    catalog: Catalog, hours: HourRange, label: str | None, min_count: int, source: str | None, page: int, size: int
+) -> tuple[int, list[dict[str, object]], list[str]]:
+    """One hour's images, newest processed first, filtered in the query (class with at least `min_count`
+    detections, source): the total, one page, and the hour's sources."""
+    filters, parameters = ["true"], []
+    if label:
+        filters.append("coalesce(counts[?], 0) >= ?")
+        parameters += [label, max(1, min_count)]
+    if source:
+        filters.append("source = ?")
+        parameters.append(source)
+    cursor = catalog.cursor(hours)
+    try:
+        total, images = _page(
+            cursor,
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE {' AND '.join(filters)}",
+            parameters,
+            "processed_at DESC, image_key DESC",
+            page,
+            size,
+        )
+        sources = [row[0] for row in cursor.execute("SELECT DISTINCT source FROM images ORDER BY 1").fetchall()]
+        return total, images, sources
+    finally:
+        cursor.close()
+
+
+def _page(
+    cursor: duckdb.DuckDBPyConnection, select: str, parameters: list[object], order: str, page: int, size: int
+) -> tuple[int, list[dict[str, object]]]:
+    """The total rows of `select` and its page `page` of `size` rows in `order`, JSON-ready (counts as objects)."""
+    rows = (
+        cursor.execute(
+            f"SELECT *, count(*) OVER () AS total FROM ({select}) ORDER BY {order} LIMIT ? OFFSET ?",
+            [*parameters, size, (page - 1) * size],
+        )
+        .fetch_arrow_table()
+        .to_pylist()
+    )
+    if rows:
+        total = int(rows[0]["total"])
+    else:
+        counted = cursor.execute(f"SELECT count(*) FROM ({select})", parameters).fetchone()
+        total = int(counted[0]) if counted else 0
+    for row in rows:
+        row.pop("total")
+        row["counts"] = dict(row["counts"])
+    return total, rows
