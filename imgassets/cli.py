@@ -427,6 +427,22 @@ def query_command(
         click.echo(f"{result.num_rows} rows → {output}", err=True)
 
 
+@main.command("bench-queries")
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
+@click.option("--images-per-hour", type=click.IntRange(1, 100_000), default=600, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 50), default=5, show_default=True, help="Warm repetitions.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+def bench_queries(days: int, images_per_hour: int, repeats: int, out: Path | None) -> None:
+    """Generate DAYS of synthetic hour tables in the local S3 (its own bucket) and time a month-wide search,
+    a per-class-per-day aggregation and the search page's server response, cold and warm."""
+    from imgassets import query_bench
+
+    figures = query_bench.run(get_settings_or_fail(), days, images_per_hour, repeats, log=click.echo)
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2, default=str))
+        click.echo(f"figures → {out}")
+
+
 @main.command("serve-queries")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), help="Default: IMGASSETS_QUERY_PORT.")
