@@ -3,19 +3,30 @@ checked against counts computed directly from the JSON detection records."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+import uvicorn
 from dagster import DagsterInstance, build_sensor_context, materialize
 
-from imgassets import layout, table
+from imgassets import layout, query_server, synthetic, table
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
 from imgassets.defs.detections import detections
 from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.defs.raw_images import raw_images
-from imgassets.query import Catalog, HourRange
+from imgassets.query import Catalog, HourRange, query
 from imgassets.records import DetectionRecord, Summary
 from imgassets_tests import helpers
 
@@ -146,3 +157,105 @@ def test_hour_range_parsing() -> None:
             HourRange.parse(*bad, now)
     with pytest.raises(ValueError, match="range too long"):
         HourRange.parse(None, None, "60w", now)
+
+
+def _synthetic_hours(store, first: datetime, hours: int, images: int) -> list[table.HourTables]:
+    written = []
+    for index in range(hours):
+        hour = first + timedelta(hours=index)
+        tables = synthetic.hour_tables(hour, images, np.random.default_rng(index))
+        table.write_hour(store, layout.partition_key(hour), tables)
+        written.append(tables)
+    return written
+
+
+def _expected_matches(written: list[table.HourTables], conditions: dict[str, int], min_confidence: float) -> set[str]:
+    """The search's answer computed in plain Python from the rows (no SQL)."""
+    matched = set()
+    for tables in written:
+        per_image: dict[str, Counter] = {}
+        for row in tables.detections.to_pylist():
+            if row["confidence"] >= min_confidence:
+                per_image.setdefault(row["image_key"], Counter())[row["label"]] += 1
+        matched |= {k for k, c in per_image.items() if all(c[label] >= n for label, n in conditions.items())}
+    return matched
+
+
+@contextmanager
+def _query_endpoint(settings):
+    server = uvicorn.Server(uvicorn.Config(query_server.app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _get(url: str) -> tuple[int, bytes, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def test_search_endpoint_downloads_and_hour_pages_match_a_direct_count(bucket, deployment) -> None:
+    store = deployment.store()
+    first = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    written = _synthetic_hours(store, first, 4, 200)
+    expected = _expected_matches(written, {"person": 2, "car": 1}, 0.6)
+    assert len(expected) > 20, "the synthetic data should give several pages of matches"
+    query = "from=2026-11-20-09:00&to=2026-11-20T13:00&class=person:2&class=car:1&min_confidence=0.6"
+    with _query_endpoint(deployment.settings) as base:
+        status, body, _ = _get(f"{base}/search?{query}&page_size=10")
+        found = json.loads(body)
+        assert status == 200 and found["total"] == len(expected) and found["bucket"] == "hour"
+        assert sum(bar["matches"] for bar in found["histogram"]) == len(expected) and len(found["histogram"]) == 4
+        assert len(found["images"]) == 10 and {i["image_key"] for i in found["images"]} <= expected
+        uploaded = [image["uploaded_at"] for image in found["images"]]
+        assert uploaded == sorted(uploaded, reverse=True)
+        pages = -(-len(expected) // 10)
+        last = json.loads(_get(f"{base}/search?{query}&page_size=10&page={pages}")[1])
+        assert len(last["images"]) == len(expected) - 10 * (pages - 1) and last["total"] == len(expected)
+
+        status, csv_body, headers = _get(f"{base}/search.csv?{query}")
+        assert status == 200 and "attachment" in headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(csv_body.decode())))
+        assert {row["image_key"] for row in rows} == expected
+        status, parquet_body, _ = _get(f"{base}/search.parquet?{query}")
+        assert parquet_body[:4] == b"PAR1"
+        assert set(pq.read_table(io.BytesIO(parquet_body)).column("image_key").to_pylist()) == expected
+
+        # One hour paged with the filters pushed down: images with at least 2 cars from one camera.
+        hour_images = written[1].images.to_pylist()
+        wanted = {i["image_key"] for i in hour_images if dict(i["counts"]).get("car", 0) >= 2 and i["source"] == "gate"}
+        status, body, _ = _get(f"{base}/hours/2026-11-20-10:00?class=car&min=2&source=gate&page_size=200")
+        page = json.loads(body)
+        assert status == 200 and page["total"] == len(wanted) and {i["image_key"] for i in page["images"]} == wanted
+        assert page["sources"] == sorted({i["source"] for i in hour_images})
+
+        for bad in ["last=7x", "last=1d&class=person:0", "last=1d&min_confidence=2", "from=2026-11-20&to=2026-11-19"]:
+            status, body, _ = _get(f"{base}/search?{bad}")
+            assert status == 400 and json.loads(body)["error"], bad
+        assert _get(f"{base}/hours/not-an-hour")[0] == 400
+        assert _get(f"{base}/search.xlsx?last=1d")[0] == 400
+
+
+def test_query_cli_and_python_function(bucket, deployment) -> None:
+    store = deployment.store()
+    written = _synthetic_hours(store, datetime(2026, 11, 21, 0, tzinfo=UTC), 3, 80)
+    by_label = Counter(label for tables in written for label in tables.detections.column("label").to_pylist())
+    sql = "SELECT label, count(*) AS n FROM detections GROUP BY label ORDER BY label"
+    result = deployment.cli("query", "--from", "2026-11-21", "--to", "2026-11-21T03:00", "--format", "json", sql)
+    assert result.exit_code == 0, result.output
+    assert {row["label"]: row["n"] for row in map(json.loads, result.stdout.splitlines())} == by_label
+    hours = HourRange(datetime(2026, 11, 21, 1, tzinfo=UTC), datetime(2026, 11, 21, 2, tzinfo=UTC))
+    assert query("SELECT count(*) AS n FROM images", hours, deployment.settings).to_pylist() == [{"n": 80}]
+    bad = deployment.cli("query", "--last", "1d", "SELECT nonsense FROM detections")
+    assert bad.exit_code == 1 and "Error:" in bad.output and "nonsense" in bad.output
+    assert deployment.cli("query", "SELECT 1").exit_code == 1
