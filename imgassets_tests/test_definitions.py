@@ -29,7 +29,7 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor'] "
-        "['detection_summary', 'detections', 'raw_images']"
+        "['detection_summary', 'detection_table', 'detections', 'raw_images']"
     )
 
 

@@ -15,6 +15,8 @@ export interface Config {
     forcePathStyle: boolean;
   };
   dagsterUrl: string;
+  /** The query endpoint (`imgassets serve-queries`) this server calls for search, downloads and hour grids. */
+  queryUrl: string;
 }
 
 const ADDRESSING_STYLES = ["path", "virtual", "auto"] as const;
@@ -45,6 +47,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
       forcePathStyle: style === "path",
     },
     dagsterUrl: get("DAGSTER_URL", "http://127.0.0.1:3000").replace(/\/+$/, ""),
+    queryUrl: get("QUERY_URL", "http://127.0.0.1:3002").replace(/\/+$/, ""),
   };
 }
 
