@@ -26,7 +26,9 @@ DETECTION_SCHEMA: Final = "imgassets.detections.v1"
 REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
 MANIFEST_SCHEMA: Final = "imgassets.manifest.v1"
 SHARD_SCHEMA: Final = "imgassets.shard.v1"
-SUMMARY_SCHEMA: Final = "imgassets.summary.v1"
+SUMMARY_SCHEMA: Final = "imgassets.summary.v2"
+#: v1 summaries also listed every image of the hour (read as v2, that list is dropped: the hour's table holds it).
+SUMMARY_SCHEMA_V1: Final = "imgassets.summary.v1"
 
 
 @cache
@@ -179,7 +181,7 @@ class Manifest(Record):
 
 
 class ImageResult(Record):
-    """One image's line in a shard and in the summary: enough for the viewer's grid without more reads."""
+    """One image's line in a run's shard: what the hour summary counts."""
 
     image_key: str
     detection_key: str
@@ -222,9 +224,10 @@ class Shard(Record):
 
 
 class Summary(Record):
-    """Per-hour roll-up: the successor of the original 'label@hour' job."""
+    """Per-hour roll-up: the successor of the original 'label@hour' job. Counts only, so its size does not grow
+    with the hour's images; the per-image index is the hour's table (imgassets/table.py)."""
 
-    schema_: Literal["imgassets.summary.v1"] = Field(SUMMARY_SCHEMA, alias="schema")
+    schema_: Literal["imgassets.summary.v2", "imgassets.summary.v1"] = Field(SUMMARY_SCHEMA, alias="schema")
     partition: str
     generated_at: datetime
     image_count: int
@@ -236,9 +239,14 @@ class Summary(Record):
     images_without_objects: int = 0
     #: Images per camera or site (results without a source count as "unknown").
     source_counts: dict[str, int] = {}
-    images: list[ImageResult]
     rejected: list[RejectedImage]
     runs: list[str]
+
+    @model_validator(mode="after")
+    def _read_as_v2(self) -> Summary:
+        """A v1 summary is read as v2 (its image list, an unknown field now, is already dropped)."""
+        self.schema_ = SUMMARY_SCHEMA
+        return self
 
     @classmethod
     def merge(cls, partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]) -> Summary:
@@ -261,18 +269,16 @@ class Summary(Record):
         for result in latest.values():
             class_counts.update(result.counts)
             images_with.update(result.counts.keys())
-        images = sorted(latest.values(), key=lambda r: (r.processed_at, r.image_key), reverse=True)
         return cls(
             partition=partition,
             generated_at=generated_at,
-            image_count=len(images),
+            image_count=len(latest),
             rejected_count=len(rejected),
             total_objects=sum(class_counts.values()),
             class_counts=dict(class_counts.most_common()),
             images_with_class=dict(images_with.most_common()),
-            images_without_objects=sum(1 for result in images if not result.counts),
-            source_counts=dict(Counter(result.source or UNKNOWN_SOURCE for result in images).most_common()),
-            images=images,
+            images_without_objects=sum(1 for result in latest.values() if not result.counts),
+            source_counts=dict(Counter(result.source or UNKNOWN_SOURCE for result in latest.values()).most_common()),
             rejected=[RejectedImage(image_key=k, reason=v) for k, v in sorted(rejected.items())],
             runs=sorted(s.run_id for s in shards),
         )

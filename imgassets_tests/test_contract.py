@@ -226,9 +226,24 @@ def test_fields_with_defaults_may_be_absent_in_older_records() -> None:
 
 def test_another_schema_version_is_refused() -> None:
     data = json.loads(_fixture("summary"))
-    data["schema"] = "imgassets.summary.v2"
-    with pytest.raises(ValidationError, match="imgassets.summary.v1"):
+    data["schema"] = "imgassets.summary.v3"
+    with pytest.raises(ValidationError, match="imgassets.summary.v2"):
         Summary.model_validate_json(json.dumps(data))
+
+
+def test_a_v1_summary_reads_as_v2_without_its_image_list() -> None:
+    """v2 dropped the per-image list (the hour's table holds it): a breaking change, so the tag changed, and
+    the reader accepts v1 summaries still in S3."""
+    v1 = json.loads(_fixture("summary"))
+    assert v1["schema"] == "imgassets.summary.v1" and v1["images"]
+    summary = Summary.model_validate_json(json.dumps(v1))
+    written = json.loads(summary.to_json())
+    assert written["schema"] == "imgassets.summary.v2" and "images" not in written
+    assert (summary.image_count, summary.class_counts, summary.runs) == (
+        v1["image_count"],
+        v1["class_counts"],
+        v1["runs"],
+    )
 
 
 def test_records_built_in_code_still_refuse_misspelt_fields() -> None:

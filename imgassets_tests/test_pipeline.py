@@ -64,7 +64,7 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment)
     )
     assert checks["summary_covers_all_detections"] == (
         True,
-        {"scope": "batch", "run_images": 5, "run_images_missing": 0},
+        {"scope": "batch", "run_images": 5, "run_merged": 1},
     )
     assert checks["rejection_rate_below_threshold"][0]
 

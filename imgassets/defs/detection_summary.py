@@ -59,16 +59,15 @@ def detection_summary(
     own = next((shard for run_id in lineage(context.run) for shard in shards if shard.run_id == run_id), None)
     if batch is not None and batch.mode == "batch" and own is not None:
         # A sensor run reads the stored summary back and checks that it counts this run's results: a run
-        # overwriting it from a stale view would drop them. Counting every record of the hour is left to
-        # backfills, as for detections.
-        covered = {image["image_key"] for image in store.get_json(key)["images"]}
-        missing = [image.image_key for image in own.images if image.image_key not in covered]
+        # overwriting it from a stale view of the shards would drop them. Counting every record of the hour is
+        # left to backfills, as for detections.
+        stored = store.get_record(key, Summary)
         check: dict[str, str | int] = {
             "scope": "batch",
             "run_images": len(own.images),
-            "run_images_missing": len(missing),
+            "run_merged": int(own.run_id in stored.runs),
         }
-        passed = not missing
+        passed = own.run_id in stored.runs and stored.image_count >= len(own.images)
     else:
         detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
         check = {"scope": "hour", "summary_images": summary.image_count, "detection_records": detection_records}

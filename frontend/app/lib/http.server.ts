@@ -1,6 +1,7 @@
 /** Turns failures into HTTP responses that the route error boundaries render. */
 import { data } from "react-router";
 import { InvalidKey } from "./layout";
+import { QueryEndpointError } from "./query.server";
 import { StorageError } from "./s3.server";
 
 export interface ErrorData {
@@ -11,7 +12,9 @@ export function fail(status: number, message: string): never {
   throw data<ErrorData>({ message }, { status });
 }
 
-/** Runs a loader body; S3 and key failures become 400/404/503 responses instead of a 500. */
+/**
+ * Runs a loader body; S3, query endpoint and key failures become 400/404/503 responses instead of a 500.
+ */
 export async function guard<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
@@ -20,6 +23,7 @@ export async function guard<T>(body: () => Promise<T>): Promise<T> {
     if (error instanceof StorageError) {
       fail(error.status === 404 ? 404 : 503, error.status === 404 ? "Not found." : error.message);
     }
+    if (error instanceof QueryEndpointError) fail(error.status, error.message);
     throw error;
   }
 }
