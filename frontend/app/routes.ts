@@ -12,5 +12,8 @@ export default [
   route(path("image"), "routes/image.tsx"),
   route(path("media_original"), "routes/media.original.ts"),
   route(path("media_thumbnail"), "routes/media.thumbnail.ts"),
+  route(path("search"), "routes/search.tsx"),
+  // :format is csv or parquet
+  route(path("search_download"), "routes/search.download.ts"),
   route("*", "routes/not-found.tsx"),
 ] satisfies RouteConfig;

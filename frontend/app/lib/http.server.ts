@@ -12,6 +12,11 @@ export function fail(status: number, message: string): never {
   throw data<ErrorData>({ message }, { status });
 }
 
+/** A plain-text answer, for resource routes (media, downloads), which have no error page. */
+export function plain(status: number, text: string): Response {
+  return new Response(text, { status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+
 /**
  * Runs a loader body; S3, query endpoint and key failures become 400/404/503 responses instead of a 500.
  */

@@ -1,4 +1,5 @@
 /** Streams an image or thumbnail from S3 through the server (resource routes under /media/). */
+import { plain } from "./http.server";
 import { InvalidKey, parseImageKey } from "./layout";
 import { StorageError, getObject } from "./s3.server";
 
@@ -20,10 +21,6 @@ const IMAGE_TYPES: Record<string, string> = {
 function contentType(key: string): string {
   const ext = key.slice(key.lastIndexOf(".") + 1).toLowerCase();
   return IMAGE_TYPES[ext] ?? "application/octet-stream";
-}
-
-function plain(status: number, text: string): Response {
-  return new Response(text, { status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
 }
 
 /**

@@ -8,6 +8,7 @@
  * tables. `guard` (http.server.ts) turns it into the route's error response.
  */
 import { config } from "./config.server";
+import type { Bucket } from "./search";
 
 /** One image as the endpoint lists it (imgassets/search.py `IMAGE_COLUMNS`); fits `ImageCard`. */
 export interface QueryImage {
@@ -23,8 +24,6 @@ export interface QueryImage {
   objects: number;
   counts: Record<string, number>;
 }
-
-export type Bucket = "hour" | "day";
 
 /** GET /search */
 export interface SearchResponse {
