@@ -34,7 +34,10 @@ BENCH_PORTS = {
     "S3_ENDPOINT_URL": "http://127.0.0.1:4533",
     "DAGSTER_PORT": "23000",
     "DAGSTER_URL": "http://127.0.0.1:23000",
+    "QUERY_PORT": "23002",
+    "QUERY_URL": "http://127.0.0.1:23002",
 }
+SENSOR = "kafka_image_sensor"
 
 
 def _read_photo(path: Path) -> np.ndarray:
@@ -198,6 +201,105 @@ def _first_run_start(stack, run_ids: set[str]) -> datetime:
     return datetime.fromtimestamp(min(s for s in starts if s is not None), UTC)
 
 
+def _graphql(settings: Settings, query: str, variables: dict | None = None) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.dagster_port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.loads(response.read())
+    if body.get("errors"):
+        raise RuntimeError(f"Dagster GraphQL: {body['errors']}")
+    return body["data"]
+
+
+def _sensor(settings: Settings) -> tuple[dict, str]:
+    """The Kafka sensor's selector and its instigation state id, from the running webserver."""
+    data = _graphql(
+        settings,
+        """{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {
+             ... on RepositoryLocation { repositories { name sensors { name sensorState { id } } } } } } } } }""",
+    )
+    for entry in data["workspaceOrError"]["locationEntries"]:
+        for repository in (entry["locationOrLoadError"] or {}).get("repositories", []):
+            for sensor in repository["sensors"]:
+                if sensor["name"] == SENSOR:
+                    selector = {
+                        "repositoryLocationName": entry["name"],
+                        "repositoryName": repository["name"],
+                        "sensorName": SENSOR,
+                    }
+                    return selector, sensor["sensorState"]["id"]
+    raise RuntimeError(f"{SENSOR} not found in the bench stack's workspace")
+
+
+def _set_sensor(settings: Settings, running: bool) -> None:
+    selector, state_id = _sensor(settings)
+    if running:
+        _graphql(
+            settings,
+            "mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename } }",
+            {"s": selector},
+        )
+    else:
+        _graphql(settings, "mutation($id: String!) { stopSensor(id: $id) { __typename } }", {"id": state_id})
+
+
+def _first_tick_with_runs(settings: Settings, after: float) -> float:
+    """Start time (epoch seconds) of the first sensor tick after `after` that requested runs."""
+    selector, _ = _sensor(settings)
+    data = _graphql(
+        settings,
+        """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {
+             sensorState { ticks(limit: 50) { timestamp runIds } } } } }""",
+        {"s": selector},
+    )
+    ticks = data["sensorOrError"]["sensorState"]["ticks"]
+    found = [t["timestamp"] for t in ticks if t["timestamp"] >= after and t["runIds"]]
+    if not found:
+        raise RuntimeError("no sensor tick requested runs during the drain")
+    return min(found)
+
+
+def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[bytes], tag: str, log=print) -> dict:
+    """N images already waiting in Kafka and S3 (announced while the sensor was stopped), then the sensor is
+    started: time from the first tick that saw them to the first record, the drain throughput, CPU per image."""
+    from imgassets.storage import ObjectStore
+
+    store = ObjectStore.from_settings(settings)
+    _set_sensor(settings, running=False)
+    time.sleep(settings.sensor_interval_seconds + 1)  # a tick already under way finishes
+    report = ingestor.ingest_many(_items(photos, tag), workers=8)
+    pids = {s.name: pid for s in stack.services() if (pid := s.pid()) is not None}
+    cpu_before = cpu_seconds(pids)
+    started = time.time()
+    _set_sensor(settings, running=True)
+    records = _read_records(store, _await_detections(store, report.sent, timeout=120 + len(photos)))
+    cpu_after = cpu_seconds(pids)
+    tick = _first_tick_with_runs(settings, started - 1)
+    first = min(r.provenance.processed_at for r in records).timestamp()
+    last = max(r.provenance.processed_at for r in records).timestamp()
+    cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
+    result = {
+        "images": len(records),
+        "runs": len({r.provenance.dagster_run_id for r in records}),
+        "first_result_s": round(first - tick, 2),
+        "tick_wait_s": round(tick - started, 2),
+        "drain_s": round(last - tick, 2),
+        "images_per_s": round(len(records) / (last - tick), 2),
+        "cpu_ms_per_image": {name: round(1000 * sec / len(records), 1) for name, sec in cpu.items()},
+    }
+    log(
+        f"  first record {result['first_result_s']} s after the tick that saw the messages "
+        f"(that tick came {result['tick_wait_s']} s after the sensor was started); drained {len(records)} images "
+        f"in {result['drain_s']} s ({result['images_per_s']} img/s, {result['runs']} runs)"
+    )
+    return result
+
+
 def _items(photos: list[bytes], tag: str) -> list[ingest.Item]:
     return [
         ingest.Item(data=p, name=f"bench-{tag}-{i:05d}.jpg", source=Source(path=f"bench/{tag}/{i}"))
@@ -223,7 +325,9 @@ def _percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
-def run(images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, log=print) -> dict:
+def run(
+    images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, drain_count: int, log=print
+) -> dict:
     from imgassets.kafka_io import make_producer, settings_client_config
     from imgassets.stack import Stack
     from imgassets.storage import ObjectStore
@@ -302,6 +406,11 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
                 if outcome == "sent":
                     sent.append(key)
             latency_records = _read_records(store, _await_detections(store, sent, timeout=120 + count))
+
+            log(f"drain: {drain_count} images waiting while the sensor is stopped, then the sensor started …")
+            drained = drain(
+                settings, stack, ingestor, synthetic_photos(drain_count, first=images_count + count), f"{tag}d", log
+            )
     finally:
         producer.close()
         if not keep:
@@ -336,6 +445,8 @@ def run(images_count: int, rate: float | None, duration: float, out_dir: Path, k
             "max_s": round(max(latencies), 2) if latencies else 0.0,
             "mean_s": round(statistics.fmean(latencies), 2) if latencies else 0.0,
         },
+        "drain": drained,
+        "first_result_s": drained["first_result_s"],
         "peak_rss_mib": {"total": memory.peak_total_mib, **memory.peak_mib},
         "settings": {
             "max_concurrent_runs": settings.max_concurrent_runs,

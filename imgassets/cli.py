@@ -582,14 +582,22 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 @click.option("--duration", type=click.FloatRange(5), default=45, show_default=True, help="Latency phase seconds.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the bench stack running afterwards.")
-def bench(images_count: int, rate: float | None, duration: float, out: Path, keep: bool) -> None:
+@click.option(
+    "--drain",
+    "drain_count",
+    type=click.IntRange(1),
+    default=400,
+    show_default=True,
+    help="Drain phase: images announced while the sensor is stopped, then drained once it starts.",
+)
+def bench(images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int) -> None:
     """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
     from imgassets import bench as benchmark
     from imgassets.stack import StackError, ensure_local_credentials
 
     try:
         ensure_local_credentials()
-        result = benchmark.run(images_count, rate, duration, out, keep, log=click.echo)
+        result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo)
     except (StackError, SettingsError, TimeoutError) as exc:
         _fail(str(exc))
     click.echo(json.dumps(result, indent=2))

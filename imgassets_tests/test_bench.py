@@ -25,6 +25,8 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
             "4",
             "--duration",
             "6",
+            "--drain",
+            "12",
             "--out",
             str(tmp_path / "out"),
         ],
@@ -41,6 +43,9 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     figures = json.loads(json_file.read_text())
     assert figures["end_to_end"]["images"] == 30
     assert figures["latency"]["images"] == 24
+    drained = figures["drain"]
+    assert drained["images"] == 12 and figures["first_result_s"] == drained["first_result_s"] > 0
+    assert drained["drain_s"] >= drained["first_result_s"] and drained["cpu_ms_per_image"]["dagster-daemon"] > 0
     assert 0 < figures["latency"]["p50_s"] <= figures["latency"]["p95_s"] <= figures["latency"]["max_s"]
     assert figures["raw_detector"]["images_per_s"] > 0 and figures["end_to_end"]["images_per_s"] > 0
     assert figures["peak_rss_mib"]["total"] > 0 and "kafka" in figures["peak_rss_mib"]

@@ -86,7 +86,8 @@ class Stack:
             if service.name.startswith("dagster"):
                 self._start(service, 120, log)
 
-        self._start(self.service("query"), 60, log)
+        if with_viewer:  # the query endpoint serves only the viewer
+            self._start(self.service("query"), 60, log)
         if with_viewer and services.FRONTEND.joinpath("package.json").exists():
             viewer = self.service("viewer")
             if viewer.pid() is None:

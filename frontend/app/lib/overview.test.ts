@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildOverview } from "./overview";
+import { buildOverview, classTotals, sourceTotals, timelineRange } from "./overview";
 import type { ImageResult, Summary } from "./records";
 
 function result(key: string, processedAt: string, counts: Record<string, number>): ImageResult {
@@ -7,7 +7,7 @@ function result(key: string, processedAt: string, counts: Record<string, number>
   return { image_key: key, detection_key: "", width: 10, height: 10, counts, objects, processed_at: processedAt };
 }
 
-function summary(partition: string, images: ImageResult[], rejected = 0): Summary {
+function summary(partition: string, images: ImageResult[], rejected = 0, sources?: Record<string, number>): Summary {
   const classCounts: Record<string, number> = {};
   const withClass: Record<string, number> = {};
   for (const image of images) {
@@ -25,20 +25,25 @@ function summary(partition: string, images: ImageResult[], rejected = 0): Summar
     total_objects: Object.values(classCounts).reduce((a, b) => a + b, 0),
     class_counts: classCounts,
     images_with_class: withClass,
+    ...(sources === undefined ? {} : { source_counts: sources }),
     images,
     rejected: [],
     runs: ["r1"],
   };
 }
 
-const NEWEST = summary("2026-11-25-04:00", [
-  result("b", "2026-11-25T04:30:00+00:00", { person: 2, dog: 1 }),
-  result("a", "2026-11-25T04:10:00+00:00", { person: 1 }),
-]);
+const NEWEST = summary(
+  "2026-11-25-04:00",
+  [result("b", "2026-11-25T04:30:00+00:00", { person: 2, dog: 1 }), result("a", "2026-11-25T04:10:00+00:00", { person: 1 })],
+  0,
+  { "cam-1": 1, "cam-2": 1 },
+);
+// Written before summaries counted sources.
 const OLDEST = summary("2026-11-25-01:00", [result("c", "2026-11-25T01:59:00+00:00", { dog: 4 })], 2);
+const MIDDLE = summary("2026-11-25-02:00", [result("d", "2026-11-25T02:09:00+00:00", {})], 0, { "cam-2": 1 });
 
 describe("buildOverview", () => {
-  const overview = buildOverview([NEWEST, OLDEST], 2);
+  const overview = buildOverview([NEWEST, OLDEST]);
 
   it("makes a continuous timeline with empty hours", () => {
     expect(overview.hours.map((h) => [h.partition, h.objects, h.summarized])).toEqual([
@@ -57,20 +62,26 @@ describe("buildOverview", () => {
     ]);
   });
 
-  it("lists the latest processed images", () => {
-    expect(overview.latest.map((i) => [i.image_key, i.partition])).toEqual([
-      ["b", "2026-11-25-04:00"],
-      ["a", "2026-11-25-04:00"],
+  it("adds up sources where the summaries count them", () => {
+    expect(buildOverview([NEWEST, MIDDLE, OLDEST]).sources).toEqual([
+      { source: "cam-2", images: 2 },
+      { source: "cam-1", images: 1 },
     ]);
-    expect(buildOverview([NEWEST, OLDEST], 5).latest.map((i) => i.image_key)).toEqual(["b", "a", "c"]);
+    expect(sourceTotals([OLDEST])).toEqual([]);
+    expect(classTotals([MIDDLE])).toEqual([]);
+  });
+
+  it("spans the timeline's hours for the search (end exclusive)", () => {
+    expect(timelineRange(overview.hours)).toEqual({ from: "2026-11-25-01:00", to: "2026-11-25-05:00" });
+    expect(timelineRange([])).toBeNull();
   });
 
   it("is empty without summaries", () => {
-    expect(buildOverview([], 12)).toEqual({
+    expect(buildOverview([])).toEqual({
       hours: [],
       totals: { hours: 0, images: 0, objects: 0, rejected: 0 },
       classes: [],
-      latest: [],
+      sources: [],
     });
   });
 });

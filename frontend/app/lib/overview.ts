@@ -1,6 +1,6 @@
 /** Aggregates hour summaries into what the overview page shows (pure: unit-tested). */
 import { shiftPartition } from "./layout";
-import type { ImageResult, Summary } from "./records";
+import type { Summary } from "./records";
 
 /** The overview covers the newest this many hours (a week). */
 export const TIMELINE_HOURS = 168;
@@ -21,18 +21,53 @@ export interface ClassTotal {
   images: number;
 }
 
+export interface SourceTotal {
+  source: string;
+  images: number;
+}
+
 export interface Overview {
   hours: HourBar[];
   totals: { hours: number; images: number; objects: number; rejected: number };
   classes: ClassTotal[];
-  latest: (ImageResult & { partition: string })[];
+  sources: SourceTotal[];
+}
+
+/** Objects and images per class over `summaries`, most objects first. */
+export function classTotals(summaries: Summary[]): ClassTotal[] {
+  const objects = new Map<string, number>();
+  const images = new Map<string, number>();
+  for (const summary of summaries) {
+    for (const [label, count] of Object.entries(summary.class_counts)) {
+      objects.set(label, (objects.get(label) ?? 0) + count);
+    }
+    for (const [label, count] of Object.entries(summary.images_with_class)) {
+      images.set(label, (images.get(label) ?? 0) + count);
+    }
+  }
+  return [...objects]
+    .map(([label, count]) => ({ label, objects: count, images: images.get(label) ?? 0 }))
+    .sort((a, b) => b.objects - a.objects || a.label.localeCompare(b.label));
+}
+
+/** Images per source (camera, site) over `summaries` (those written before sources had none), most first. */
+export function sourceTotals(summaries: Summary[]): SourceTotal[] {
+  const images = new Map<string, number>();
+  for (const summary of summaries) {
+    for (const [source, count] of Object.entries(summary.source_counts ?? {})) {
+      images.set(source, (images.get(source) ?? 0) + count);
+    }
+  }
+  return [...images]
+    .map(([source, count]) => ({ source, images: count }))
+    .sort((a, b) => b.images - a.images || a.source.localeCompare(b.source));
 }
 
 /**
  * `summaries` newest first (as loadRecentSummaries returns them). The timeline is continuous: hours without a
  * summary between the oldest and the newest one are empty bars.
  */
-export function buildOverview(summaries: Summary[], latestCount: number): Overview {
+export function buildOverview(summaries: Summary[]): Overview {
   const byPartition = new Map(summaries.map((summary) => [summary.partition, summary]));
   const hours: HourBar[] = [];
   if (summaries.length > 0) {
@@ -50,19 +85,6 @@ export function buildOverview(summaries: Summary[], latestCount: number): Overvi
       });
     }
   }
-  const objects = new Map<string, number>();
-  const images = new Map<string, number>();
-  for (const summary of summaries) {
-    for (const [label, count] of Object.entries(summary.class_counts)) {
-      objects.set(label, (objects.get(label) ?? 0) + count);
-    }
-    for (const [label, count] of Object.entries(summary.images_with_class)) {
-      images.set(label, (images.get(label) ?? 0) + count);
-    }
-  }
-  const classes = [...objects]
-    .map(([label, count]) => ({ label, objects: count, images: images.get(label) ?? 0 }))
-    .sort((a, b) => b.objects - a.objects || a.label.localeCompare(b.label));
   return {
     hours,
     totals: {
@@ -71,19 +93,16 @@ export function buildOverview(summaries: Summary[], latestCount: number): Overvi
       objects: summaries.reduce((sum, s) => sum + s.total_objects, 0),
       rejected: summaries.reduce((sum, s) => sum + s.rejected_count, 0),
     },
-    classes,
-    latest: latestImages(summaries, latestCount),
+    classes: classTotals(summaries),
+    sources: sourceTotals(summaries),
   };
 }
 
-/** The `count` most recently processed images; summaries newest first, each one's images newest first. */
-function latestImages(summaries: Summary[], count: number): Overview["latest"] {
-  const picked: Overview["latest"] = [];
-  for (const summary of summaries) {
-    picked.push(...summary.images.slice(0, count).map((image) => ({ ...image, partition: summary.partition })));
-    if (picked.length >= count) break;
-  }
-  return picked
-    .sort((a, b) => Date.parse(b.processed_at) - Date.parse(a.processed_at) || b.image_key.localeCompare(a.image_key))
-    .slice(0, count);
+/**
+ * The upload hours the timeline spans, as the search's `from` and (exclusive) `to` partition keys; null when it is
+ * empty. The overview's latest images and its links to the search page use it.
+ */
+export function timelineRange(hours: HourBar[]): { from: string; to: string } | null {
+  if (hours.length === 0) return null;
+  return { from: hours[0].partition, to: shiftPartition(hours[hours.length - 1].partition, 1) };
 }

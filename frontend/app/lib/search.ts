@@ -39,6 +39,11 @@ export interface SearchQuery {
   page: number;
 }
 
+/** A search of `fields`, everything else unset (the default range, no condition, page 1). */
+export function newSearch(fields: Partial<SearchQuery> = {}): SearchQuery {
+  return { last: null, from: null, to: null, conditions: [], minConfidence: null, source: null, page: 1, ...fields };
+}
+
 export function conditionText({ label, count }: Condition): string {
   return `${label}:${count}`;
 }

@@ -20,6 +20,7 @@ describe("readConfig", () => {
         forcePathStyle: true,
       },
       dagsterUrl: "http://127.0.0.1:3000",
+      queryUrl: "http://127.0.0.1:3002",
     });
   });
 
@@ -30,10 +31,12 @@ describe("readConfig", () => {
       IMGASSETS_S3_SECRET_ACCESS_KEY: "secret",
       IMGASSETS_S3_ADDRESSING_STYLE: "virtual",
       IMGASSETS_DAGSTER_URL: "http://dagster:3000/",
+      IMGASSETS_QUERY_URL: " http://query:3002/ ",
     });
     expect(config.s3.credentials).toEqual({ accessKeyId: "id", secretAccessKey: "secret" });
     expect(config.s3.forcePathStyle).toBe(false);
     expect(config.dagsterUrl).toBe("http://dagster:3000");
+    expect(config.queryUrl).toBe("http://query:3002");
   });
 
   it("refuses an unknown addressing style", () => {

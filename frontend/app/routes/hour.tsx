@@ -1,8 +1,9 @@
-import { Form, Link } from "react-router";
+import { Form, Link, redirect } from "react-router";
 import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
-import { filterImages, gridSearch, paginate, parseGridQuery } from "../lib/grid";
+import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
 import { fail, guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
+import { hourImages } from "../lib/query.server";
 import { loadSummary } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/hour";
@@ -17,12 +18,22 @@ export function loader({ params, request }: Route.LoaderArgs) {
   return guard(async () => {
     const { partition } = params;
     parsePartition(partition);
+    const query = parseGridQuery(new URL(request.url).searchParams);
+    // The grid is one page of the hour's images, filtered and paged by the query endpoint; the rest of the page
+    // comes from the hour's summary. Both are asked at once.
+    const found = hourImages(partition, hourParams(query), request.signal);
+    found.catch(() => {}); // awaited below, unless there is no summary
     const summary = await loadSummary(partition);
     if (summary === null) {
       fail(404, `No summary for the hour ${partition} (yet): nothing was analysed in that hour.`);
     }
-    const query = parseGridQuery(new URL(request.url).searchParams);
-    const page = paginate(filterImages(summary.images, query), query.page);
+    const { total, images, sources } = await found;
+    const pages = pageCount(total);
+    if (images.length === 0 && query.page > pages) {
+      // Past the last page: show the last one.
+      throw redirect(viewerPath("hour", { partition }) + gridSearch(query, { page: pages }));
+    }
+    const page = { items: images, page: query.page, pageCount: pages, total };
     return {
       partition,
       generatedAt: summary.generated_at,
@@ -31,6 +42,8 @@ export function loader({ params, request }: Route.LoaderArgs) {
       imagesWithoutObjects: summary.images_without_objects ?? 0,
       classCounts: summary.class_counts,
       imagesWithClass: summary.images_with_class,
+      sources,
+      sourceCounts: summary.source_counts ?? {},
       runs: summary.runs,
       rejectedCount: summary.rejected_count,
       rejected: summary.rejected.slice(0, MAX_REJECTED_SHOWN),
@@ -43,9 +56,11 @@ export function loader({ params, request }: Route.LoaderArgs) {
 }
 
 export default function Hour({ loaderData }: Route.ComponentProps) {
-  const { partition, query, page, classCounts, imagesWithClass, rejected, rejectedCount } = loaderData;
+  const { partition, query, page, classCounts, imagesWithClass, rejected, rejectedCount, sourceCounts } = loaderData;
   const labels = Object.keys(classCounts).sort();
   if (query.label !== null && !labels.includes(query.label)) labels.push(query.label);
+  const sources = [...loaderData.sources];
+  if (query.source !== null && !sources.includes(query.source)) sources.push(query.source);
   const base = viewerPath("hour", { partition });
   return (
     <>
@@ -79,7 +94,7 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
         Summary generated {new Date(loaderData.generatedAt).toISOString()} from run(s) {loaderData.runs.join(", ")}.
       </p>
 
-      <Form method="get" className="filters" key={`${query.label}-${query.min}`}>
+      <Form method="get" className="filters" key={gridSearch(query, { page: 1 })}>
         <label>
           Class{" "}
           <select name="class" defaultValue={query.label ?? ""}>
@@ -92,10 +107,25 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
           </select>
         </label>
         <label>
-          Min. objects <input type="number" name="min" min={0} defaultValue={query.min} />
+          at least <input type="number" name="min" min={0} defaultValue={query.min} /> of it
+        </label>
+        <label>
+          Source{" "}
+          <select name="source" defaultValue={query.source ?? ""}>
+            <option value="">any source</option>
+            {sources.map((source) => (
+              <option key={source} value={source}>
+                {source}
+                {sourceCounts[source] !== undefined && ` (${sourceCounts[source]} images)`}
+              </option>
+            ))}
+          </select>
         </label>
         <button type="submit">Filter</button>
-        {(query.label !== null || query.min > 0) && <Link to={base}>clear</Link>}
+        {(query.label !== null || query.min > 0 || query.source !== null) && <Link to={base}>clear</Link>}
+        {query.label === null && query.min > 0 && (
+          <span className="muted">the minimum count applies to a chosen class</span>
+        )}
       </Form>
 
       <p className="result-count" data-total={page.total}>

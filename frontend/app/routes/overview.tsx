@@ -4,7 +4,9 @@ import { HourChart } from "../components/HourChart";
 import { ImageCard } from "../components/ImageCard";
 import { classColor } from "../lib/colors";
 import { guard } from "../lib/http.server";
-import { TIMELINE_HOURS, buildOverview } from "../lib/overview";
+import { TIMELINE_HOURS, buildOverview, timelineRange } from "../lib/overview";
+import { QueryEndpointError, type QueryImage, searchImages } from "../lib/query.server";
+import { type SearchQuery, endpointParams, newSearch, searchString } from "../lib/search";
 import { loadRecentSummaries } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/overview";
@@ -17,8 +19,28 @@ export function meta() {
   return [{ title: "Overview · imgassets" }];
 }
 
-export function loader() {
-  return guard(async () => buildOverview(await loadRecentSummaries(), LATEST_IMAGES));
+/**
+ * The newest uploads of the timeline's hours, from the query endpoint. Without it the rest of the overview (read
+ * from the summaries) still shows, with the reason in place of the images.
+ */
+async function latestImages(search: SearchQuery, signal: AbortSignal): Promise<{ images: QueryImage[]; error: string | null }> {
+  try {
+    return { images: (await searchImages(endpointParams(search, 1, LATEST_IMAGES), signal)).images, error: null };
+  } catch (error) {
+    if (error instanceof QueryEndpointError) return { images: [], error: error.message };
+    throw error;
+  }
+}
+
+export function loader({ request }: Route.LoaderArgs) {
+  return guard(async () => {
+    const overview = buildOverview(await loadRecentSummaries());
+    const range = timelineRange(overview.hours);
+    // Links to the search page cover the same hours as the page.
+    const search = newSearch(range ?? {});
+    const latest = range === null ? { images: [], error: null } : await latestImages(search, request.signal);
+    return { ...overview, search, latest };
+  });
 }
 
 /** Re-runs the loader every few seconds while the tab is visible, so new detections appear by themselves. */
@@ -63,7 +85,8 @@ function EmptyState() {
 
 export default function Overview({ loaderData }: Route.ComponentProps) {
   useAutoRefresh(REFRESH_MS);
-  const { hours, totals, classes, latest } = loaderData;
+  const { hours, totals, classes, sources, search, latest } = loaderData;
+  const searchFor = (change: Partial<SearchQuery>) => viewerPath("search") + searchString(search, change);
   if (totals.hours === 0) return <EmptyState />;
   const summarized = hours.filter((hour) => hour.summarized).reverse();
   return (
@@ -98,7 +121,10 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
               {classes.slice(0, TOP_CLASSES).map((c) => (
                 <tr key={c.label} data-label={c.label} data-objects={c.objects} data-images={c.images}>
                   <td>
-                    <i className="swatch" style={{ background: classColor(c.label) }} /> {c.label}
+                    <i className="swatch" style={{ background: classColor(c.label) }} />{" "}
+                    <Link to={searchFor({ conditions: [{ label: c.label, count: "1" }] })} title={`Search images with ${c.label}`}>
+                      {c.label}
+                    </Link>
                   </td>
                   <td>{c.objects}</td>
                   <td>{c.images}</td>
@@ -106,6 +132,31 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
               ))}
             </tbody>
           </table>
+          {sources.length > 0 && (
+            <>
+              <h2>Sources</h2>
+              <table className="sources">
+                <thead>
+                  <tr>
+                    <th>Source</th>
+                    <th>Images</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {sources.map((s) => (
+                    <tr key={s.source} data-source={s.source} data-images={s.images}>
+                      <td>
+                        <Link to={searchFor({ source: s.source })} title={`Search images from ${s.source}`}>
+                          {s.source}
+                        </Link>
+                      </td>
+                      <td>{s.images}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
         </section>
         <section>
           <h2>Hours</h2>
@@ -134,12 +185,21 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
         </section>
       </div>
       <section>
-        <h2>Latest images</h2>
-        <div className="grid latest">
-          {latest.map((image) => (
-            <ImageCard key={image.image_key} image={image} />
-          ))}
-        </div>
+        <h2>Latest uploads</h2>
+        {latest.error !== null ? (
+          <p className="search-error" role="alert">
+            The latest uploads cannot be shown: {latest.error}
+          </p>
+        ) : (
+          <div className="grid latest">
+            {latest.images.map((image) => (
+              <ImageCard key={image.image_key} image={image} />
+            ))}
+          </div>
+        )}
+        <p>
+          <Link to={searchFor({})}>Search these hours ›</Link>
+        </p>
       </section>
     </>
   );

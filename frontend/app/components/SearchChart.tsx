@@ -1,0 +1,83 @@
+import { Link } from "react-router";
+import type { Bucket, ChartBar } from "../lib/search";
+
+const WIDTH = 960;
+const HEIGHT = 200;
+const PAD = { top: 22, right: 12, bottom: 30, left: 44 };
+
+function barLabel(bar: ChartBar, bucket: Bucket): string {
+  // 2026-11-25T04:00 → 11-25 (day) or 11-25 04h (hour)
+  return bucket === "day" ? bar.start.slice(5, 10) : `${bar.start.slice(5, 10)} ${bar.start.slice(11, 13)}h`;
+}
+
+function barTitle(bar: ChartBar, bucket: Bucket): string {
+  const when = bucket === "day" ? bar.start.slice(0, 10) : `${bar.start.replace("T", " ")} UTC`;
+  return `${when}: ${bar.matches} matching image${bar.matches === 1 ? "" : "s"}`;
+}
+
+/**
+ * Matching images per hour or per day (the endpoint's bucket) as bars; each bar links to the same search narrowed
+ * to its hour or day (`link` gives that URL).
+ */
+export function SearchChart({
+  bars,
+  bucket,
+  link,
+}: {
+  bars: ChartBar[];
+  bucket: Bucket;
+  link: (bar: ChartBar) => string;
+}) {
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const max = Math.max(1, ...bars.map((bar) => bar.matches));
+  const slot = plotWidth / Math.max(1, bars.length);
+  const barWidth = Math.max(1, slot * 0.8);
+  const y = (value: number) => PAD.top + plotHeight - (value / max) * plotHeight;
+  const labelEvery = Math.max(1, Math.ceil(bars.length / 10));
+  return (
+    <figure className="chart search-chart" data-bucket-size={bucket}>
+      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} aria-labelledby="search-chart-caption">
+        {[0, 0.5, 1].map((fraction) => (
+          <g key={fraction} className="gridline" aria-hidden="true">
+            <line x1={PAD.left} x2={WIDTH - PAD.right} y1={y(max * fraction)} y2={y(max * fraction)} />
+            <text x={PAD.left - 6} y={y(max * fraction) + 4} textAnchor="end">
+              {Math.round(max * fraction)}
+            </text>
+          </g>
+        ))}
+        {bars.map((bar, index) => {
+          const x = PAD.left + index * slot + (slot - barWidth) / 2;
+          const title = barTitle(bar, bucket);
+          return (
+            <Link
+              key={bar.start}
+              to={link(bar)}
+              className="bar"
+              data-bucket={bar.start}
+              data-matches={bar.matches}
+              aria-label={title}
+            >
+              <title>{title}</title>
+              <rect x={x} y={PAD.top} width={barWidth} height={plotHeight} className="bar-hit" />
+              <rect x={x} y={y(bar.matches)} width={barWidth} height={y(0) - y(bar.matches)} className="bar-fill" />
+              {bars.length <= 40 && bar.matches > 0 && (
+                <text x={x + barWidth / 2} y={y(bar.matches) - 4} textAnchor="middle" className="value">
+                  {bar.matches}
+                </text>
+              )}
+              {index % labelEvery === 0 && (
+                <text x={x + barWidth / 2} y={HEIGHT - PAD.bottom + 16} textAnchor="middle" className="axis">
+                  {barLabel(bar, bucket)}
+                </text>
+              )}
+            </Link>
+          );
+        })}
+      </svg>
+      <figcaption id="search-chart-caption" className="legend">
+        Matching images per {bucket} (UTC); a bar narrows the search to its {bucket}.
+      </figcaption>
+    </figure>
+  );
+}
