@@ -418,7 +418,7 @@ def query_command(
     try:
         hours = querying.HourRange.parse(start, end, last)
         result = querying.query(sql, hours, get_settings_or_fail())
-    except querying.QueryError as exc:
+    except (querying.QueryError, querying.TablesUnavailable) as exc:
         _fail(str(exc))
     if output_format == "parquet" and output is None:
         _fail("--format parquet writes a file: give --output")

@@ -17,6 +17,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from imgassets import layout, table
+from imgassets import failures, layout, table
 from imgassets.settings import Settings
 from imgassets.storage import ObjectStore
 
@@ -38,7 +39,29 @@ MAX_HOURS = 24 * 366
 
 
 class QueryError(ValueError):
-    """A query that cannot run: bad range, bad SQL, missing extension; the message says which."""
+    """A query that cannot run as asked: bad range, bad SQL, missing extension; the message says which."""
+
+
+class TablesUnavailable(RuntimeError):
+    """S3 or a table object cannot be read (an infrastructure failure, not the query's fault)."""
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """DuckDB's and S3's errors as the two kinds callers answer differently: the query's fault (`QueryError`)
+    or the storage's (`TablesUnavailable`)."""
+    try:
+        yield
+    except (QueryError, TablesUnavailable):
+        raise
+    except (duckdb.IOException, duckdb.HTTPException) as exc:
+        raise TablesUnavailable(str(exc).splitlines()[0]) from None
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).splitlines()[0]) from None
+    except Exception as exc:
+        if failures.is_infrastructure(exc):
+            raise TablesUnavailable(failures.describe(exc)) from None
+        raise
 
 
 def httpfs_extension() -> Path:
@@ -73,13 +96,13 @@ class HourRange:
         current = layout.floor_hour(now or datetime.now(UTC)) + timedelta(hours=1)
         if last is not None:
             if start is not None or end is not None:
-                raise QueryError("give either --last or --from/--to, not both")
+                raise QueryError("give either the last hours/days/weeks or a start and end, not both")
             match = _AGE.fullmatch(last.strip())
             if match is None:
-                raise QueryError(f"--last expects an age like 6h, 7d or 2w, not {last!r}")
+                raise QueryError(f"the last hours/days/weeks are written like 6h, 7d or 2w, not {last!r}")
             return cls(current - int(match[1]) * _AGE_UNITS[match[2]], current)
         if start is None:
-            raise QueryError("give a range: --last 7d, or --from (and optionally --to)")
+            raise QueryError("give a range: the last hours/days/weeks (e.g. 7d), or a start (and optionally an end)")
         return cls(parse_moment(start), parse_moment(end) if end is not None else current)
 
     def hours(self) -> Iterator[datetime]:
@@ -176,13 +199,12 @@ class Catalog:
 
     def query(self, sql: str, hours: HourRange, parameters: Sequence[object] | None = None) -> pa.Table:
         """Runs `sql` over the range's `detections` and `images`; the result as an Arrow table."""
-        cursor = self.cursor(hours)
-        try:
-            return cursor.execute(sql, parameters or []).fetch_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(str(exc).splitlines()[0]) from None
-        finally:
-            cursor.close()
+        with translated_errors():
+            cursor = self.cursor(hours)
+            try:
+                return cursor.execute(sql, parameters or []).fetch_arrow_table()
+            finally:
+                cursor.close()
 
 
 def _literal(text: str) -> str:

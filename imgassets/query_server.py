@@ -7,7 +7,7 @@ connection, so Parquet metadata stays cached between requests (warm queries).
     GET /search.csv, /search.parquet      (same parameters, no paging): every matching image
     GET /hours/{partition}?class=dog&min=2&source=cam-1&page=1&page_size=48
 
-Errors in the request answer 400 with {"error": …}; S3 or a table it cannot read answers 503.
+Errors in the request answer 400 with {"error": …}; S3 down or a table it cannot read answers 503.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imgassets import layout, search
-from imgassets.query import Catalog, HourRange, QueryError
+from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
 from imgassets.settings import Settings
 
 
@@ -80,8 +80,8 @@ def app(settings: Settings) -> Starlette:
                 response = await run_in_threadpool(handler, request)
             except QueryError as exc:
                 return _JSON({"error": str(exc)}, status_code=400)
-            except (OSError, RuntimeError) as exc:
-                return _JSON({"error": f"the tables cannot be read: {type(exc).__name__}"}, status_code=503)
+            except TablesUnavailable as exc:
+                return _JSON({"error": f"the tables in S3 cannot be read: {exc}"}, status_code=503)
             response.headers["Server-Timing"] = f"query;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import duckdb
 import pyarrow as pa
 
-from imgassets.query import Catalog, HourRange, QueryError
+from imgassets.query import Catalog, HourRange, QueryError, translated_errors
 
 _CONDITION = re.compile(r"(?P<label>[A-Za-z][A-Za-z0-9 _-]{0,63}):(?P<count>\d{1,4})", re.ASCII)
 #: Ranges longer than this are charted per day instead of per hour.
@@ -93,6 +93,11 @@ class SearchResult:
 
 def run(catalog: Catalog, search: Search) -> SearchResult:
     """The page of matching images (newest upload first), their total and the matches per hour or day."""
+    with translated_errors():
+        return _run(catalog, search)
+
+
+def _run(catalog: Catalog, search: Search) -> SearchResult:
     cursor = catalog.cursor(search.hours)
     try:
         matches, parameters = search.matches_sql()
@@ -110,8 +115,6 @@ def run(catalog: Catalog, search: Search) -> SearchResult:
             parameters,
         )
         return SearchResult(total=total, images=images, histogram=histogram.fetch_arrow_table().to_pylist())
-    except duckdb.Error as exc:  # a bad file in the range, S3 refusing
-        raise QueryError(f"search failed: {str(exc).splitlines()[0]}") from None
     finally:
         cursor.close()
 
@@ -119,15 +122,16 @@ def run(catalog: Catalog, search: Search) -> SearchResult:
 def export(catalog: Catalog, search: Search) -> pa.Table:
     """Every matching image (no paging) with its counts and detector configuration: the downloads' rows."""
     matches, parameters = search.matches_sql()
-    cursor = catalog.cursor(search.hours)
-    try:
-        return cursor.execute(
-            f"WITH matches AS ({matches}) SELECT images.* FROM images JOIN matches USING (image_key) "
-            "ORDER BY uploaded_at DESC NULLS LAST, image_key",
-            parameters,
-        ).fetch_arrow_table()
-    finally:
-        cursor.close()
+    with translated_errors():
+        cursor = catalog.cursor(search.hours)
+        try:
+            return cursor.execute(
+                f"WITH matches AS ({matches}) SELECT images.* FROM images JOIN matches USING (image_key) "
+                "ORDER BY uploaded_at DESC NULLS LAST, image_key",
+                parameters,
+            ).fetch_arrow_table()
+        finally:
+            cursor.close()
 
 
 def hour_page(
@@ -142,11 +146,18 @@ def hour_page(
     if source:
         filters.append("source = ?")
         parameters.append(source)
+    with translated_errors():
+        return _hour_page(catalog, hours, " AND ".join(filters), parameters, page, size)
+
+
+def _hour_page(
+    catalog: Catalog, hours: HourRange, where: str, parameters: list[object], page: int, size: int
+) -> tuple[int, list[dict[str, object]], list[str]]:
     cursor = catalog.cursor(hours)
     try:
         total, images = _page(
             cursor,
-            f"SELECT {IMAGE_COLUMNS} FROM images WHERE {' AND '.join(filters)}",
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where}",
             parameters,
             "processed_at DESC, image_key DESC",
             page,

@@ -200,7 +200,7 @@ def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict
     result = subprocess.run(
         ["npm", "run", "test:e2e"],
         cwd=PROJECT_ROOT / "frontend",
-        env=stack.env | {"VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}"},
+        env=stack.env | {"VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}", "IMGASSETS_CLI": IMGASSETS},
         capture_output=True,
         text=True,
         timeout=600,

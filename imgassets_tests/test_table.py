@@ -259,3 +259,18 @@ def test_query_cli_and_python_function(bucket, deployment) -> None:
     bad = deployment.cli("query", "--last", "1d", "SELECT nonsense FROM detections")
     assert bad.exit_code == 1 and "Error:" in bad.output and "nonsense" in bad.output
     assert deployment.cli("query", "SELECT 1").exit_code == 1
+
+
+def test_storage_down_is_503_and_a_bad_query_is_400(bucket, deployment) -> None:
+    """S3 unreachable is the storage's fault (503, and the CLI says so); a query DuckDB refuses is the caller's."""
+    down = deployment.with_values(s3_endpoint_url="http://127.0.0.1:9", s3_max_attempts=1)
+    with _query_endpoint(down.settings) as base:
+        for path in ["/search?last=1d", "/hours/2026-11-25-04:00", "/search.csv?last=1d"]:
+            status, body, _ = _get(base + path)
+            assert status == 503 and "cannot be read" in json.loads(body)["error"], path
+    result = down.cli("query", "--last", "1d", "SELECT count(*) FROM images")
+    assert result.exit_code == 1 and "Error: EndpointConnectionError" in result.output
+    _synthetic_hours(deployment.store(), datetime(2026, 11, 22, 0, tzinfo=UTC), 1, 10)
+    with _query_endpoint(deployment.settings) as base:
+        status, body, _ = _get(f"{base}/search?from=2026-11-22&to=2026-11-22T01:00&class=person:1&page=0")
+        assert status == 400 and "page" in json.loads(body)["error"]

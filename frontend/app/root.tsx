@@ -1,4 +1,4 @@
-import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse } from "react-router";
+import { Link, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse } from "react-router";
 import type { Route } from "./+types/root";
 import { viewerPath } from "./lib/viewer-routes";
 import "./app.css";
@@ -22,6 +22,12 @@ export function Layout({ children }: { children: React.ReactNode }) {
             imgassets
           </Link>
           <span className="tagline">real-time image analytics</span>
+          <nav className="topnav" aria-label="Site">
+            <NavLink to={viewerPath("overview")} end>
+              Overview
+            </NavLink>
+            <NavLink to={viewerPath("search")}>Search</NavLink>
+          </nav>
         </header>
         <main>{children}</main>
         <ScrollRestoration />
@@ -38,7 +44,7 @@ export default function App() {
 const TITLES: Record<number, string> = {
   400: "Bad request",
   404: "Not found",
-  503: "Storage unavailable",
+  503: "Service unavailable",
 };
 
 export function ErrorBoundary({ error }: Route.ErrorBoundaryProps) {
@@ -59,9 +65,10 @@ export function ErrorBoundary({ error }: Route.ErrorBoundaryProps) {
       <p>{message}</p>
       {status === 503 && (
         <p className="hint">
-          The viewer reads everything from the pipeline's S3 bucket. Check that the stack runs (
-          <code>imgassets stack up</code>) and that the <code>IMGASSETS_S3_*</code> settings point at it; this page
-          will work again once S3 answers.
+          The viewer reads the pipeline's S3 bucket, and asks its query endpoint (<code>imgassets serve-queries</code>)
+          for searches and image grids. Check that the stack runs (<code>imgassets stack up</code>) and that the{" "}
+          <code>IMGASSETS_S3_*</code> settings and <code>IMGASSETS_QUERY_URL</code> point at them; this page will work
+          again once they answer.
         </p>
       )}
       <p>

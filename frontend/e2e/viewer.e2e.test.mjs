@@ -1,12 +1,15 @@
 // Browser tests of the viewer against a running server and the pipeline's real S3 output.
 //
 //   VIEWER_URL=http://127.0.0.1:3001 IMGASSETS_S3_ENDPOINT_URL=… IMGASSETS_S3_ACCESS_KEY_ID=… \
-//   IMGASSETS_S3_SECRET_ACCESS_KEY=… npm run test:e2e
+//   IMGASSETS_S3_SECRET_ACCESS_KEY=… IMGASSETS_CLI=/path/to/.venv/bin/imgassets npm run test:e2e
 //
-// Every expectation is read from S3 (summaries, detection records): nothing here knows what was ingested.
-// Needs at least one hour summary with one image that has detections. Screenshots go to test-artifacts/.
+// Every expectation is read from S3 (summaries, detection records) or counted with SQL over the pipeline's tables
+// (`imgassets query`, same IMGASSETS_* environment; the summaries count, the tables list the images): nothing here
+// knows what was ingested. Needs at least one hour summary with one image that has detections, and that hour's
+// tables. Screenshots go to test-artifacts/.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -17,6 +20,8 @@ const BUCKET = process.env.IMGASSETS_S3_BUCKET || "imgassets";
 const ARTIFACTS = new URL("../test-artifacts/", import.meta.url);
 const PAGE_SIZE = 48;
 const TIMELINE_HOURS = 168;
+const CLI = process.env.IMGASSETS_CLI ?? "imgassets";
+const QUERY_URL = (process.env.IMGASSETS_QUERY_URL || "http://127.0.0.1:3002").replace(/\/+$/, "");
 
 const s3 = new S3Client({
   endpoint: process.env.IMGASSETS_S3_ENDPOINT_URL || "http://127.0.0.1:8333",
@@ -67,12 +72,45 @@ function rawGet(path) {
   });
 }
 
+/** Rows of `sql` over the tables of a range of upload hours (`range`: --last 30d, or --from … --to …). */
+function sql(range, text) {
+  const out = execFileSync(CLI, ["query", ...range, "--format", "json", text], {
+    encoding: "utf8",
+    env: process.env,
+    maxBuffer: 64 * 2 ** 20,
+  });
+  return out.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+}
+
+/** Rows of `sql` over one hour's tables. */
+const hourSql = (partition, text) => sql(["--from", partition, "--to", shiftHour(partition, 1)], text);
+
+/** The hour grid's order: newest processed first. */
+const GRID_ORDER = "ORDER BY processed_at DESC, image_key DESC";
+
+/** `text` as a SQL string literal. */
+const literal = (text) => `'${text.replaceAll("'", "''")}'`;
+
+/** The hour partition key `hours` after `partition` (2026-11-25-04:00). */
+function shiftHour(partition, hours) {
+  const time = Date.parse(`${partition.slice(0, 10)}T${partition.slice(11, 13)}:00:00Z`) + hours * 3_600_000;
+  const iso = new Date(time).toISOString();
+  return `${iso.slice(0, 10)}-${iso.slice(11, 13)}:00`;
+}
+
 const number = (text) => Number(text.replaceAll(",", "").trim());
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 let browser;
 let page;
 let summaries;
+/** The summaries whose hour has its tables (what the grids list), and the tables' image count of the timeline. */
+let tabled;
+let tabledImages;
+/** Per tabled hour: images without objects, counted in its table. */
+let emptyImages;
+/** An image of the timeline's tables (image_key, detection_key). */
+let sample;
 
 async function screenshot(name) {
   await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
@@ -82,6 +120,19 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   summaries = await recentSummaries();
   assert.ok(summaries.length > 0, "no hour summary in S3: run the pipeline first");
+  // Hours written before the tables existed (or whose tables are not written yet) have a summary but no grid.
+  const range = ["--from", summaries.at(-1).partition, "--to", shiftHour(summaries[0].partition, 1)];
+  const hours = sql(
+    range,
+    "SELECT strftime(upload_hour, '%Y-%m-%d-%H:00') AS partition, count(*) AS images, " +
+      "count(*) FILTER (WHERE objects = 0) AS empty, max(image_key) AS image_key FROM images GROUP BY 1",
+  );
+  const perHour = new Map(hours.map((row) => [row.partition, row]));
+  tabled = summaries.filter((summary) => perHour.get(summary.partition)?.images === summary.image_count);
+  tabledImages = hours.reduce((sum, row) => sum + row.images, 0);
+  emptyImages = new Map(hours.map((row) => [row.partition, row.empty]));
+  assert.ok(tabled.length > 0, "no recent hour has its tables: run the pipeline (detection_table) first");
+  [sample] = sql(range, `SELECT image_key, detection_key FROM images WHERE image_key = ${literal(hours[0].image_key)}`);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     args: [
@@ -136,8 +187,9 @@ describe("overview", () => {
     const top = Math.max(0, ...classes.values());
     if (rows.length) assert.equal(rows[0][1], top, "the first class is the most frequent");
 
+    // The latest uploads come from the tables of the same hours.
     const latest = await page.locator(".latest .card").count();
-    assert.equal(latest, Math.min(12, sum("image_count")));
+    assert.equal(latest, Math.min(12, tabledImages));
     await screenshot("overview.png");
   });
 
@@ -150,18 +202,20 @@ describe("overview", () => {
 
 describe("hour and image pages", () => {
   it("clicks into an hour, then an image, and draws its detections", async () => {
-    const summary = summaries.find((s) => s.images.some((image) => image.objects > 0));
+    const summary = tabled.find((s) => s.total_objects > 0);
     assert.ok(summary, "no image with detections in the recent summaries");
     await page.goto(`${VIEWER_URL}/`);
     await page.locator(`table.hours tr[data-partition="${summary.partition}"] a`).click();
     await page.waitForURL(`**/hours/${summary.partition}`);
     await page.locator(".result-count").waitFor();
     assert.equal(number(await page.locator('[data-stat="images"] b').innerText()), summary.image_count);
-    // Counted here from the images themselves, not read from the summary's own field.
-    const empty = summary.images.filter((image) => Object.keys(image.counts).length === 0).length;
-    assert.equal(number(await page.locator('[data-stat="empty"] b').innerText()), empty);
+    // Counted here in the hour's table, not read from the summary's own field.
+    assert.equal(number(await page.locator('[data-stat="empty"] b').innerText()), emptyImages.get(summary.partition));
     assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, summary.image_count));
-    const firstPage = summary.images.slice(0, PAGE_SIZE);
+    const firstPage = hourSql(
+      summary.partition,
+      `SELECT image_key, detection_key, objects FROM images ${GRID_ORDER} LIMIT ${PAGE_SIZE}`,
+    );
     const shownKeys = await page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey));
     assert.deepEqual(shownKeys, firstPage.map((image) => image.image_key));
     await page.waitForFunction(() =>
@@ -215,12 +269,16 @@ describe("hour and image pages", () => {
   });
 
   it("narrows the grid by class and minimum count", async () => {
-    const summary = summaries.reduce((best, s) =>
+    const summary = tabled.reduce((best, s) =>
       Object.keys(s.images_with_class).length > Object.keys(best.images_with_class).length ? s : best,
     );
     const [label] = Object.entries(summary.images_with_class).sort((a, b) => b[1] - a[1])[0] ?? [];
     assert.ok(label, "no class detected in any recent hour");
-    const counts = summary.images.map((image) => image.counts[label] ?? 0);
+    // Per image with the class, its detections of it.
+    const counts = hourSql(
+      summary.partition,
+      `SELECT image_key, count(*) AS n FROM detections WHERE label = ${literal(label)} GROUP BY image_key`,
+    ).map((row) => row.n);
     const min = Math.max(...counts);
     const cards = () => page.locator(".grid .card").count();
     // Client-side navigation changes the URL before React commits the new page: wait for the count to settle.
@@ -252,18 +310,239 @@ describe("hour and image pages", () => {
   });
 
   it("paginates by 48", async () => {
-    const summary = summaries.reduce((best, s) => (s.image_count > best.image_count ? s : best));
+    const summary = tabled.reduce((best, s) => (s.image_count > best.image_count ? s : best));
     const pages = Math.ceil(summary.image_count / PAGE_SIZE);
     await page.goto(`${VIEWER_URL}/hours/${summary.partition}?page=${pages}`);
     const keys = await page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey));
-    assert.deepEqual(keys, summary.images.slice((pages - 1) * PAGE_SIZE).map((image) => image.image_key));
+    const last = hourSql(
+      summary.partition,
+      `SELECT image_key FROM images ${GRID_ORDER} LIMIT ${PAGE_SIZE} OFFSET ${(pages - 1) * PAGE_SIZE}`,
+    );
+    assert.deepEqual(keys, last.map((image) => image.image_key));
+  });
+
+  it("filters the grid by source, alone and with a class", async () => {
+    const summary = tabled.reduce((best, s) =>
+      Object.keys(s.source_counts ?? {}).length > Object.keys(best.source_counts ?? {}).length ? s : best,
+    );
+    const sources = Object.entries(summary.source_counts ?? {});
+    assert.ok(sources.length > 0, "no recent summary counts sources");
+    const [source, count] = sources.sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0];
+    const total = async (expected) => {
+      await page.locator(`.result-count[data-total="${expected}"]`).waitFor({ timeout: 5_000 }).catch(() => {});
+      return Number(await page.locator(".result-count").getAttribute("data-total"));
+    };
+
+    await page.goto(`${VIEWER_URL}/hours/${summary.partition}`);
+    const offered = await page.locator('select[name="source"] option').evaluateAll((options) =>
+      options.map((option) => option.value).filter(Boolean),
+    );
+    assert.deepEqual(offered, Object.keys(summary.source_counts).sort());
+    await page.locator('select[name="source"]').selectOption(source);
+    await page.locator("button[type=submit]").click();
+    await page.waitForURL((url) => url.searchParams.get("source") === source);
+    assert.equal(await total(count), count);
+    assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, count));
+    const fromSource = hourSql(summary.partition, `SELECT image_key FROM images WHERE source = ${literal(source)} ${GRID_ORDER}`);
+    assert.equal(fromSource.length, count, "the summary and the table agree");
+    const keys = await page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey));
+    assert.deepEqual(keys, fromSource.slice(0, PAGE_SIZE).map((image) => image.image_key));
+
+    // With a class too: both filters hold.
+    const [top] = hourSql(
+      summary.partition,
+      `SELECT label, count(DISTINCT image_key) AS images FROM detections WHERE source = ${literal(source)} ` +
+        "GROUP BY label ORDER BY images DESC, label LIMIT 1",
+    );
+    if (top !== undefined) {
+      const { label, images: both } = top;
+      await page.locator('select[name="class"]').selectOption(label);
+      await page.locator("button[type=submit]").click();
+      await page.waitForURL((url) => url.searchParams.get("class") === label && url.searchParams.get("source") === source);
+      assert.equal(await total(both), both);
+      assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, both));
+    }
+    await screenshot("hour-source.png");
+  });
+});
+
+describe("search", () => {
+  const LAST = ["--last", "30d"];
+  /** Images with at least `count` detections of each label, at `confidence` or more: the search's definition. */
+  const expectedTotal = (conditions, confidence = 0) => {
+    const labels = conditions.map(([label]) => literal(label)).join(", ");
+    const having = conditions
+      .map(([label, count]) => `count(*) FILTER (WHERE label = ${literal(label)}) >= ${count}`)
+      .join(" AND ");
+    const [{ n }] = sql(
+      LAST,
+      `SELECT count(*) AS n FROM (SELECT image_key FROM detections WHERE confidence >= ${confidence} ` +
+        `AND label IN (${labels}) GROUP BY image_key HAVING ${having})`,
+    );
+    return n;
+  };
+  const shownTotal = () => page.locator(".result-total").getAttribute("data-total").then(Number);
+  const cardKeys = () => page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey));
+  const barSum = () =>
+    page.locator(".search-chart [data-bucket]").evaluateAll((bars) => bars.reduce((sum, b) => sum + Number(b.dataset.matches), 0));
+  let label;
+  let shared;
+  let total;
+
+  before(() => {
+    // The class found on the most images of the last 30 days.
+    [{ label }] = sql(
+      LAST,
+      "SELECT label, count(DISTINCT image_key) AS images FROM detections GROUP BY label ORDER BY images DESC, label LIMIT 1",
+    );
+  });
+
+  it("finds the images with a class, as many as SQL counts, paged and charted", async () => {
+    await page.goto(`${VIEWER_URL}/`);
+    await page.locator(".topnav a", { hasText: "Search" }).click();
+    await page.waitForURL(`${VIEWER_URL}/search`);
+    await page.locator('.search-form select[name="last"]').selectOption("30d");
+    const row = page.locator(".search-form .condition").first();
+    await row.locator('input[name="label"]').fill(label);
+    await row.locator('input[name="count"]').fill("1");
+    await page.locator(".search-form button[type=submit]").click();
+    // The form's rows become the canonical, shareable query: class=label:count.
+    await page.waitForURL((url) => url.searchParams.getAll("class").length === 1);
+    const url = new URL(page.url());
+    assert.equal(url.searchParams.get("last"), "30d");
+    assert.deepEqual(url.searchParams.getAll("class"), [`${label}:1`]);
+    assert.ok(!url.searchParams.has("label") && !url.searchParams.has("count"), url.search);
+    shared = url.search;
+
+    total = expectedTotal([[label, 1]]);
+    assert.ok(total > 0);
+    await page.locator(`.result-total[data-total="${total}"]`).waitFor({ timeout: 5_000 }).catch(() => {});
+    assert.equal(await shownTotal(), total);
+    const first = await cardKeys();
+    assert.equal(first.length, Math.min(PAGE_SIZE, total));
+    assert.equal(await barSum(), total);
+    assert.equal(await page.locator(".search-chart").getAttribute("data-bucket-size"), "day");
+    await screenshot("search.png");
+
+    if (total > PAGE_SIZE) {
+      await page.locator(".pager a[rel=next]").click();
+      await page.waitForURL((u) => u.searchParams.get("page") === "2");
+      // Client-side navigation changes the URL before React commits the new page.
+      await page.locator('.result-total[data-page="2"]').waitFor();
+      const second = await cardKeys();
+      assert.equal(second.length, Math.min(PAGE_SIZE, total - PAGE_SIZE));
+      assert.ok(second.every((key) => !first.includes(key)), "page 2 repeats page 1");
+      assert.equal(await shownTotal(), total);
+      assert.equal(await barSum(), total);
+    }
+
+    // Each card leads to its image page.
+    await page.locator(".grid .card a.name").first().click();
+    await page.waitForURL("**/images/images/**");
+    await page.locator(".overlay svg").waitFor();
+  });
+
+  it("downloads every match as CSV and Parquet", async () => {
+    await page.goto(`${VIEWER_URL}/search${shared}`);
+    const csvDownload = page.waitForEvent("download");
+    await page.locator('a[data-download="csv"]').click();
+    const csv = await csvDownload;
+    assert.equal(csv.suggestedFilename(), "imgassets-matches.csv");
+    const lines = readFileSync(await csv.path(), "utf8").split("\n").filter((line) => line !== "");
+    assert.equal(lines.length, total + 1, "a header and one line per match");
+    assert.match(lines[0], /image_key/);
+    const pageKeys = await cardKeys();
+    const csvKeys = new Set(lines.slice(1).map((line) => line.split(",")[0].replaceAll('"', "")));
+    assert.ok(pageKeys.every((key) => csvKeys.has(key)), "the CSV lists the shown images");
+
+    const parquetDownload = page.waitForEvent("download");
+    await page.locator('a[data-download="parquet"]').click();
+    const parquet = readFileSync(await (await parquetDownload).path());
+    assert.equal(parquet.subarray(0, 4).toString("latin1"), "PAR1");
+    assert.equal(parquet.subarray(-4).toString("latin1"), "PAR1");
+  });
+
+  it("gives the same result to a shared URL", async () => {
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const response = await other.goto(`${VIEWER_URL}/search${shared}`);
+      assert.equal(response.status(), 200);
+      assert.equal(Number(await other.locator(".result-total").getAttribute("data-total")), total);
+      assert.deepEqual(await other.locator('.search-form input[name="label"]').evaluateAll((inputs) => inputs.map((i) => i.value)), [
+        label,
+      ]);
+    } finally {
+      await other.close();
+    }
+    await page.goto(`${VIEWER_URL}/search${shared}`);
+    await page.reload();
+    assert.equal(await shownTotal(), total);
+  });
+
+  it("combines conditions with AND and a minimum confidence", async () => {
+    const [partner] = sql(
+      LAST,
+      `SELECT b.label, count(DISTINCT b.image_key) AS images FROM detections a JOIN detections b USING (image_key) ` +
+        `WHERE a.label = ${literal(label)} AND b.label <> ${literal(label)} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
+    );
+    if (partner === undefined) return; // the class never appears with another one
+    await page.goto(`${VIEWER_URL}/search${shared}`);
+    const rows = page.locator(".search-form .condition");
+    // The button works once React has hydrated the page: click until it has.
+    for (let attempt = 0; attempt < 50 && (await rows.count()) === 1; attempt += 1) {
+      await page.locator(".search-form button.add").click();
+      await page.waitForTimeout(100);
+    }
+    assert.equal(await rows.count(), 2);
+    await rows.nth(1).locator('input[name="label"]').fill(partner.label);
+    await rows.nth(1).locator('input[name="count"]').fill("1");
+    await page.locator(".search-form button[type=submit]").click();
+    await page.waitForURL((url) => url.searchParams.getAll("class").length === 2);
+    const both = expectedTotal([
+      [label, 1],
+      [partner.label, 1],
+    ]);
+    await page.locator(`.result-total[data-total="${both}"]`).waitFor({ timeout: 5_000 }).catch(() => {});
+    assert.equal(await shownTotal(), both);
+    assert.ok(both > 0 && both <= total);
+    assert.equal(await barSum(), both);
+
+    const url = new URL(page.url());
+    url.searchParams.set("min_confidence", "0.9");
+    await page.goto(url.href);
+    const confident = expectedTotal(
+      [
+        [label, 1],
+        [partner.label, 1],
+      ],
+      0.9,
+    );
+    assert.equal(await shownTotal(), confident);
+    assert.equal(await page.locator(".grid .card").count(), Math.min(PAGE_SIZE, confident));
+  });
+
+  it("shows the endpoint's message for a bad condition", async () => {
+    const bad = `?last=30d&class=${encodeURIComponent(label)}:0`;
+    const refusal = await fetch(`${QUERY_URL}/search${bad}`);
+    assert.equal(refusal.status, 400);
+    const { error } = await refusal.json();
+    const response = await page.goto(`${VIEWER_URL}/search${bad}`);
+    assert.equal(response.status(), 400);
+    assert.equal(await page.locator(".search-error").innerText(), error);
+    assert.equal(await page.locator(".result-total").count(), 0);
+    // The form still shows the search, to correct it.
+    assert.equal(await page.locator('.search-form input[name="count"]').inputValue(), "0");
+    await screenshot("search-refused.png");
+    const download = await fetch(`${VIEWER_URL}/search/download/csv${bad}`);
+    assert.equal(download.status, 400);
+    assert.equal((await rawGet("/search/download/xlsx?last=30d")).status, 404);
   });
 });
 
 describe("refusals and missing objects", () => {
   it("refuses keys outside the image layout", async () => {
     const summaryKey = `summaries/${summaries[0].partition.slice(0, 10).replaceAll("-", "/")}/${summaries[0].partition.slice(11, 13)}.json`;
-    const [image] = summaries.find((s) => s.images.length)?.images ?? [];
+    const image = sample;
     const hourDir = image.image_key.slice(0, image.image_key.lastIndexOf("/"));
     const paths = [
       `/images/images/../${summaryKey}`,
@@ -283,12 +562,12 @@ describe("refusals and missing objects", () => {
     for (const path of paths) {
       const { status, body } = await rawGet(path);
       assert.ok(status === 400 || status === 404, `${path} → ${status}`);
-      assert.ok(!body.includes("imgassets.summary.v1") && !body.includes("imgassets.detections.v1"), path);
+      assert.ok(!body.includes("imgassets.summary.") && !body.includes("imgassets.detections.v1"), path);
     }
   });
 
   it("serves images and thumbnails with their type and cache headers", async () => {
-    const [image] = summaries.find((s) => s.images.length).images;
+    const image = sample;
     for (const kind of ["original", "thumbnail"]) {
       const response = await fetch(`${VIEWER_URL}/media/${kind}/${image.image_key}`);
       assert.equal(response.status, 200);
@@ -299,7 +578,7 @@ describe("refusals and missing objects", () => {
   });
 
   it("shows a 404 page for an image that does not exist", async () => {
-    const [image] = summaries.find((s) => s.images.length).images;
+    const image = sample;
     const missing = image.image_key.replace(/\/[0-9a-f]{12}-[^/]+$/, "/000000000000-does-not-exist.jpg");
     const response = await page.goto(`${VIEWER_URL}/images/${missing}`);
     assert.equal(response.status(), 404);
@@ -311,7 +590,7 @@ describe("refusals and missing objects", () => {
 
 describe("large hour", () => {
   it("loads the largest hour page quickly (figures printed, not asserted)", async () => {
-    const summary = summaries.reduce((best, s) => (s.image_count > best.image_count ? s : best));
+    const summary = tabled.reduce((best, s) => (s.image_count > best.image_count ? s : best));
     const url = `${VIEWER_URL}/hours/${summary.partition}`;
     const server = [];
     for (let run = 0; run < 5; run += 1) {

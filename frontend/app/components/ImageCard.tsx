@@ -1,6 +1,6 @@
 import { Link } from "react-router";
 import { classColor } from "../lib/colors";
-import type { ImageResult } from "../lib/records";
+import type { QueryImage } from "../lib/query.server";
 import { viewerPath } from "../lib/viewer-routes";
 
 const THUMB = 320;
@@ -25,7 +25,7 @@ export function CountBadges({ counts }: { counts: Record<string, number> }) {
 }
 
 /** A grid card: thumbnail (served through the media_thumbnail route), name, object counts. */
-export function ImageCard({ image }: { image: ImageResult }) {
+export function ImageCard({ image }: { image: Pick<QueryImage, "image_key" | "width" | "height" | "objects" | "counts"> }) {
   const scale = Math.min(1, THUMB / Math.max(image.width, image.height, 1));
   return (
     <article className="card" data-image-key={image.image_key} data-objects={image.objects}>

@@ -35,14 +35,16 @@ export function SearchChart({
   const barWidth = Math.max(1, slot * 0.8);
   const y = (value: number) => PAD.top + plotHeight - (value / max) * plotHeight;
   const labelEvery = Math.max(1, Math.ceil(bars.length / 10));
+  // Whole numbers only: 0, half, max (fewer when they coincide).
+  const ticks = [...new Set([0, Math.round(max / 2), max])];
   return (
     <figure className="chart search-chart" data-bucket-size={bucket}>
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} aria-labelledby="search-chart-caption">
-        {[0, 0.5, 1].map((fraction) => (
-          <g key={fraction} className="gridline" aria-hidden="true">
-            <line x1={PAD.left} x2={WIDTH - PAD.right} y1={y(max * fraction)} y2={y(max * fraction)} />
-            <text x={PAD.left - 6} y={y(max * fraction) + 4} textAnchor="end">
-              {Math.round(max * fraction)}
+        {ticks.map((tick) => (
+          <g key={tick} className="gridline" aria-hidden="true">
+            <line x1={PAD.left} x2={WIDTH - PAD.right} y1={y(tick)} y2={y(tick)} />
+            <text x={PAD.left - 6} y={y(tick) + 4} textAnchor="end">
+              {tick}
             </text>
           </g>
         ))}

@@ -1,23 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { buildOverview, classTotals, sourceTotals, timelineRange } from "./overview";
-import type { ImageResult, Summary } from "./records";
+import type { Summary } from "./records";
 
-function result(key: string, processedAt: string, counts: Record<string, number>): ImageResult {
-  const objects = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { image_key: key, detection_key: "", width: 10, height: 10, counts, objects, processed_at: processedAt };
-}
-
-function summary(partition: string, images: ImageResult[], rejected = 0, sources?: Record<string, number>): Summary {
+/** The summary of an hour whose images have these counts (one object per image). */
+function summary(partition: string, images: Record<string, number>[], rejected = 0, sources?: Record<string, number>): Summary {
   const classCounts: Record<string, number> = {};
   const withClass: Record<string, number> = {};
-  for (const image of images) {
-    for (const [label, count] of Object.entries(image.counts)) {
+  for (const counts of images) {
+    for (const [label, count] of Object.entries(counts)) {
       classCounts[label] = (classCounts[label] ?? 0) + count;
       withClass[label] = (withClass[label] ?? 0) + 1;
     }
   }
   return {
-    schema: "imgassets.summary.v1",
+    schema: "imgassets.summary.v2",
     partition,
     generated_at: "2026-11-25T05:00:00+00:00",
     image_count: images.length,
@@ -26,21 +22,15 @@ function summary(partition: string, images: ImageResult[], rejected = 0, sources
     class_counts: classCounts,
     images_with_class: withClass,
     ...(sources === undefined ? {} : { source_counts: sources }),
-    images,
     rejected: [],
     runs: ["r1"],
   };
 }
 
-const NEWEST = summary(
-  "2026-11-25-04:00",
-  [result("b", "2026-11-25T04:30:00+00:00", { person: 2, dog: 1 }), result("a", "2026-11-25T04:10:00+00:00", { person: 1 })],
-  0,
-  { "cam-1": 1, "cam-2": 1 },
-);
+const NEWEST = summary("2026-11-25-04:00", [{ person: 2, dog: 1 }, { person: 1 }], 0, { "cam-1": 1, "cam-2": 1 });
 // Written before summaries counted sources.
-const OLDEST = summary("2026-11-25-01:00", [result("c", "2026-11-25T01:59:00+00:00", { dog: 4 })], 2);
-const MIDDLE = summary("2026-11-25-02:00", [result("d", "2026-11-25T02:09:00+00:00", {})], 0, { "cam-2": 1 });
+const OLDEST = summary("2026-11-25-01:00", [{ dog: 4 }], 2);
+const MIDDLE = summary("2026-11-25-02:00", [{}], 0, { "cam-2": 1 });
 
 describe("buildOverview", () => {
   const overview = buildOverview([NEWEST, OLDEST]);

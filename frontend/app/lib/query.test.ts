@@ -195,7 +195,7 @@ describe("search routes", () => {
 
 describe("hour route", () => {
   const SUMMARY: Summary = {
-    schema: "imgassets.summary.v1",
+    schema: "imgassets.summary.v2",
     partition: "2026-11-25-04:00",
     generated_at: "2026-11-25T05:00:00+00:00",
     image_count: 60,
@@ -204,7 +204,6 @@ describe("hour route", () => {
     class_counts: { person: 90 },
     images_with_class: { person: 60 },
     source_counts: { "cam-1": 30, "cam-2": 30 },
-    images: [],
     rejected: [],
     runs: ["r1"],
   };
@@ -227,6 +226,19 @@ describe("hour route", () => {
     expect(page.page.total).toBe(30);
     expect(page.sources).toEqual(["cam-1", "cam-2"]);
     expect(page.sourceCounts).toEqual({ "cam-1": 30, "cam-2": 30 });
+    expect(page).toMatchObject({ noTable: false });
+  });
+
+  it("tells an hour without tables from one whose images do not match", async () => {
+    vi.spyOn(summaries, "loadSummary").mockResolvedValue(SUMMARY);
+    endpoint(() => json({ ...HOUR, total: 0, sources: [], images: [] }));
+    expect(await hourLoader(args("/hours/2026-11-25-04:00", { partition: "2026-11-25-04:00" }))).toMatchObject({
+      noTable: true,
+    });
+    endpoint(() => json({ ...HOUR, total: 0, images: [] }));
+    expect(
+      await hourLoader(args("/hours/2026-11-25-04:00?source=cam-9", { partition: "2026-11-25-04:00" })),
+    ).toMatchObject({ noTable: false });
   });
 
   it("answers 404 without a summary, whatever the endpoint says", async () => {

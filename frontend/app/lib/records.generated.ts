@@ -124,7 +124,7 @@ export interface Shard {
   rejected?: RejectedImage[];
 }
 /**
- * One image's line in a shard and in the summary: enough for the viewer's grid without more reads.
+ * One image's line in a run's shard: what the hour summary counts.
  */
 export interface ImageResult {
   image_key: string;
@@ -143,10 +143,11 @@ export interface RejectedImage {
   reason: string;
 }
 /**
- * Per-hour roll-up: the successor of the original 'label@hour' job.
+ * Per-hour roll-up: the successor of the original 'label@hour' job. Counts only, so its size does not grow
+ * with the hour's images; the per-image index is the hour's table (imgassets/table.py).
  */
 export interface Summary {
-  schema: "imgassets.summary.v1";
+  schema: "imgassets.summary.v2" | "imgassets.summary.v1";
   partition: string;
   generated_at: string;
   image_count: number;
@@ -162,7 +163,6 @@ export interface Summary {
   source_counts?: {
     [k: string]: number;
   };
-  images: ImageResult[];
   rejected: RejectedImage[];
   runs: string[];
 }

@@ -1,8 +1,8 @@
 /**
  * Reads hour summaries with a small in-memory cache keyed by ETag: the overview lists `summaries/` (one object per
  * hour) and only re-reads the summaries whose ETag changed; an hour page revalidates with If-None-Match.
- * The cache is bounded in bytes as well as entries: a summary lists every image of its hour, so a busy hour's
- * summary runs to megabytes (about 230 bytes of JSON per image).
+ * The cache is bounded in bytes as well as entries: a v1 summary (still in older buckets) lists every image of its
+ * hour, so a busy hour's runs to megabytes (about 230 bytes of JSON per image); v2 summaries hold counts only.
  */
 import { SUMMARIES, partitionOfSummaryKey, shiftPartition, summaryKey } from "./layout";
 import { TIMELINE_HOURS } from "./overview";

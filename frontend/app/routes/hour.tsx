@@ -49,6 +49,9 @@ export function loader({ params, request }: Route.LoaderArgs) {
       rejected: summary.rejected.slice(0, MAX_REJECTED_SHOWN),
       query: { ...query, page: page.page },
       page,
+      // An hour the endpoint has no image of at all although its summary has some: its tables are not written
+      // (yet: the detection_table asset runs next to the summary's; or the hour predates the tables).
+      noTable: sources.length === 0 && summary.image_count > 0,
       previous: shiftPartition(partition, -1),
       next: shiftPartition(partition, 1),
     };
@@ -128,11 +131,18 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
         )}
       </Form>
 
-      <p className="result-count" data-total={page.total}>
-        {page.total} of {loaderData.imageCount} images match
-        {page.pageCount > 1 && ` · page ${page.page} of ${page.pageCount}`}
-      </p>
-      {page.total === 0 ? (
+      {!loaderData.noTable && (
+        <p className="result-count" data-total={page.total}>
+          {page.total} of {loaderData.imageCount} images match
+          {page.pageCount > 1 && ` · page ${page.page} of ${page.pageCount}`}
+        </p>
+      )}
+      {loaderData.noTable ? (
+        <p className="empty-grid no-table">
+          The images of this hour cannot be listed: its tables have not been written (yet). They appear here once
+          the detection_table asset has run for {partition} (materialize that partition in Dagster).
+        </p>
+      ) : page.total === 0 ? (
         <p className="empty-grid">No image of this hour matches the filter.</p>
       ) : (
         <div className="grid">

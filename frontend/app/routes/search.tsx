@@ -30,7 +30,7 @@ export function meta() {
   return [{ title: "Search · imgassets" }];
 }
 
-/** Labels and sources of the recent hour summaries, for the form's suggestions (none when S3 fails). */
+/** Labels and sources of the recent hour summaries, for the form's suggestions (none when they cannot be read). */
 async function suggestions(): Promise<{ labels: string[]; sources: string[] }> {
   try {
     const summaries = await loadRecentSummaries();
@@ -39,8 +39,9 @@ async function suggestions(): Promise<{ labels: string[]; sources: string[] }> {
       sources: sourceTotals(summaries).map((s) => s.source),
     };
   } catch (error) {
-    if (error instanceof StorageError) return { labels: [], sources: [] };
-    throw error;
+    // S3 errors are logged where they happen; the search itself does not need the summaries.
+    if (!(error instanceof StorageError)) console.error("search suggestions:", error);
+    return { labels: [], sources: [] };
   }
 }
 
@@ -258,7 +259,7 @@ export default function Search({ loaderData }: Route.ComponentProps) {
       )}
       {result !== null && (
         <>
-          <p className="result-total" data-total={result.total}>
+          <p className="result-total" data-total={result.total} data-page={result.page}>
             <b>{result.total.toLocaleString("en-US")}</b> matching image{result.total === 1 ? "" : "s"}
             <span className="muted">
               {" "}
