@@ -1,5 +1,6 @@
 import { Form, Link, redirect } from "react-router";
 import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
+import { Pager } from "../components/Pager";
 import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
 import { fail, guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
@@ -151,27 +152,7 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
           ))}
         </div>
       )}
-      {page.pageCount > 1 && (
-        <nav className="pager" aria-label="Pages">
-          {page.page > 1 ? (
-            <Link to={base + gridSearch(query, { page: page.page - 1 })} rel="prev">
-              ‹ previous
-            </Link>
-          ) : (
-            <span />
-          )}
-          <span>
-            page {page.page} of {page.pageCount}
-          </span>
-          {page.page < page.pageCount ? (
-            <Link to={base + gridSearch(query, { page: page.page + 1 })} rel="next">
-              next ›
-            </Link>
-          ) : (
-            <span />
-          )}
-        </nav>
-      )}
+      <Pager page={page.page} pageCount={page.pageCount} href={(n) => base + gridSearch(query, { page: n })} />
 
       {rejectedCount > 0 && (
         <section className="rejected">

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Form, Link, data, redirect } from "react-router";
 import { ImageCard } from "../components/ImageCard";
+import { Pager } from "../components/Pager";
 import { SearchChart } from "../components/SearchChart";
 import { COCO_CLASSES } from "../lib/classes";
 import { PAGE_SIZE, pageCount } from "../lib/grid";
@@ -295,27 +296,11 @@ export default function Search({ loaderData }: Route.ComponentProps) {
               ))}
             </div>
           )}
-          {result.pageCount > 1 && (
-            <nav className="pager" aria-label="Pages">
-              {result.page > 1 ? (
-                <Link to={base + searchString(query, { page: result.page - 1 })} rel="prev">
-                  ‹ previous
-                </Link>
-              ) : (
-                <span />
-              )}
-              <span>
-                page {result.page} of {result.pageCount}
-              </span>
-              {result.page < result.pageCount ? (
-                <Link to={base + searchString(query, { page: result.page + 1 })} rel="next">
-                  next ›
-                </Link>
-              ) : (
-                <span />
-              )}
-            </nav>
-          )}
+          <Pager
+            page={result.page}
+            pageCount={result.pageCount}
+            href={(n) => base + searchString(query, { page: n })}
+          />
         </>
       )}
     </>
