@@ -431,13 +431,21 @@ def query_command(
 @click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
 @click.option("--images-per-hour", type=click.IntRange(1, 100_000), default=600, show_default=True)
 @click.option("--repeats", type=click.IntRange(1, 50), default=5, show_default=True, help="Warm repetitions.")
+@click.option(
+    "--busy-hour",
+    "busy_hour_images",
+    type=click.IntRange(1, 1_000_000),
+    default=100_000,
+    show_default=True,
+    help="Images of the one busy hour whose hour page is timed.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
-def bench_queries(days: int, images_per_hour: int, repeats: int, out: Path | None) -> None:
+def bench_queries(days: int, images_per_hour: int, repeats: int, busy_hour_images: int, out: Path | None) -> None:
     """Generate DAYS of synthetic hour tables in the local S3 (its own bucket) and time a month-wide search,
-    a per-class-per-day aggregation and the search page's server response, cold and warm."""
+    a per-class-per-day aggregation, the search page's server response and a busy hour's page, cold and warm."""
     from imgassets import query_bench
 
-    figures = query_bench.run(get_settings_or_fail(), days, images_per_hour, repeats, log=click.echo)
+    figures = query_bench.run(get_settings_or_fail(), days, images_per_hour, repeats, busy_hour_images, log=click.echo)
     if out is not None:
         out.write_text(json.dumps(figures, indent=2, default=str))
         click.echo(f"figures → {out}")

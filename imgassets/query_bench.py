@@ -85,7 +85,12 @@ def _free_port() -> int:
 
 
 def run(
-    settings: Settings, days: int, images_per_hour: int, repeats: int = 5, log: Callable[[str], None] = print
+    settings: Settings,
+    days: int,
+    images_per_hour: int,
+    repeats: int = 5,
+    busy_hour_images: int = 100_000,
+    log: Callable[[str], None] = print,
 ) -> dict:
     import uvicorn
 
@@ -117,18 +122,34 @@ def run(
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/search?last={days}d&class=person:3&class=bus:1&page_size=48"
+    base = f"http://127.0.0.1:{port}"
 
-    def page() -> dict:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return json.loads(response.read())
+    def get(path: str) -> Callable[[], dict]:
+        def fetch() -> dict:
+            with urllib.request.urlopen(base + path, timeout=120) as response:
+                return json.loads(response.read())
 
+        return fetch
+
+    # One busy hour, a day before the month: its hour page, filtered and paged in the query.
+    busy = hours.start - timedelta(days=1)
+    busy_partition = layout.partition_key(busy)
+    log(f"writing one busy hour of {busy_hour_images:,} images ({busy_partition}) …")
+    tables = synthetic.hour_tables(busy, busy_hour_images, np.random.default_rng(7))
+    table.write_hour(store, busy_partition, tables)
+    figures["busy_hour"] = {"images": tables.images.num_rows, "detections": tables.detections.num_rows}
     try:
-        figures["search_page_response"] = _figures(*_timed(page, repeats))
+        figures["search_page_response"] = _figures(
+            *_timed(get(f"/search?last={days}d&class=person:3&class=bus:1&page_size=48"), repeats)
+        )
+        figures["busy_hour_page"] = _figures(*_timed(get(f"/hours/{busy_partition}?page=50&page_size=48"), repeats))
+        figures["busy_hour_filtered"] = _figures(
+            *_timed(get(f"/hours/{busy_partition}?class=car&min=2&source=gate&page=3&page_size=48"), repeats)
+        )
     finally:
         server.should_exit = True
         thread.join(10)
-    for name in ("month_search", "class_per_day", "search_page_response"):
+    for name in ("month_search", "class_per_day", "search_page_response", "busy_hour_page", "busy_hour_filtered"):
         measured = figures[name]
         log(f"{name:22} cold {measured['cold_s']:.3f} s   warm {measured['warm_s']:.3f} s (median of {repeats})")
     log("raw detector rate of this machine (for scale) …")

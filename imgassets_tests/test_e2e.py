@@ -150,14 +150,23 @@ def ingested(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return summary
 
 
-def test_detections_and_summary_appear_in_s3(stack: Stack, ingested: dict) -> None:
-    from imgassets import layout
+def test_detections_summary_and_table_appear_in_s3(stack: Stack, ingested: dict) -> None:
+    from imgassets import layout, table
     from imgassets.records import DetectionRecord
 
     assert ingested["image_count"] == 5 and ingested["rejected_count"] == 0
     assert ingested["class_counts"]["dog"] == 2 and ingested["class_counts"]["horse"] == 3
-    for image in ingested["images"]:
+    assert sum(ingested["source_counts"].values()) == 5
+    # The hour's table is written by the step after the summary's.
+    hour = _poll(
+        lambda: table.read_hour(stack.store, ingested["partition"]),
+        lambda found: found is not None and found.images.num_rows == 5,
+        60,
+    )
+    assert hour is not None and hour.images.num_rows == 5
+    for image in hour.images.to_pylist():
         record = stack.store.get_record(image["detection_key"], DetectionRecord)
+        assert dict(image["counts"]) == record.counts
         assert record.provenance.kafka is not None
         assert layout.parse_image_key(record.image_key).partition == ingested["partition"]
         latency = (record.provenance.processed_at - record.provenance.uploaded_at).total_seconds()
