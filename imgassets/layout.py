@@ -216,6 +216,17 @@ def table_key(table: str, partition: str) -> str:
     return f"{table_day_prefix(table, hour)}hour={hour.hour:02d}/part-0.parquet"
 
 
+_TABLE_KEY = re.compile(r"tables/[a-z]+/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part-0\.parquet", re.ASCII)
+
+
+def parse_table_key(key: str) -> datetime:
+    """The upload hour of a table object (inverse of `table_key`)."""
+    match = _TABLE_KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is None:
+        raise InvalidKey(f"not a table key: {key!r}")
+    return parse_partition(f"{match[1]}-{match[2]}:00")
+
+
 def ingest_marker_key(sha256: str) -> str:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise InvalidKey("sha256 must be 64 lowercase hex digits")

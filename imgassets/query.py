@@ -4,9 +4,13 @@
 go through `Catalog`: it lists the objects of the asked hours only (one LIST per day and table, never the whole
 bucket) and exposes them as the views `detections` and `images`.
 
-DuckDB reads S3 itself, with its httpfs extension, loaded from the `duckdb-ext-httpfs` wheel (extensions cannot
-be downloaded at run time here): it fetches only the columns and row groups a query needs, with range requests,
-and keeps Parquet metadata cached across queries of one connection, which is what makes warm queries fast.
+Two ways to read, chosen per query by size:
+- Ranges whose objects fit the memory bound (`IMGASSETS_QUERY_CACHE_MIB`; a month of a busy deployment does) are
+  fetched whole, in parallel, and kept as Arrow tables keyed by key and ETag, so the next query over them reads
+  nothing from S3 (the LIST it does anyway says whether an hour changed). Each hour is one small object, so
+  fetching it whole costs less than DuckDB's per-file HTTP round trips.
+- Larger ranges are streamed by DuckDB itself through its httpfs extension (from the `duckdb-ext-httpfs` wheel:
+  extensions cannot be downloaded at run time here), which fetches only the columns and row groups a query needs.
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from imgassets import failures, layout, table
@@ -34,6 +43,10 @@ from imgassets.storage import ObjectStore
 
 _AGE = re.compile(r"(\d+)\s*([hdw])", re.ASCII)
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+#: Concurrent reads of Arrow's S3 client (the hour objects are small: reading them is latency-bound).
+_IO_THREADS = 64
+#: Arrow bytes per Parquet byte of the tables (zstd, dictionary-encoded strings), for the memory bound.
+_DECODED_PER_STORED_BYTE = 8
 #: Longest range one query may span (a year of hours); a larger one is almost certainly a typo.
 MAX_HOURS = 24 * 366
 
@@ -141,8 +154,15 @@ class Catalog:
     settings: Settings
     _connection: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: (key, ETag) → the hour's table, least recently used first; bounded by `cache_bytes`.
+    _hours: OrderedDict[tuple[str, str], pa.Table] = field(default_factory=OrderedDict, init=False, repr=False)
+    _cached_bytes: int = field(default=0, init=False, repr=False)
 
     @property
+    def cache_bytes(self) -> int:
+        return self.settings.query_cache_mib * 2**20
+
+    @cached_property
     def store(self) -> ObjectStore:
         return ObjectStore.from_settings(self.settings)
 
@@ -173,34 +193,97 @@ class Catalog:
         connection.execute(f"CREATE SECRET imgassets_s3 (TYPE s3, {listed}, USE_SSL {use_ssl})")
         return connection
 
-    def objects(self, name: str, hours: HourRange) -> list[str]:
-        """The S3 URLs of table `name` in the range: one LIST per day, only the days asked for."""
-        wanted = {layout.table_key(name, layout.partition_key(hour)) for hour in hours.hours()}
+    def listed(self, name: str, hours: HourRange | Iterable[datetime]) -> list[tuple[str, str, int]]:
+        """Key, ETag and size of table `name`'s objects of these hours: one LIST per day (in parallel), only the
+        days asked for."""
+        wanted = {
+            layout.table_key(name, layout.partition_key(hour))
+            for hour in (hours.hours() if isinstance(hours, HourRange) else hours)
+        }
+        days = sorted({layout.parse_table_key(key).replace(hour=0) for key in wanted})
         store = self.store
-        found = [key for day in hours.days() for key in store.list_keys(layout.table_day_prefix(name, day))]
-        return [f"s3://{self.settings.s3_bucket}/{key}" for key in sorted(k for k in found if k in wanted)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = pool.map(lambda day: list(store.list_objects(layout.table_day_prefix(name, day))), days)
+            return sorted(item for listed in found for item in listed if item[0] in wanted)
 
-    def cursor(self, hours: HourRange) -> duckdb.DuckDBPyConnection:
-        """A cursor on which `detections` and `images` are the range's rows (empty views when it has none)."""
+    def objects(self, name: str, hours: HourRange) -> list[str]:
+        """The S3 URLs of table `name` in the range."""
+        return [f"s3://{self.settings.s3_bucket}/{key}" for key, _, _ in self.listed(name, hours)]
+
+    def cursor(self, hours: HourRange, tables: Sequence[str] = layout.TABLE_NAMES) -> duckdb.DuckDBPyConnection:
+        """A cursor on which the views `tables` (both by default) are the range's rows (empty when it has none)."""
         cursor = self.connection().cursor()
-        for name in layout.TABLE_NAMES:
-            urls = self.objects(name, hours)
-            if urls:
-                listed = ", ".join(f"'{_literal(url)}'" for url in urls)
-                cursor.execute(
-                    f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}]) "
-                    f"WHERE upload_hour >= TIMESTAMPTZ '{hours.start.isoformat()}' "
-                    f"AND upload_hour < TIMESTAMPTZ '{hours.end.isoformat()}'"
-                )
-            else:
-                cursor.register(f"{name}_empty", table.SCHEMAS[name].empty_table())
-                cursor.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
+        for name in tables:
+            self.expose(cursor, name, self.listed(name, hours))
         return cursor
+
+    def expose(self, cursor: duckdb.DuckDBPyConnection, name: str, objects: list[tuple[str, str, int]]) -> None:
+        """Makes `objects` of table `name` the view `name` on `cursor`: in memory if they fit, else streamed."""
+        if not objects:
+            cursor.register(name, table.SCHEMAS[name].empty_table())
+        elif sum(size for _, _, size in objects) * _DECODED_PER_STORED_BYTE <= self.cache_bytes:
+            cursor.register(name, self._in_memory(objects, name))
+        else:
+            listed = ", ".join(f"'s3://{self.settings.s3_bucket}/{_literal(key)}'" for key, _, _ in objects)
+            cursor.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+
+    def _in_memory(self, objects: list[tuple[str, str, int]], name: str) -> pa.Table:
+        """The objects' rows as one Arrow table: cached hours as they are, the others read in parallel by Arrow's
+        S3 client (C++: no per-request Python, unlike boto3)."""
+        with self._lock:
+            cached = {(key, etag): self._hours.get((key, etag)) for key, etag, _ in objects}
+            for found, hour in cached.items():
+                if hour is not None:
+                    self._hours.move_to_end(found)
+        missing = [found for found, hour in cached.items() if hour is None]
+        if missing:
+            for found, hour in zip(missing, self._scan(name, [key for key, _ in missing]), strict=True):
+                cached[found] = hour
+            with self._lock:
+                for found in missing:
+                    self._remember(found, cached[found])
+        return pa.concat_tables([hour for hour in cached.values() if hour is not None])
+
+    def _scan(self, name: str, keys: list[str]) -> list[pa.Table]:
+        """The hour objects at `keys`, in that order: one parallel scan by Arrow's S3 client (C++: no per-request
+        Python, unlike boto3), its batches grouped back by object."""
+        schema = table.SCHEMAS[name]
+        paths = [f"{self.settings.s3_bucket}/{key}" for key in keys]
+        dataset = pads.FileSystemDataset.from_paths(
+            paths, schema=schema, format=pads.ParquetFileFormat(), filesystem=self._arrow_s3()
+        )
+        pa.set_io_thread_count(max(pa.io_thread_count(), _IO_THREADS))  # many small objects: latency-bound
+        batches: dict[str, list[pa.RecordBatch]] = {path: [] for path in paths}
+        for tagged in pads.Scanner.from_dataset(dataset, fragment_readahead=256).scan_batches():
+            batches[tagged.fragment.path].append(tagged.record_batch)
+        return [pa.Table.from_batches(batches[path], schema=schema) for path in paths]
+
+    def _arrow_s3(self) -> pafs.S3FileSystem:
+        key_id, secret = self.settings.require_s3_credentials()
+        endpoint = urlparse(self.settings.s3_endpoint_url or "https://s3.amazonaws.com")
+        return pafs.S3FileSystem(
+            access_key=key_id,
+            secret_key=secret,
+            region=self.settings.s3_region,
+            endpoint_override=endpoint.netloc or None,
+            scheme=endpoint.scheme or "https",
+            force_virtual_addressing=self.settings.s3_addressing_style == "virtual",
+        )
+
+    def _remember(self, found: tuple[str, str], hour: pa.Table) -> None:
+        if found in self._hours:
+            return
+        self._hours[found] = hour
+        self._cached_bytes += hour.nbytes
+        while self._cached_bytes > self.cache_bytes and self._hours:
+            _, dropped = self._hours.popitem(last=False)
+            self._cached_bytes -= dropped.nbytes
 
     def query(self, sql: str, hours: HourRange, parameters: Sequence[object] | None = None) -> pa.Table:
         """Runs `sql` over the range's `detections` and `images`; the result as an Arrow table."""
+        referenced = [name for name in layout.TABLE_NAMES if re.search(rf"\b{name}\b", sql, re.IGNORECASE)]
         with translated_errors():
-            cursor = self.cursor(hours)
+            cursor = self.cursor(hours, tables=referenced or layout.TABLE_NAMES)  # read only what the SQL names
             try:
                 return cursor.execute(sql, parameters or []).fetch_arrow_table()
             finally:

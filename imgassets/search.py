@@ -62,20 +62,26 @@ class Search:
     def bucket(self) -> str:
         return "day" if self.hours.end - self.hours.start > DAILY_BEYOND else "hour"
 
+    @property
+    def table(self) -> str:
+        """The table the matching reads: the detections when a condition is on them, else the images."""
+        return "detections" if self.conditions or self.min_confidence > 0 else "images"
+
     def matches_sql(self) -> tuple[str, list[object]]:
-        """SQL of the matching images' keys, and its parameters. With class conditions: images with at least that
-        many detections of each class at the minimum confidence. Without: every image of the range, or, with a
-        minimum confidence, every image with a detection that confident."""
+        """SQL of the matching images (key, upload hour and time), and its parameters. With class conditions:
+        images with at least that many detections of each class at the minimum confidence. Without: every image
+        of the range, or, with a minimum confidence, every image with a detection that confident."""
         source_filter = " AND source = ?" if self.source else ""
         source_parameters: list[object] = [self.source] if self.source else []
-        if not self.conditions and self.min_confidence <= 0:
-            return f"SELECT image_key FROM images WHERE true{source_filter}", source_parameters
+        if self.table == "images":
+            sql = f"SELECT image_key, upload_hour, uploaded_at FROM images WHERE true{source_filter}"
+            return sql, source_parameters
         having = " AND ".join("count(*) FILTER (WHERE label = ?) >= ?" for _ in self.conditions) or "true"
         labels = ", ".join("?" for _ in self.conditions)
         label_filter = f" AND label IN ({labels})" if self.conditions else ""
         sql = (
-            f"SELECT image_key FROM detections WHERE confidence >= ?{source_filter}{label_filter} "
-            f"GROUP BY image_key HAVING {having}"
+            "SELECT image_key, any_value(upload_hour) AS upload_hour, any_value(uploaded_at) AS uploaded_at "
+            f"FROM detections WHERE confidence >= ?{source_filter}{label_filter} GROUP BY image_key HAVING {having}"
         )
         parameters: list[object] = [self.min_confidence, *source_parameters]
         parameters += [c.label for c in self.conditions]
@@ -98,23 +104,31 @@ def run(catalog: Catalog, search: Search) -> SearchResult:
 
 
 def _run(catalog: Catalog, search: Search) -> SearchResult:
-    cursor = catalog.cursor(search.hours)
+    """Matching reads one table of the range (the detections, or the images without conditions); the page's
+    rows come from the images of the page's hours only."""
+    cursor = catalog.cursor(search.hours, tables=(search.table,))
     try:
         matches, parameters = search.matches_sql()
-        total, images = _page(
-            cursor,
-            f"WITH matches AS ({matches}) SELECT {IMAGE_COLUMNS} FROM images JOIN matches USING (image_key)",
-            parameters,
-            "uploaded_at DESC NULLS LAST, image_key",
-            search.page,
-            search.page_size,
-        )
+        cursor.execute(f"CREATE TEMP TABLE matched AS {matches}", parameters)
+        counted = cursor.execute("SELECT count(*) FROM matched").fetchone()
         histogram = cursor.execute(
-            f"WITH matches AS ({matches}) SELECT date_trunc('{search.bucket}', upload_hour) AS bucket, "
-            "count(*) AS matches FROM images JOIN matches USING (image_key) GROUP BY 1 ORDER BY 1",
-            parameters,
+            f"SELECT date_trunc('{search.bucket}', upload_hour) AS bucket, count(*) AS matches FROM matched "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetch_arrow_table()
+        cursor.execute(
+            "CREATE TEMP TABLE page AS SELECT image_key, upload_hour FROM matched "
+            "ORDER BY uploaded_at DESC NULLS LAST, image_key LIMIT ? OFFSET ?",
+            [search.page_size, (search.page - 1) * search.page_size],
         )
-        return SearchResult(total=total, images=images, histogram=histogram.fetch_arrow_table().to_pylist())
+        page_hours = [row[0] for row in cursor.execute("SELECT DISTINCT upload_hour FROM page").fetchall()]
+        if search.table != "images":
+            catalog.expose(cursor, "images", catalog.listed("images", page_hours))
+        rows = cursor.execute(
+            f"SELECT {IMAGE_COLUMNS} FROM images SEMI JOIN page USING (image_key) "
+            "ORDER BY uploaded_at DESC NULLS LAST, image_key"
+        ).fetch_arrow_table()
+        images = [row | {"counts": dict(row["counts"])} for row in rows.to_pylist()]
+        return SearchResult(total=int(counted[0]) if counted else 0, images=images, histogram=histogram.to_pylist())
     finally:
         cursor.close()
 
@@ -126,7 +140,7 @@ def export(catalog: Catalog, search: Search) -> pa.Table:
         cursor = catalog.cursor(search.hours)
         try:
             return cursor.execute(
-                f"WITH matches AS ({matches}) SELECT images.* FROM images JOIN matches USING (image_key) "
+                f"WITH matches AS ({matches}) SELECT images.* FROM images SEMI JOIN matches USING (image_key) "
                 "ORDER BY uploaded_at DESC NULLS LAST, image_key",
                 parameters,
             ).fetch_arrow_table()

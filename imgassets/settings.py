@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     #: The query endpoint (`imgassets serve-queries`) the viewer's server calls for search and hour pages.
     query_port: int = Field(3002, ge=1, le=65535)
     query_url: str = "http://127.0.0.1:3002"
+    #: Memory for query data: ranges whose tables fit are fetched whole and kept for the next query; larger
+    #: ranges are streamed from S3 by DuckDB.
+    query_cache_mib: int = Field(1024, ge=0, le=1_048_576)
 
     @model_validator(mode="before")
     @classmethod

@@ -154,7 +154,12 @@ class ObjectStore:
             raise
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        for key, _, _ in self.list_objects(prefix):
+            yield key
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, str, int]]:
+        """Key, ETag and size of every object under `prefix`."""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield item["Key"], item.get("ETag", ""), int(item.get("Size", 0))

@@ -274,3 +274,21 @@ def test_storage_down_is_503_and_a_bad_query_is_400(bucket, deployment) -> None:
     with _query_endpoint(deployment.settings) as base:
         status, body, _ = _get(f"{base}/search?from=2026-11-22&to=2026-11-22T01:00&class=person:1&page=0")
         assert status == 400 and "page" in json.loads(body)["error"]
+
+
+def test_cached_and_streamed_reads_agree_and_a_rewritten_hour_is_read_again(bucket, deployment) -> None:
+    """Ranges that fit the memory bound are kept in memory (by key and ETag); larger ones are streamed by
+    DuckDB's httpfs. Both answer the same, and an hour rewritten since (a new ETag) is read again."""
+    store = deployment.store()
+    first = datetime(2026, 11, 23, 0, tzinfo=UTC)
+    written = _synthetic_hours(store, first, 3, 60)
+    hours = HourRange(first, first + timedelta(hours=3))
+    sql = "SELECT source, label, count(*) AS n FROM detections GROUP BY ALL ORDER BY ALL"
+    cached = Catalog(deployment.settings)
+    streamed = Catalog(deployment.with_values(query_cache_mib=0).settings)
+    assert cached.query(sql, hours) == streamed.query(sql, hours)
+    assert sum(cached.query(sql, hours).column("n").to_pylist()) == sum(t.detections.num_rows for t in written)
+    assert len(cached._hours) == 3 and not streamed._hours
+    table.write_hour(store, layout.partition_key(first), synthetic.hour_tables(first, 5, np.random.default_rng(99)))
+    count = "SELECT count(*) AS n FROM images"
+    assert cached.query(count, hours).to_pylist() == [{"n": 5 + 60 + 60}] == streamed.query(count, hours).to_pylist()
