@@ -159,17 +159,23 @@ def _keeps(written: Any, read_back: Any) -> bool:
     return written == read_back
 
 
+#: What a later version deliberately changed in a v1 record (a breaking change: the tag moved on): the summary's
+#: v2 keeps the counts and drops the per-image list, which the hour's table holds.
+CHANGED_SINCE_V1 = {"summary": {"schema", "images"}}
+
+
 @pytest.mark.parametrize("name", sorted(V1))
 def test_v1_records_as_written_today_still_load_and_lose_nothing(name: str) -> None:
     raw = _fixture(name)
     record = V1[name].model_validate_json(raw)
-    assert _keeps(json.loads(raw), json.loads(record.to_json()))
+    written = {k: v for k, v in json.loads(raw).items() if k not in CHANGED_SINCE_V1.get(name, set())}
+    assert _keeps(written, json.loads(record.to_json()))
 
 
 @pytest.mark.parametrize("name", sorted(V1))
 def test_v1_records_have_the_fields_of_the_exported_schema(name: str) -> None:
     definition = contract.records_schema()["$defs"][V1[name].__name__]
-    fields = set(json.loads(_fixture(name)))
+    fields = set(json.loads(_fixture(name))) - (CHANGED_SINCE_V1.get(name, set()) - {"schema"})
     assert set(definition["required"]) <= fields <= set(definition["properties"])
 
 

@@ -65,8 +65,11 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     assert run(request.run_config) == (
         True,
         {
+            "scope": "batch",
+            "shard_images": 5,
+            "shard_images_missing": 0,
+            "added": 5,
             "image_rows": 5,
-            "detection_records": 5,
             "detection_rows": _objects(store, partition),
             "objects_in_images": _objects(store, partition),
         },
@@ -79,10 +82,18 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     )
     (request2,) = tick.run_requests
     passed, counts = run(request2.run_config)
-    assert passed and counts["image_rows"] == 6 == counts["detection_records"]
-    # The first batch replayed, then the whole hour backfilled: rows are replaced, never added.
-    assert run(request.run_config)[1]["image_rows"] == 6
-    assert run()[1]["image_rows"] == 6
+    assert passed and counts["image_rows"] == 6 == counts["shard_images"] and counts["added"] == 1
+    # The first batch replayed (its rows replaced by the new results), then the whole hour backfilled: rows are
+    # replaced, never added.
+    passed, counts = run(request.run_config)
+    assert passed and counts["image_rows"] == 6 and counts["added"] == 5
+    passed, counts = run()
+    assert passed and (counts["scope"], counts["image_rows"], counts["detection_records"]) == ("hour", 6, 6)
+    # A stored table that lost rows (deleted here) is completed by the next sensor run from the shards.
+    store.client.delete_object(Bucket=store.bucket, Key=layout.table_key("images", partition))
+    store.client.delete_object(Bucket=store.bucket, Key=layout.table_key("detections", partition))
+    passed, counts = run(request2.run_config)
+    assert passed and counts["image_rows"] == 6 and counts["added"] == 6
 
     stored = table.read_hour(store, partition)
     assert stored is not None

@@ -23,6 +23,10 @@ from imgassets.resources import AlertResource
 from imgassets.storage import ObjectStore, ObjectTooLarge
 
 GROUP = "image_analytics"
+#: The steps that read an hour's shards or table and write its roll-up (summary, table) run one at a time
+#: (the instance gives every pool a limit of 1), so the last one written has seen every shard. The runs of one
+#: hour otherwise overlap: validation and detection, the expensive steps, never wait for each other.
+HOUR_ROLLUP_POOL = "hour_rollup"
 
 
 class ImageRef(Config):

@@ -16,6 +16,7 @@ from imgassets import layout
 from imgassets.contract import viewer_link
 from imgassets.defs.batch import (
     GROUP,
+    HOUR_ROLLUP_POOL,
     alert_failed_check,
     batch_manifest,
     class_table,
@@ -40,6 +41,7 @@ SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
     deps=[detections],
     partitions_def=hourly_partitions,
     group_name=GROUP,
+    pool=HOUR_ROLLUP_POOL,
     kinds={"s3"},
     check_specs=[SUMMARY_COMPLETE_CHECK],
     description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "

@@ -11,7 +11,7 @@ from dagster import (
 )
 
 from imgassets import layout, table
-from imgassets.defs.batch import GROUP, alert_failed_check, batch_manifest, lineage
+from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, batch_manifest, lineage
 from imgassets.defs.detections import detections
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.records import DetectionRecord, Shard
@@ -21,30 +21,45 @@ from imgassets.storage import ObjectStore
 TABLE_ROWS_CHECK = AssetCheckSpec(
     "table_rows_match_detection_records",
     asset="detection_table",
-    description="The images table has one row per detection record of the hour, and the detections table one row "
-    "per detection in them.",
+    description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
+    "one row per detection record of the hour. Either way the detections table has one row per detection of them.",
 )
 
 
-def _tables(store: ObjectStore, context: AssetExecutionContext) -> tuple[table.HourTables, str]:
-    """A sensor run adds its own results to the stored hour; a backfill (or a stored hour that lost rows) is
-    rebuilt from every detection record of the hour."""
-    partition = context.partition_key
-    batch = batch_manifest(store, partition, context.run)
-    if batch is not None and batch.mode == "batch":
-        shards = {shard.run_id: shard for shard in store.get_records(layout.shards_prefix(partition), Shard)}
-        own = next((shards[run_id] for run_id in lineage(context.run) if run_id in shards), None)
-        if own is not None:
-            keys = [result.detection_key for result in own.images]
-            added = table.from_records(store.read_records(keys, DetectionRecord))
-            return table.merge(table.read_hour(store, partition), added), "batch"
-    return table.from_records(store.get_records(layout.detections_prefix(partition), DetectionRecord)), "hour"
+def _batch_tables(
+    store: ObjectStore, partition: str, own_runs: list[str]
+) -> tuple[table.HourTables, dict[str, int | str]]:
+    """A sensor run writes its own images into the stored hour (replacing older rows of them), and any image a
+    shard lists that the table lacks (an earlier run's table step failed, or the hour predates the table). A shard
+    is written when its run's detections are complete, so runs of the hour that overlap never add half a batch."""
+    stored = table.read_hour(store, partition)
+    present = set(stored.images.column("image_key").to_pylist()) if stored is not None else set()
+    shards = store.get_records(layout.shards_prefix(partition), Shard)
+    listed = {result.image_key: result.detection_key for shard in shards for result in shard.images}
+    own = {result.image_key for shard in shards if shard.run_id in own_runs for result in shard.images}
+    missing = [key for image, key in listed.items() if image not in present or image in own]
+    tables = table.merge(stored, table.from_records(store.read_records(missing, DetectionRecord)))
+    in_table = set(tables.images.column("image_key").to_pylist())
+    return tables, {
+        "scope": "batch",
+        "shard_images": len(listed),
+        "shard_images_missing": sum(1 for image in listed if image not in in_table),
+        "added": len(missing),
+    }
+
+
+def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
+    """A backfill rebuilds the hour from every detection record of it."""
+    records = store.get_records(layout.detections_prefix(partition), DetectionRecord)
+    tables = table.from_records(records)
+    return tables, {"scope": "hour", "detection_records": len(records)}
 
 
 @asset(
     deps=[detections],
     partitions_def=hourly_partitions,
     group_name=GROUP,
+    pool=HOUR_ROLLUP_POOL,
     kinds={"parquet", "s3"},
     check_specs=[TABLE_ROWS_CHECK],
     description="The hour as two Parquet tables in S3 (tables/detections/…, tables/images/…): what `imgassets "
@@ -54,31 +69,26 @@ def _tables(store: ObjectStore, context: AssetExecutionContext) -> tuple[table.H
 def detection_table(context: AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    tables, scope = _tables(store, context)
-    records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
-    if scope == "batch" and tables.images.num_rows != records:
-        context.log.warning(
-            f"stored table of {partition} has {tables.images.num_rows} images for {records} detection records: "
-            "rebuilding it from all records"
-        )
-        tables = table.from_records(store.get_records(layout.detections_prefix(partition), DetectionRecord))
-        scope = "hour (repaired)"
+    batch = batch_manifest(store, partition, context.run)
+    if batch is not None and batch.mode == "batch":
+        tables, audit = _batch_tables(store, partition, lineage(context.run))
+        complete = audit["shard_images_missing"] == 0
+    else:
+        tables, audit = _hour_tables(store, partition)
+        complete = tables.images.num_rows == audit["detection_records"]
     written = table.write_hour(store, partition, tables)
+    keys = tables.images.column("image_key").to_pylist()
     objects = table.objects(tables)
     check = AssetCheckResult(
         check_name=TABLE_ROWS_CHECK.name,
-        passed=tables.images.num_rows == records and tables.detections.num_rows == objects,
-        metadata={
-            "image_rows": tables.images.num_rows,
-            "detection_records": records,
-            "detection_rows": tables.detections.num_rows,
-            "objects_in_images": objects,
-        },
+        passed=complete and len(keys) == len(set(keys)) and tables.detections.num_rows == objects,
+        metadata=audit
+        | {"image_rows": len(keys), "detection_rows": tables.detections.num_rows, "objects_in_images": objects},
     )
     alert_failed_check(alerts, context, check)
     return MaterializeResult(
         metadata={
-            "scope": scope,
+            "scope": audit["scope"],
             "images": tables.images.num_rows,
             "detections": tables.detections.num_rows,
             "parquet_bytes": sum(written.values()),

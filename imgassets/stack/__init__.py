@@ -81,7 +81,7 @@ class Stack:
         self._start(s3, 60, log)
         self._wait_s3()
 
-        services.prepare_dagster(self.paths)
+        services.prepare_dagster(self.settings, self.paths)
         for service in self.services():
             if service.name.startswith("dagster"):
                 self._start(service, 120, log)

@@ -29,3 +29,16 @@ def write(dagster_home: Path, deployment: Deployment) -> Path:
     path = dagster_home / "dagster.yaml"
     path.write_text(render(deployment))
     return path
+
+
+def ensure_pools(dagster_home: Path) -> None:
+    """Gives the hour roll-up pool its limit of 1 in the instance's database (Dagster keeps pool limits there;
+    a pool without one is unlimited), unless an operator set another."""
+    from dagster import DagsterInstance
+
+    from imgassets.defs.batch import HOUR_ROLLUP_POOL
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        storage = instance.event_log_storage
+        if HOUR_ROLLUP_POOL not in storage.get_concurrency_keys():
+            storage.set_concurrency_slots(HOUR_ROLLUP_POOL, 1)

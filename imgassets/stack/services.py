@@ -5,11 +5,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,9 +239,27 @@ def prepare_s3(settings: Settings, paths: Paths) -> None:
 # --- Dagster ------------------------------------------------------------------------------------------
 
 
-def prepare_dagster(paths: Paths) -> None:
-    """The local instance: the shared template for the `local` deployment (SQLite, subprocess runs)."""
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment for the block (what loading an instance reads), then restored."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def prepare_dagster(settings: Settings, paths: Paths) -> None:
+    """The local instance: the shared template for the `local` deployment (SQLite, subprocess runs), and its
+    pool limits."""
     instance.write(paths.dagster_home, "local")
+    with _environment(dagster_env(settings, paths)):
+        instance.ensure_pools(paths.dagster_home)
 
 
 def _http_ok(url: str) -> bool:
