@@ -442,7 +442,9 @@ def test_sensor_driven_run_state_lives_in_postgres(
         "SELECT asset_key, partition FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' "
         f"AND run_id = '{run.run_id}' ORDER BY asset_key"
     )
-    assert materialized == [[f'["{a}"]', partition] for a in ("detection_summary", "detections", "raw_images")]
+    assert materialized == [
+        [f'["{a}"]', partition] for a in ("detection_summary", "detection_table", "detections", "raw_images")
+    ]
     bodies = [
         deserialize_value(body, InstigatorState)
         for (body,) in postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")
