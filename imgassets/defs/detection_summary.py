@@ -3,14 +3,7 @@ beside it."""
 
 from collections import Counter
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+import dagster as dg
 
 from imgassets import layout
 from imgassets.contract import viewer_link
@@ -29,7 +22,7 @@ from imgassets.defs.partitions import hourly_partitions
 from imgassets.records import Shard, Summary
 from imgassets.resources import AlertResource, PipelineResource, S3Resource
 
-SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
+SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
     "summary_covers_all_detections",
     asset="detection_summary",
     description="Sensor runs: the stored hour summary, read back, counts this run's results. Backfills: it counts "
@@ -37,7 +30,7 @@ SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
 )
 
 
-@asset(
+@dg.asset(
     deps=[detections],
     partitions_def=hourly_partitions,
     group_name=GROUP,
@@ -48,8 +41,8 @@ SUMMARY_COMPLETE_CHECK = AssetCheckSpec(
     "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
 )
 def detection_summary(
-    context: AssetExecutionContext, s3: S3Resource, pipeline: PipelineResource, alerts: AlertResource
-) -> MaterializeResult:
+    context: dg.AssetExecutionContext, s3: S3Resource, pipeline: PipelineResource, alerts: AlertResource
+) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     shards = store.get_records(layout.shards_prefix(partition), Shard)
@@ -74,17 +67,17 @@ def detection_summary(
         detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
         check = {"scope": "hour", "summary_images": summary.image_count, "detection_records": detection_records}
         passed = summary.image_count >= detection_records
-    summary_check = AssetCheckResult(check_name=SUMMARY_COMPLETE_CHECK.name, passed=passed, metadata=check)
+    summary_check = dg.AssetCheckResult(check_name=SUMMARY_COMPLETE_CHECK.name, passed=passed, metadata=check)
     alert_failed_check(alerts, context, summary_check)
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "images": summary.image_count,
             "rejected": summary.rejected_count,
             "objects": summary.total_objects,
             "top_class": next(iter(summary.class_counts), "none"),
-            "classes": MetadataValue.md(class_table(Counter(summary.class_counts))),
-            "summary": MetadataValue.path(f"s3://{store.bucket}/{key}"),
-            "viewer": MetadataValue.url(viewer_link(pipeline.viewer_url, "hour", partition=partition)),
+            "classes": dg.MetadataValue.md(class_table(Counter(summary.class_counts))),
+            "summary": dg.MetadataValue.path(f"s3://{store.bucket}/{key}"),
+            "viewer": dg.MetadataValue.url(viewer_link(pipeline.viewer_url, "hour", partition=partition)),
         },
         check_results=[summary_check],
     )

@@ -1,14 +1,7 @@
 """detection_table: the hour as columnar tables (one row per detection, one per image) for queries across all
 time. Its check sits beside it."""
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+import dagster as dg
 
 from imgassets import layout, table
 from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, batch_manifest, lineage
@@ -18,7 +11,7 @@ from imgassets.records import DetectionRecord, Shard
 from imgassets.resources import AlertResource, S3Resource
 from imgassets.storage import ObjectStore
 
-TABLE_ROWS_CHECK = AssetCheckSpec(
+TABLE_ROWS_CHECK = dg.AssetCheckSpec(
     "table_rows_match_detection_records",
     asset="detection_table",
     description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
@@ -55,7 +48,7 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
     return tables, {"scope": "hour", "detection_records": len(records)}
 
 
-@asset(
+@dg.asset(
     deps=[detections],
     partitions_def=hourly_partitions,
     group_name=GROUP,
@@ -66,7 +59,7 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
     "query` and the viewer's search read. One object per hour and table, rewritten whole, so replays and "
     "backfills replace rows.",
 )
-def detection_table(context: AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> MaterializeResult:
+def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     batch = batch_manifest(store, partition, context.run)
@@ -79,21 +72,23 @@ def detection_table(context: AssetExecutionContext, s3: S3Resource, alerts: Aler
     written = table.write_hour(store, partition, tables)
     keys = tables.images.column("image_key").to_pylist()
     objects = table.objects(tables)
-    check = AssetCheckResult(
+    check = dg.AssetCheckResult(
         check_name=TABLE_ROWS_CHECK.name,
         passed=complete and len(keys) == len(set(keys)) and tables.detections.num_rows == objects,
         metadata=audit
         | {"image_rows": len(keys), "detection_rows": tables.detections.num_rows, "objects_in_images": objects},
     )
     alert_failed_check(alerts, context, check)
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "scope": audit["scope"],
             "images": tables.images.num_rows,
             "detections": tables.detections.num_rows,
             "parquet_bytes": sum(written.values()),
-            "detections_table": MetadataValue.path(f"s3://{store.bucket}/{layout.table_key('detections', partition)}"),
-            "images_table": MetadataValue.path(f"s3://{store.bucket}/{layout.table_key('images', partition)}"),
+            "detections_table": dg.MetadataValue.path(
+                f"s3://{store.bucket}/{layout.table_key('detections', partition)}"
+            ),
+            "images_table": dg.MetadataValue.path(f"s3://{store.bucket}/{layout.table_key('images', partition)}"),
         },
         check_results=[check],
     )

@@ -6,14 +6,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+import dagster as dg
 
 from imgassets import images, layout
 from imgassets.contract import viewer_link
@@ -49,7 +42,7 @@ from imgassets.resources import (
 )
 from imgassets.storage import ObjectStore
 
-DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
+DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
     "every_valid_image_has_detections",
     asset="detections",
     description="Sensor runs: every image of the batch has a confirmed detection record (or failed to decode). "
@@ -57,7 +50,7 @@ DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
 )
 
 
-@asset(
+@dg.asset(
     deps=[raw_images],
     partitions_def=hourly_partitions,
     group_name=GROUP,
@@ -67,12 +60,12 @@ DETECTIONS_COMPLETE_CHECK = AssetCheckSpec(
     "compact shard per run for the summary.",
 )
 def detections(
-    context: AssetExecutionContext,
+    context: dg.AssetExecutionContext,
     s3: S3Resource,
     detector: DetectorResource,
     pipeline: PipelineResource,
     alerts: AlertResource,
-) -> MaterializeResult:
+) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     batch = batch_manifest(store, partition, context.run)
@@ -182,13 +175,17 @@ def detections(
         missing = sorted(entry.key for entry in entries if entry.key not in handled)
     else:
         scope, missing = "hour", _images_without_records(store, partition)
-    check = AssetCheckResult(
+    check = dg.AssetCheckResult(
         check_name=DETECTIONS_COMPLETE_CHECK.name,
         passed=not missing,
-        metadata={"scope": scope, "images_without_record": len(missing), "examples": MetadataValue.json(missing[:20])},
+        metadata={
+            "scope": scope,
+            "images_without_record": len(missing),
+            "examples": dg.MetadataValue.json(missing[:20]),
+        },
     )
     alert_failed_check(alerts, context, check)
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "images": len(results),
             "rejected_in_detection": len(failed),
@@ -196,8 +193,8 @@ def detections(
             "images_per_second": round(len(results) / elapsed, 2) if elapsed > 0 else 0.0,
             "mean_inference_ms": round(statistics.fmean(inference_ms), 1) if inference_ms else 0.0,
             "backend": model.backend,
-            "classes": MetadataValue.md(class_table(class_counts)),
-            "preview": MetadataValue.md(_preview(results, pipeline.viewer_url)),
+            "classes": dg.MetadataValue.md(class_table(class_counts)),
+            "preview": dg.MetadataValue.md(_preview(results, pipeline.viewer_url)),
         },
         check_results=[check],
     )

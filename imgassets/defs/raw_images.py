@@ -3,16 +3,8 @@ every image that cannot be used. Its check sits beside it."""
 
 from concurrent.futures import ThreadPoolExecutor
 
+import dagster as dg
 from botocore.exceptions import ClientError
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
 
 from imgassets import images, layout, messages
 from imgassets.defs.batch import (
@@ -32,7 +24,7 @@ from imgassets.records import Manifest, ManifestEntry, Rejection
 from imgassets.resources import AlertResource, PipelineResource, S3Resource
 from imgassets.storage import ObjectStore, is_missing
 
-REJECTION_RATE_CHECK = AssetCheckSpec(
+REJECTION_RATE_CHECK = dg.AssetCheckSpec(
     "rejection_rate_below_threshold",
     asset="raw_images",
     description="Share of rejected images in the run's batch stays below the pipeline's max_rejection_rate "
@@ -40,7 +32,7 @@ REJECTION_RATE_CHECK = AssetCheckSpec(
 )
 
 
-@asset(
+@dg.asset(
     partitions_def=hourly_partitions,
     group_name=GROUP,
     kinds={"s3"},
@@ -49,12 +41,12 @@ REJECTION_RATE_CHECK = AssetCheckSpec(
     "manifest, thumbnails, and a rejection record with its reason for every unusable image.",
 )
 def raw_images(
-    context: AssetExecutionContext,
+    context: dg.AssetExecutionContext,
     config: BatchConfig,
     s3: S3Resource,
     pipeline: PipelineResource,
     alerts: AlertResource,
-) -> MaterializeResult:
+) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     if config.images:
@@ -95,20 +87,20 @@ def raw_images(
     total = len(accepted) + len(rejected)
     rate = len(rejected) / total if total else 0.0
     limit = pipeline.max_rejection_rate
-    check = AssetCheckResult(
+    check = dg.AssetCheckResult(
         check_name=REJECTION_RATE_CHECK.name,
         passed=rate <= limit,
-        severity=AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={"rejection_rate": rate, "threshold": limit, "rejected": len(rejected), "images": total},
     )
     alert_failed_check(alerts, context, check)
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "mode": mode,
             "accepted": len(accepted),
             "rejected": len(rejected),
-            "manifest": MetadataValue.path(f"s3://{store.bucket}/{manifest_key}"),
-            "rejections": MetadataValue.md(_rejection_table(rejected)),
+            "manifest": dg.MetadataValue.path(f"s3://{store.bucket}/{manifest_key}"),
+            "rejections": dg.MetadataValue.md(_rejection_table(rejected)),
         },
         check_results=[check],
     )
