@@ -142,6 +142,7 @@ class PipelineResource(ConfigurableResource):
     sensor_poll_seconds: float
     sensor_max_messages: int
     batch_max_images: int
+    batch_first_images: int
     batch_requeue_limit: int
     max_image_bytes: int
     max_image_pixels: int

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     sensor_poll_seconds: float = Field(10.0, gt=0, le=45)
     sensor_max_messages: int = Field(5000, ge=1, le=100_000)
     batch_max_images: int = Field(1000, ge=1, le=10_000)
+    #: When no run is in progress, the first run of a tick's hour takes at most this many images, so results
+    #: start sooner after a backlog; while runs are busy, batches stay large.
+    batch_first_images: int = Field(50, ge=1, le=10_000)
     max_concurrent_runs: int = Field(1, ge=1, le=64)
     max_image_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=1)

@@ -137,7 +137,8 @@ def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path, d
 
 
 def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, store, tmp_path, deployment) -> None:
-    deployment = deployment.with_values(s3_max_attempts=2)
+    # One run over all 120 images: this test is about the outage, not the first-run split.
+    deployment = deployment.with_values(s3_max_attempts=2, batch_first_images=1000)
     settings = deployment.settings
     server = services.s3_service(settings, services.Paths(settings.home))
     # Enough images that detections is still running when S3 goes away (ONNX does 30 in about a second).

@@ -217,3 +217,19 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
     dead = helpers.read_all(topics.dlq)
     assert state["batched"] + len(dead) == state["sent"], state | {"dead": len(dead)}
     assert Cursor.parse(result.cursor).offsets == helpers.end_offsets(topics.images)
+
+
+def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucket, deployment) -> None:
+    """No run in progress: the first run of the hour takes `batch_first_images`, the rest `batch_max_images`; with
+    runs in progress, batches stay large."""
+    from imgassets.defs.kafka_sensor import _chunks
+
+    now = datetime.now(UTC)
+    result = _tick_after(deployment, [_message(f"b{i}.jpg", now, bucket) for i in range(130)], topics.images)
+    sizes = [len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests]
+    assert sizes == [50, 80]
+    refs = list(range(10))
+    assert [len(c) for c in _chunks(refs, 4, None)] == [4, 4, 2]
+    assert [len(c) for c in _chunks(refs, 4, 3)] == [3, 4, 3]
+    assert [len(c) for c in _chunks(refs, 4, 9)] == [4, 4, 2]
+    assert _chunks([], 4, 3) == []

@@ -159,12 +159,20 @@ def _start_offset(
     return beginning, messages.DeadLetter.build(reason, topic, partition, expected, None, kind="gap")
 
 
-def run_requests(topic: str, batches: dict[str, list[ImageRef]], max_images: int) -> list[RunRequest]:
+def _chunks(refs: list[ImageRef], max_images: int, first_images: int | None) -> list[list[ImageRef]]:
+    """`refs` in runs of at most `max_images`; with `first_images`, the first run takes only that many."""
+    first = min(first_images or max_images, max_images)
+    chunks = [refs[:first]] if refs else []
+    return chunks + [refs[start : start + max_images] for start in range(first, len(refs), max_images)]
+
+
+def run_requests(
+    topic: str, batches: dict[str, list[ImageRef]], max_images: int, first_images: int | None = None
+) -> list[RunRequest]:
     """One run per hour and chunk; the run key names exactly the offsets it covers."""
     requests = []
     for partition_key, refs in sorted(batches.items()):
-        for start in range(0, len(refs), max_images):
-            chunk = refs[start : start + max_images]
+        for chunk in _chunks(refs, max_images, first_images):
             spans: dict[int, tuple[int, int]] = {}
             for ref in chunk:
                 assert ref.partition is not None and ref.offset is not None
@@ -190,9 +198,15 @@ def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: list[mes
         future.get(timeout=30)
 
 
+_WAITING = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
+
+
+def _runs_count(context: SensorEvaluationContext, statuses: list[DagsterRunStatus]) -> int:
+    return context.instance.get_runs_count(RunsFilter(job_name=image_batch_job.name, statuses=statuses))
+
+
 def _runs_waiting_to_start(context: SensorEvaluationContext) -> bool:
-    waiting = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
-    return context.instance.get_runs_count(RunsFilter(job_name=image_batch_job.name, statuses=waiting)) > 0
+    return _runs_count(context, _WAITING) > 0
 
 
 def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
@@ -280,7 +294,12 @@ def _evaluate(
     gaps = [letter for letter in poll.dead_letters if letter.kind == "gap"]
     if poll.read == 0 and not gaps:
         return SkipReason("no new image messages")
-    requests = run_requests(kafka.topic, poll.batches, pipeline.batch_max_images)
+    # An idle pipeline answers a backlog with a small first run (its first results come sooner); a busy one
+    # keeps batches large, which amortizes each run's start-up.
+    idle = _runs_count(context, [*_WAITING, DagsterRunStatus.STARTED]) == 0
+    requests = run_requests(
+        kafka.topic, poll.batches, pipeline.batch_max_images, pipeline.batch_first_images if idle else None
+    )
     context.log.info(
         f"read {poll.read} messages: {sum(len(b) for b in poll.batches.values())} images in "
         f"{len(requests)} runs, {len(poll.dead_letters) - len(gaps)} dead-lettered, {len(gaps)} offset gaps, "
