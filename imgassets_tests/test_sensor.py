@@ -28,9 +28,11 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
     )
 
 
-def _evaluate(deployment: helpers.Deployment, cursor: str | None, **resources: object):
+def _evaluate(
+    deployment: helpers.Deployment, cursor: str | None, instance: DagsterInstance | None = None, **resources: object
+):
     context = build_sensor_context(
-        cursor=cursor, resources=deployment.resources(**resources), instance=DagsterInstance.ephemeral()
+        cursor=cursor, resources=deployment.resources(**resources), instance=instance or DagsterInstance.ephemeral()
     )
     return kafka_image_sensor(context)
 
@@ -222,12 +224,26 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
 def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucket, deployment) -> None:
     """No run in progress: the first run of the hour takes `batch_first_images`, the rest `batch_max_images`; with
     runs in progress, batches stay large."""
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import _chunks
 
     now = datetime.now(UTC)
     result = _tick_after(deployment, [_message(f"b{i}.jpg", now, bucket) for i in range(130)], topics.images)
     sizes = [len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests]
     assert sizes == [50, 80]
+    # A run in progress: the next backlog goes in one large batch.
+    busy = DagsterInstance.ephemeral()
+    create_run_for_test(busy, job_name=image_batch_job.name, status=DagsterRunStatus.STARTED)
+    producer = deployment.producer()
+    for i in range(130):
+        producer.send(topics.images, value=_message(f"c{i}.jpg", now, bucket))
+    producer.flush()
+    producer.close()
+    result = _evaluate(deployment, result.cursor, busy)
+    assert [len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests] == [130]
     refs = list(range(10))
     assert [len(c) for c in _chunks(refs, 4, None)] == [4, 4, 2]
     assert [len(c) for c in _chunks(refs, 4, 3)] == [3, 4, 3]
