@@ -1,4 +1,4 @@
-"""What the three hourly assets share: a run's batch (set by the Kafka sensor, or the whole hour for a backfill),
+"""What the hourly assets share: a run's batch (set by the Kafka sensor, or the whole hour for a backfill),
 the hand-off of validated bytes and the pixel budget within one run worker, the per-image failure boundary,
 and reading an hour's manifests.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-#: In-process: the three steps share one process, so the model loads once per run and no step pays a
+#: In-process: the four steps share one process, so the model loads once per run and no step pays a
 #: subprocess start (seconds each); runs are the unit of parallelism (run queue concurrency).
 image_batch_job = define_asset_job(
     "image_batch_job",
