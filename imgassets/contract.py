@@ -28,14 +28,15 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from imgassets.messages import DeadLetter, ImageMessage
 from imgassets.records import DetectionRecord, Manifest, Rejection, Shard, Summary
+from imgassets.search import HourPage, SearchPage
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 SCHEMA_FILE = CONTRACT_DIR / "records.schema.json"
 ROUTES_FILE = CONTRACT_DIR / "viewer-routes.json"
 LAYOUT_VECTORS_FILE = CONTRACT_DIR / "layout-vectors.json"
 
-#: Top-level documents: S3 records first, then the Kafka messages. Everything they contain comes along.
-DOCUMENTS: tuple[type[BaseModel], ...] = (
+#: Documents that are stored or sent, each with its version tag: S3 records first, then the Kafka messages.
+VERSIONED_DOCUMENTS: tuple[type[BaseModel], ...] = (
     DetectionRecord,
     Rejection,
     Manifest,
@@ -44,6 +45,9 @@ DOCUMENTS: tuple[type[BaseModel], ...] = (
     ImageMessage,
     DeadLetter,
 )
+#: Top-level documents: the versioned ones, then the query endpoint's answers (what the viewer's server reads,
+#: untagged: both sides are deployed together). Everything they contain comes along.
+DOCUMENTS: tuple[type[BaseModel], ...] = (*VERSIONED_DOCUMENTS, SearchPage, HourPage)
 
 #: The viewer's pages and resource routes, in React Router's path syntax: `:name` fills one path segment,
 #: a trailing `*` the rest of the path (slashes included) and is filled by the parameter named in `splat`.
@@ -151,9 +155,10 @@ def records_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Document",
         "description": (
-            "Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary) "
-            "and Kafka messages (image announcement, dead letter). Generated from imgassets/records.py and "
-            "imgassets/messages.py by `python -m imgassets.contract --write`; do not edit."
+            "Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary), "
+            "Kafka messages (image announcement, dead letter) and the query endpoint's answers (search page, hour "
+            "page). Generated from imgassets/records.py, imgassets/messages.py and imgassets/search.py by "
+            "`python -m imgassets.contract --write`; do not edit."
         ),
         "anyOf": [{"$ref": f"#/$defs/{model.__name__}"} for model in DOCUMENTS],
         "$defs": defs,

@@ -16,11 +16,11 @@ import io
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,15 +32,9 @@ from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
 from imgassets.settings import Settings
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-class _JSON(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, default=_json_default, separators=(",", ":")).encode()
+def _model(answer: BaseModel) -> Response:
+    """An answer whose shape is in the contract (imgassets/search.py; the viewer's types are generated from it)."""
+    return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -79,9 +73,9 @@ def app(settings: Settings) -> Starlette:
             try:
                 response = await run_in_threadpool(handler, request)
             except QueryError as exc:
-                return _JSON({"error": str(exc)}, status_code=400)
+                return JSONResponse({"error": str(exc)}, status_code=400)
             except TablesUnavailable as exc:
-                return _JSON({"error": f"the tables in S3 cannot be read: {exc}"}, status_code=503)
+                return JSONResponse({"error": f"the tables in S3 cannot be read: {exc}"}, status_code=503)
             response.headers["Server-Timing"] = f"query;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
 
@@ -90,17 +84,17 @@ def app(settings: Settings) -> Starlette:
     def search_page(request: Request) -> Response:
         wanted = _search(request)
         found = search.run(catalog, wanted)
-        return _JSON(
-            {
-                "from": wanted.hours.start,
-                "to": wanted.hours.end,
-                "total": found.total,
-                "page": wanted.page,
-                "page_size": wanted.page_size,
-                "bucket": wanted.bucket,
-                "histogram": found.histogram,
-                "images": found.images,
-            }
+        return _model(
+            search.SearchPage(
+                **{"from": wanted.hours.start},
+                to=wanted.hours.end,
+                total=found.total,
+                page=wanted.page,
+                page_size=wanted.page_size,
+                bucket=wanted.bucket,
+                histogram=found.histogram,
+                images=found.images,
+            )
         )
 
     def download(request: Request) -> Response:
@@ -145,20 +139,13 @@ def app(settings: Settings) -> Starlette:
             page,
             size,
         )
-        return _JSON(
-            {
-                "partition": partition,
-                "total": total,
-                "page": page,
-                "page_size": size,
-                "sources": sources,
-                "images": images,
-            }
+        return _model(
+            search.HourPage(partition=partition, total=total, page=page, page_size=size, sources=sources, images=images)
         )
 
     return Starlette(
         routes=[
-            Route("/health", lambda request: _JSON({"ok": True})),
+            Route("/health", lambda request: JSONResponse({"ok": True})),
             Route("/search", answering(search_page)),
             Route("/search.{format:str}", answering(download)),
             Route("/hours/{partition:str}", answering(hour)),

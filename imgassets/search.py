@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
+from pydantic import BaseModel, Field
 
 from imgassets.query import Catalog, HourRange, QueryError, translated_errors
 
@@ -59,7 +61,7 @@ class Search:
             raise QueryError(f"page must be >= 1 and page size between 1 and {MAX_PAGE_SIZE}")
 
     @property
-    def bucket(self) -> str:
+    def bucket(self) -> Literal["hour", "day"]:
         return "day" if self.hours.end - self.hours.start > DAILY_BEYOND else "hour"
 
     @property
@@ -90,11 +92,63 @@ class Search:
         return sql, parameters
 
 
+class ImageRow(BaseModel):
+    """One image as the query endpoint lists it (`IMAGE_COLUMNS`): what the viewer's grids show."""
+
+    image_key: str
+    detection_key: str
+    source: str
+    #: The upload hour (the image's partition).
+    upload_hour: datetime
+    uploaded_at: datetime | None
+    processed_at: datetime
+    width: int
+    height: int
+    objects: int
+    counts: dict[str, int]
+
+
+class HistogramBar(BaseModel):
+    #: Start of the hour or day.
+    bucket: datetime
+    matches: int
+
+
+class SearchPage(BaseModel):
+    """The query endpoint's answer to GET /search."""
+
+    #: The range searched; `to` is exclusive.
+    from_: datetime = Field(alias="from")
+    to: datetime
+    total: int
+    page: int
+    page_size: int
+    #: The histogram's bucket: per hour up to 72 hours, per day beyond.
+    bucket: Literal["hour", "day"]
+    #: Only buckets with matches, oldest first.
+    histogram: list[HistogramBar]
+    #: Newest upload first.
+    images: list[ImageRow]
+
+
+class HourPage(BaseModel):
+    """The query endpoint's answer to GET /hours/{partition}."""
+
+    partition: str
+    total: int
+    page: int
+    page_size: int
+    #: Every source of the hour (unfiltered), sorted.
+    sources: list[str]
+    #: Newest processed first.
+    images: list[ImageRow]
+
+
 @dataclass(frozen=True)
 class SearchResult:
     total: int
-    images: list[dict[str, object]]
-    histogram: list[dict[str, object]]
+    images: list[ImageRow]
+    histogram: list[HistogramBar]
 
 
 def run(catalog: Catalog, search: Search) -> SearchResult:
@@ -127,8 +181,11 @@ def _run(catalog: Catalog, search: Search) -> SearchResult:
             f"SELECT {IMAGE_COLUMNS} FROM images SEMI JOIN page USING (image_key) "
             "ORDER BY uploaded_at DESC NULLS LAST, image_key"
         ).fetch_arrow_table()
-        images = [row | {"counts": dict(row["counts"])} for row in rows.to_pylist()]
-        return SearchResult(total=int(counted[0]) if counted else 0, images=images, histogram=histogram.to_pylist())
+        return SearchResult(
+            total=int(counted[0]) if counted else 0,
+            images=[_image(row) for row in rows.to_pylist()],
+            histogram=[HistogramBar.model_validate(bar) for bar in histogram.to_pylist()],
+        )
     finally:
         cursor.close()
 
@@ -150,7 +207,7 @@ def export(catalog: Catalog, search: Search) -> pa.Table:
 
 def hour_page(
     catalog: Catalog, hours: HourRange, label: str | None, min_count: int, source: str | None, page: int, size: int
-) -> tuple[int, list[dict[str, object]], list[str]]:
+) -> tuple[int, list[ImageRow], list[str]]:
     """One hour's images, newest processed first, filtered in the query (class with at least `min_count`
     detections, source): the total, one page, and the hour's sources."""
     filters, parameters = ["true"], []
@@ -166,7 +223,7 @@ def hour_page(
 
 def _hour_page(
     catalog: Catalog, hours: HourRange, where: str, parameters: list[object], page: int, size: int
-) -> tuple[int, list[dict[str, object]], list[str]]:
+) -> tuple[int, list[ImageRow], list[str]]:
     cursor = catalog.cursor(hours)
     try:
         total, images = _page(
@@ -185,7 +242,7 @@ def _hour_page(
 
 def _page(
     cursor: duckdb.DuckDBPyConnection, select: str, parameters: list[object], order: str, page: int, size: int
-) -> tuple[int, list[dict[str, object]]]:
+) -> tuple[int, list[ImageRow]]:
     """The total rows of `select` and its page `page` of `size` rows in `order`, JSON-ready (counts as objects)."""
     rows = (
         cursor.execute(
@@ -200,7 +257,11 @@ def _page(
     else:
         counted = cursor.execute(f"SELECT count(*) FROM ({select})", parameters).fetchone()
         total = int(counted[0]) if counted else 0
-    for row in rows:
-        row.pop("total")
-        row["counts"] = dict(row["counts"])
-    return total, rows
+    return total, [_image(row) for row in rows]
+
+
+def _image(row: dict[str, Any]) -> ImageRow:
+    """A result row (the counts map as DuckDB returns it: key/value pairs) as an `ImageRow`."""
+    return ImageRow.model_validate(
+        {name: row[name] for name in ImageRow.model_fields} | {"counts": dict(row["counts"])}
+    )

@@ -82,6 +82,7 @@ def test_schema_covers_every_document_and_marks_the_version_tag_required() -> No
     defs = schema["$defs"]
     for model in contract.DOCUMENTS:
         assert {"$ref": f"#/$defs/{model.__name__}"} in schema["anyOf"]
+    for model in contract.VERSIONED_DOCUMENTS:
         assert "schema" in defs[model.__name__]["required"]
     for name in ("Detection", "Box", "Provenance", "KafkaRef", "Source", "VideoFrame", "ManifestEntry", "ImageResult"):
         assert name in defs

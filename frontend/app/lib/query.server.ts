@@ -8,50 +8,16 @@
  * tables. `guard` (http.server.ts) turns it into the route's error response.
  */
 import { config } from "./config.server";
-import type { Bucket } from "./search";
+import type { HourPage, ImageRow, SearchPage } from "./records.generated";
 
-/** One image as the endpoint lists it (imgassets/search.py `IMAGE_COLUMNS`); fits `ImageCard`. */
-export interface QueryImage {
-  image_key: string;
-  detection_key: string;
-  source: string;
-  /** ISO time with offset: the upload hour (the image's partition) */
-  upload_hour: string;
-  uploaded_at: string | null;
-  processed_at: string;
-  width: number;
-  height: number;
-  objects: number;
-  counts: Record<string, number>;
-}
-
+// The endpoint's answers are part of the contract (imgassets/search.py → contract/records.schema.json →
+// records.generated.ts): the same names on both sides.
+/** One image as the endpoint lists it; fits `ImageCard`. */
+export type QueryImage = ImageRow;
 /** GET /search */
-export interface SearchResponse {
-  /** the range actually searched, ISO times with offset; `to` is exclusive */
-  from: string;
-  to: string;
-  total: number;
-  page: number;
-  page_size: number;
-  /** the histogram's bucket: per hour up to 72 hours, per day beyond */
-  bucket: Bucket;
-  /** only buckets with matches, oldest first */
-  histogram: { bucket: string; matches: number }[];
-  /** newest upload first */
-  images: QueryImage[];
-}
-
+export type SearchResponse = SearchPage;
 /** GET /hours/{partition} */
-export interface HourResponse {
-  partition: string;
-  total: number;
-  page: number;
-  page_size: number;
-  /** every source of the hour (unfiltered), sorted */
-  sources: string[];
-  /** newest processed first */
-  images: QueryImage[];
-}
+export type HourResponse = HourPage;
 
 export type DownloadFormat = "csv" | "parquet";
 export const DOWNLOAD_FORMATS: readonly DownloadFormat[] = ["csv", "parquet"];

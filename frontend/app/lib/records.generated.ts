@@ -4,9 +4,10 @@
  */
 
 /**
- * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary) and Kafka messages (image announcement, dead letter). Generated from imgassets/records.py and imgassets/messages.py by `python -m imgassets.contract --write`; do not edit.
+ * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary), Kafka messages (image announcement, dead letter) and the query endpoint's answers (search page, hour page). Generated from imgassets/records.py, imgassets/messages.py and imgassets/search.py by `python -m imgassets.contract --write`; do not edit.
  */
-export type Document = DetectionRecord | Rejection | Manifest | Shard | Summary | ImageMessage | DeadLetter;
+export type Document =
+  DetectionRecord | Rejection | Manifest | Shard | Summary | ImageMessage | DeadLetter | SearchPage | HourPage;
 
 export interface DetectionRecord {
   schema: "imgassets.detections.v1";
@@ -202,4 +203,49 @@ export interface DeadLetter {
    * the original value, cut to MAX_MESSAGE_BYTES
    */
   value_base64: string | null;
+}
+/**
+ * The query endpoint's answer to GET /search.
+ */
+export interface SearchPage {
+  from: string;
+  to: string;
+  total: number;
+  page: number;
+  page_size: number;
+  bucket: "hour" | "day";
+  histogram: HistogramBar[];
+  images: ImageRow[];
+}
+export interface HistogramBar {
+  bucket: string;
+  matches: number;
+}
+/**
+ * One image as the query endpoint lists it (`IMAGE_COLUMNS`): what the viewer's grids show.
+ */
+export interface ImageRow {
+  image_key: string;
+  detection_key: string;
+  source: string;
+  upload_hour: string;
+  uploaded_at: string | null;
+  processed_at: string;
+  width: number;
+  height: number;
+  objects: number;
+  counts: {
+    [k: string]: number;
+  };
+}
+/**
+ * The query endpoint's answer to GET /hours/{partition}.
+ */
+export interface HourPage {
+  partition: string;
+  total: number;
+  page: number;
+  page_size: number;
+  sources: string[];
+  images: ImageRow[];
 }
