@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from imgassets import failures
 from imgassets.records import Record
 from imgassets.settings import Settings
 
@@ -134,12 +135,24 @@ class ObjectStore:
 
     def get_records(self, prefix: str, model: type[ModelT], threads: int = 8) -> list[ModelT]:
         """Every record under `prefix`, read in parallel."""
-        return self.read_records(list(self.list_keys(prefix)), model, threads)
-
-    def read_records(self, keys: list[str], model: type[ModelT], threads: int = 8) -> list[ModelT]:
-        """The records at `keys`, read in parallel."""
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(lambda key: self.get_record(key, model), keys))
+            return list(pool.map(lambda key: self.get_record(key, model), list(self.list_keys(prefix))))
+
+    def read_each(self, keys: list[str], model: type[ModelT], threads: int = 8) -> tuple[list[ModelT], dict[str, str]]:
+        """The records at `keys`, read in parallel, each on its own: one that cannot be read or parsed costs only
+        itself (returned as key → reason); infrastructure errors still raise (`failures.item_reason`)."""
+
+        def read(key: str) -> ModelT | str:
+            try:
+                return self.get_record(key, model)
+            except Exception as exc:
+                return failures.item_reason(exc)
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            outcomes = list(pool.map(read, keys))
+        records = [outcome for outcome in outcomes if not isinstance(outcome, str)]
+        unreadable = {key: outcome for key, outcome in zip(keys, outcomes, strict=True) if isinstance(outcome, str)}
+        return records, unreadable
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key).data)

@@ -119,6 +119,26 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     assert sum(summary.source_counts.values()) == 6
 
 
+def test_a_record_that_cannot_be_read_costs_only_its_own_row(topics, store, photos, deployment) -> None:
+    """A corrupt detection record: the hour's table is still written with every other image, and the check
+    fails naming that record (it does not fail the run)."""
+    report = deployment.ingest_folder(photos)
+    partition = layout.parse_image_key(report.sent[0]).partition
+    instance = DagsterInstance.ephemeral()
+    assert materialize(ASSETS, partition_key=partition, resources=deployment.resources(), instance=instance).success
+    broken = layout.parse_image_key(report.sent[0]).detection_key
+    store.put_bytes(broken, b'{"schema": "imgassets.detections.v1", "image_key": ', "application/json")
+    outcome = materialize(
+        [detection_table], partition_key=partition, resources=deployment.resources(), instance=instance
+    )
+    assert outcome.success
+    passed, counts = _table_check(outcome)
+    assert not passed and (counts["scope"], counts["detection_records"], counts["image_rows"]) == ("hour", 5, 4)
+    assert counts["unreadable_records"] == 1 and broken in counts["unreadable_examples"]
+    stored = table.read_hour(store, partition)
+    assert stored is not None and report.sent[0] not in stored.images.column("image_key").to_pylist()
+
+
 def _objects(store, partition: str) -> int:
     return sum(len(r.detections) for r in _json_records(store, partition))
 

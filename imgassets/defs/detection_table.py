@@ -31,21 +31,32 @@ def _batch_tables(
     listed = {result.image_key: result.detection_key for shard in shards for result in shard.images}
     own = {result.image_key for shard in shards if shard.run_id in own_runs for result in shard.images}
     missing = [key for image, key in listed.items() if image not in present or image in own]
-    tables = table.merge(stored, table.from_records(store.read_records(missing, DetectionRecord)))
+    records, unreadable = store.read_each(missing, DetectionRecord)
+    tables = table.merge(stored, table.from_records(records))
     in_table = set(tables.images.column("image_key").to_pylist())
-    return tables, {
+    audit: dict[str, int | str] = {
         "scope": "batch",
         "shard_images": len(listed),
         "shard_images_missing": sum(1 for image in listed if image not in in_table),
-        "added": len(missing),
+        "added": len(records),
     }
+    return tables, audit | _unreadable(unreadable)
 
 
 def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
     """A backfill rebuilds the hour from every detection record of it."""
-    records = store.get_records(layout.detections_prefix(partition), DetectionRecord)
-    tables = table.from_records(records)
-    return tables, {"scope": "hour", "detection_records": len(records)}
+    keys = list(store.list_keys(layout.detections_prefix(partition)))
+    records, unreadable = store.read_each(keys, DetectionRecord)
+    audit: dict[str, int | str] = {"scope": "hour", "detection_records": len(keys)}
+    return table.from_records(records), audit | _unreadable(unreadable)
+
+
+def _unreadable(unreadable: dict[str, str]) -> dict[str, int | str]:
+    """A record that cannot be read costs only its own row: counted (the check then fails) and named."""
+    if not unreadable:
+        return {}
+    examples = "; ".join(f"{key}: {reason}" for key, reason in sorted(unreadable.items())[:5])
+    return {"unreadable_records": len(unreadable), "unreadable_examples": examples}
 
 
 @dg.asset(
@@ -69,6 +80,7 @@ def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: A
     else:
         tables, audit = _hour_tables(store, partition)
         complete = tables.images.num_rows == audit["detection_records"]
+    complete = complete and "unreadable_records" not in audit
     written = table.write_hour(store, partition, tables)
     keys = tables.images.column("image_key").to_pylist()
     objects = table.objects(tables)
