@@ -186,16 +186,9 @@ def _read_records(store, keys: list[str]) -> list[DetectionRecord]:
 
 def _first_run_start(stack, run_ids: set[str]) -> datetime:
     """When the earliest of these runs began executing, from the bench instance's run records."""
-    from unittest import mock
+    from imgassets.stack.services import dagster_instance
 
-    from dagster import DagsterInstance
-
-    from imgassets.stack.services import dagster_env
-
-    with (
-        mock.patch.dict(os.environ, dagster_env(stack.settings, stack.paths)),
-        DagsterInstance.from_config(str(stack.paths.dagster_home)) as instance,
-    ):
+    with dagster_instance(stack.settings, stack.paths) as instance:
         records = [instance.get_run_record_by_id(run_id) for run_id in run_ids]
         starts = [record.start_time for record in records if record is not None]
     return datetime.fromtimestamp(min(s for s in starts if s is not None), UTC)

@@ -149,7 +149,7 @@ def parse_moment(text: str) -> datetime:
 @dataclass
 class Catalog:
     """A DuckDB connection that reads the pipeline's tables in S3. Thread-safe for concurrent queries (each gets
-    its own cursor); the Parquet metadata cache is shared."""
+    its own cursor); the hours kept in memory and DuckDB's Parquet metadata cache are shared."""
 
     settings: Settings
     _connection: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
@@ -205,10 +205,6 @@ class Catalog:
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = pool.map(lambda day: list(store.list_objects(layout.table_day_prefix(name, day))), days)
             return sorted(item for listed in found for item in listed if item[0] in wanted)
-
-    def objects(self, name: str, hours: HourRange) -> list[str]:
-        """The S3 URLs of table `name` in the range."""
-        return [f"s3://{self.settings.s3_bucket}/{key}" for key, _, _ in self.listed(name, hours)]
 
     def cursor(self, hours: HourRange, tables: Sequence[str] = layout.TABLE_NAMES) -> duckdb.DuckDBPyConnection:
         """A cursor on which the views `tables` (both by default) are the range's rows (empty when it has none)."""

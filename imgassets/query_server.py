@@ -127,8 +127,7 @@ def app(settings: Settings) -> Starlette:
         except layout.InvalidKey as exc:
             raise QueryError(str(exc)) from None
         page, size = _int(request, "page", 1), _int(request, "page_size", 48)
-        if page < 1 or not 1 <= size <= search.MAX_PAGE_SIZE:
-            raise QueryError(f"page must be >= 1 and page_size between 1 and {search.MAX_PAGE_SIZE}")
+        search.check_page(page, size)
         params = request.query_params
         total, images, sources = search.hour_page(
             catalog,

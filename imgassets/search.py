@@ -27,6 +27,12 @@ IMAGE_COLUMNS = (
 )
 
 
+def check_page(page: int, size: int) -> None:
+    """A page of results: numbered from 1, at most `MAX_PAGE_SIZE` images."""
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise QueryError(f"page must be >= 1 and page_size between 1 and {MAX_PAGE_SIZE}")
+
+
 @dataclass(frozen=True)
 class Condition:
     """At least `count` detections of class `label` (count 0 is refused: it would match everything)."""
@@ -57,8 +63,7 @@ class Search:
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
             raise QueryError("min confidence must be between 0 and 1")
-        if self.page < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise QueryError(f"page must be >= 1 and page size between 1 and {MAX_PAGE_SIZE}")
+        check_page(self.page, self.page_size)
 
     @property
     def bucket(self) -> Literal["hour", "day"]:
@@ -194,7 +199,7 @@ def export(catalog: Catalog, search: Search) -> pa.Table:
     """Every matching image (no paging) with its counts and detector configuration: the downloads' rows."""
     matches, parameters = search.matches_sql()
     with translated_errors():
-        cursor = catalog.cursor(search.hours)
+        cursor = catalog.cursor(search.hours, tables=sorted({search.table, "images"}))
         try:
             return cursor.execute(
                 f"WITH matches AS ({matches}) SELECT images.* FROM images SEMI JOIN matches USING (image_key) "
@@ -224,7 +229,7 @@ def hour_page(
 def _hour_page(
     catalog: Catalog, hours: HourRange, where: str, parameters: list[object], page: int, size: int
 ) -> tuple[int, list[ImageRow], list[str]]:
-    cursor = catalog.cursor(hours)
+    cursor = catalog.cursor(hours, tables=("images",))
     try:
         total, images = _page(
             cursor,

@@ -53,8 +53,6 @@ def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, mon
 
 
 def test_the_local_stack_and_the_code_image_use_the_template(tmp_path: Path) -> None:
-    from dagster import DagsterInstance
-
     from imgassets.defs.batch import HOUR_ROLLUP_POOL
     from imgassets.settings import load_settings
 
@@ -63,10 +61,9 @@ def test_the_local_stack_and_the_code_image_use_the_template(tmp_path: Path) -> 
     services.prepare_dagster(settings, paths)
     assert (paths.dagster_home / "dagster.yaml").read_text() == instance.render("local")
     # The hour roll-up pool has its limit of 1 in the instance's database.
-    env = services.dagster_env(settings, paths)
-    with services._environment(env), DagsterInstance.from_config(str(paths.dagster_home)) as loaded:
+    with services.dagster_instance(settings, paths) as loaded:
         assert loaded.event_log_storage.get_concurrency_info(HOUR_ROLLUP_POOL).slot_count == 1
-    assert "DAGSTER_HOME" not in os.environ or os.environ["DAGSTER_HOME"] != env["DAGSTER_HOME"]
+    assert os.environ.get("DAGSTER_HOME") != str(paths.dagster_home)  # the environment is restored
     dockerfile = (PROJECT_ROOT / "docker" / "Dockerfile").read_text()
     assert "imgassets instance --deployment compose --dagster-home /opt/dagster/home" in dockerfile
     assert not (PROJECT_ROOT / "docker" / "dagster.yaml").exists()

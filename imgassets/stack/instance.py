@@ -4,10 +4,14 @@ deployment shares, so the local stack and production cannot drift apart."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from imgassets.settings import Deployment
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 
 def render(deployment: Deployment) -> str:
@@ -31,14 +35,11 @@ def write(dagster_home: Path, deployment: Deployment) -> Path:
     return path
 
 
-def ensure_pools(dagster_home: Path) -> None:
+def ensure_pools(loaded: DagsterInstance) -> None:
     """Gives the hour roll-up pool its limit of 1 in the instance's database (Dagster keeps pool limits there;
     a pool without one is unlimited), unless an operator set another."""
-    from dagster import DagsterInstance
-
     from imgassets.defs.batch import HOUR_ROLLUP_POOL
 
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        storage = instance.event_log_storage
-        if HOUR_ROLLUP_POOL not in storage.get_concurrency_keys():
-            storage.set_concurrency_slots(HOUR_ROLLUP_POOL, 1)
+    storage = loaded.event_log_storage
+    if HOUR_ROLLUP_POOL not in storage.get_concurrency_keys():
+        storage.set_concurrency_slots(HOUR_ROLLUP_POOL, 1)

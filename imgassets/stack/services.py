@@ -15,10 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imgassets.settings import PROJECT_ROOT, Settings
 from imgassets.stack import instance
 from imgassets.stack.processes import Service, StackError
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 KAFKA_POM = Path(__file__).with_name("pom.xml")
 FRONTEND = PROJECT_ROOT / "frontend"
@@ -254,12 +258,21 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def dagster_instance(settings: Settings, paths: Paths) -> Iterator[DagsterInstance]:
+    """The local stack's Dagster instance, loaded with the environment its config reads (restored after)."""
+    from dagster import DagsterInstance
+
+    with _environment(dagster_env(settings, paths)), DagsterInstance.from_config(str(paths.dagster_home)) as loaded:
+        yield loaded
+
+
 def prepare_dagster(settings: Settings, paths: Paths) -> None:
     """The local instance: the shared template for the `local` deployment (SQLite, subprocess runs), and its
     pool limits."""
     instance.write(paths.dagster_home, "local")
-    with _environment(dagster_env(settings, paths)):
-        instance.ensure_pools(paths.dagster_home)
+    with dagster_instance(settings, paths) as loaded:
+        instance.ensure_pools(loaded)
 
 
 def _http_ok(url: str) -> bool:
