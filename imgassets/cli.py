@@ -415,13 +415,13 @@ def query_command(
     """
     from imgassets import query as querying
 
+    if output_format == "parquet" and output is None:
+        _fail("--format parquet writes a file: give --output")
     try:
         hours = querying.HourRange.parse(start, end, last)
         result = querying.query(sql, hours, get_settings_or_fail())
-    except (querying.QueryError, querying.TablesUnavailable) as exc:
+    except (querying.QueryError, querying.TablesUnavailable, SettingsError) as exc:
         _fail(str(exc))
-    if output_format == "parquet" and output is None:
-        _fail("--format parquet writes a file: give --output")
     querying.write(result, output_format, output)
     if output is not None:
         click.echo(f"{result.num_rows} rows → {output}", err=True)

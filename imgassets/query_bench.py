@@ -4,7 +4,8 @@ warm (the same connection again, as the query endpoint keeps it):
 
 - a month-wide search ("at least 3 person AND at least 1 bus"), as the search page runs it;
 - a per-class-per-day aggregation over the month;
-- the search page's server response: the query endpoint's /search over HTTP.
+- the search page's server response: the query endpoint's /search over HTTP;
+- a 100k-image hour's page, plain and filtered (each endpoint measurement starts a fresh endpoint: cold).
 
 The tables go to a bucket of their own (`<bucket>-queries`), so the viewer's data is left alone. Figures are
 printed and returned, never asserted.
@@ -13,7 +14,6 @@ printed and returned, never asserted.
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import threading
 import time
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from imgassets import layout, search, synthetic, table
+from imgassets import layout, query_server, search, synthetic, table
 from imgassets.bench import raw_detector, synthetic_photos
 from imgassets.query import Catalog, HourRange
 from imgassets.settings import Settings
@@ -61,27 +61,28 @@ def generate(store: ObjectStore, hours: HourRange, images_per_hour: int, log: Ca
     return totals
 
 
-def _timed(action: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """Seconds of the first call (cold) and of `repeats` more (warm)."""
-    started = time.perf_counter()
-    action()
-    cold = time.perf_counter() - started
-    warm = []
-    for _ in range(repeats):
+def _timed(action: Callable[[], Any], repeats: int) -> tuple[dict[str, float], Any]:
+    """Seconds of the first call (cold) and the median and maximum of `repeats` more (warm); and what the last
+    call returned."""
+    seconds = []
+    for _ in range(1 + repeats):
         started = time.perf_counter()
-        action()
-        warm.append(time.perf_counter() - started)
-    return cold, warm
+        result = action()
+        seconds.append(time.perf_counter() - started)
+    cold, warm = seconds[0], seconds[1:]
+    figures = {"cold_s": round(cold, 3), "warm_s": round(statistics.median(warm), 3), "warm_max_s": round(max(warm), 3)}
+    return figures, result
 
 
-def _figures(cold: float, warm: list[float]) -> dict[str, float]:
-    return {"cold_s": round(cold, 3), "warm_s": round(statistics.median(warm), 3), "warm_max_s": round(max(warm), 3)}
+def _endpoint(settings: Settings, path: str, repeats: int) -> dict[str, float]:
+    """GET `path` on a fresh query endpoint (nothing cached: cold), then again (warm)."""
 
+    def fetch() -> dict:
+        with urllib.request.urlopen(base + path, timeout=120) as response:
+            return json.loads(response.read())
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    with query_server.running(settings) as base:
+        return _timed(fetch, repeats)[0]
 
 
 def run(
@@ -92,10 +93,6 @@ def run(
     busy_hour_images: int = 100_000,
     log: Callable[[str], None] = print,
 ) -> dict:
-    import uvicorn
-
-    from imgassets import query_server
-
     bench = settings.model_copy(update={"s3_bucket": f"{settings.s3_bucket}-queries"[:63]})
     store = ObjectStore.from_settings(bench)
     store.ensure_bucket()
@@ -109,46 +106,26 @@ def run(
     log(f"  {generated['detections']:,} detections in {generated['images']:,} images, {size:.1f} MiB of Parquet")
 
     wanted = search.Search(hours=hours, conditions=SEARCH)
-    catalog = Catalog(bench)
     figures: dict[str, Any] = {"generated": generated}
-    figures["month_search"] = _figures(*_timed(lambda: search.run(catalog, wanted), repeats))
-    figures["month_search"]["matches"] = search.run(catalog, wanted).total
     catalog = Catalog(bench)
-    figures["class_per_day"] = _figures(*_timed(lambda: catalog.query(AGGREGATION, hours), repeats))
+    figures["month_search"], found = _timed(lambda: search.run(catalog, wanted), repeats)
+    figures["month_search"]["matches"] = found.total
+    catalog = Catalog(bench)
+    figures["class_per_day"], _ = _timed(lambda: catalog.query(AGGREGATION, hours), repeats)
+    conditions = "&".join(f"class={condition}" for condition in SEARCH)
+    figures["search_page_response"] = _endpoint(bench, f"/search?last={days}d&{conditions}&page_size=48", repeats)
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(query_server.app(bench), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-
-    def get(path: str) -> Callable[[], dict]:
-        def fetch() -> dict:
-            with urllib.request.urlopen(base + path, timeout=120) as response:
-                return json.loads(response.read())
-
-        return fetch
-
-    # One busy hour, a day before the month: its hour page, filtered and paged in the query.
+    # One busy hour, a day before the month: its hour page, paged and filtered in the query.
     busy = hours.start - timedelta(days=1)
     busy_partition = layout.partition_key(busy)
     log(f"writing one busy hour of {busy_hour_images:,} images ({busy_partition}) …")
     tables = synthetic.hour_tables(busy, busy_hour_images, np.random.default_rng(7))
     table.write_hour(store, busy_partition, tables)
     figures["busy_hour"] = {"images": tables.images.num_rows, "detections": tables.detections.num_rows}
-    try:
-        figures["search_page_response"] = _figures(
-            *_timed(get(f"/search?last={days}d&class=person:3&class=bus:1&page_size=48"), repeats)
-        )
-        figures["busy_hour_page"] = _figures(*_timed(get(f"/hours/{busy_partition}?page=50&page_size=48"), repeats))
-        figures["busy_hour_filtered"] = _figures(
-            *_timed(get(f"/hours/{busy_partition}?class=car&min=2&source=gate&page=3&page_size=48"), repeats)
-        )
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    figures["busy_hour_page"] = _endpoint(bench, f"/hours/{busy_partition}?page=50&page_size=48", repeats)
+    figures["busy_hour_filtered"] = _endpoint(
+        bench, f"/hours/{busy_partition}?class=car&min=2&source=gate&page=3&page_size=48", repeats
+    )
     for name in ("month_search", "class_per_day", "search_page_response", "busy_hour_page", "busy_hour_filtered"):
         measured = figures[name]
         log(f"{name:22} cold {measured['cold_s']:.3f} s   warm {measured['warm_s']:.3f} s (median of {repeats})")

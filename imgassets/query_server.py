@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pyarrow.csv as pacsv
@@ -156,3 +158,21 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[str]:
+    """The endpoint served from a thread of this process on a free local port, for the block; yields its URL
+    (the query benchmark and the tests)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

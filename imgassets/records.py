@@ -27,8 +27,6 @@ REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
 MANIFEST_SCHEMA: Final = "imgassets.manifest.v1"
 SHARD_SCHEMA: Final = "imgassets.shard.v1"
 SUMMARY_SCHEMA: Final = "imgassets.summary.v2"
-#: v1 summaries also listed every image of the hour (read as v2, that list is dropped: the hour's table holds it).
-SUMMARY_SCHEMA_V1: Final = "imgassets.summary.v1"
 
 
 @cache
@@ -227,6 +225,8 @@ class Summary(Record):
     """Per-hour roll-up: the successor of the original 'label@hour' job. Counts only, so its size does not grow
     with the hour's images; the per-image index is the hour's table (imgassets/table.py)."""
 
+    #: v1 summaries also listed every image of the hour; they are read as v2, that list dropped (the hour's table
+    #: holds it).
     schema_: Literal["imgassets.summary.v2", "imgassets.summary.v1"] = Field(SUMMARY_SCHEMA, alias="schema")
     partition: str
     generated_at: datetime

@@ -6,18 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 from dagster import DagsterInstance, build_sensor_context, materialize
 
 from imgassets import layout, query_server, synthetic, table
@@ -212,21 +208,6 @@ def _expected_matches(written: list[table.HourTables], conditions: dict[str, int
     return matched
 
 
-@contextmanager
-def _query_endpoint(settings):
-    server = uvicorn.Server(uvicorn.Config(query_server.app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def _get(url: str) -> tuple[int, bytes, dict]:
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
@@ -242,7 +223,7 @@ def test_search_endpoint_downloads_and_hour_pages_match_a_direct_count(bucket, d
     expected = _expected_matches(written, {"person": 2, "car": 1}, 0.6)
     assert len(expected) > 20, "the synthetic data should give several pages of matches"
     query = "from=2026-11-20-09:00&to=2026-11-20T13:00&class=person:2&class=car:1&min_confidence=0.6"
-    with _query_endpoint(deployment.settings) as base:
+    with query_server.running(deployment.settings) as base:
         status, body, _ = _get(f"{base}/search?{query}&page_size=10")
         found = json.loads(body)
         assert status == 200 and found["total"] == len(expected) and found["bucket"] == "hour"
@@ -295,14 +276,14 @@ def test_query_cli_and_python_function(bucket, deployment) -> None:
 def test_storage_down_is_503_and_a_bad_query_is_400(bucket, deployment) -> None:
     """S3 unreachable is the storage's fault (503, and the CLI says so); a query DuckDB refuses is the caller's."""
     down = deployment.with_values(s3_endpoint_url="http://127.0.0.1:9", s3_max_attempts=1)
-    with _query_endpoint(down.settings) as base:
+    with query_server.running(down.settings) as base:
         for path in ["/search?last=1d", "/hours/2026-11-25-04:00", "/search.csv?last=1d"]:
             status, body, _ = _get(base + path)
             assert status == 503 and "cannot be read" in json.loads(body)["error"], path
     result = down.cli("query", "--last", "1d", "SELECT count(*) FROM images")
     assert result.exit_code == 1 and "Error: EndpointConnectionError" in result.output
     _synthetic_hours(deployment.store(), datetime(2026, 11, 22, 0, tzinfo=UTC), 1, 10)
-    with _query_endpoint(deployment.settings) as base:
+    with query_server.running(deployment.settings) as base:
         status, body, _ = _get(f"{base}/search?from=2026-11-22&to=2026-11-22T01:00&class=person:1&page=0")
         assert status == 400 and "page" in json.loads(body)["error"]
 
