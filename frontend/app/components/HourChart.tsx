@@ -2,6 +2,7 @@ import { Link } from "react-router";
 import { classColor } from "../lib/colors";
 import type { HourBar } from "../lib/overview";
 import { viewerPath } from "../lib/viewer-routes";
+import { barPlot } from "./barPlot";
 
 const WIDTH = 960;
 const HEIGHT = 240;
@@ -14,13 +15,12 @@ function hourLabel(partition: string): string {
 
 /** Objects per class per hour as stacked bars; each bar links to its hour. */
 export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[] }) {
-  const plotWidth = WIDTH - PAD.left - PAD.right;
-  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
-  const max = Math.max(1, ...hours.map((hour) => hour.objects));
-  const slot = plotWidth / Math.max(1, hours.length);
-  const barWidth = Math.max(1, slot * 0.8);
-  const y = (value: number) => PAD.top + plotHeight - (value / max) * plotHeight;
-  const labelEvery = Math.max(1, Math.ceil(hours.length / 8));
+  const { max, plotHeight, slot, barWidth, y, labelEvery } = barPlot(
+    { width: WIDTH, height: HEIGHT, pad: PAD },
+    hours.length,
+    Math.max(...hours.map((hour) => hour.objects)),
+    8,
+  );
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label="Objects detected per class per hour">

@@ -1,5 +1,6 @@
 import { Link } from "react-router";
 import type { Bucket, ChartBar } from "../lib/search";
+import { barPlot } from "./barPlot";
 
 const WIDTH = 960;
 const HEIGHT = 200;
@@ -28,13 +29,12 @@ export function SearchChart({
   bucket: Bucket;
   link: (bar: ChartBar) => string;
 }) {
-  const plotWidth = WIDTH - PAD.left - PAD.right;
-  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
-  const max = Math.max(1, ...bars.map((bar) => bar.matches));
-  const slot = plotWidth / Math.max(1, bars.length);
-  const barWidth = Math.max(1, slot * 0.8);
-  const y = (value: number) => PAD.top + plotHeight - (value / max) * plotHeight;
-  const labelEvery = Math.max(1, Math.ceil(bars.length / 10));
+  const { max, plotHeight, slot, barWidth, y, labelEvery } = barPlot(
+    { width: WIDTH, height: HEIGHT, pad: PAD },
+    bars.length,
+    Math.max(...bars.map((bar) => bar.matches)),
+    10,
+  );
   // Whole numbers only: 0, half, max (fewer when they coincide).
   const ticks = [...new Set([0, Math.round(max / 2), max])];
   return (
