@@ -26,8 +26,9 @@ from urllib.parse import quote
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from imgassets.comparisons import ComparePage, ImageComparison, VersionList
 from imgassets.messages import DeadLetter, ImageMessage
-from imgassets.records import DetectionRecord, Manifest, Rejection, Shard, Summary
+from imgassets.records import Comparison, DetectionRecord, Manifest, Rejection, Shard, Summary
 from imgassets.search import HourPage, SearchPage
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
@@ -42,12 +43,20 @@ VERSIONED_DOCUMENTS: tuple[type[BaseModel], ...] = (
     Manifest,
     Shard,
     Summary,
+    Comparison,
     ImageMessage,
     DeadLetter,
 )
 #: Top-level documents: the versioned ones, then the query endpoint's answers (what the viewer's server reads,
 #: untagged: both sides are deployed together). Everything they contain comes along.
-DOCUMENTS: tuple[type[BaseModel], ...] = (*VERSIONED_DOCUMENTS, SearchPage, HourPage)
+DOCUMENTS: tuple[type[BaseModel], ...] = (
+    *VERSIONED_DOCUMENTS,
+    SearchPage,
+    HourPage,
+    VersionList,
+    ComparePage,
+    ImageComparison,
+)
 
 #: The viewer's pages and resource routes, in React Router's path syntax: `:name` fills one path segment,
 #: a trailing `*` the rest of the path (slashes included) and is filled by the parameter named in `splat`.
@@ -59,6 +68,8 @@ VIEWER_ROUTES: dict[str, dict[str, str]] = {
     "media_thumbnail": {"path": "/media/thumbnail/*", "splat": "key"},
     "search": {"path": "/search"},
     "search_download": {"path": "/search/download/:format"},
+    "compare": {"path": "/compare"},
+    "compare_image": {"path": "/compare/images/*", "splat": "key"},
 }
 
 # Characters a parameter keeps as they are; everything else is percent-encoded (UTF-8). The viewer's
@@ -78,6 +89,8 @@ _EXAMPLES: list[tuple[str, dict[str, str]]] = [
     ("hour", {"partition": "a/b?c"}),
     ("search", {}),
     ("search_download", {"format": "csv"}),
+    ("compare", {}),
+    ("compare_image", {"key": _EXAMPLE_KEY}),
 ]
 
 

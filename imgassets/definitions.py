@@ -27,12 +27,18 @@ def defs() -> Definitions:
     from imgassets.defs.raw_images import raw_images
     from imgassets.defs.resources import pipeline_resources
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
+    from imgassets.defs.versions import version_assets
+    from imgassets.resources import DetectorResource
 
+    settings = get_settings()
+    # Each detector version other than the active one has its assets (filled by backfills).
+    others = DetectorResource.from_settings(settings).versions().others
+    versions = [asset for version in others for asset in version_assets(version)]
     return Definitions(
-        assets=[raw_images, detections, detection_summary, detection_table],
+        assets=[raw_images, detections, detection_summary, detection_table, *versions],
         jobs=[image_batch_job],
         sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
         executor=in_process_executor,
-        resources=pipeline_resources(get_settings()),
+        resources=pipeline_resources(settings),
     )

@@ -9,6 +9,14 @@
     summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
     tables/<table>/date=YYYY-MM-DD/hour=HH/part-0.parquet   the hour as a columnar table (detections, images)
     ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
+    candidates/<forward id>/YYYY/MM/DD/HH/<run id>.parquet   one run's candidate boxes per image (detector versions)
+    versions/<version>/detections/YYYY/MM/DD/HH/<image file>.json   another detector version's records
+    versions/<version>/rejections/YYYY/MM/DD/HH/<image file>.json   … and its rejections
+    versions/<version>/comparisons/YYYY/MM/DD/HH.json  that version against the active one, for the hour
+
+The records of the active detector version are the pipeline's own `detections/`; every other version
+(imgassets/detector/versions.py) writes under `versions/<version>/` only. Candidates are keyed by what a forward
+pass depends on (backend, input size, weights), so versions differing only in thresholds share them.
 
 The tables use Hive-style partition directories, so Trino, Spark, Athena or DuckDB can read `tables/<table>/`
 as one partitioned table (partition columns `date` and `hour`); each hour is one object, rewritten whole.
@@ -34,6 +42,8 @@ SHARDS = "shards/"
 SUMMARIES = "summaries/"
 INGEST_MARKERS = "ingest/sha256/"
 TABLES = "tables/"
+CANDIDATES = "candidates/"
+VERSIONS = "versions/"
 #: The columnar tables (imgassets/table.py): one row per detection, one row per image.
 TABLE_NAMES = ("detections", "images")
 
@@ -53,6 +63,8 @@ _PARTITION = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}:00", re.ASCII)
 _SUMMARY_KEY = re.compile(r"summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json", re.ASCII)
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_VERSION = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
+_FORWARD_ID = re.compile(r"[a-z]+-\d{2,4}-[0-9a-f]{16}", re.ASCII)
 
 
 class InvalidKey(ValueError):
@@ -78,6 +90,13 @@ class ImageKey:
     @property
     def rejection_key(self) -> str:
         return f"{REJECTIONS}{_hour_path(self.hour)}/{self.file}.json"
+
+    def version_detection_key(self, version: str) -> str:
+        """The image's record under a detector version that is not the active one."""
+        return f"{version_prefix(version)}{self.detection_key}"
+
+    def version_rejection_key(self, version: str) -> str:
+        return f"{version_prefix(version)}{self.rejection_key}"
 
     @property
     def thumbnail_key(self) -> str:
@@ -225,6 +244,37 @@ def parse_table_key(key: str) -> datetime:
     if match is None:
         raise InvalidKey(f"not a table key: {key!r}")
     return parse_partition(f"{match[1]}-{match[2]}:00")
+
+
+def version_prefix(version: str) -> str:
+    """Where a detector version other than the active one writes (its records, rejections and comparisons)."""
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise InvalidKey(f"not a detector version name: {version!r}")
+    return f"{VERSIONS}{version}/"
+
+
+def version_detections_prefix(version: str, partition: str) -> str:
+    return version_prefix(version) + detections_prefix(partition)
+
+
+def version_rejections_prefix(version: str, partition: str) -> str:
+    return version_prefix(version) + rejections_prefix(partition)
+
+
+def comparison_key(version: str, partition: str) -> str:
+    """The hour's comparison of `version` with the active version."""
+    return f"{version_prefix(version)}comparisons/{_hour_path(parse_partition(partition))}.json"
+
+
+def candidates_prefix(forward_id: str, partition: str) -> str:
+    """The hour's candidate shards of one forward pass configuration (`DetectorVersion.forward_id`)."""
+    if not isinstance(forward_id, str) or not _FORWARD_ID.fullmatch(forward_id):
+        raise InvalidKey(f"not a forward pass id: {forward_id!r}")
+    return f"{CANDIDATES}{forward_id}/{_hour_path(parse_partition(partition))}/"
+
+
+def candidates_key(forward_id: str, partition: str, run_id: str) -> str:
+    return candidates_prefix(forward_id, partition) + _run_file(run_id).removesuffix(".json") + ".parquet"
 
 
 def ingest_marker_key(sha256: str) -> str:

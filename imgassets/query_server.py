@@ -6,6 +6,9 @@ connection, so Parquet metadata stays cached between requests (warm queries).
     GET /search?last=7d|from=…&to=…&class=person:3&class=bus:1&min_confidence=0.5&source=cam-1&page=1&page_size=48
     GET /search.csv, /search.parquet      (same parameters, no paging): every matching image
     GET /hours/{partition}?class=dog&min=2&source=cam-1&page=1&page_size=48
+    GET /versions
+    GET /versions/{version}/compare?last=7d|from=…&to=…&sort=difference&page=1&page_size=48
+    GET /versions/{version}/images/{image key}
 
 Errors in the request answer 400 with {"error": …}; S3 down or a table it cannot read answers 503.
 """
@@ -29,9 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgassets import layout, search
+from imgassets import comparisons, layout, search
 from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
+from imgassets.resources import DetectorResource
 from imgassets.settings import Settings
+from imgassets.storage import ObjectStore
 
 
 def _model(answer: BaseModel) -> Response:
@@ -122,6 +127,34 @@ def app(settings: Settings) -> Starlette:
             headers={"Content-Disposition": f'attachment; filename="imgassets-matches.{fmt}"'},
         )
 
+    store = ObjectStore.from_settings(settings)
+    detector = DetectorResource.from_settings(settings)
+
+    def compare(request: Request) -> Response:
+        params = request.query_params
+        if not any(params.get(name) for name in ("from", "to", "last")):
+            hours = HourRange.parse(None, None, "7d")
+        else:
+            hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
+        return _model(
+            comparisons.compare_page(
+                store,
+                detector.versions(),
+                request.path_params["version"],
+                hours,
+                params.get("sort") or "difference",
+                _int(request, "page", 1),
+                _int(request, "page_size", 48),
+            )
+        )
+
+    def compare_image(request: Request) -> Response:
+        return _model(
+            comparisons.image_comparison(
+                store, detector.versions(), request.path_params["version"], request.path_params["key"]
+            )
+        )
+
     def hour(request: Request) -> Response:
         partition = request.path_params["partition"]
         try:
@@ -150,6 +183,9 @@ def app(settings: Settings) -> Starlette:
             Route("/search", answering(search_page)),
             Route("/search.{format:str}", answering(download)),
             Route("/hours/{partition:str}", answering(hour)),
+            Route("/versions", answering(lambda request: _model(comparisons.version_list(detector.versions())))),
+            Route("/versions/{version:str}/compare", answering(compare)),
+            Route("/versions/{version:str}/images/{key:path}", answering(compare_image)),
         ]
     )
 

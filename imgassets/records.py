@@ -27,6 +27,7 @@ REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
 MANIFEST_SCHEMA: Final = "imgassets.manifest.v1"
 SHARD_SCHEMA: Final = "imgassets.shard.v1"
 SUMMARY_SCHEMA: Final = "imgassets.summary.v2"
+COMPARISON_SCHEMA: Final = "imgassets.comparison.v1"
 
 
 @cache
@@ -282,3 +283,56 @@ class Summary(Record):
             rejected=[RejectedImage(image_key=k, reason=v) for k, v in sorted(rejected.items())],
             runs=sorted(s.run_id for s in shards),
         )
+
+
+class ClassAgreement(Record):
+    """One class in a comparison: objects each version found, and how many of B's matched one of A's."""
+
+    label: str
+    a: int
+    b: int
+    matched: int
+
+
+class ImageDisagreement(Record):
+    """An image where two versions' detections differ: boxes matched, and boxes only one of them has."""
+
+    image_key: str
+    objects_a: int
+    objects_b: int
+    matched: int
+    only_a: int
+    only_b: int
+    #: only_a + only_b: how far the two versions are apart on this image (the compare page sorts by it).
+    difference: int
+
+
+class Comparison(Record):
+    """A detector version (B) against the active one (A) for one hour (imgassets/compare.py).
+
+    Boxes match when their class is the same and their IoU is at least `iou_threshold` (each box matches at
+    most once, B's most confident first); B's precision and recall are measured against A as the reference.
+    """
+
+    schema_: Literal["imgassets.comparison.v1"] = Field(COMPARISON_SCHEMA, alias="schema")
+    partition: str
+    generated_at: datetime
+    version_a: str
+    version_b: str
+    detector_a: str
+    detector_b: str
+    iou_threshold: float
+    #: Images with a record in both versions (only these are compared).
+    images: int
+    #: Images with a record in one version only (a backfill not finished, or an image rejected by one).
+    only_in_a: int
+    only_in_b: int
+    objects_a: int
+    objects_b: int
+    matched: int
+    #: matched / objects_b and matched / objects_a; None when that version found nothing.
+    precision: float | None
+    recall: float | None
+    classes: list[ClassAgreement]
+    #: Every image where the versions differ, largest difference first.
+    disagreements: list[ImageDisagreement]

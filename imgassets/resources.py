@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 
 from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
+from imgassets.detector.versions import DEFAULT, DetectorVersion, Versions, load_versions
 from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.storage import ObjectStore, make_s3_client
 
@@ -106,7 +107,8 @@ class KafkaResource(ConfigurableResource):
 
 
 class DetectorResource(ConfigurableResource):
-    """YOLOv4-tiny with the original project's thresholds by default."""
+    """The detector versions (imgassets/detector/versions.py): `default` is YOLOv4-tiny with the original
+    project's thresholds and these fields; `versions_file` defines the others and which one is active."""
 
     backend: str
     input_size: int
@@ -114,21 +116,40 @@ class DetectorResource(ConfigurableResource):
     nms: float
     model_dir: str | None
     lanes: int | None = None
+    versions_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorResource:
         return cls(**_fields(cls, settings, "detector_"))
 
-    def load(self) -> Detector:
-        """The network, loaded once per process (runs reuse it when executed in-process)."""
-        return _cached_detector(self.backend, self.input_size, self.confidence, self.nms, self.model_dir, self.lanes)
+    def versions(self) -> Versions:
+        default = DetectorVersion(
+            name=DEFAULT,
+            backend=self.backend,
+            input_size=self.input_size,
+            confidence=self.confidence,
+            nms=self.nms,
+            model_dir=Path(self.model_dir) if self.model_dir else None,
+        )
+        return load_versions(Path(self.versions_file) if self.versions_file else None, default)
+
+    def load(self, version: DetectorVersion | None = None) -> Detector:
+        """The version's network (default: the active version's), loaded once per process (runs reuse it when
+        executed in-process)."""
+        return _cached_detector(version or self.versions().active, self.lanes)
 
 
 @cache
-def _cached_detector(
-    backend: str, input_size: int, confidence: float, nms: float, model_dir: str | None, lanes: int | None
-) -> Detector:
-    return load_detector(backend, input_size, confidence, nms, Path(model_dir) if model_dir else None, lanes)
+def _cached_detector(version: DetectorVersion, lanes: int | None) -> Detector:
+    return load_detector(
+        version.backend,
+        version.input_size,
+        version.confidence,
+        version.nms,
+        lanes=lanes,
+        files=version.files(),
+        classes=version.classes,
+    )
 
 
 class PipelineResource(ConfigurableResource):

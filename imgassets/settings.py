@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     detector_model_dir: Path | None = None
     #: Concurrent inference lanes, each a single network; unset = one per CPU core available.
     detector_lanes: int | None = Field(None, ge=1, le=64)
+    #: The named detector versions and which one is active (imgassets/detector/versions.py); unset: the
+    #: project's detector-versions.toml when there is one, else only `default` (the settings above).
+    detector_versions_file: Path | None = None
 
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"

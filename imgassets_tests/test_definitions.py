@@ -29,8 +29,9 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor'] "
-        "['detection_summary', 'detection_table', 'detections', 'raw_images']"
-    )
+        "['conf03/comparison', 'conf03/detections', 'detection_summary', 'detection_table', 'detections', "
+        "'input608/comparison', 'input608/detections', 'raw_images']"
+    ), "the pipeline's assets, and those of each detector version of detector-versions.toml but the active one"
 
 
 def test_dagster_definitions_validate_passes_without_credentials(tmp_path: Path) -> None:

@@ -74,15 +74,23 @@ def item_failure(exc: Exception) -> str:
 
 
 def reject(
-    store: ObjectStore, image_key: str, reason: str, partition: str, run_id: str, kafka: KafkaRef | None
+    store: ObjectStore,
+    image_key: str,
+    reason: str,
+    partition: str,
+    run_id: str,
+    kafka: KafkaRef | None,
+    version: str | None = None,
 ) -> Rejection:
-    """Writes the image's rejection record, so the viewer and the hour's audit see it as handled (a key that is
-    not one of ours is recorded only in the run's manifest or shard)."""
+    """Writes the image's rejection record (under a detector `version`'s prefix when given), so the viewer and the
+    hour's audit see it as handled (a key that is not one of ours is recorded only in the run's manifest or
+    shard)."""
     rejection = Rejection(
         image_key=image_key, reason=reason, partition=partition, run_id=run_id, rejected_at=now(), kafka=kafka
     )
     with contextlib.suppress(layout.InvalidKey):
-        store.put_record(layout.parse_image_key(image_key).rejection_key, rejection)
+        parsed = layout.parse_image_key(image_key)
+        store.put_record(parsed.rejection_key if version is None else parsed.version_rejection_key(version), rejection)
     return rejection
 
 
@@ -127,3 +135,11 @@ def class_table(counts: Counter[str]) -> str:
         return "No objects detected."
     rows = "\n".join(f"| {label} | {count} |" for label, count in counts.most_common())
     return f"| class | objects |\n|---|---|\n{rows}"
+
+
+def unreadable_metadata(unreadable: dict[str, str]) -> dict[str, int | str]:
+    """A record that cannot be read costs only itself: counted (the step's check then fails) and named."""
+    if not unreadable:
+        return {}
+    examples = "; ".join(f"{key}: {reason}" for key, reason in sorted(unreadable.items())[:5])
+    return {"unreadable_records": len(unreadable), "unreadable_examples": examples}

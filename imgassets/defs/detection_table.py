@@ -4,7 +4,14 @@ time. Its check sits beside it."""
 import dagster as dg
 
 from imgassets import layout, table
-from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, batch_manifest, lineage
+from imgassets.defs.batch import (
+    GROUP,
+    HOUR_ROLLUP_POOL,
+    alert_failed_check,
+    batch_manifest,
+    lineage,
+    unreadable_metadata,
+)
 from imgassets.defs.detections import detections
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.records import DetectionRecord, Shard
@@ -40,7 +47,7 @@ def _batch_tables(
         "shard_images_missing": sum(1 for image in listed if image not in in_table),
         "added": len(records),
     }
-    return tables, audit | _unreadable(unreadable)
+    return tables, audit | unreadable_metadata(unreadable)
 
 
 def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
@@ -48,15 +55,7 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
     keys = list(store.list_keys(layout.detections_prefix(partition)))
     records, unreadable = store.read_each(keys, DetectionRecord)
     audit: dict[str, int | str] = {"scope": "hour", "detection_records": len(keys)}
-    return table.from_records(records), audit | _unreadable(unreadable)
-
-
-def _unreadable(unreadable: dict[str, str]) -> dict[str, int | str]:
-    """A record that cannot be read costs only its own row: counted (the check then fails) and named."""
-    if not unreadable:
-        return {}
-    examples = "; ".join(f"{key}: {reason}" for key, reason in sorted(unreadable.items())[:5])
-    return {"unreadable_records": len(unreadable), "unreadable_examples": examples}
+    return table.from_records(records), audit | unreadable_metadata(unreadable)
 
 
 @dg.asset(

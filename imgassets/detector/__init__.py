@@ -1,18 +1,22 @@
-"""Object detection: YOLOv4-tiny model files, backends, and shared post-processing."""
+"""Object detection: YOLO model files, backends, shared post-processing, and named detector versions."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_files
+from imgassets.detector.postprocess import Candidates
 from imgassets.records import Detection
 
-__all__ = ["MODEL_NAME", "Detector", "ModelFiles", "find_model_files", "lane_threads", "load_detector"]
+#: The name each backend setting (`opencv`, `onnx`) has in records (`DetectionRecord.backend`).
+BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime"}
+
+__all__ = ["BACKEND_NAMES", "MODEL_NAME", "Detector", "ModelFiles", "find_model_files", "lane_threads", "load_detector"]
 
 
 class Detector(Protocol):
@@ -21,8 +25,15 @@ class Detector(Protocol):
     input_size: int
     confidence: float
     nms: float
+    classes: frozenset[str] | None
     #: How many threads should call `detect` at once to use the machine: each lane has its own network.
     lanes: int
+
+    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]: ...
+
+    def select(self, found: Candidates) -> list[Detection]: ...
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
 
@@ -45,14 +56,17 @@ def load_detector(
     nms: float = 0.4,
     model_dir: Path | None = None,
     lanes: int | None = None,
+    files: ModelFiles | None = None,
+    classes: Collection[str] | None = None,
 ) -> Detector:
-    files = find_model_files(model_dir)
+    """A detector on `files` (default: the YOLOv4-tiny files in `model_dir` or the model wheel)."""
+    files = files or find_model_files(model_dir)
     if backend == "opencv":
         from imgassets.detector.opencv_backend import OpenCVDetector
 
-        return OpenCVDetector(files, input_size, confidence, nms, lanes)
+        return OpenCVDetector(files, input_size, confidence, nms, lanes, classes)
     if backend == "onnx":
         from imgassets.detector.onnx_backend import OnnxDetector
 
-        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes)
+        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes, classes=classes)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

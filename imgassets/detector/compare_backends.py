@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from imgassets.detector import Detector, load_detector
-from imgassets.detector.onnx_backend import OnnxDetector
 from imgassets.records import Detection
 from imgassets.settings import PROJECT_ROOT
 
@@ -36,20 +35,11 @@ def _time(detector: Detector, images: list[np.ndarray], iterations: int, warmup:
     return (time.perf_counter() - start) / (iterations * len(images))
 
 
-def _opencv_rows(detector: Detector, images: list[np.ndarray]) -> np.ndarray:
-    """OpenCV's raw (images, rows, 85) from a net of its own, both yolo layers concatenated."""
-    net = cv2.dnn.readNetFromDarknet(str(detector.files.cfg), str(detector.files.weights))
-    size = (detector.input_size, detector.input_size)
-    net.setInput(cv2.dnn.blobFromImages(images, 1 / 255.0, size, swapRB=True, crop=False))
-    outputs = net.forward(net.getUnconnectedOutLayersNames())
-    return np.concatenate([out.reshape(len(images), -1, out.shape[-1]) for out in outputs], axis=1)
-
-
 def _box(detection: Detection) -> tuple[int, int, int, int]:
     return detection.box.x, detection.box.y, detection.box.w, detection.box.h
 
 
-def _differences(reference: Detector, other: OnnxDetector, images: list[np.ndarray]) -> None:
+def _differences(reference: Detector, other: Detector, images: list[np.ndarray]) -> None:
     box_px = score = 0.0
     for image in images:
         expected = sorted(reference.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
@@ -61,7 +51,7 @@ def _differences(reference: Detector, other: OnnxDetector, images: list[np.ndarr
             box_px = max(box_px, *(abs(u - v) for u, v in zip(_box(a), _box(b), strict=False)))
             score = max(score, abs(a.confidence - b.confidence))
     print(f"  detections: max box difference {box_px:g} px, max confidence difference {score:g}")
-    diff = np.abs(_opencv_rows(reference, images) - other.raw_rows(images))
+    diff = np.abs(reference.raw_rows(images) - other.raw_rows(images))
     print(
         f"  raw rows: max |diff| box (relative) {diff[..., :4].max():.2e}, objectness {diff[..., 4].max():.2e}, "
         f"class scores {diff[..., 5:].max():.2e}"
@@ -75,7 +65,6 @@ def main() -> None:
     args = parser.parse_args()
     images = [image for path in sorted(PHOTOS.glob("*.jpg")) if (image := cv2.imread(str(path))) is not None]
     opencv, onnx = load_detector("opencv"), load_detector("onnx")
-    assert isinstance(onnx, OnnxDetector)
     print(f"{len(images)} photos, {args.iterations} iterations ({args.warmup} warm-up), input 416x416")
     for detector in (opencv, onnx):
         for batched in (False, True):

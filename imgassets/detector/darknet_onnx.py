@@ -42,15 +42,18 @@ def cached_onnx_model(files: ModelFiles, input_size: int, cache_dir: Path | None
     The name is keyed by the weights' sha256, the cfg's content, the input size and the converter
     version; it is written through a temporary file and renamed, so concurrent processes are safe.
     """
+    cfg = files.cfg
+    if cfg is None:
+        raise ValueError(f"{files.weights} is not a Darknet model (no .cfg)")
     key = hashlib.sha256(
-        f"{files.weights_sha256}:{input_size}:{CONVERTER_VERSION}:".encode() + files.cfg.read_bytes()
+        f"{files.weights_sha256}:{input_size}:{CONVERTER_VERSION}:".encode() + cfg.read_bytes()
     ).hexdigest()[:16]
     directory = cache_dir or default_cache_dir()
-    path = directory / f"{files.cfg.stem}-{input_size}-{key}.onnx"
+    path = directory / f"{cfg.stem}-{input_size}-{key}.onnx"
     if not path.is_file():
         directory.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(convert(files.cfg, files.weights, input_size).SerializeToString())
+        partial.write_bytes(convert(cfg, files.weights, input_size).SerializeToString())
         os.replace(partial, path)
     return path
 

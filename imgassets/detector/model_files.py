@@ -23,7 +23,10 @@ class ModelFilesError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelFiles:
-    cfg: Path
+    """A Darknet model (`cfg` + `weights`) or an ONNX model (`weights` is the .onnx file, `cfg` is None), and
+    its class names, one per line."""
+
+    cfg: Path | None
     weights: Path
     names: Path
 
@@ -66,7 +69,7 @@ def find_model_files(model_dir: Path | None = None) -> ModelFiles:
         weights=directory / "yolov4-tiny.weights",
         names=directory / "coco.names",
     )
-    missing = [str(p) for p in (files.cfg, files.weights, files.names) if not p.is_file()]
+    missing = [str(p) for p in (files.cfg, files.weights, files.names) if p is not None and not p.is_file()]
     if missing:
         raise ModelFilesError(f"model files missing: {', '.join(missing)}")
     return files

@@ -1,35 +1,78 @@
-"""Turning raw YOLO output rows into clipped, NMS-filtered detections (shared by every backend)."""
+"""Turning raw YOLO output rows into clipped, NMS-filtered detections (shared by every backend).
+
+Two steps, so a detector version that differs only in thresholds or classes needs no forward pass: `candidates`
+keeps the rows whose best class score is above a floor (what is stored per image, imgassets/candidates.py), and
+`select` applies a confidence, NMS and class filter to them. `select(candidates(rows, floor), c, …)` equals
+`select(candidates(rows, c), c, …)` for any c >= floor: the same rows, in the same order, reach NMS.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from imgassets.records import Box, Detection
 
+#: The lowest confidence kept with an image's candidates: versions with a confidence at or above it are computed
+#: from the stored candidates. (Darknet's yolo layer, and so both backends, already zero class scores <= 0.2.)
+CANDIDATE_FLOOR = 0.1
 
-def decode(
-    rows: np.ndarray,
-    width: int,
-    height: int,
-    labels: Sequence[str],
-    confidence: float,
-    nms: float,
-) -> list[Detection]:
+
+@dataclass(frozen=True)
+class Candidates:
+    """An image's candidate boxes: `boxes` (n, 4) float32 cx, cy, w, h relative to the image; `class_ids` (n,)
+    the best class of each; `scores` (n,) float32 its score (objectness × class probability); in network row
+    order. `width` and `height` are the image's, in pixels."""
+
+    width: int
+    height: int
+    boxes: np.ndarray
+    class_ids: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def candidates(rows: np.ndarray, width: int, height: int, floor: float = CANDIDATE_FLOOR) -> Candidates:
     """`rows` is (n, 5 + classes): cx, cy, w, h relative to the image, objectness, per-class scores.
 
-    Class scores already include objectness (Darknet's region layer multiplies them), as in the
-    original project's decode. NMS runs per class, like Darknet and OpenCV's DetectionModel.
+    Class scores already include objectness (Darknet's region layer multiplies them), as in the original
+    project's decode.
     """
     scores = rows[:, 5:]
     class_ids = scores.argmax(axis=1)
-    confidences = scores[np.arange(len(rows)), class_ids]
-    keep = confidences > confidence
+    best = scores[np.arange(len(rows)), class_ids]
+    keep = best > floor
+    return Candidates(
+        width=width,
+        height=height,
+        boxes=np.ascontiguousarray(rows[keep, :4], dtype=np.float32),
+        class_ids=class_ids[keep].astype(np.int32),
+        scores=best[keep].astype(np.float32),
+    )
+
+
+def select(
+    found: Candidates,
+    labels: Sequence[str],
+    confidence: float,
+    nms: float,
+    classes: Collection[str] | None = None,
+) -> list[Detection]:
+    """The detections above `confidence` after per-class NMS (like Darknet and OpenCV's DetectionModel), in
+    pixels, clipped; only `classes` when given (NMS is per class, so filtering before or after it is the same)."""
+    keep = found.scores > confidence
+    if classes is not None:
+        wanted = [index for index, label in enumerate(labels) if label in classes]
+        keep &= np.isin(found.class_ids, wanted)
     if not keep.any():
         return []
-    rows, class_ids, confidences = rows[keep], class_ids[keep], confidences[keep]
+    rows, class_ids, confidences = found.boxes[keep], found.class_ids[keep], found.scores[keep]
+    width, height = found.width, found.height
     centers_x, centers_y = rows[:, 0] * width, rows[:, 1] * height
     box_w, box_h = rows[:, 2] * width, rows[:, 3] * height
     boxes = np.stack([centers_x - box_w / 2, centers_y - box_h / 2, box_w, box_h], axis=1)

