@@ -205,7 +205,71 @@ def _materializations_and_kafka_runs(partition: str) -> dict:
     )
 
 
-def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict) -> None:
+@pytest.fixture(scope="module")
+def conf03_backfill(stack: Stack, ingested: dict) -> dict:
+    """The hour reprocessed under detector version conf03 (detector-versions.toml: confidence 0.3) as one backfill
+    of its two assets, launched through Dagster's GraphQL API as the UI's "Materialize" dialog does, and run by
+    the stack's daemon. Returns the conf03/detections materialization's metadata, and the active version's
+    records (key → bytes) as they were before."""
+    from imgassets import layout
+
+    partition = ingested["partition"]
+    before = {key: stack.store.get(key).data for key in stack.store.list_keys(layout.detections_prefix(partition))}
+    selection = [{"path": ["conf03", "detections"]}, {"path": ["conf03", "comparison"]}]
+    launched = _graphql(
+        """mutation ($params: LaunchBackfillParams!) {
+          launchPartitionBackfill(backfillParams: $params) {
+            __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
+          }
+        }""",
+        {"params": {"partitionNames": [partition], "assetSelection": selection, "title": "conf03 (e2e)"}},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+
+    def status() -> str:
+        found = _graphql(
+            "query ($id: String!) {partitionBackfillOrError(backfillId: $id) {... on PartitionBackfill {status}}}",
+            {"id": launched["backfillId"]},
+        )
+        return found["partitionBackfillOrError"]["status"]
+
+    final = _poll(status, lambda s: s not in ("REQUESTED", "CANCELING", "FAILING"), 300, every=2)
+    assert final == "COMPLETED_SUCCESS", final
+    data = _graphql(
+        """query ($partition: String!) {
+          assetOrError(assetKey: {path: ["conf03", "detections"]}) {
+            ... on Asset { assetMaterializations(partitions: [$partition]) {
+              metadataEntries { label ... on IntMetadataEntry { intValue } } } }
+          }
+        }""",
+        {"partition": partition},
+    )
+    (materialization,) = data["assetOrError"]["assetMaterializations"]
+    return {
+        "metadata": {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]},
+        "active_before": before,
+    }
+
+
+def test_a_version_backfill_from_dagster_needs_no_forward_pass_and_leaves_the_active_records(
+    stack: Stack, ingested: dict, conf03_backfill: dict
+) -> None:
+    from imgassets import layout
+    from imgassets.records import Comparison, DetectionRecord
+
+    partition = ingested["partition"]
+    metadata, active = conf03_backfill["metadata"], conf03_backfill["active_before"]
+    assert metadata["forward_passes"] == 0 and metadata["from_stored_candidates"] == len(active) == 5
+    conf03 = stack.store.get_records(layout.version_detections_prefix("conf03", partition), DetectionRecord)
+    assert len(conf03) == 5 and all(r.confidence_threshold == 0.3 for r in conf03)
+    comparison = stack.store.get_record(layout.comparison_key("conf03", partition), Comparison)
+    assert comparison.images == 5 and comparison.recall == 1.0
+    assert comparison.objects_b == sum(len(r.detections) for r in conf03)
+    after = {key: stack.store.get(key).data for key in stack.store.list_keys(layout.detections_prefix(partition))}
+    assert after == active, "the active version's records changed"
+
+
+def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict, conf03_backfill: dict) -> None:
     result = subprocess.run(
         ["npm", "run", "test:e2e"],
         cwd=PROJECT_ROOT / "frontend",
