@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 
-from imgassets.records import Box, ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
+from imgassets.records import Agreement, Box, ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
 
 IOU_THRESHOLD = 0.5
 
@@ -54,27 +54,28 @@ def compare(
     counts_b: Counter[str] = Counter()
     matched: Counter[str] = Counter()
     disagreements = []
-    for image_key in sorted(records_a.keys() & records_b.keys()):
+    both = records_a.keys() & records_b.keys()
+    for image_key in sorted(both):
         a, b = records_a[image_key].detections, records_b[image_key].detections
         counts_a.update(d.label for d in a)
         counts_b.update(d.label for d in b)
         found = matches(a, b)
         matched.update(found)
-        both = sum(found.values())
-        if both < len(a) or both < len(b):
+        agreed = sum(found.values())
+        if agreed < len(a) or agreed < len(b):
             disagreements.append(
                 ImageDisagreement(
                     image_key=image_key,
                     objects_a=len(a),
                     objects_b=len(b),
-                    matched=both,
-                    only_a=len(a) - both,
-                    only_b=len(b) - both,
-                    difference=len(a) + len(b) - 2 * both,
+                    matched=agreed,
+                    only_a=len(a) - agreed,
+                    only_b=len(b) - agreed,
+                    difference=len(a) + len(b) - 2 * agreed,
                 )
             )
-    objects_a, objects_b, agreed = sum(counts_a.values()), sum(counts_b.values()), sum(matched.values())
     return Comparison(
+        **Agreement.counted(len(both), sum(counts_a.values()), sum(counts_b.values()), sum(matched.values())),
         partition=partition,
         generated_at=generated_at,
         version_a=names[0],
@@ -82,14 +83,8 @@ def compare(
         detector_a=detectors[0],
         detector_b=detectors[1],
         iou_threshold=IOU_THRESHOLD,
-        images=len(records_a.keys() & records_b.keys()),
-        only_in_a=len(records_a.keys() - records_b.keys()),
-        only_in_b=len(records_b.keys() - records_a.keys()),
-        objects_a=objects_a,
-        objects_b=objects_b,
-        matched=agreed,
-        precision=round(agreed / objects_b, 4) if objects_b else None,
-        recall=round(agreed / objects_a, 4) if objects_a else None,
+        only_in_a=len(records_a.keys() - both),
+        only_in_b=len(records_b.keys() - both),
         classes=[
             ClassAgreement(label=label, a=counts_a[label], b=counts_b[label], matched=matched[label])
             for label in sorted(counts_a.keys() | counts_b.keys())

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from imgassets import layout
 from imgassets.detector.versions import Versions
 from imgassets.query import HourRange, QueryError
-from imgassets.records import ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
+from imgassets.records import Agreement, ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
 from imgassets.search import check_page
 from imgassets.storage import ObjectStore
 
@@ -24,6 +24,8 @@ from imgassets.storage import ObjectStore
 #: by boxes only the compared version has (most first), or by image key.
 SortOrder = Literal["difference", "only_a", "only_b", "image"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("difference", "only_a", "only_b", "image")
+#: What a range's totals add up from its hours (`Agreement.counted` derives precision and recall).
+_SUMMED = ("images", "objects_a", "objects_b", "matched")
 
 
 class VersionInfo(BaseModel):
@@ -49,20 +51,14 @@ def version_list(versions: Versions) -> VersionList:
     )
 
 
-class CompareHour(BaseModel):
+class CompareHour(Agreement):
     """One hour of the timelines: both versions' objects, and their agreement."""
 
     partition: str
-    images: int
-    objects_a: int
-    objects_b: int
-    matched: int
-    precision: float | None
-    recall: float | None
     disagreements: int
 
 
-class ComparePage(BaseModel):
+class ComparePage(Agreement):
     """The query endpoint's answer to GET /versions/{version}/compare."""
 
     version_a: str
@@ -75,12 +71,6 @@ class ComparePage(BaseModel):
     to: datetime
     #: The hours compared, oldest first (hours without a comparison are left out).
     hours: list[CompareHour]
-    images: int
-    objects_a: int
-    objects_b: int
-    matched: int
-    precision: float | None
-    recall: float | None
     classes: list[ClassAgreement]
     sort: SortOrder
     total_disagreements: int
@@ -102,10 +92,6 @@ class ImageComparison(BaseModel):
     height: int
     detections_a: list[Detection] | None
     detections_b: list[Detection] | None
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def _compared(versions: Versions, version: str) -> str:
@@ -144,10 +130,8 @@ def compare_page(
         "image": lambda d: (d.image_key,),
     }[sort]
     disagreements.sort(key=order)
-    objects_a = sum(c.objects_a for c in comparisons)
-    objects_b = sum(c.objects_b for c in comparisons)
-    matched = sum(c.matched for c in comparisons)
     return ComparePage(
+        **Agreement.counted(*(sum(getattr(c, name) for c in comparisons) for name in _SUMMED)),
         version_a=versions.active_name,
         version_b=name,
         detector_a=versions.active.describe(),
@@ -157,23 +141,12 @@ def compare_page(
         to=hours.end,
         hours=[
             CompareHour(
+                **c.model_dump(include=set(Agreement.model_fields)),
                 partition=c.partition,
-                images=c.images,
-                objects_a=c.objects_a,
-                objects_b=c.objects_b,
-                matched=c.matched,
-                precision=c.precision,
-                recall=c.recall,
                 disagreements=len(c.disagreements),
             )
             for c in comparisons
         ],
-        images=sum(c.images for c in comparisons),
-        objects_a=objects_a,
-        objects_b=objects_b,
-        matched=matched,
-        precision=_ratio(matched, objects_b),
-        recall=_ratio(matched, objects_a),
         classes=[ClassAgreement(label=label, **counts) for label, counts in sorted(classes.items())],
         sort=sort,
         total_disagreements=len(disagreements),

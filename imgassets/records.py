@@ -307,7 +307,32 @@ class ImageDisagreement(Record):
     difference: int
 
 
-class Comparison(Record):
+class Agreement(Record):
+    """How far two detector versions agree over some images: A's and B's objects, and how many of them matched."""
+
+    #: Images with a record in both versions (only these are compared).
+    images: int
+    objects_a: int
+    objects_b: int
+    matched: int
+    #: matched / objects_b and matched / objects_a; None when that version found nothing.
+    precision: float | None
+    recall: float | None
+
+    @staticmethod
+    def counted(images: int, objects_a: int, objects_b: int, matched: int) -> dict[str, int | float | None]:
+        """The fields, with B's precision and recall against A."""
+        return {
+            "images": images,
+            "objects_a": objects_a,
+            "objects_b": objects_b,
+            "matched": matched,
+            "precision": round(matched / objects_b, 4) if objects_b else None,
+            "recall": round(matched / objects_a, 4) if objects_a else None,
+        }
+
+
+class Comparison(Agreement):
     """A detector version (B) against the active one (A) for one hour (imgassets/compare.py).
 
     Boxes match when their class is the same and their IoU is at least `iou_threshold` (each box matches at
@@ -322,17 +347,9 @@ class Comparison(Record):
     detector_a: str
     detector_b: str
     iou_threshold: float
-    #: Images with a record in both versions (only these are compared).
-    images: int
     #: Images with a record in one version only (a backfill not finished, or an image rejected by one).
     only_in_a: int
     only_in_b: int
-    objects_a: int
-    objects_b: int
-    matched: int
-    #: matched / objects_b and matched / objects_a; None when that version found nothing.
-    precision: float | None
-    recall: float | None
     classes: list[ClassAgreement]
     #: Every image where the versions differ, largest difference first.
     disagreements: list[ImageDisagreement]
