@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import psutil
 
-from imgassets import images, ingest, layout
+from imgassets import dagster_api, images, ingest, layout
 from imgassets.detector import load_detector
 from imgassets.messages import Source
 from imgassets.records import DetectionRecord
@@ -195,18 +195,8 @@ def _first_run_start(stack, run_ids: set[str]) -> datetime:
 
 
 def _graphql(settings: Settings, query: str, variables: dict | None = None) -> dict:
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{settings.dagster_port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = json.loads(response.read())
-    if body.get("errors"):
-        raise RuntimeError(f"Dagster GraphQL: {body['errors']}")
-    return body["data"]
+    """The bench stack's Dagster (its own port on this machine)."""
+    return dagster_api.graphql(f"http://127.0.0.1:{settings.dagster_port}", query, variables)
 
 
 def _sensor(settings: Settings) -> tuple[dict, str]:

@@ -8,6 +8,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -386,13 +387,27 @@ def get_settings_or_fail():
         _fail(str(exc))
 
 
+def _range_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--from/--to or --last: a range of upload hours (`query.HourRange.parse`)."""
+    for option in reversed(
+        [
+            click.option(
+                "--from",
+                "start",
+                metavar="TIME",
+                help="First upload hour: 2026-11-25, 2026-11-25T04:00 or 2026-11-25-04:00.",
+            ),
+            click.option("--to", "end", metavar="TIME", help="End of the range, exclusive (default: now)."),
+            click.option("--last", metavar="AGE", help="The last 6h, 7d, 2w (the current hour included)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @main.command("query")
 @click.argument("sql")
-@click.option(
-    "--from", "start", metavar="TIME", help="First upload hour: 2026-11-25, 2026-11-25T04:00 or 2026-11-25-04:00."
-)
-@click.option("--to", "end", metavar="TIME", help="End of the range, exclusive (default: now).")
-@click.option("--last", metavar="AGE", help="The last 6h, 7d, 2w (the current hour included).")
+@_range_options
 @click.option(
     "--format",
     "output_format",
@@ -425,6 +440,79 @@ def query_command(
     querying.write(result, output_format, output)
     if output is not None:
         click.echo(f"{result.num_rows} rows → {output}", err=True)
+
+
+@main.group()
+def versions() -> None:
+    """Detector versions (detector-versions.toml, README "Detector versions"): list them, and reprocess a range of
+    hours under one as a Dagster backfill."""
+
+
+def _detector_versions():
+    from imgassets.detector.versions import VersionsError
+    from imgassets.resources import DetectorResource
+
+    try:
+        return DetectorResource.from_settings(get_settings_or_fail()).versions()
+    except VersionsError as exc:
+        _fail(str(exc))
+
+
+@versions.command("list")
+def versions_list() -> None:
+    """Every version, what it runs, and which one is active (the one the Kafka sensor uses)."""
+    found = _detector_versions()
+    for version in sorted(found.versions.values(), key=lambda v: v.name):
+        marker = "* " if version.name == found.active_name else "  "
+        click.echo(f"{marker}{version.name:<16} {version.describe()}")
+    click.echo("(* active)")
+
+
+@versions.command("backfill")
+@click.argument("name")
+@_range_options
+@click.option("--wait/--no-wait", default=False, help="Wait until the backfill ends, showing its progress.")
+def versions_backfill(name: str, start: str | None, end: str | None, last: str | None, wait: bool) -> None:
+    """Reprocess a range of hours under version NAME and compare it with the active one: one backfill of
+    NAME/detections and NAME/comparison, launched through Dagster's API as its UI's Materialize dialog does.
+
+    \b
+    imgassets versions backfill conf03 --last 24h --wait
+    """
+    from imgassets import dagster_api, layout
+    from imgassets import query as querying
+    from imgassets.contract import viewer_link
+
+    settings = get_settings_or_fail()
+    found = _detector_versions()
+    if name not in found.versions or name == found.active_name:
+        others = ", ".join(v.name for v in found.others) or "none"
+        _fail(f"{name!r} is not a version with its own assets (active: {found.active_name}; others: {others})")
+    try:
+        hours = querying.HourRange.parse(start, end, last)
+    except querying.QueryError as exc:
+        _fail(str(exc))
+    first = layout.parse_partition(settings.partitions_start)
+    partitions = [layout.partition_key(hour) for hour in hours.hours() if hour >= first]
+    if not partitions:
+        _fail(f"no hour of the range is a partition (partitions start at {settings.partitions_start})")
+    url = settings.dagster_url
+    try:
+        backfill = dagster_api.launch_backfill(
+            url, [[name, "detections"], [name, "comparison"]], partitions, f"detector version {name}"
+        )
+        click.echo(f"backfill {backfill}: {len(partitions)} hours under {name} → {url}/runs/b/{backfill}")
+        while wait:
+            status, finished, launched = dagster_api.backfill_state(url, backfill)
+            click.echo(f"  {status}: {finished} of {launched} runs finished ({len(partitions)} hours)")
+            if status in dagster_api.FINAL_STATES:
+                if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
+                    _fail(f"backfill {backfill} ended {status}")
+                break
+            time.sleep(5)
+    except dagster_api.DagsterUnavailable as exc:
+        _fail(str(exc))
+    click.echo(f"compare: {viewer_link(settings.viewer_url, 'compare')}?version={name}")
 
 
 @main.command("bench-queries")
@@ -496,7 +584,9 @@ def up(demo: bool, viewer: bool) -> None:
             )
     click.echo(
         f"\nDagster UI: {settings.dagster_url}   viewer: {settings.viewer_url}\n"
-        "The sensor launches runs within seconds; watch them under Runs, detections under Assets."
+        "The sensor launches runs within seconds; watch them under Runs, detections under Assets.\n"
+        "Try another detector version on them: imgassets versions backfill conf03 --last 24h --wait, then the "
+        "viewer's Compare page."
     )
 
 

@@ -208,33 +208,16 @@ def _materializations_and_kafka_runs(partition: str) -> dict:
 @pytest.fixture(scope="module")
 def conf03_backfill(stack: Stack, ingested: dict) -> dict:
     """The hour reprocessed under detector version conf03 (detector-versions.toml: confidence 0.3) as one backfill
-    of its two assets, launched through Dagster's GraphQL API as the UI's "Materialize" dialog does, and run by
-    the stack's daemon. Returns the conf03/detections materialization's metadata, and the active version's
-    records (key → bytes) as they were before."""
+    of its two assets, launched by `imgassets versions backfill` through Dagster's GraphQL API (as the UI's
+    Materialize dialog does) and run by the stack's daemon. Returns the conf03/detections materialization's
+    metadata, and the active version's records (key → bytes) as they were before."""
     from imgassets import layout
 
     partition = ingested["partition"]
     before = {key: stack.store.get(key).data for key in stack.store.list_keys(layout.detections_prefix(partition))}
-    selection = [{"path": ["conf03", "detections"]}, {"path": ["conf03", "comparison"]}]
-    launched = _graphql(
-        """mutation ($params: LaunchBackfillParams!) {
-          launchPartitionBackfill(backfillParams: $params) {
-            __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
-          }
-        }""",
-        {"params": {"partitionNames": [partition], "assetSelection": selection, "title": "conf03 (e2e)"}},
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-
-    def status() -> str:
-        found = _graphql(
-            "query ($id: String!) {partitionBackfillOrError(backfillId: $id) {... on PartitionBackfill {status}}}",
-            {"id": launched["backfillId"]},
-        )
-        return found["partitionBackfillOrError"]["status"]
-
-    final = _poll(status, lambda s: s not in ("REQUESTED", "CANCELING", "FAILING"), 300, every=2)
-    assert final == "COMPLETED_SUCCESS", final
+    launched = _cli(stack.env, "versions", "backfill", "conf03", "--from", partition, "--wait", timeout=600)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert "COMPLETED_SUCCESS" in launched.stdout and "/compare?version=conf03" in launched.stdout, launched.stdout
     data = _graphql(
         """query ($partition: String!) {
           assetOrError(assetKey: {path: ["conf03", "detections"]}) {

@@ -1,0 +1,76 @@
+"""Dagster's GraphQL API (the webserver's, which its UI uses): what the CLI and the benchmark ask of a running
+Dagster, such as launching a detector version's backfill or stopping the sensor."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class DagsterUnavailable(RuntimeError):
+    """The webserver cannot be reached or refused the request; the message says which and where."""
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `data` of one GraphQL request to the webserver at `url` (e.g. http://127.0.0.1:3000)."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise DagsterUnavailable(f"Dagster's webserver at {url} cannot be reached: {exc}") from None
+    if body.get("errors"):
+        raise DagsterUnavailable(f"Dagster's GraphQL API at {url}: {body['errors']}")
+    return body["data"]
+
+
+def launch_backfill(url: str, assets: list[list[str]], partitions: list[str], title: str) -> str:
+    """Launches one backfill of `assets` (asset key paths) over `partitions`, as the UI's Materialize dialog
+    does; returns its id."""
+    launched = graphql(
+        url,
+        """mutation ($params: LaunchBackfillParams!) {
+          launchPartitionBackfill(backfillParams: $params) {
+            __typename
+            ... on LaunchBackfillSuccess { backfillId }
+            ... on PythonError { message }
+            ... on PartitionSetNotFoundError { message }
+            ... on InvalidStepError { invalidStepKey }
+            ... on InvalidOutputError { stepKey invalidOutputName }
+            ... on UnauthorizedError { message }
+          }
+        }""",
+        {
+            "params": {
+                "partitionNames": partitions,
+                "assetSelection": [{"path": path} for path in assets],
+                "title": title,
+            }
+        },
+    )["launchPartitionBackfill"]
+    if launched["__typename"] != "LaunchBackfillSuccess":
+        raise DagsterUnavailable(f"the backfill was not launched: {launched}")
+    return launched["backfillId"]
+
+
+#: Backfill states that will not change any more.
+FINAL_STATES = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
+
+
+def backfill_state(url: str, backfill_id: str) -> tuple[str, int, int]:
+    """(status, runs finished, runs launched so far) of a backfill."""
+    found = graphql(
+        url,
+        """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
+             ... on PartitionBackfill { status runs(limit: 10000) { status } } } }""",
+        {"id": backfill_id},
+    )["partitionBackfillOrError"]
+    runs = found.get("runs") or []
+    finished = sum(1 for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"))
+    return found["status"], finished, len(runs)
