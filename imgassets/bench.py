@@ -283,6 +283,38 @@ def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[byt
     return result
 
 
+def versions_phase(settings: Settings, records: list[DetectionRecord], log=print) -> dict:
+    """The end-to-end phase's hours reprocessed under the shipped detector versions, each as one backfill through
+    Dagster's API (as from its UI): conf03 (only the confidence differs: from stored candidates) and input608 (a
+    forward pass at 608), then conf03's comparison. Wall time from launch to the backfill's end, daemon included."""
+    url = f"http://127.0.0.1:{settings.dagster_port}"
+    partitions = sorted({r.provenance.dagster_partition for r in records})
+    figures: dict[str, dict] = {}
+    for label, assets in (
+        ("conf03", [["conf03", "detections"]]),
+        ("input608", [["input608", "detections"]]),
+        ("conf03_comparison", [["conf03", "comparison"]]),
+    ):
+        started = time.monotonic()
+        backfill = dagster_api.launch_backfill(url, assets, partitions, f"bench {label}")
+        status = ""
+        while status not in dagster_api.FINAL_STATES:
+            time.sleep(1)
+            status, _, runs = dagster_api.backfill_state(url, backfill)
+        seconds = time.monotonic() - started
+        figures[label] = {
+            "status": status,
+            "runs": runs,
+            "seconds": round(seconds, 2),
+            "images_per_s": round(len(records) / seconds, 2),
+        }
+        log(
+            f"  {label}: {len(records)} images in {seconds:.1f} s "
+            f"({len(records) / seconds:.1f} img/s, {runs} runs, {status})"
+        )
+    return figures
+
+
 def _items(photos: list[bytes], tag: str) -> list[ingest.Item]:
     return [
         ingest.Item(data=p, name=f"bench-{tag}-{i:05d}.jpg", source=Source(path=f"bench/{tag}/{i}"))
@@ -394,6 +426,8 @@ def run(
             drained = drain(
                 settings, stack, ingestor, synthetic_photos(drain_count, first=images_count + count), f"{tag}d", log
             )
+            log("versions: the end-to-end images' hours backfilled under other detector versions …")
+            reprocessed = versions_phase(settings, records, log)
     finally:
         producer.close()
         if not keep:
@@ -430,6 +464,7 @@ def run(
         },
         "drain": drained,
         "first_result_s": drained["first_result_s"],
+        "versions": reprocessed,
         "peak_rss_mib": {"total": memory.peak_total_mib, **memory.peak_mib},
         "settings": {
             "max_concurrent_runs": settings.max_concurrent_runs,

@@ -218,3 +218,27 @@ def test_comparison_counts_are_consistent(images) -> None:
     itself = compare("2026-12-04-10:00", datetime.now(UTC), ("default", "v"), ("A", "A"), a, a)
     assert itself.disagreements == [] and itself.matched == itself.objects_a
     assert itself.recall == itself.precision == (1.0 if itself.objects_a else None)
+
+
+def test_versions_cli_lists_the_versions_and_refuses_what_it_cannot_backfill() -> None:
+    from click.testing import CliRunner
+
+    from imgassets.cli import main
+    from imgassets.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        listed = runner.invoke(main, ["versions", "list"], env={"IMGASSETS_ENV_FILE": "/dev/null"})
+        assert listed.exit_code == 0 and "* default" in listed.output and "  conf03 " in listed.output
+        refused = runner.invoke(main, ["versions", "backfill", "default", "--last", "2h"])
+        assert refused.exit_code == 1 and "'default' is not a version with its own assets" in refused.output
+        get_settings.cache_clear()
+        unreachable = runner.invoke(
+            main,
+            ["versions", "backfill", "conf03", "--last", "2h"],
+            env={"IMGASSETS_ENV_FILE": "/dev/null", "IMGASSETS_DAGSTER_URL": "http://127.0.0.1:9"},
+        )
+        assert unreachable.exit_code == 1 and "http://127.0.0.1:9 cannot be reached" in unreachable.output
+    finally:
+        get_settings.cache_clear()
