@@ -27,6 +27,7 @@ export function Layout({ children }: { children: React.ReactNode }) {
               Overview
             </NavLink>
             <NavLink to={viewerPath("search")}>Search</NavLink>
+            <NavLink to={viewerPath("compare")}>Compare</NavLink>
           </nav>
         </header>
         <main>{children}</main>

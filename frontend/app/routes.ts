@@ -15,5 +15,9 @@ export default [
   route(path("search"), "routes/search.tsx"),
   // :format is csv or parquet
   route(path("search_download"), "routes/search.download.ts"),
+  // ?version=conf03&last=7d&sort=only_b&page=2: a detector version against the active one
+  route(path("compare"), "routes/compare.tsx"),
+  // The splat is the image's S3 key; same query, and show=a|b
+  route(path("compare_image"), "routes/compare.image.tsx"),
   route("*", "routes/not-found.tsx"),
 ] satisfies RouteConfig;

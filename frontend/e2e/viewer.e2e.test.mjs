@@ -539,6 +539,264 @@ describe("search", () => {
   });
 });
 
+describe("compare page", () => {
+  // The version the stack has backfilled (its detections and comparisons) for at least one hour.
+  const VERSION = "conf03";
+  /** The comparisons read from S3: the newest one and those of the week before it, oldest first. */
+  let comparisons;
+  let from;
+  let to;
+  /** Every disagreement of those hours, and the page's URL for them. */
+  let disagreements;
+  let compareUrl;
+  const stat = (name) => page.locator(`[data-stat="${name}"]`);
+  const boxes = (layer) => page.locator(`.overlay rect.box[data-layer="${layer}"]`);
+
+  /** A JSON object of the bucket, or null when there is none. */
+  async function readOptional(key) {
+    try {
+      return await readJson(key);
+    } catch (error) {
+      if (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404) return null;
+      throw error;
+    }
+  }
+
+  before(async () => {
+    const prefix = `versions/${VERSION}/comparisons/`;
+    const pattern = new RegExp(`^${prefix}\\d{4}/\\d{2}/\\d{2}/\\d{2}\\.json$`);
+    const keys = [];
+    let token;
+    do {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+      for (const item of listed.Contents ?? []) if (pattern.test(item.Key)) keys.push(item.Key);
+      token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+    } while (token);
+    assert.ok(
+      keys.length > 0,
+      `no comparison of ${VERSION} in S3: backfill ${VERSION}/detections and ${VERSION}/comparison from Dagster first`,
+    );
+    keys.sort();
+    // The key's hour: versions/conf03/comparisons/2026/11/25/04.json → 2026-11-25-04:00
+    const hourOf = (key) => {
+      const [year, month, day, hour] = key.slice(prefix.length, -".json".length).split("/");
+      return `${year}-${month}-${day}-${hour}:00`;
+    };
+    const newest = hourOf(keys.at(-1));
+    const weekBefore = shiftHour(newest, -167);
+    comparisons = await Promise.all(keys.filter((key) => hourOf(key) >= weekBefore).map(readJson));
+    comparisons.sort((a, b) => a.partition.localeCompare(b.partition));
+    from = comparisons[0].partition;
+    to = shiftHour(comparisons.at(-1).partition, 1);
+    disagreements = comparisons.flatMap((c) => c.disagreements);
+    compareUrl = `${VIEWER_URL}/compare?version=${VERSION}&from=${from}&to=${to}`;
+  });
+
+  it("is in the navigation, and opens on a version other than the active one", async () => {
+    const { active, versions } = await (await fetch(`${QUERY_URL}/versions`)).json();
+    await page.goto(`${VIEWER_URL}/`);
+    await page.locator(".topnav a", { hasText: "Compare" }).click();
+    await page.waitForURL((url) => url.pathname === "/compare" && url.searchParams.has("version"));
+    const chosen = new URL(page.url()).searchParams.get("version");
+    assert.notEqual(chosen, active);
+    assert.ok(versions.some((version) => version.name === chosen && !version.active), chosen);
+    await page.locator('[data-testid="compare-title"]').waitFor();
+    assert.match(await page.locator('[data-testid="compare-title"]').innerText(), new RegExp(`with ${active} \\(active\\)`));
+  });
+
+  it("shows the totals, classes and both timelines of the comparisons in S3", async () => {
+    const response = await page.goto(compareUrl);
+    assert.equal(response.status(), 200);
+    const sum = (field) => comparisons.reduce((total, c) => total + c[field], 0);
+    const value = async (name) => stat(name).getAttribute("data-value");
+    for (const field of ["images", "objects_a", "objects_b", "matched"]) {
+      assert.equal(Number(await value(field)), sum(field), field);
+      assert.equal(number(await stat(field).locator("b").innerText()), sum(field), field);
+    }
+    assert.equal(Number(await value("disagreements")), disagreements.length);
+    // Precision and recall of the whole range: B's matched boxes over B's, over A's ("—" when there are none).
+    for (const [name, whole] of [
+      ["precision", sum("objects_b")],
+      ["recall", sum("objects_a")],
+    ]) {
+      if (whole === 0) {
+        assert.equal(await value(name), "");
+        assert.equal(await stat(name).locator("b").innerText(), "—");
+      } else {
+        assert.ok(Math.abs(Number(await value(name)) - sum("matched") / whole) < 1e-3, name);
+      }
+    }
+    assert.match(await page.locator('[data-testid="compare-title"]').innerText(), new RegExp(`Compare ${VERSION} with`));
+    // Each side's detector, as configured now (the comparisons keep the one they were made with).
+    assert.notEqual((await page.locator('[data-field="detector_a"]').innerText()).trim(), "");
+    assert.notEqual((await page.locator('[data-field="detector_b"]').innerText()).trim(), "");
+
+    // One pair of bars per hour compared, each linking to its hour.
+    const bars = await page.locator(".compare-chart [data-partition]").evaluateAll((links) =>
+      links.map((a) => ({
+        partition: a.dataset.partition,
+        a: Number(a.dataset.objectsA),
+        b: Number(a.dataset.objectsB),
+        href: a.getAttribute("href"),
+      })),
+    );
+    assert.equal(bars.length, comparisons.length);
+    assert.deepEqual(
+      bars,
+      comparisons.map((c) => ({ partition: c.partition, a: c.objects_a, b: c.objects_b, href: `/hours/${c.partition}` })),
+    );
+    assert.equal(await page.locator(".compare-chart rect.series-a").count(), comparisons.length);
+    assert.equal(await page.locator(".compare-chart rect.series-b").count(), comparisons.length);
+
+    const classes = new Map();
+    for (const agreement of comparisons.flatMap((c) => c.classes)) {
+      const total = classes.get(agreement.label) ?? { a: 0, b: 0, matched: 0 };
+      for (const field of ["a", "b", "matched"]) total[field] += agreement[field];
+      classes.set(agreement.label, total);
+    }
+    const rows = await page.locator("table.compare-classes tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [tr.dataset.label, { a: Number(tr.dataset.a), b: Number(tr.dataset.b), matched: Number(tr.dataset.matched) }]),
+    );
+    assert.deepEqual(new Map(rows), classes);
+
+    // The first page of disagreements, largest difference first.
+    const differences = await page.locator('table.disagreements td[data-field="difference"]').allInnerTexts();
+    assert.deepEqual(
+      differences.map(Number),
+      disagreements.map((d) => d.difference).sort((x, y) => y - x).slice(0, PAGE_SIZE),
+    );
+    await screenshot("compare.png");
+  });
+
+  it("sorts the disagreements by the boxes only the version has", async (t) => {
+    if (disagreements.length === 0) {
+      t.skip(`${VERSION} agrees with the active version on every image of ${from} … ${to}`);
+      return;
+    }
+    await page.goto(`${compareUrl}&page=2`);
+    await page.locator('[data-testid="sort-only_b"]').click();
+    await page.waitForURL((url) => url.searchParams.get("sort") === "only_b");
+    assert.equal(new URL(page.url()).searchParams.get("page"), null, "a new order starts at page 1");
+    // Client-side navigation changes the URL before React commits the new page.
+    await page.locator('table.disagreements[data-sort="only_b"][data-page="1"]').waitFor();
+    const onlyB = (await page.locator('table.disagreements td[data-field="only_b"]').allInnerTexts()).map(Number);
+    assert.equal(onlyB.length, Math.min(PAGE_SIZE, disagreements.length));
+    assert.ok(onlyB.every((value, index) => index === 0 || onlyB[index - 1] >= value), `not descending: ${onlyB}`);
+    assert.deepEqual(onlyB, disagreements.map((d) => d.only_b).sort((x, y) => y - x).slice(0, PAGE_SIZE));
+    const rows = await page.locator('[data-testid="disagreement"]').evaluateAll((trs) =>
+      trs.map((tr) => [tr.dataset.imageKey, Number(tr.querySelector('[data-field="only_b"]').textContent)]),
+    );
+    const expected = new Map(disagreements.map((d) => [d.image_key, d.only_b]));
+    for (const [key, shown] of rows) assert.equal(shown, expected.get(key), key);
+    await screenshot("compare-sorted.png");
+  });
+
+  it("draws both versions' boxes of a disagreement, and hides either set", async (t) => {
+    if (disagreements.length === 0) {
+      t.skip(`${VERSION} agrees with the active version on every image of ${from} … ${to}`);
+      return;
+    }
+    await page.goto(compareUrl);
+    const first = page.locator('[data-testid="disagreement"]').first();
+    const key = await first.getAttribute("data-image-key");
+    await first.locator('[data-testid="disagreement-link"]').click();
+    await page.waitForURL((url) => url.pathname === `/compare/images/${key}`);
+    assert.equal(new URL(page.url()).searchParams.get("version"), VERSION);
+
+    const detectionKey = `${key.replace(/^images\//, "detections/")}.json`;
+    const [recordA, recordB] = await Promise.all([
+      readOptional(detectionKey),
+      readOptional(`versions/${VERSION}/${detectionKey}`),
+    ]);
+    assert.ok(recordA || recordB, `neither version has a record of ${key}`);
+    const drawn = (record) =>
+      (record?.detections ?? []).map((d) => ({ label: d.label, confidence: d.confidence, ...d.box }));
+    const a = drawn(recordA);
+    const b = drawn(recordB);
+    await page.locator(".overlay svg").waitFor();
+    const sized = recordA ?? recordB;
+    assert.equal(await page.locator(".overlay svg").getAttribute("viewBox"), `0 0 ${sized.image_width} ${sized.image_height}`);
+    const rects = (layer) =>
+      boxes(layer).evaluateAll((nodes) =>
+        nodes.map((r) => ({
+          label: r.dataset.label,
+          confidence: Number(r.dataset.confidence),
+          x: Number(r.getAttribute("x")),
+          y: Number(r.getAttribute("y")),
+          w: Number(r.getAttribute("width")),
+          h: Number(r.getAttribute("height")),
+        })),
+      );
+    assert.deepEqual(await rects("a"), a);
+    assert.deepEqual(await rects("b"), b);
+    // Two styles: B's boxes are dashed, A's are not.
+    assert.equal(await page.locator(".overlay rect.box.dashed:not([data-layer='b'])").count(), 0);
+    assert.equal(await page.locator(".overlay rect.box.dashed[data-layer='b']").count(), b.length);
+    for (const [side, record] of [
+      ["a", recordA],
+      ["b", recordB],
+    ]) {
+      const list = page.locator(`[data-testid="detections-${side}"]`);
+      if (record === null) {
+        assert.equal(await list.locator(`[data-testid="no-record-${side}"]`).count(), 1, side);
+      } else {
+        assert.equal(await list.locator("tbody tr").count(), record.detections.length, side);
+      }
+    }
+    await page.waitForFunction(() => {
+      const img = document.querySelector(".overlay img");
+      return img?.complete && img.naturalWidth > 0;
+    });
+    await screenshot("compare-image.png");
+
+    /** Waits until the page draws `countA` boxes of A and `countB` of B (the toggle's links navigate). */
+    const drawsBoxes = async (countA, countB) => {
+      await page
+        .waitForFunction(
+          ([wantA, wantB]) =>
+            document.querySelectorAll('.overlay rect.box[data-layer="a"]').length === wantA &&
+            document.querySelectorAll('.overlay rect.box[data-layer="b"]').length === wantB,
+          [countA, countB],
+          { timeout: 5_000 },
+        )
+        .catch(() => {});
+      assert.deepEqual([await boxes("a").count(), await boxes("b").count()], [countA, countB]);
+    };
+    await page.locator('[data-testid="show-a"]').click();
+    await page.waitForURL((url) => url.searchParams.get("show") === "a");
+    await drawsBoxes(a.length, 0);
+    await page.locator('[data-testid="show-b"]').click();
+    await page.waitForURL((url) => url.searchParams.get("show") === "b");
+    await drawsBoxes(0, b.length);
+    await screenshot("compare-image-b.png");
+    await page.locator('[data-testid="show-both"]').click();
+    await page.waitForURL((url) => !url.searchParams.has("show"));
+    await drawsBoxes(a.length, b.length);
+
+    // Back to the same comparison, and on to the image's own page.
+    const back = new URL(await page.locator('[data-testid="back-to-compare"]').getAttribute("href"), VIEWER_URL);
+    assert.equal(back.pathname, "/compare");
+    assert.equal(back.searchParams.get("version"), VERSION);
+    assert.equal(back.searchParams.get("from"), from);
+    assert.equal(await page.locator('[data-testid="image-page"]').getAttribute("href"), `/images/${key}`);
+  });
+
+  it("shows the endpoint's message for the active version", async () => {
+    const { active } = await (await fetch(`${QUERY_URL}/versions`)).json();
+    const refusal = await fetch(`${QUERY_URL}/versions/${active}/compare?last=7d`);
+    assert.equal(refusal.status, 400);
+    const { error } = await refusal.json();
+    const response = await page.goto(`${VIEWER_URL}/compare?version=${active}&last=7d`);
+    assert.equal(response.status(), 400);
+    assert.equal(await page.locator('[data-testid="compare-error"]').innerText(), error);
+    assert.equal(await page.locator("[data-stat]").count(), 0);
+    // The chooser still offers the versions to compare.
+    const offered = await page.locator('[data-testid="version-select"] option').evaluateAll((options) => options.map((o) => o.value));
+    assert.ok(offered.includes(VERSION), offered.join(", "));
+    await screenshot("compare-refused.png");
+  });
+});
+
 describe("refusals and missing objects", () => {
   it("refuses keys outside the image layout", async () => {
     const summaryKey = `summaries/${summaries[0].partition.slice(0, 10).replaceAll("-", "/")}/${summaries[0].partition.slice(11, 13)}.json`;

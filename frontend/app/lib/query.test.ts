@@ -1,11 +1,21 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { loader as compareImageLoader, shouldRevalidate } from "../routes/compare.image";
+import { loader as compareLoader } from "../routes/compare";
 import { loader as hourLoader } from "../routes/hour";
 import { loader as downloadLoader } from "../routes/search.download";
 import { loader as searchLoader } from "../routes/search";
 import { config } from "./config.server";
 import { PAGE_SIZE } from "./grid";
 import { guard } from "./http.server";
-import { QueryEndpointError, downloadMatches, hourImages, searchImages } from "./query.server";
+import {
+  QueryEndpointError,
+  compareImage,
+  compareVersions,
+  downloadMatches,
+  hourImages,
+  listVersions,
+  searchImages,
+} from "./query.server";
 import type { Summary } from "./records";
 import * as summaries from "./summaries.server";
 
@@ -249,5 +259,164 @@ describe("hour route", () => {
       init: { status: number };
     };
     expect(thrown.init.status).toBe(404);
+  });
+});
+
+describe("compare routes", () => {
+  const VERSIONS = {
+    active: "default",
+    versions: [
+      { name: "conf03", detector: "opencv, input 416, confidence 0.3, NMS 0.4", active: false },
+      { name: "default", detector: "opencv, input 416, confidence 0.5, NMS 0.4", active: true },
+      { name: "input608", detector: "opencv, input 608, confidence 0.5, NMS 0.4", active: false },
+    ],
+  };
+  const DISAGREEMENT = { image_key: "images/2026/11/25/04/5a9522051c3c-dog.jpg", objects_a: 1, objects_b: 3, matched: 1, only_a: 0, only_b: 2, difference: 2 };
+  const COMPARE = {
+    version_a: "default",
+    version_b: "conf03",
+    detector_a: VERSIONS.versions[1].detector,
+    detector_b: VERSIONS.versions[0].detector,
+    versions: VERSIONS.versions,
+    from: "2026-11-18T16:00:00+00:00",
+    to: "2026-11-25T16:00:00+00:00",
+    hours: [
+      { partition: "2026-11-25-04:00", images: 10, objects_a: 20, objects_b: 26, matched: 19, precision: 0.7308, recall: 0.95, disagreements: 50 },
+    ],
+    images: 10,
+    objects_a: 20,
+    objects_b: 26,
+    matched: 19,
+    precision: 0.7308,
+    recall: 0.95,
+    classes: [{ label: "dog", a: 20, b: 26, matched: 19 }],
+    sort: "difference",
+    total_disagreements: 50,
+    page: 1,
+    page_size: PAGE_SIZE,
+    disagreements: [DISAGREEMENT],
+  };
+  const KEY = DISAGREEMENT.image_key;
+  const IMAGE = {
+    image_key: KEY,
+    version_a: "default",
+    version_b: "conf03",
+    detector_a: COMPARE.detector_a,
+    detector_b: COMPARE.detector_b,
+    width: 640,
+    height: 480,
+    detections_a: [],
+    detections_b: null,
+  };
+  /** The endpoint: /versions lists VERSIONS (or `versions`), the rest answers `answer`. */
+  const withVersions = (answer: (url: URL) => Response, versions: unknown = VERSIONS) =>
+    endpoint((url) => (url.pathname === "/versions" ? json(versions) : answer(url)));
+
+  it("asks the endpoint for versions, comparisons and images, with keys encoded like the viewer's", async () => {
+    const asked = endpoint((url) => json(url.pathname === "/versions" ? VERSIONS : url.pathname.includes("/images/") ? IMAGE : COMPARE));
+    expect((await listVersions()).active).toBe("default");
+    expect(asked[0].pathname).toBe("/versions");
+    expect((await compareVersions("conf03", new URLSearchParams("last=7d&sort=only_b"))).objects_b).toBe(26);
+    expect(asked[1].pathname).toBe("/versions/conf03/compare");
+    expect(asked[1].searchParams.get("sort")).toBe("only_b");
+    await compareImage("conf03", KEY);
+    expect(asked[2].pathname).toBe(`/versions/conf03/images/${KEY}`);
+    await compareImage("conf03", "images/2026/11/25/04/5a9522051c3c-a b#?%ä.jpg");
+    expect(asked[3].pathname).toBe("/versions/conf03/images/images/2026/11/25/04/5a9522051c3c-a%20b%23%3F%25%C3%A4.jpg");
+  });
+
+  it("compares the version of the URL over its range, in its order and page", async () => {
+    const asked = withVersions(() => json({ ...COMPARE, sort: "only_b", page: 2 }));
+    const page = (await compareLoader(args("/compare?version=conf03&last=24h&sort=only_b&page=2"))) as {
+      result: { pageCount: number; objects_b: number };
+      error: null;
+    };
+    expect(asked).toHaveLength(1);
+    expect(asked[0].pathname).toBe("/versions/conf03/compare");
+    expect(Object.fromEntries(asked[0].searchParams)).toEqual({
+      last: "24h",
+      sort: "only_b",
+      page: "2",
+      page_size: String(PAGE_SIZE),
+    });
+    expect(page.result.pageCount).toBe(2);
+    expect(page.result.objects_b).toBe(26);
+    expect(page.error).toBeNull();
+  });
+
+  it("redirects without a version to the first one that is not active, keeping the range", async () => {
+    const asked = withVersions(() => json(COMPARE));
+    const thrown = (await caught(compareLoader(args("/compare?last=24h")))) as Response;
+    expect(thrown.status).toBe(302);
+    expect(thrown.headers.get("Location")).toBe("/compare?version=conf03&last=24h");
+    expect(asked.map((url) => url.pathname)).toEqual(["/versions"]);
+  });
+
+  it("says so when only the active version is configured", async () => {
+    withVersions(() => json(COMPARE), { active: "default", versions: [VERSIONS.versions[1]] });
+    const page = (await compareLoader(args("/compare"))) as { result: null; versions: unknown[]; query: { version: null } };
+    expect(page.result).toBeNull();
+    expect(page.query.version).toBeNull();
+    expect(page.versions).toHaveLength(1);
+  });
+
+  it("redirects a form submission to the canonical URL, and a page past the end to the last one", async () => {
+    const asked = withVersions(() => json({ ...COMPARE, page: 9, disagreements: [] }));
+    const form = (await caught(compareLoader(args("/compare?version=conf03&last=&from=2026-11-25T04%3A00&to=&sort=difference")))) as Response;
+    expect(form.headers.get("Location")).toBe("/compare?version=conf03&from=2026-11-25T04:00");
+    expect(asked).toHaveLength(0);
+    const past = (await caught(compareLoader(args("/compare?version=conf03&page=9")))) as Response;
+    expect(past.headers.get("Location")).toBe("/compare?version=conf03&page=2");
+  });
+
+  it("shows the endpoint's refusal on the page, with status 400 and the versions to choose from", async () => {
+    withVersions(() => json({ error: "'default' is the active version; compare another version with it" }, 400));
+    const answer = (await compareLoader(args("/compare?version=default"))) as unknown as {
+      data: { error: string; result: null; versions: unknown[] };
+      init: { status: number };
+    };
+    expect(answer.init.status).toBe(400);
+    expect(answer.data.error).toContain("is the active version");
+    expect(answer.data.result).toBeNull();
+    expect(answer.data.versions).toHaveLength(3);
+
+    const asked = withVersions(() => json(COMPARE));
+    const bad = (await compareLoader(args("/compare?version=..%2Fsearch"))) as unknown as { init: { status: number } };
+    expect(bad.init.status).toBe(400);
+    expect(asked.map((url) => url.pathname)).toEqual(["/versions"]);
+  });
+
+  it("answers 503 when the endpoint is down", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    endpoint(() => Promise.reject(new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })));
+    const thrown = (await caught(compareLoader(args("/compare?version=conf03")))) as { init: { status: number } };
+    expect(thrown.init.status).toBe(503);
+  });
+
+  it("loads both versions' boxes of an image, and refuses keys outside the layout", async () => {
+    const asked = withVersions(() => json(IMAGE));
+    const page = (await compareImageLoader(args(`/compare/images/${KEY}?version=conf03&show=b`, { "*": KEY }))) as {
+      partition: string;
+      comparison: { detections_b: null };
+    };
+    expect(asked[0].pathname).toBe(`/versions/conf03/images/${KEY}`);
+    expect(page).toMatchObject({ partition: "2026-11-25-04:00", comparison: { detections_b: null } });
+
+    const missing = (await caught(compareImageLoader(args(`/compare/images/${KEY}?last=7d&show=a`, { "*": KEY })))) as Response;
+    expect(missing.headers.get("Location")).toBe(`/compare/images/${KEY}?version=conf03&last=7d&show=a`);
+
+    const outside = (await caught(
+      compareImageLoader(args("/compare/images/summaries/2026/11/25/04.json?version=conf03", { "*": "summaries/2026/11/25/04.json" })),
+    )) as { init: { status: number } };
+    expect(outside.init.status).toBe(400);
+    expect(asked).toHaveLength(2);
+  });
+
+  it("does not reload an image when only the boxes shown change", () => {
+    const at = (text: string) => new URL(`http://viewer/compare/images/${KEY}${text}`);
+    const revalidates = (from: string, to: string) =>
+      shouldRevalidate({ currentUrl: at(from), nextUrl: at(to), defaultShouldRevalidate: true } as never);
+    expect(revalidates("?version=conf03", "?version=conf03&show=a")).toBe(false);
+    expect(revalidates("?version=conf03&show=a", "?version=input608&show=a")).toBe(true);
   });
 });

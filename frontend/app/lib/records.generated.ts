@@ -7,7 +7,19 @@
  * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary), Kafka messages (image announcement, dead letter) and the query endpoint's answers (search page, hour page). Generated from imgassets/records.py, imgassets/messages.py and imgassets/search.py by `python -m imgassets.contract --write`; do not edit.
  */
 export type Document =
-  DetectionRecord | Rejection | Manifest | Shard | Summary | ImageMessage | DeadLetter | SearchPage | HourPage;
+  | DetectionRecord
+  | Rejection
+  | Manifest
+  | Shard
+  | Summary
+  | Comparison
+  | ImageMessage
+  | DeadLetter
+  | SearchPage
+  | HourPage
+  | VersionList
+  | ComparePage
+  | ImageComparison;
 
 export interface DetectionRecord {
   schema: "imgassets.detections.v1";
@@ -168,6 +180,53 @@ export interface Summary {
   runs: string[];
 }
 /**
+ * A detector version (B) against the active one (A) for one hour (imgassets/compare.py).
+ *
+ * Boxes match when their class is the same and their IoU is at least `iou_threshold` (each box matches at
+ * most once, B's most confident first); B's precision and recall are measured against A as the reference.
+ */
+export interface Comparison {
+  images: number;
+  objects_a: number;
+  objects_b: number;
+  matched: number;
+  precision: number | null;
+  recall: number | null;
+  schema: "imgassets.comparison.v1";
+  partition: string;
+  generated_at: string;
+  version_a: string;
+  version_b: string;
+  detector_a: string;
+  detector_b: string;
+  iou_threshold: number;
+  only_in_a: number;
+  only_in_b: number;
+  classes: ClassAgreement[];
+  disagreements: ImageDisagreement[];
+}
+/**
+ * One class in a comparison: objects each version found, and how many of B's matched one of A's.
+ */
+export interface ClassAgreement {
+  label: string;
+  a: number;
+  b: number;
+  matched: number;
+}
+/**
+ * An image where two versions' detections differ: boxes matched, and boxes only one of them has.
+ */
+export interface ImageDisagreement {
+  image_key: string;
+  objects_a: number;
+  objects_b: number;
+  matched: number;
+  only_a: number;
+  only_b: number;
+  difference: number;
+}
+/**
  * 'This image is in S3 and ready': sent once per image, only after its upload succeeded.
  */
 export interface ImageMessage {
@@ -248,4 +307,69 @@ export interface HourPage {
   page_size: number;
   sources: string[];
   images: ImageRow[];
+}
+/**
+ * The query endpoint's answer to GET /versions: every detector version, and the active one's name.
+ */
+export interface VersionList {
+  active: string;
+  versions: VersionInfo[];
+}
+export interface VersionInfo {
+  name: string;
+  detector: string;
+  active: boolean;
+}
+/**
+ * The query endpoint's answer to GET /versions/{version}/compare.
+ */
+export interface ComparePage {
+  images: number;
+  objects_a: number;
+  objects_b: number;
+  matched: number;
+  precision: number | null;
+  recall: number | null;
+  version_a: string;
+  version_b: string;
+  detector_a: string;
+  detector_b: string;
+  versions: VersionInfo[];
+  from: string;
+  to: string;
+  hours: CompareHour[];
+  classes: ClassAgreement[];
+  sort: "difference" | "only_a" | "only_b" | "image";
+  total_disagreements: number;
+  page: number;
+  page_size: number;
+  disagreements: ImageDisagreement[];
+}
+/**
+ * One hour of the timelines: both versions' objects, and their agreement.
+ */
+export interface CompareHour {
+  images: number;
+  objects_a: number;
+  objects_b: number;
+  matched: number;
+  precision: number | null;
+  recall: number | null;
+  partition: string;
+  disagreements: number;
+}
+/**
+ * The query endpoint's answer to GET /versions/{version}/images/{key}: both versions' boxes on one image
+ * (a version that has no record of it has None).
+ */
+export interface ImageComparison {
+  image_key: string;
+  version_a: string;
+  version_b: string;
+  detector_a: string;
+  detector_b: string;
+  width: number;
+  height: number;
+  detections_a: Detection[] | null;
+  detections_b: Detection[] | null;
 }

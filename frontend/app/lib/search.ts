@@ -10,8 +10,14 @@
  */
 import { PAGE_SIZE } from "./grid";
 
-/** The range presets of the form: `last` values of the endpoint (the current hour included). */
-export const RANGE_PRESETS: readonly { last: string; label: string }[] = [
+/** A range preset of a form: a `last` value of the endpoint (the current hour included), and its name. */
+export interface RangePreset {
+  last: string;
+  label: string;
+}
+
+/** The range presets of the form. */
+export const RANGE_PRESETS: readonly RangePreset[] = [
   { last: "1h", label: "last hour" },
   { last: "1d", label: "last day" },
   { last: "7d", label: "last week" },
@@ -26,12 +32,16 @@ export interface Condition {
   count: string;
 }
 
-export interface SearchQuery {
+/** The upload hours of a query (search, comparison), as the query endpoint takes them. */
+export interface TimeRange {
   /** an age back from now (6h, 7d, 2w), or null for `from`/`to` */
   last: string | null;
   /** as typed: 2026-11-25, 2026-11-25T04:00 or 2026-11-25-04:00; UTC; `to` exclusive (null: now) */
   from: string | null;
   to: string | null;
+}
+
+export interface SearchQuery extends TimeRange {
   /** all must hold (AND) */
   conditions: Condition[];
   minConfidence: string | null;
@@ -57,9 +67,39 @@ function parseCondition(text: string): Condition | null {
   return { label: trimmed.slice(0, colon).trim(), count: trimmed.slice(colon + 1).trim() || "1" };
 }
 
-function positiveInt(value: string | null): number {
+/** A whole number >= 1 of a URL, else 1. */
+export function positiveInt(value: string | null): number {
   const parsed = value === null || value.trim() === "" ? NaN : Number(value);
   return Number.isSafeInteger(parsed) && parsed >= 1 ? parsed : 1;
+}
+
+/** A trimmed, non-blank parameter of a URL or form, else null. */
+export function textParam(params: URLSearchParams, name: string): string | null {
+  return params.get(name)?.trim() || null;
+}
+
+/** The range of a URL or form submission (the range select's empty value means from/to): a preset wins. */
+export function parseRange(params: URLSearchParams): TimeRange {
+  const last = textParam(params, "last");
+  return {
+    last,
+    from: last === null ? textParam(params, "from") : null,
+    to: last === null ? textParam(params, "to") : null,
+  };
+}
+
+/** Whether `range` gives no range at all (the page's default applies). */
+export function noRange(range: TimeRange): boolean {
+  return range.last === null && range.from === null && range.to === null;
+}
+
+/** The URL parameters of `range`, in their canonical order. */
+export function rangeEntries(range: TimeRange): [string, string][] {
+  const found: [string, string][] = [];
+  if (range.last !== null) found.push(["last", range.last]);
+  if (range.from !== null) found.push(["from", range.from]);
+  if (range.to !== null) found.push(["to", range.to]);
+  return found;
 }
 
 /**
@@ -67,8 +107,7 @@ function positiveInt(value: string | null): number {
  * value means from/to). A preset (`last`) wins over `from`/`to`.
  */
 export function parseSearchQuery(params: URLSearchParams): SearchQuery {
-  const text = (name: string) => params.get(name)?.trim() || null;
-  const last = text("last");
+  const text = (name: string) => textParam(params, name);
   const conditions = params
     .getAll("class")
     .map(parseCondition)
@@ -78,9 +117,7 @@ export function parseSearchQuery(params: URLSearchParams): SearchQuery {
     if (label.trim() !== "") conditions.push({ label: label.trim(), count: counts[index]?.trim() || "1" });
   });
   return {
-    last,
-    from: last === null ? text("from") : null,
-    to: last === null ? text("to") : null,
+    ...parseRange(params),
     conditions,
     minConfidence: text("min_confidence"),
     source: text("source"),
@@ -89,10 +126,7 @@ export function parseSearchQuery(params: URLSearchParams): SearchQuery {
 }
 
 function entries(query: SearchQuery, paged: boolean): [string, string][] {
-  const found: [string, string][] = [];
-  if (query.last !== null) found.push(["last", query.last]);
-  if (query.from !== null) found.push(["from", query.from]);
-  if (query.to !== null) found.push(["to", query.to]);
+  const found = rangeEntries(query);
   for (const condition of query.conditions) found.push(["class", conditionText(condition)]);
   if (query.minConfidence !== null) found.push(["min_confidence", query.minConfidence]);
   if (query.source !== null) found.push(["source", query.source]);
@@ -100,8 +134,11 @@ function entries(query: SearchQuery, paged: boolean): [string, string][] {
   return found;
 }
 
-/** A query string that keeps `:` readable (`class=person:3`); URLSearchParams reads it back the same. */
-function serialize(pairs: Iterable<[string, string]>): string {
+/**
+ * A query string that keeps `:` readable (`class=person:3`, `from=2026-11-25-04:00`); URLSearchParams reads it
+ * back the same. "" for no pairs.
+ */
+export function serialize(pairs: Iterable<[string, string]>): string {
   const encode = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ":");
   const text = [...pairs].map(([name, value]) => `${encode(name)}=${encode(value)}`).join("&");
   return text === "" ? "" : `?${text}`;
@@ -124,13 +161,17 @@ export function isCanonical(params: URLSearchParams, query: SearchQuery): boolea
 
 /** The query endpoint's parameters for `query` (GET /search; `page` null: no paging, for the downloads). */
 export function endpointParams(query: SearchQuery, page: number | null = query.page, size = PAGE_SIZE): URLSearchParams {
-  const noRange = query.last === null && query.from === null && query.to === null;
-  const params = new URLSearchParams(entries(noRange ? { ...query, last: DEFAULT_LAST } : query, false));
+  const params = new URLSearchParams(entries(noRange(query) ? { ...query, last: DEFAULT_LAST } : query, false));
   if (page !== null) {
     params.set("page", String(page));
     params.set("page_size", String(size));
   }
   return params;
+}
+
+/** `2026-11-25 04:00` for a time with offset (UTC), to show a range; "" for something else. */
+export function readableMinute(iso: string): string {
+  return utcMinute(iso).replace("T", " ");
 }
 
 /** `2026-11-25T04:00` (what a datetime-local input holds, read as UTC) for a time with offset, else "". */

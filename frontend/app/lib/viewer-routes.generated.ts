@@ -28,6 +28,13 @@ export const VIEWER_ROUTES = {
   },
   "search_download": {
     "path": "/search/download/:format"
+  },
+  "compare": {
+    "path": "/compare"
+  },
+  "compare_image": {
+    "path": "/compare/images/*",
+    "splat": "key"
   }
 } as const;
 

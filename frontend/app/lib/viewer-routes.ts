@@ -19,6 +19,11 @@ function encode(value: string, unsafe: RegExp): string {
   );
 }
 
+/** `value` as the end of a path, like a splat: slashes kept, every other unsafe character percent-encoded. */
+export function encodeSplat(value: string): string {
+  return encode(value, SPLAT_UNSAFE);
+}
+
 /** The path of `route` with `params` filled in; throws for a missing, empty or unexpected parameter. */
 export function viewerPath(route: ViewerRoute, params: Record<string, string> = {}): string {
   const spec: { readonly path: string; readonly splat?: string } = VIEWER_ROUTES[route];
@@ -34,6 +39,6 @@ export function viewerPath(route: ViewerRoute, params: Record<string, string> = 
     );
   }
   let path = spec.path.replace(PARAM, (_, name: string) => encode(params[name], SEGMENT_UNSAFE));
-  if (spec.splat !== undefined) path = path.slice(0, -1) + encode(params[spec.splat], SPLAT_UNSAFE);
+  if (spec.splat !== undefined) path = path.slice(0, -1) + encodeSplat(params[spec.splat]);
   return path;
 }

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { DetectionOverlay } from "../components/DetectionOverlay";
+import { DetectionTable } from "../components/DetectionTable";
 import { CountBadges, displayName } from "../components/ImageCard";
 import { classColor } from "../lib/colors";
 import { config } from "../lib/config.server";
@@ -157,32 +158,7 @@ function DetectedImage({ record, dagsterRunUrl }: { record: DetectionRecord; dag
           {record.detections.length} detection{record.detections.length === 1 ? "" : "s"} ({shown.length} shown)
         </h2>
         <CountBadges counts={record.counts} />
-        <table className="detections">
-          <thead>
-            <tr>
-              <th>Class</th>
-              <th>Confidence</th>
-              <th>x</th>
-              <th>y</th>
-              <th>w</th>
-              <th>h</th>
-            </tr>
-          </thead>
-          <tbody>
-            {record.detections.map((d, index) => (
-              <tr key={index} className={isShown(d.label, d.confidence) ? "" : "dimmed"} data-label={d.label}>
-                <td>
-                  <i className="swatch" style={{ background: classColor(d.label) }} /> {d.label}
-                </td>
-                <td>{(d.confidence * 100).toFixed(1)}%</td>
-                <td>{d.box.x}</td>
-                <td>{d.box.y}</td>
-                <td>{d.box.w}</td>
-                <td>{d.box.h}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DetectionTable detections={record.detections} isShown={(d) => isShown(d.label, d.confidence)} />
         <h2>Provenance</h2>
         <Provenance record={record} dagsterRunUrl={dagsterRunUrl} />
       </aside>

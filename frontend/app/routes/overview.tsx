@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { Link, useRevalidator } from "react-router";
 import { HourChart } from "../components/HourChart";
 import { ImageCard } from "../components/ImageCard";
+import { Stat } from "../components/Stat";
 import { classColor } from "../lib/colors";
 import { guard } from "../lib/http.server";
 import { TIMELINE_HOURS, buildOverview, timelineRange } from "../lib/overview";
@@ -54,15 +55,6 @@ function useAutoRefresh(intervalMs: number): void {
     }, intervalMs);
     return () => clearInterval(timer);
   }, [revalidator, intervalMs]);
-}
-
-function Stat({ name, value, label }: { name: string; value: number; label: string }) {
-  return (
-    <div className="stat" data-stat={name}>
-      <b>{value.toLocaleString("en-US")}</b>
-      <span>{label}</span>
-    </div>
-  );
 }
 
 function EmptyState() {

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Form, Link, data, redirect } from "react-router";
 import { ImageCard } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
+import { RangeFields } from "../components/RangeFields";
 import { SearchChart } from "../components/SearchChart";
 import { COCO_CLASSES } from "../lib/classes";
 import { PAGE_SIZE, pageCount } from "../lib/grid";
@@ -17,11 +18,10 @@ import {
   chartBars,
   downloadString,
   endpointParams,
-  inputMinute,
   isCanonical,
   parseSearchQuery,
+  readableMinute,
   searchString,
-  utcMinute,
 } from "../lib/search";
 import { loadRecentSummaries } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
@@ -148,40 +148,9 @@ function SearchForm({
   labels: string[];
   sources: string[];
 }) {
-  const custom = query.last === null && (query.from !== null || query.to !== null);
-  const [last, setLast] = useState(custom ? "" : (query.last ?? DEFAULT_LAST));
-  const presets = RANGE_PRESETS.some((preset) => preset.last === last) || last === "" ? RANGE_PRESETS : [
-    ...RANGE_PRESETS,
-    { last, label: `last ${last}` },
-  ];
-  const from = custom ? inputMinute(query.from) : range ? utcMinute(range.from) : "";
-  const to = custom ? inputMinute(query.to) : range ? utcMinute(range.to) : "";
   return (
     <Form method="get" action={viewerPath("search")} className="filters search-form">
-      <fieldset className="range">
-        <legend>Uploaded</legend>
-        <label>
-          Range{" "}
-          <select name="last" value={last} onChange={(event) => setLast(event.target.value)}>
-            {presets.map((preset) => (
-              <option key={preset.last} value={preset.last}>
-                {preset.label}
-              </option>
-            ))}
-            <option value="">custom: from / to</option>
-          </select>
-        </label>
-        {/* Typing a date switches the range to custom; a preset ignores these. */}
-        <label>
-          from{" "}
-          <input type="datetime-local" name="from" defaultValue={from} onChange={() => setLast("")} />
-        </label>
-        <label>
-          to{" "}
-          <input type="datetime-local" name="to" defaultValue={to} onChange={() => setLast("")} />
-        </label>
-        <span className="muted">UTC, whole hours; “to” excluded</span>
-      </fieldset>
+      <RangeFields legend="Uploaded" range={query} shown={range} presets={RANGE_PRESETS} defaultLast={DEFAULT_LAST} />
       <ConditionRows initial={query.conditions} />
       <fieldset className="more">
         <label>
@@ -224,10 +193,6 @@ function SearchForm({
   );
 }
 
-function minute(iso: string): string {
-  return utcMinute(iso).replace("T", " ");
-}
-
 export default function Search({ loaderData }: Route.ComponentProps) {
   const { query, result, error } = loaderData;
   const base = viewerPath("search");
@@ -264,7 +229,7 @@ export default function Search({ loaderData }: Route.ComponentProps) {
             <b>{result.total.toLocaleString("en-US")}</b> matching image{result.total === 1 ? "" : "s"}
             <span className="muted">
               {" "}
-              uploaded from {minute(result.from)} to {minute(result.to)} UTC
+              uploaded from {readableMinute(result.from)} to {readableMinute(result.to)} UTC
               {result.pageCount > 1 && ` · page ${result.page} of ${result.pageCount}`}
             </span>
           </p>

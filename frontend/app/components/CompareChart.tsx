@@ -1,0 +1,86 @@
+import { percent } from "../lib/compare";
+import type { CompareHour } from "../lib/records";
+import { viewerPath } from "../lib/viewer-routes";
+import { barPlot } from "./barPlot";
+import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
+
+const WIDTH = 960;
+const HEIGHT = 220;
+const PAD = { top: 22, right: 12, bottom: 30, left: 44 };
+
+function hourTitle(hour: CompareHour, versionA: string, versionB: string): string {
+  return (
+    `${hour.partition} UTC: ${hour.images} image${hour.images === 1 ? "" : "s"} compared; ` +
+    `${versionA} ${hour.objects_a} objects, ${versionB} ${hour.objects_b}, ${hour.matched} matched ` +
+    `(precision ${percent(hour.precision)}, recall ${percent(hour.recall)}); ` +
+    `${hour.disagreements} image${hour.disagreements === 1 ? "" : "s"} disagree`
+  );
+}
+
+/**
+ * Both versions' timelines: objects per compared hour, A's bar beside B's (one slot per hour with a comparison,
+ * oldest first); each slot links to its hour page.
+ */
+export function CompareChart({
+  hours,
+  versionA,
+  versionB,
+}: {
+  hours: CompareHour[];
+  versionA: string;
+  versionB: string;
+}) {
+  const plot = barPlot(
+    { width: WIDTH, height: HEIGHT, pad: PAD },
+    hours.length,
+    Math.max(...hours.map((hour) => Math.max(hour.objects_a, hour.objects_b))),
+    10,
+  );
+  const half = plot.barWidth / 2;
+  const bar = (x: number, value: number, series: "a" | "b") => (
+    <rect
+      x={x}
+      y={plot.y(value)}
+      width={Math.max(0.5, half - 0.5)}
+      height={plot.y(0) - plot.y(value)}
+      className={`bar-fill series-${series}`}
+      data-series={series}
+      data-value={value}
+    />
+  );
+  return (
+    <figure className="chart compare-chart" data-hours={hours.length}>
+      <PlotSvg plot={plot} aria-labelledby="compare-chart-caption">
+        {hours.map((hour, index) => {
+          const title = hourTitle(hour, versionA, versionB);
+          return (
+            <BarSlot
+              key={hour.partition}
+              plot={plot}
+              index={index}
+              to={viewerPath("hour", { partition: hour.partition })}
+              title={title}
+              label={hourLabel(hour.partition)}
+              data-partition={hour.partition}
+              data-objects-a={hour.objects_a}
+              data-objects-b={hour.objects_b}
+              aria-label={title}
+            >
+              {bar(plot.x(index), hour.objects_a, "a")}
+              {bar(plot.x(index) + half, hour.objects_b, "b")}
+            </BarSlot>
+          );
+        })}
+      </PlotSvg>
+      <figcaption id="compare-chart-caption" className="legend">
+        <span>
+          <i className="series-a" /> {versionA} (active)
+        </span>
+        <span>
+          <i className="series-b" /> {versionB}
+        </span>
+        <span className="muted">objects per hour (UTC); a pair of bars opens its hour</span>
+      </figcaption>
+    </figure>
+  );
+}
