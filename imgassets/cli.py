@@ -503,11 +503,11 @@ def versions_backfill(name: str, start: str | None, end: str | None, last: str |
         )
         click.echo(f"backfill {backfill}: {len(partitions)} hours under {name} → {url}/runs/b/{backfill}")
         while wait:
-            status, finished, launched = dagster_api.backfill_state(url, backfill)
-            click.echo(f"  {status}: {finished} of {launched} runs finished ({len(partitions)} hours)")
-            if status in dagster_api.FINAL_STATES:
-                if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
-                    _fail(f"backfill {backfill} ended {status}")
+            state = dagster_api.backfill_state(url, backfill)
+            click.echo(f"  {state.status}: {state.finished} of {state.runs} runs finished ({len(partitions)} hours)")
+            if state.status in dagster_api.FINAL_STATES:
+                if state.status not in ("COMPLETED", "COMPLETED_SUCCESS"):
+                    _fail(f"backfill {backfill} ended {state.status}")
                 break
             time.sleep(5)
     except dagster_api.DagsterUnavailable as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -63,14 +64,24 @@ def launch_backfill(url: str, assets: list[list[str]], partitions: list[str], ti
 FINAL_STATES = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
 
-def backfill_state(url: str, backfill_id: str) -> tuple[str, int, int]:
-    """(status, runs finished, runs launched so far) of a backfill."""
+@dataclass(frozen=True)
+class BackfillState:
+    status: str
+    #: Runs launched so far, and how many of them have ended.
+    runs: int
+    finished: int
+    #: The ended runs' time from start to end, added up (what the work took, without the daemon's scheduling).
+    run_seconds: float
+
+
+def backfill_state(url: str, backfill_id: str) -> BackfillState:
     found = graphql(
         url,
         """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
-             ... on PartitionBackfill { status runs(limit: 10000) { status } } } }""",
+             ... on PartitionBackfill { status runs(limit: 10000) { status startTime endTime } } } }""",
         {"id": backfill_id},
     )["partitionBackfillOrError"]
     runs = found.get("runs") or []
-    finished = sum(1 for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"))
-    return found["status"], finished, len(runs)
+    ended = [run for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+    seconds = sum(run["endTime"] - run["startTime"] for run in ended if run["startTime"] and run["endTime"])
+    return BackfillState(found["status"], len(runs), len(ended), round(seconds, 2))

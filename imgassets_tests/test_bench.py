@@ -55,6 +55,7 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     assert e2e["from_first_run_start"]["images_per_s"] >= e2e["images_per_s"]  # a shorter window, same images
     versions = figures["versions"]
     assert set(versions) == {"conf03", "input608", "conf03_comparison"}
-    assert all(v["status"] == "COMPLETED_SUCCESS" and v["runs"] >= 1 and v["seconds"] > 0 for v in versions.values())
+    assert all(v["status"] == "COMPLETED_SUCCESS" and v["runs"] >= 1 for v in versions.values())
+    assert all(v["seconds"] >= v["run_seconds"] > 0 for v in versions.values())
     (plot,) = (tmp_path / "out").glob("bench-*-latency.png")
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

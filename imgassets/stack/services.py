@@ -269,10 +269,34 @@ def dagster_instance(settings: Settings, paths: Paths) -> Iterator[DagsterInstan
 
 def prepare_dagster(settings: Settings, paths: Paths) -> None:
     """The local instance: the shared template for the `local` deployment (SQLite, subprocess runs), and its
-    pool limits."""
+    pool limits; and the stack's workspace."""
     instance.write(paths.dagster_home, "local")
     with dagster_instance(settings, paths) as loaded:
         instance.ensure_pools(loaded)
+    write_workspace(paths)
+
+
+def _workspace(paths: Paths) -> Path:
+    return paths.dagster_home / "workspace.yaml"
+
+
+def write_workspace(paths: Paths) -> None:
+    """The project's code location (as in workspace.yaml), with a launcher script as its Python: Dagster starts
+    the code server as `<script> -m dagster api grpc …`, and the script starts it warm
+    (imgassets/stack/warm_code_server.py), so runs do not import everything again."""
+    launcher = paths.dagster_home / "warm-python"
+    launcher.write_text(
+        "#!/bin/sh\n# Written by `imgassets stack up`: the code location's Python, started warm.\n"
+        f'exec "{sys.executable}" -m imgassets.stack.warm_code_server "$@"\n'
+    )
+    launcher.chmod(0o755)
+    location = {
+        "module_name": "imgassets.definitions",
+        "working_directory": str(PROJECT_ROOT),
+        "executable_path": str(launcher),
+        "location_name": "imgassets.definitions",
+    }
+    _workspace(paths).write_text(json.dumps({"load_from": [{"python_module": location}]}, indent=2) + "\n")
 
 
 def _http_ok(url: str) -> bool:
@@ -290,7 +314,7 @@ def dagster_env(settings: Settings, paths: Paths) -> dict[str, str]:
 
 def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> list[Service]:
     env = env | dagster_env(settings, paths)
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    workspace = str(_workspace(paths))
     return [
         Service(
             name="dagster-webserver",
