@@ -191,10 +191,15 @@ def shards_prefix(partition: str) -> str:
     return f"{SHARDS}{_hour_path(parse_partition(partition))}/"
 
 
+def _valid(pattern: re.Pattern[str], value: object, what: str) -> str:
+    """`value`, if it is a string that `pattern` matches whole; else InvalidKey naming `what` it should be."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidKey(f"not {what}: {value!r}")
+    return value
+
+
 def _run_file(run_id: str) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-        raise InvalidKey(f"not a run id: {run_id!r}")
-    return f"{run_id}.json"
+    return f"{_valid(_RUN_ID, run_id, 'a run id')}.json"
 
 
 def manifest_key(partition: str, run_id: str) -> str:
@@ -248,9 +253,7 @@ def parse_table_key(key: str) -> datetime:
 
 def version_prefix(version: str) -> str:
     """Where a detector version other than the active one writes (its records, rejections and comparisons)."""
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
-        raise InvalidKey(f"not a detector version name: {version!r}")
-    return f"{VERSIONS}{version}/"
+    return f"{VERSIONS}{_valid(_VERSION, version, 'a detector version name')}/"
 
 
 def version_detections_prefix(version: str, partition: str) -> str:
@@ -268,9 +271,9 @@ def comparison_key(version: str, partition: str) -> str:
 
 def candidates_prefix(forward_id: str, partition: str) -> str:
     """The hour's candidate shards of one forward pass configuration (`DetectorVersion.forward_id`)."""
-    if not isinstance(forward_id, str) or not _FORWARD_ID.fullmatch(forward_id):
-        raise InvalidKey(f"not a forward pass id: {forward_id!r}")
-    return f"{CANDIDATES}{forward_id}/{_hour_path(parse_partition(partition))}/"
+    return (
+        f"{CANDIDATES}{_valid(_FORWARD_ID, forward_id, 'a forward pass id')}/{_hour_path(parse_partition(partition))}/"
+    )
 
 
 def candidates_key(forward_id: str, partition: str, run_id: str) -> str:

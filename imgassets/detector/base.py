@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+import cv2
 import numpy as np
 
 from imgassets.detector.model_files import ModelFiles
@@ -33,6 +34,12 @@ class RowsDetector:
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(images, rows, 5 + classes) network outputs, as OpenCV's yolo layers give them."""
         raise NotImplementedError
+
+    def blob(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The network's input: OpenCV's preprocessing (resize INTER_LINEAR, BGR->RGB, /255), NCHW float32, so
+        every backend sees the same input as the reference."""
+        size = (self.input_size, self.input_size)
+        return cv2.dnn.blobFromImages(list(images), 1 / 255.0, size, swapRB=True, crop=False)
 
     def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]:
         """Each BGR image's candidate boxes above the floor (or above this detector's confidence if lower):

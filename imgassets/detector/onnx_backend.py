@@ -10,7 +10,6 @@ import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -50,8 +49,5 @@ class OnnxDetector(RowsDetector):
         return session
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        # OpenCV's own preprocessing (resize INTER_LINEAR, BGR->RGB, /255), so inputs match the reference.
-        size = (self.input_size, self.input_size)
-        blob = cv2.dnn.blobFromImages(list(images), 1 / 255.0, size, swapRB=True, crop=False)
         session = self._session()
-        return session.run(None, {session.get_inputs()[0].name: blob})[0]
+        return session.run(None, {session.get_inputs()[0].name: self.blob(images)})[0]

@@ -43,10 +43,8 @@ class OpenCVDetector(RowsDetector):
         return net
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        size = (self.input_size, self.input_size)
-        blob = cv2.dnn.blobFromImages(list(images), 1 / 255.0, size, swapRB=True, crop=False)
         net = self._net()
-        net.setInput(blob)
+        net.setInput(self.blob(images))
         # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
         forward = net.forward(net.getUnconnectedOutLayersNames())
         return np.concatenate([out.reshape(len(images), -1, out.shape[-1]) for out in forward], axis=1)
