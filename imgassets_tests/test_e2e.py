@@ -3,6 +3,7 @@
 hour summary in S3 → materializations in Dagster's GraphQL API → the viewer in a real browser.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -360,10 +361,27 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
     print(f"\nrun {failed['runId']} failed with S3 down; automatic retries: {_outcomes(retries)}")
 
 
+def _run_workers(daemon_pid: int) -> list:
+    """The daemon's run worker processes: each forked, for its run, by the code server's warm forkserver
+    (imgassets/stack/warm_code_server.py). Forked processes keep the forkserver's command line, so the forkserver
+    is the one whose parent has another."""
+    import psutil
+
+    def forked(process: psutil.Process) -> bool:
+        return "multiprocessing.forkserver" in " ".join(process.cmdline())
+
+    workers = []
+    for process in psutil.Process(daemon_pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            parent = process.parent()
+            if forked(process) and not forked(parent):
+                workers.extend(process.children())
+    return workers
+
+
 def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, ingested: dict, tmp_path: Path) -> None:
     """The run worker process is SIGKILLed mid-run (what the kernel's OOM killer does): the code server that
     launched it reports the run failed, Dagster's run retries re-execute it, and the batch completes."""
-    import psutil
 
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
@@ -376,7 +394,7 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     run = _await_new_run("STARTED", runs_before)
     pid = daemon.pid()
     assert pid is not None
-    (worker,) = [p for p in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    (worker,) = _run_workers(pid)
     worker.kill()
     status = _poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "FAILURE", 60, every=0.5)
     assert status == "FAILURE"
@@ -580,13 +598,10 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     def kill_run_workers() -> None:
         while not stop.is_set():
             pid = daemon.pid()
-            for process in psutil.Process(pid).children(recursive=True) if pid else []:
-                try:
-                    if "spawn_main" in " ".join(process.cmdline()):
-                        process.kill()
-                        killed.append(process.pid)
-                except psutil.NoSuchProcess:
-                    pass
+            for process in _run_workers(pid) if pid else []:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+                    killed.append(process.pid)
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_run_workers, daemon=True)

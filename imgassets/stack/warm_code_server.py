@@ -48,7 +48,7 @@ def main(argv: list[str]) -> None:
     """`-m dagster ARGS`: Dagster's CLI with ARGS, its code server starting runs from the warm forkserver."""
     if argv[:2] != ["-m", "dagster"]:
         raise SystemExit(f"usage: {sys.argv[0]} -m dagster ARGS (how Dagster starts a code location's Python)")
-    import dagster._cli.api as api_cli
+    import dagster._grpc.server as grpc_server
     from dagster._cli import main as dagster_main
     from dagster._grpc.server import DagsterApiServer
 
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
             super().__init__(*args, **kwargs)
             self._mp_ctx = warm_context()  # type: ignore[assignment]  # a forkserver, not spawn
 
-    api_cli.DagsterApiServer = WarmApiServer  # type: ignore[attr-defined]  # the class `dagster api grpc` builds
+    grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
     sys.argv = ["dagster", *argv[2:]]
     dagster_main()
 
