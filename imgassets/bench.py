@@ -27,6 +27,7 @@ from imgassets.detector import load_detector
 from imgassets.messages import Source
 from imgassets.records import DetectionRecord
 from imgassets.settings import PROJECT_ROOT, Settings, get_settings
+from imgassets.storage import ObjectStore
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 BENCH_PORTS = {
@@ -250,7 +251,6 @@ def _first_tick_with_runs(settings: Settings, after: float) -> float:
 def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[bytes], tag: str, log=print) -> dict:
     """N images already waiting in Kafka and S3 (announced while the sensor was stopped), then the sensor is
     started: time from the first tick that saw them to the first record, the drain throughput, CPU per image."""
-    from imgassets.storage import ObjectStore
 
     store = ObjectStore.from_settings(settings)
     _set_sensor(settings, running=False)
@@ -283,14 +283,16 @@ def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[byt
     return result
 
 
-def versions_phase(settings: Settings, records: list[DetectionRecord], log=print) -> dict:
+def versions_phase(settings: Settings, store: ObjectStore, records: list[DetectionRecord], log=print) -> dict:
     """The end-to-end phase's hours reprocessed under the shipped detector versions, each as one backfill through
     Dagster's API (as from its UI): conf03 (only the confidence differs: from stored candidates) and input608 (a
     forward pass at 608), then conf03's comparison. The runs' own time, and the wall time from launch to the
     backfill's end (which adds the backfill daemon's scheduling: it looks at backfills every few seconds)."""
     url = f"http://127.0.0.1:{settings.dagster_port}"
     partitions = sorted({r.provenance.dagster_partition for r in records})
-    figures: dict[str, dict] = {}
+    # Every image of those hours is reprocessed (the latency and drain phases' images too).
+    images = sum(1 for partition in partitions for _ in store.list_keys(layout.detections_prefix(partition)))
+    figures: dict[str, dict] = {"images": {"images": images, "hours": len(partitions)}}
     for label, assets in (
         ("conf03", [["conf03", "detections"]]),
         ("input608", [["input608", "detections"]]),
@@ -308,10 +310,10 @@ def versions_phase(settings: Settings, records: list[DetectionRecord], log=print
             "runs": state.runs,
             "seconds": round(seconds, 2),
             "run_seconds": state.run_seconds,
-            "images_per_s_in_runs": round(len(records) / state.run_seconds, 2) if state.run_seconds else None,
+            "images_per_s_in_runs": round(images / state.run_seconds, 2) if state.run_seconds else None,
         }
         log(
-            f"  {label}: {len(records)} images, {state.runs} runs of {state.run_seconds:.1f} s in all "
+            f"  {label}: {images} images, {state.runs} runs of {state.run_seconds:.1f} s in all "
             f"({figures[label]['images_per_s_in_runs']} img/s); {seconds:.1f} s from launch to the backfill's end "
             f"({state.status})"
         )
@@ -348,7 +350,6 @@ def run(
 ) -> dict:
     from imgassets.kafka_io import make_producer, settings_client_config
     from imgassets.stack import Stack
-    from imgassets.storage import ObjectStore
 
     base = get_settings()
     os.environ.update({f"IMGASSETS_{k}": v for k, v in BENCH_PORTS.items()})
@@ -430,7 +431,7 @@ def run(
                 settings, stack, ingestor, synthetic_photos(drain_count, first=images_count + count), f"{tag}d", log
             )
             log("versions: the end-to-end images' hours backfilled under other detector versions …")
-            reprocessed = versions_phase(settings, records, log)
+            reprocessed = versions_phase(settings, store, records, log)
     finally:
         producer.close()
         if not keep:
