@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imgassets import comparisons, layout, search
+from imgassets.detector.versions import VersionsError
 from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
 from imgassets.resources import DetectorResource
 from imgassets.settings import Settings
@@ -83,6 +84,8 @@ def app(settings: Settings) -> Starlette:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except TablesUnavailable as exc:
                 return JSONResponse({"error": f"the tables in S3 cannot be read: {exc}"}, status_code=503)
+            except VersionsError as exc:
+                return JSONResponse({"error": f"the detector versions cannot be read: {exc}"}, status_code=503)
             response.headers["Server-Timing"] = f"query;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
 
