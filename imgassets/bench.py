@@ -287,7 +287,7 @@ def versions_phase(settings: Settings, store: ObjectStore, records: list[Detecti
     """The end-to-end phase's hours reprocessed under the shipped detector versions, each as one backfill through
     Dagster's API (as from its UI): conf03 (only the confidence differs: from stored candidates) and input608 (a
     forward pass at 608), then conf03's comparison. The runs' own time, and the wall time from launch to the
-    backfill's end (which adds the backfill daemon's scheduling: it looks at backfills every few seconds)."""
+    backfill's end (which adds the backfill daemon's scheduling: it looks at backfills every 30 s)."""
     url = f"http://127.0.0.1:{settings.dagster_port}"
     partitions = sorted({r.provenance.dagster_partition for r in records})
     # Every image of those hours is reprocessed (the latency and drain phases' images too).
