@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from imgassets import layout
+from imgassets import failures, layout
 from imgassets.detector.postprocess import Candidates
 from imgassets.storage import ObjectStore
 
@@ -51,19 +51,30 @@ def write(store: ObjectStore, key: str, found: Mapping[str, Candidates]) -> int:
     return buffer.tell()
 
 
-def read_hour(store: ObjectStore, forward_id: str, partition: str) -> dict[str, Candidates]:
+def read_hour(store: ObjectStore, forward_id: str, partition: str) -> tuple[dict[str, Candidates], dict[str, str]]:
     """Every image's candidates stored for the hour under `forward_id` (an image processed twice has the same
-    candidates both times: its key holds its content hash and the network is deterministic)."""
+    candidates both times: its key holds its content hash and the network is deterministic), and the objects that
+    could not be read (key → reason): each costs only itself, its images go through the network again.
+    Infrastructure errors still raise (`failures.item_reason`)."""
     found: dict[str, Candidates] = {}
+    unreadable: dict[str, str] = {}
     for key in store.list_keys(layout.candidates_prefix(forward_id, partition)):
-        table = pq.read_table(io.BytesIO(store.get(key).data), schema=SCHEMA)
-        columns = table.to_pydict()
-        for index, image_key in enumerate(columns["image_key"]):
-            found[image_key] = Candidates(
-                width=columns["width"][index],
-                height=columns["height"][index],
-                boxes=np.asarray(columns["boxes"][index], dtype=np.float32).reshape(-1, 4),
-                class_ids=np.asarray(columns["class_ids"][index], dtype=np.int32),
-                scores=np.asarray(columns["scores"][index], dtype=np.float32),
-            )
-    return found
+        try:
+            found |= _parse(store.get(key).data)
+        except Exception as exc:  # one run's candidates: the per-object boundary
+            unreadable[key] = failures.item_reason(exc)
+    return found, unreadable
+
+
+def _parse(data: bytes) -> dict[str, Candidates]:
+    columns = pq.read_table(io.BytesIO(data), schema=SCHEMA).to_pydict()
+    return {
+        image_key: Candidates(
+            width=columns["width"][index],
+            height=columns["height"][index],
+            boxes=np.asarray(columns["boxes"][index], dtype=np.float32).reshape(-1, 4),
+            class_ids=np.asarray(columns["class_ids"][index], dtype=np.int32),
+            scores=np.asarray(columns["scores"][index], dtype=np.float32),
+        )
+        for index, image_key in enumerate(columns["image_key"])
+    }

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from imgassets import layout
 from imgassets.detector.versions import Versions
-from imgassets.query import HourRange, QueryError
+from imgassets.query import HourRange, QueryError, TablesUnavailable
 from imgassets.records import Agreement, ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
 from imgassets.search import check_page
 from imgassets.storage import ObjectStore
@@ -73,6 +73,8 @@ class ComparePage(Agreement):
     hours: list[CompareHour]
     classes: list[ClassAgreement]
     sort: SortOrder
+    #: Comparisons in the range that could not be read (their keys): left out of everything above.
+    unreadable: list[str] = []
     total_disagreements: int
     page: int
     page_size: int
@@ -116,8 +118,15 @@ def compare_page(
     check_page(page, page_size)
     keys = [layout.comparison_key(name, layout.partition_key(hour)) for hour in hours.hours()]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        stored = [found for found in pool.map(store.get_optional, keys) if found is not None]
-    comparisons = sorted((Comparison.model_validate_json(s.data) for s in stored), key=lambda c: c.partition)
+        fetched = list(zip(keys, pool.map(store.get_optional, keys), strict=True))
+    stored = [(key, found) for key, found in fetched if found is not None]
+    comparisons, unreadable = [], []
+    for key, found in stored:
+        try:
+            comparisons.append(Comparison.model_validate_json(found.data))
+        except ValidationError:  # one hour's comparison costs only itself: named, left out of the sums
+            unreadable.append(key)
+    comparisons.sort(key=lambda c: c.partition)
     classes: dict[str, Counter[str]] = {}
     for comparison in comparisons:
         for agreement in comparison.classes:
@@ -149,6 +158,7 @@ def compare_page(
         ],
         classes=[ClassAgreement(label=label, **counts) for label, counts in sorted(classes.items())],
         sort=sort,
+        unreadable=unreadable,
         total_disagreements=len(disagreements),
         page=page,
         page_size=page_size,
@@ -165,7 +175,10 @@ def image_comparison(store: ObjectStore, versions: Versions, version: str, image
         raise QueryError(str(exc)) from None
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = list(pool.map(store.get_optional, [parsed.detection_key, parsed.version_detection_key(name)]))
-    records = [DetectionRecord.model_validate_json(s.data) if s is not None else None for s in found]
+    try:
+        records = [DetectionRecord.model_validate_json(s.data) if s is not None else None for s in found]
+    except ValidationError as exc:
+        raise TablesUnavailable(f"a detection record of {image_key} cannot be read: {exc}") from None
     sized = next((r for r in records if r is not None), None)
     if sized is None:
         raise QueryError(f"neither {versions.active_name} nor {name} has a record of {image_key}")

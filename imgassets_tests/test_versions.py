@@ -117,7 +117,7 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
     active = _objects(store, layout.detections_prefix(partition))
     assert len(active) == 5
     (stored_key,) = store.list_keys(layout.CANDIDATES)
-    assert len(candidates.read_hour(store, stored_key.split("/")[1], partition)) == 5
+    assert [len(found) for found in candidates.read_hour(store, stored_key.split("/")[1], partition)] == [5, 0]
 
     # conf03 differs only in its confidence: computed from the stored candidates, the network never loaded.
     def no_network(*args, **kwargs):
@@ -175,3 +175,28 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{url}/versions/default/compare")
         assert refused.value.code == 400 and "active version" in json.loads(refused.value.read())["error"]
+
+
+def test_unreadable_candidates_and_comparisons_cost_only_themselves(topics, store, photos, versioned) -> None:
+    """A corrupt candidates object: its images go through the network (named in the metadata); a corrupt
+    comparison: the compare page names it and sums the other hours."""
+    report = versioned.ingest_folder(photos)
+    partition = layout.parse_image_key(report.sent[0]).partition
+    instance = DagsterInstance.ephemeral()
+    assert materialize(PIPELINE, partition_key=partition, resources=versioned.resources(), instance=instance).success
+    (stored_key,) = store.list_keys(layout.CANDIDATES)
+    store.put_bytes(stored_key, b"PAR1 not parquet", "application/vnd.apache.parquet")
+    metadata, checks = _backfill(versioned, instance, partition, "conf03")
+    assert metadata["conf03/detections"]["forward_passes"] == 5
+    assert metadata["conf03/detections"]["unreadable_records"] == 1
+    assert checks["every_valid_image_has_detections"][0] and checks["every_image_compared"][0]
+    _check_comparison(store, "conf03", partition)
+
+    broken = layout.comparison_key("conf03", partition)
+    store.put_bytes(broken, b'{"schema": "imgassets.comparison.v1"', "application/json")
+    with (
+        query_server.running(versioned.settings) as url,
+        urllib.request.urlopen(f"{url}/versions/conf03/compare?from={partition}") as response,
+    ):
+        page = json.loads(response.read())
+    assert page["unreadable"] == [broken] and page["hours"] == [] and page["images"] == 0

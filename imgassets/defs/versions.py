@@ -74,7 +74,11 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
         chosen = detector.versions().get(name)
         run = VersionRun(chosen, name, lambda: detector.load(chosen), partition, context.run.run_id)
         entries = hour_entries(store, partition)
-        stored = candidates.read_hour(store, run.forward_id, partition) if chosen.uses_candidates else {}
+        stored, unreadable = (
+            candidates.read_hour(store, run.forward_id, partition) if chosen.uses_candidates else ({}, {})
+        )
+        for key, reason in unreadable.items():
+            context.log.warning(f"stored candidates {key} cannot be read ({reason}); its images run the network")
         context.log.info(
             f"{name} ({chosen.describe()}): {len(entries)} images of {partition}, "
             f"{len(stored.keys() & {e.key for e in entries})} with stored candidates"
@@ -97,6 +101,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
                 "images": len(done.results),
                 "forward_passes": done.forward_passes,
                 "from_stored_candidates": len(done.results) + len(done.failed) - done.forward_passes,
+                **unreadable_metadata(unreadable),
                 "rejected_in_detection": len(done.failed),
                 "objects": sum(class_counts.values()),
                 "mean_inference_ms": round(statistics.fmean(done.inference_ms), 2) if done.inference_ms else 0.0,

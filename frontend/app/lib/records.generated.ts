@@ -340,6 +340,7 @@ export interface ComparePage {
   hours: CompareHour[];
   classes: ClassAgreement[];
   sort: "difference" | "only_a" | "only_b" | "image";
+  unreadable?: string[];
   total_disagreements: number;
   page: number;
   page_size: number;

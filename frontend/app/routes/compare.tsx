@@ -274,6 +274,7 @@ function Disagreements({ query, result }: { query: CompareQuery; result: Result 
 }
 
 function Comparison({ query, result }: { query: CompareQuery; result: Result }) {
+  const unreadable = result.unreadable ?? [];
   return (
     <>
       <section className="stats" aria-label="Comparison totals">
@@ -285,6 +286,13 @@ function Comparison({ query, result }: { query: CompareQuery; result: Result }) 
         <Stat name="recall" value={result.recall} text={percent(result.recall)} label="recall of B" />
         <Stat name="disagreements" value={result.total_disagreements} label="images disagree" />
       </section>
+      {unreadable.length > 0 && (
+        <p className="search-error" role="alert" data-testid="compare-unreadable">
+          {unreadable.length} hour{unreadable.length === 1 ? "" : "s"}&apos; comparison could not be read and{" "}
+          {unreadable.length === 1 ? "is" : "are"} left out: {unreadable.join(", ")}. Materialize their{" "}
+          {result.version_b}/comparison partitions again.
+        </p>
+      )}
       <p className="muted">
         B&apos;s boxes are measured against A&apos;s: precision is the share of B&apos;s boxes that match one of
         A&apos;s, recall the share of A&apos;s that B found too; “—” when that version found nothing.
