@@ -144,7 +144,8 @@ def detect_images(
     kafka_refs = {entry.key: entry.kafka for entry in entries}
     writes: list[Future[object]] = []
     started = time.perf_counter()
-    lanes = network().lanes if len(stored.keys() & kafka_refs.keys()) < len(entries) else 1
+    # The network (and its lanes) only when some image has no stored candidates.
+    lanes = network().lanes if any(entry.key not in stored for entry in entries) else 1
     # S3 reads run ahead in the I/O pool while every inference lane decodes and detects its own image; record
     # writes go back to the I/O pool. Read-ahead is bounded, so memory does not grow with the batch.
     with ThreadPoolExecutor(max_workers=io_threads) as io, ThreadPoolExecutor(max_workers=lanes) as pool:

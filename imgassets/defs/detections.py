@@ -57,7 +57,8 @@ def detections(
     batch = batch_manifest(store, partition, context.run)
     entries = batch.accepted if batch is not None else hour_entries(store, partition)
 
-    run = VersionRun(detector.versions().active, None, detector.load, partition, context.run.run_id)
+    active = detector.versions().active
+    run = VersionRun(active, None, lambda: detector.load(active), partition, context.run.run_id)
     context.log.info(f"detecting objects in {len(entries)} images of {partition} with {run.version.describe()}")
     done = detect_images(store, run, entries, pipeline, s3.io_threads, stored={})
     results, failed, inference_ms, elapsed = done.results, done.failed, done.inference_ms, done.seconds
