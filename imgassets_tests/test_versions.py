@@ -144,6 +144,7 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
     # input608 needs its own forward pass, and stores its own candidates.
     metadata, checks = _backfill(versioned, instance, partition, "input608")
     assert metadata["input608/detections"]["forward_passes"] == 5
+    assert metadata["input608/detections"]["from_stored_candidates"] == 0
     assert all(
         r.input_size == 608 for r in _records(store, layout.version_detections_prefix("input608", partition)).values()
     )
@@ -188,6 +189,7 @@ def test_unreadable_candidates_and_comparisons_cost_only_themselves(topics, stor
     store.put_bytes(stored_key, b"PAR1 not parquet", "application/vnd.apache.parquet")
     metadata, checks = _backfill(versioned, instance, partition, "conf03")
     assert metadata["conf03/detections"]["forward_passes"] == 5
+    assert metadata["conf03/detections"]["from_stored_candidates"] == 0
     assert metadata["conf03/detections"]["unreadable_records"] == 1
     assert checks["every_valid_image_has_detections"][0] and checks["every_image_compared"][0]
     _check_comparison(store, "conf03", partition)

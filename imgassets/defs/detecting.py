@@ -55,8 +55,10 @@ class Detected:
     results: list[ImageResult] = field(default_factory=list)
     failed: list[RejectedImage] = field(default_factory=list)
     inference_ms: list[float] = field(default_factory=list)
-    #: Images that went through the network (the rest were computed from stored candidates).
+    #: Images that went through the network, and images computed from their stored candidates (an image that could
+    #: not be read or decoded is neither).
     forward_passes: int = 0
+    from_candidates: int = 0
     seconds: float = 0.0
 
 
@@ -175,6 +177,7 @@ def detect_images(
     if found:
         candidates.write(store, layout.candidates_key(run.forward_id, run.partition, run.run_id), found)
     outcome.forward_passes = len(found)
+    outcome.from_candidates = sum(1 for entry in entries if entry.key in stored)
     outcome.seconds = time.perf_counter() - started
     return outcome
 

@@ -100,7 +100,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
                 "detector": chosen.describe(),
                 "images": len(done.results),
                 "forward_passes": done.forward_passes,
-                "from_stored_candidates": len(done.results) + len(done.failed) - done.forward_passes,
+                "from_stored_candidates": done.from_candidates,
                 **unreadable_metadata(unreadable),
                 "rejected_in_detection": len(done.failed),
                 "objects": sum(class_counts.values()),
