@@ -57,6 +57,20 @@ async function recentSummaries() {
   return Promise.all(keys.filter((key) => hourOf(key) >= oldest).map(readJson));
 }
 
+/** The boxes an overlay draws (its `rect.box` elements): label, confidence and pixel geometry. */
+function drawnBoxes(locator) {
+  return locator.evaluateAll((nodes) =>
+    nodes.map((r) => ({
+      label: r.dataset.label,
+      confidence: Number(r.dataset.confidence),
+      x: Number(r.getAttribute("x")),
+      y: Number(r.getAttribute("y")),
+      w: Number(r.getAttribute("width")),
+      h: Number(r.getAttribute("height")),
+    })),
+  );
+}
+
 /** GET with the path sent verbatim (fetch and browsers would normalize `..` and `%2e%2e` away). */
 function rawGet(path) {
   const url = new URL(VIEWER_URL);
@@ -237,16 +251,7 @@ describe("hour and image pages", () => {
       const img = document.querySelector(".overlay img");
       return img?.complete && img.naturalWidth > 0;
     });
-    const rects = await page.locator(".overlay rect.box").evaluateAll((nodes) =>
-      nodes.map((r) => ({
-        label: r.dataset.label,
-        confidence: Number(r.dataset.confidence),
-        x: Number(r.getAttribute("x")),
-        y: Number(r.getAttribute("y")),
-        w: Number(r.getAttribute("width")),
-        h: Number(r.getAttribute("height")),
-      })),
-    );
+    const rects = await drawnBoxes(page.locator(".overlay rect.box"));
     assert.deepEqual(
       rects,
       record.detections.map((d) => ({ label: d.label, confidence: d.confidence, ...d.box })),
@@ -716,17 +721,7 @@ describe("compare page", () => {
     await page.locator(".overlay svg").waitFor();
     const sized = recordA ?? recordB;
     assert.equal(await page.locator(".overlay svg").getAttribute("viewBox"), `0 0 ${sized.image_width} ${sized.image_height}`);
-    const rects = (layer) =>
-      boxes(layer).evaluateAll((nodes) =>
-        nodes.map((r) => ({
-          label: r.dataset.label,
-          confidence: Number(r.dataset.confidence),
-          x: Number(r.getAttribute("x")),
-          y: Number(r.getAttribute("y")),
-          w: Number(r.getAttribute("width")),
-          h: Number(r.getAttribute("height")),
-        })),
-      );
+    const rects = (layer) => drawnBoxes(boxes(layer));
     assert.deepEqual(await rects("a"), a);
     assert.deepEqual(await rects("b"), b);
     // Two styles: B's boxes are dashed, A's are not.
