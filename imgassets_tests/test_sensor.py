@@ -7,7 +7,7 @@ import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from imgassets import layout, messages
-from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, run_requests
+from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, minimum_interval, run_requests
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -93,6 +93,17 @@ def test_large_hour_is_split_into_bounded_batches(topics, bucket, deployment) ->
     sizes = sorted(len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests)
     assert sum(sizes) == 10 and max(sizes) <= 4
     assert len({r.run_key for r in result.run_requests}) == len(result.run_requests)
+
+
+def test_the_sensor_ticks_in_every_loop_of_dagsters_sensor_daemon() -> None:
+    """Dagster ticks a sensor when its minimum interval has passed since the last tick started, a moment after its
+    5 s loop began: a minimum equal to the loop skipped every other loop (ticks 10 s apart, measured)."""
+    from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
+
+    assert kafka_image_sensor.minimum_interval_seconds is not None
+    assert kafka_image_sensor.minimum_interval_seconds < MIN_INTERVAL_LOOP_TIME  # the default: every loop
+    for interval in (10, 60, 3600):  # longer intervals: the loop that comes `interval` s after the last tick
+        assert interval - MIN_INTERVAL_LOOP_TIME < minimum_interval(interval) < interval
 
 
 def test_run_keys_name_their_offsets() -> None:

@@ -230,10 +230,21 @@ def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
     return streak
 
 
+#: Dagster's sensor daemon runs its loop every 5 s (MIN_INTERVAL_LOOP_TIME) and ticks a sensor when its minimum
+#: interval has passed since the previous tick *started*, which is a moment after that loop began. A minimum of
+#: exactly 5 s is therefore still a few milliseconds short in the next loop, and the sensor ticked every 10 s.
+TICK_SLACK_SECONDS = 1
+
+
+def minimum_interval(interval_seconds: int) -> int:
+    """Dagster's minimum interval for ticks `interval_seconds` apart (rounded up to the daemon's 5 s loop)."""
+    return max(1, interval_seconds - TICK_SLACK_SECONDS)
+
+
 @sensor(
     job=image_batch_job,
     # Fixed at import: Dagster reads a sensor's interval from its definition.
-    minimum_interval_seconds=get_settings().sensor_interval_seconds,
+    minimum_interval_seconds=minimum_interval(get_settings().sensor_interval_seconds),
     default_status=DefaultSensorStatus.RUNNING,
     description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
 )
