@@ -35,6 +35,7 @@ BENCH_PORTS = {
     "S3_ENDPOINT_URL": "http://127.0.0.1:4533",
     "DAGSTER_PORT": "23000",
     "DAGSTER_URL": "http://127.0.0.1:23000",
+    "DAGSTER_CODE_PORT": "23003",
     "QUERY_PORT": "23002",
     "QUERY_URL": "http://127.0.0.1:23002",
 }
@@ -248,6 +249,50 @@ def _first_tick_with_runs(settings: Settings, after: float) -> float:
     return min(found)
 
 
+def latency_breakdown(settings: Settings, since: float) -> dict:
+    """Where an image's latency goes, from Dagster's own records of the sensor ticks and runs since `since`
+    (epoch seconds): how far apart the ticks came and how long each took (a message waits for the next tick),
+    how long a run waited in the queue and took to start, and how long it ran (medians)."""
+    selector, _ = _sensor(settings)
+    ticks = _graphql(
+        settings,
+        """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {
+             sensorState { ticks(limit: 200) { timestamp endTimestamp } } } } }""",
+        {"s": selector},
+    )["sensorOrError"]["sensorState"]["ticks"]
+    starts = sorted(t["timestamp"] for t in ticks if t["timestamp"] >= since)
+    runs = [
+        run
+        for run in _graphql(
+            settings,
+            """{ runsOrError(limit: 200) { ... on Runs { results {
+                 creationTime startTime endTime stepStats { startTime } } } } }""",
+        )["runsOrError"]["results"]
+        if run["creationTime"] >= since and run["startTime"] and run["endTime"]
+    ]
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 2) if values else None
+
+    return {
+        "ticks": len(starts),
+        "tick_interval_s": median([b - a for a, b in zip(starts, starts[1:], strict=False)]),
+        "tick_s": median(
+            [t["endTimestamp"] - t["timestamp"] for t in ticks if t["timestamp"] >= since and t["endTimestamp"]]
+        ),
+        "runs": len(runs),
+        "queued_s": median([r["startTime"] - r["creationTime"] for r in runs]),
+        "start_to_first_step_s": median(
+            [
+                min(s["startTime"] for s in r["stepStats"] if s["startTime"]) - r["startTime"]
+                for r in runs
+                if any(s["startTime"] for s in r["stepStats"])
+            ]
+        ),
+        "run_s": median([r["endTime"] - r["startTime"] for r in runs]),
+    }
+
+
 def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[bytes], tag: str, log=print) -> dict:
     """N images already waiting in Kafka and S3 (announced while the sensor was stopped), then the sensor is
     started: time from the first tick that saw them to the first record, the drain throughput, CPU per image."""
@@ -416,6 +461,7 @@ def run(
             latency_photos = synthetic_photos(count, first=images_count)
             log(f"latency: {count} images at {steady_rate} img/s for {duration:.0f} s …")
             sent: list[str] = []
+            latency_since = time.time()
             started = time.monotonic()
             for index, item in enumerate(_items(latency_photos, f"{tag}l")):
                 delay = started + index / steady_rate - time.monotonic()
@@ -425,6 +471,12 @@ def run(
                 if outcome == "sent":
                     sent.append(key)
             latency_records = _read_records(store, _await_detections(store, sent, timeout=120 + count))
+            breakdown = latency_breakdown(settings, latency_since)
+            log(
+                f"  ticks every {breakdown['tick_interval_s']} s (each {breakdown['tick_s']} s); a run queued "
+                f"{breakdown['queued_s']} s, started its first step {breakdown['start_to_first_step_s']} s later "
+                f"and ran {breakdown['run_s']} s (medians over {breakdown['runs']} runs)"
+            )
 
             log(f"drain: {drain_count} images waiting while the sensor is stopped, then the sensor started …")
             drained = drain(
@@ -465,6 +517,7 @@ def run(
             "p95_s": _percentile(latencies, 95),
             "max_s": round(max(latencies), 2) if latencies else 0.0,
             "mean_s": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+            "breakdown": breakdown,
         },
         "drain": drained,
         "first_result_s": drained["first_result_s"],

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".local"
     dagster_port: int = Field(3000, ge=1, le=65535)
     viewer_port: int = Field(3001, ge=1, le=65535)
+    #: The local stack's Dagster code server (gRPC), which the webserver and the daemon share.
+    dagster_code_port: int = Field(3003, ge=1, le=65535)
     dagster_url: str = "http://127.0.0.1:3000"
     viewer_url: str = "http://127.0.0.1:3001"
     #: The query endpoint (`imgassets serve-queries`) the viewer's server calls for search and hour pages.

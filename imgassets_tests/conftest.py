@@ -25,7 +25,14 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
 TEST_PORTS = {
     name: port + PORT_OFFSET
-    for name, port in {"kafka": 7092, "s3": 6333, "dagster": 6100, "viewer": 6101, "query": 6102}.items()
+    for name, port in {
+        "kafka": 7092,
+        "s3": 6333,
+        "dagster": 6100,
+        "viewer": 6101,
+        "query": 6102,
+        "dagster_code": 6103,
+    }.items()
 }
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
@@ -53,6 +60,7 @@ def _base_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
         "IMGASSETS_S3_SECRET_ACCESS_KEY": TEST_SECRET_KEY,
         "IMGASSETS_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports['kafka']}",
         "IMGASSETS_DAGSTER_PORT": str(ports["dagster"]),
+        "IMGASSETS_DAGSTER_CODE_PORT": str(ports["dagster_code"]),
         "IMGASSETS_VIEWER_PORT": str(ports["viewer"]),
         "IMGASSETS_DAGSTER_URL": f"http://127.0.0.1:{ports['dagster']}",
         "IMGASSETS_VIEWER_URL": f"http://127.0.0.1:{ports['viewer']}",

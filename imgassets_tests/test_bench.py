@@ -46,6 +46,10 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     drained = figures["drain"]
     assert drained["images"] == 12 and figures["first_result_s"] == drained["first_result_s"] > 0
     assert drained["drain_s"] >= drained["first_result_s"] and drained["cpu_ms_per_image"]["dagster-daemon"] > 0
+    assert drained["cpu_ms_per_image"]["dagster-code"] > 0  # the code server's run workers do the work
+    breakdown = figures["latency"]["breakdown"]
+    assert breakdown["ticks"] >= 1 and breakdown["runs"] >= 1
+    assert breakdown["run_s"] > 0 and breakdown["queued_s"] >= 0 and breakdown["start_to_first_step_s"] >= 0
     assert 0 < figures["latency"]["p50_s"] <= figures["latency"]["p95_s"] <= figures["latency"]["max_s"]
     assert figures["raw_detector"]["images_per_s"] > 0 and figures["end_to_end"]["images_per_s"] > 0
     assert figures["peak_rss_mib"]["total"] > 0 and "kafka" in figures["peak_rss_mib"]

@@ -29,7 +29,14 @@ pytestmark = pytest.mark.e2e
 
 PORTS = {
     name: port + PORT_OFFSET
-    for name, port in {"kafka": 19092, "s3": 18433, "dagster": 13000, "viewer": 13001, "query": 13002}.items()
+    for name, port in {
+        "kafka": 19092,
+        "s3": 18433,
+        "dagster": 13000,
+        "viewer": 13001,
+        "query": 13002,
+        "dagster_code": 13003,
+    }.items()
 }
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
 T = TypeVar("T")
@@ -273,6 +280,7 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
     assert {row["service"]: row["state"] for row in json.loads(status.stdout)} == {
         "kafka": "healthy",
         "s3": "healthy",
+        "dagster-code": "healthy",
         "dagster-webserver": "healthy",
         "dagster-daemon": "healthy",
         "query": "healthy",
@@ -285,29 +293,34 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
     assert clash.returncode != 0 and "already in use" in clash.stderr, clash.stderr
 
 
-def test_daemon_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_path: Path) -> None:
-    """The daemon's whole process group is SIGKILLed while a run executes, taking its code server and run worker
-    along: after the restart, run monitoring finds the worker gone, fails the run, and a retry completes it."""
+def test_dagster_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_path: Path) -> None:
+    """The code server's and the daemon's whole process groups are SIGKILLed while a run executes, taking the run
+    worker along: after both restart, run monitoring finds the worker gone, fails the run, and a retry completes
+    it."""
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
     folder = _photo_folder(tmp_path, "more", 20, first=50_000)
-    daemon = LocalStack(get_settings()).service("dagster-daemon")
+    local = LocalStack(get_settings())
+    code, daemon = local.service("dagster-code"), local.service("dagster-daemon")
     runs_before = {run["runId"] for run in _runs({})}
     result = _cli(stack.env, "ingest", str(folder))
     assert result.returncode == 0, result.stderr
     started = _await_new_run("STARTED", runs_before)
-    pid = daemon.pid()
-    assert pid is not None
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
+    for service in (code, daemon):
+        pid = service.pid()
+        assert pid is not None
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
     time.sleep(1)
-    assert daemon.pid() is None
+    assert code.pid() is None and daemon.pid() is None
+    code.start()
+    code.wait_healthy(120)
     daemon.start()
     assert stack.wait_for_total(25) == 25  # across hours: the ingest may straddle an hour boundary
     # Unless the run had just finished when its worker died, it failed and a retry did its work.
     if _runs({"runIds": [started["runId"]]})[0]["status"] != "SUCCESS":
         print(
-            f"\nrun {started['runId']} orphaned by the daemon's death; automatic retries: "
+            f"\nrun {started['runId']} orphaned by the code server's death; automatic retries: "
             f"{_outcomes(_await_successful_retry(started))}"
         )
 
@@ -357,12 +370,12 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
         _wait_bucket_ready(stack.store)
     assert stack.wait_for_total(before + 12) == before + 12
     retries = _await_successful_retry(failed)
-    _account(stack, "whole stack: daemon SIGKILL; S3 down, run auto-retried")
+    _account(stack, "whole stack: code server + daemon SIGKILL; S3 down, run auto-retried")
     print(f"\nrun {failed['runId']} failed with S3 down; automatic retries: {_outcomes(retries)}")
 
 
-def _run_workers(daemon_pid: int) -> list:
-    """The daemon's run worker processes: each forked, for its run, by the code server's warm forkserver
+def _run_workers(code_pid: int) -> list:
+    """The stack's run worker processes: each forked, for its run, by the code server's warm forkserver
     (imgassets/stack/warm_code_server.py). Forked processes keep the forkserver's command line, so the forkserver
     is the one whose parent has another."""
     import psutil
@@ -371,7 +384,7 @@ def _run_workers(daemon_pid: int) -> list:
         return "multiprocessing.forkserver" in " ".join(process.cmdline())
 
     workers = []
-    for process in psutil.Process(daemon_pid).children(recursive=True):
+    for process in psutil.Process(code_pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             parent = process.parent()
             if forked(process) and not forked(parent):
@@ -386,13 +399,13 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
-    daemon = LocalStack(get_settings()).service("dagster-daemon")
+    code = LocalStack(get_settings()).service("dagster-code")
     before = stack.summarised()
     runs_before = {run["runId"] for run in _runs({})}
     _ingest_photos(stack, tmp_path, "killed", 150, first=70_000)
 
     run = _await_new_run("STARTED", runs_before)
-    pid = daemon.pid()
+    pid = code.pid()
     assert pid is not None
     (worker,) = _run_workers(pid)
     worker.kill()
@@ -589,7 +602,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     from imgassets.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
-    daemon = LocalStack(get_settings()).service("dagster-daemon")
+    code = LocalStack(get_settings()).service("dagster-code")
     before = stack.summarised()
     started_at = datetime.now(UTC)
     stop = threading.Event()
@@ -597,7 +610,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
 
     def kill_run_workers() -> None:
         while not stop.is_set():
-            pid = daemon.pid()
+            pid = code.pid()
             for process in _run_workers(pid) if pid else []:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     process.kill()

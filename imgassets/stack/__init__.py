@@ -139,6 +139,7 @@ class Stack:
             "kafka": f"kafka://127.0.0.1:{self.settings.kafka_port}",
             "s3": f"{self.settings.s3_endpoint_url} (bucket {self.settings.s3_bucket})",
             "dagster-webserver": f"http://127.0.0.1:{self.settings.dagster_port}",
+            "dagster-code": f"grpc://127.0.0.1:{self.settings.dagster_code_port} (code location, run workers)",
             "dagster-daemon": "sensors, run queue, retries",
             "query": f"http://127.0.0.1:{self.settings.query_port} (search and hour pages)",
             "viewer": f"http://127.0.0.1:{self.settings.viewer_port}",

@@ -1,8 +1,8 @@
 """The local stack's run launcher: Dagster's default launcher plus a run-worker health check.
 
-Runs start as subprocesses of the daemon's code server. If that server dies with its workers (the daemon's
-process group killed, the machine's OOM killer), nobody reports their runs failed: they would stay *Started*
-forever and their batches would wait for a manual re-execution. With this check, run monitoring sees the worker
+Runs start as subprocesses of the stack's code server. If that server dies with its workers (its process group
+killed, the machine's OOM killer), nobody reports their runs failed: they would stay *Started* forever and their
+batches would wait for a manual re-execution. With this check, run monitoring sees the worker
 is gone, fails the run, and Dagster's run retries re-execute it. (A worker that dies alone is reported by its
 code server already.) The Docker and Kubernetes launchers of the production path have checks of their own.
 """

@@ -273,30 +273,33 @@ def prepare_dagster(settings: Settings, paths: Paths) -> None:
     instance.write(paths.dagster_home, "local")
     with dagster_instance(settings, paths) as loaded:
         instance.ensure_pools(loaded)
-    write_workspace(paths)
+    write_workspace(settings, paths)
+
+
+#: The code location's name: the module it loads, as in workspace.yaml and compose's code server.
+LOCATION = "imgassets.definitions"
 
 
 def _workspace(paths: Paths) -> Path:
     return paths.dagster_home / "workspace.yaml"
 
 
-def write_workspace(paths: Paths) -> None:
-    """The project's code location (as in workspace.yaml), with a launcher script as its Python: Dagster starts
-    the code server as `<script> -m dagster api grpc …`, and the script starts it warm
+def write_workspace(settings: Settings, paths: Paths) -> None:
+    """The stack's workspace: the project's code location (as in workspace.yaml), served by the stack's own code
+    server (`code_service`), and the launcher script that starts that server warm
     (imgassets/stack/warm_code_server.py), so runs do not import everything again."""
-    launcher = paths.dagster_home / "warm-python"
+    launcher = _launcher(paths)
     launcher.write_text(
         "#!/bin/sh\n# Written by `imgassets stack up`: the code location's Python, started warm.\n"
-        f'exec "{sys.executable}" -m imgassets.stack.warm_code_server "$@"\n'
+        f'exec "{sys.executable}" -m imgassets.stack.warm_code_server "$0" "$@"\n'
     )
     launcher.chmod(0o755)
-    location = {
-        "module_name": "imgassets.definitions",
-        "working_directory": str(PROJECT_ROOT),
-        "executable_path": str(launcher),
-        "location_name": "imgassets.definitions",
-    }
-    _workspace(paths).write_text(json.dumps({"load_from": [{"python_module": location}]}, indent=2) + "\n")
+    server = {"host": "127.0.0.1", "port": settings.dagster_code_port, "location_name": LOCATION}
+    _workspace(paths).write_text(json.dumps({"load_from": [{"grpc_server": server}]}, indent=2) + "\n")
+
+
+def _launcher(paths: Paths) -> Path:
+    return paths.dagster_home / "warm-python"
 
 
 def _http_ok(url: str) -> bool:
@@ -313,9 +316,37 @@ def dagster_env(settings: Settings, paths: Paths) -> dict[str, str]:
 
 
 def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> list[Service]:
+    """The code server first (the webserver and the daemon load the code location from it), then those two."""
     env = env | dagster_env(settings, paths)
     workspace = str(_workspace(paths))
+    code_port = settings.dagster_code_port
     return [
+        Service(
+            name="dagster-code",
+            argv=[
+                str(_launcher(paths)),
+                "-m",
+                "dagster",
+                "code-server",
+                "start",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(code_port),
+                "-m",
+                LOCATION,
+                "-d",
+                str(PROJECT_ROOT),
+                "--location-name",
+                LOCATION,
+                "--use-python-environment-entry-point",
+            ],
+            ports=[code_port],
+            run_dir=paths.run,
+            log_dir=paths.logs,
+            env=env,
+            cwd=paths.dagster_home,  # Dagster's CLIs load ./.env over the environment: not ours
+        ),
         Service(
             name="dagster-webserver",
             argv=[_venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace],

@@ -1,22 +1,31 @@
-"""The local stack's Dagster code servers, started warm: runs begin in a process that has already imported
-Dagster, the pipeline and the detector's libraries.
+"""The local stack's Dagster code server, started warm: runs begin in a process that has already imported Dagster,
+the pipeline, the detector's libraries and the instance's storage.
 
 Dagster's code server starts each run in a fresh interpreter (multiprocessing "spawn"), which imports Dagster, the
-definitions, OpenCV, onnxruntime and pyarrow again: about 1.5 s before a run's first step. Here the code server's
-run processes come from a forkserver that imported them once (`PRELOAD`), so a run starts in milliseconds. Every
-run still gets a process of its own: a run that crashes or is killed costs only itself, and the code server sees
-it die as before (run monitoring and retries are unchanged).
+definitions, OpenCV, onnxruntime, pyarrow and SQLAlchemy again: about 1.5 s before a run's first step. Here the
+code server's run processes come from a forkserver that imported them once (`PRELOAD`), started with the server,
+so a run starts in milliseconds. Every run still gets a process of its own: a run that crashes or is killed costs
+only itself, and the code server sees it die as before (run monitoring and retries are unchanged).
 
-The stack's workspace (`services.write_workspace`) names a launcher script as the code location's Python; Dagster
-runs it as `<script> -m dagster api grpc …` and the script runs this module with those arguments, which starts
-Dagster's own CLI with this server class. The production path (compose: a container per run) is not affected.
+The stack runs one code server for its webserver and daemon (the `dagster-code` service, as compose does): a
+code server the daemon started itself would be replaced every 60 s (Dagster's daemon reloads its workspace), and
+each replacement would import everything again and start its first run cold. The service is Dagster's
+`code-server start` proxy, so "Reload" in Dagster's UI still loads changed code: the proxy starts a fresh
+`dagster api grpc` server. The stack's launcher script (`services.write_workspace`) runs this module as
+`<module> <launcher> -m dagster ARGS`: the proxy is given the launcher as its Python, so each server it starts
+comes back here and serves runs from the warm forkserver. The production path (compose: a container per run) is
+not affected.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
-from typing import Any
+from multiprocessing import forkserver
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagster._grpc.proxy_server import DagsterProxyApiServicer
 
 #: What every run imports: the definitions' modules and the libraries of its steps.
 PRELOAD = [
@@ -34,6 +43,35 @@ PRELOAD = [
     "imgassets.detector.onnx_backend",
     "imgassets.detector.opencv_backend",
     "pyarrow.parquet",
+    # The instance's storage, which every run opens (SQLite on the local stack), with its migrations' tooling.
+    "dagster._core.instance.factory",
+    "dagster._core.instance.runs.run_domain",
+    "dagster._core.secrets.env_file",
+    "dagster._core.storage.migration.utils",
+    "upath.implementations.local",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "dagster._core.storage.local_compute_log_manager",
+    "dagster._core.storage.root",
+    "dagster._core.run_coordinator",
+    "dagster._core.scheduler",
+    "imgassets.stack.run_launcher",
+    "alembic.command",
+    "alembic.config",
+    "alembic.migration",
+    "alembic.runtime.environment",
+    "alembic.script",
+    "sqlalchemy.dialects.sqlite",
+    # Pillow loads its codecs on first use: the accepted formats (images.FORMATS) and those it always loads.
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "PIL.PpmImagePlugin",
+    "PIL.TiffImagePlugin",
+    "PIL.WebPImagePlugin",
 ]
 
 
@@ -45,21 +83,57 @@ def warm_context() -> multiprocessing.context.BaseContext:
 
 
 def main(argv: list[str]) -> None:
-    """`-m dagster ARGS`: Dagster's CLI with ARGS, its code server starting runs from the warm forkserver."""
-    if argv[:2] != ["-m", "dagster"]:
-        raise SystemExit(f"usage: {sys.argv[0]} -m dagster ARGS (how Dagster starts a code location's Python)")
-    import dagster._grpc.server as grpc_server
+    """`LAUNCHER -m dagster ARGS`: Dagster's CLI with ARGS. `api grpc` serves runs from the warm forkserver, started
+    at once so that the first run finds it ready; `code-server start` starts its servers through LAUNCHER."""
+    if len(argv) < 3 or argv[1:3] != ["-m", "dagster"]:
+        raise SystemExit(f"usage: {sys.argv[0]} LAUNCHER -m dagster ARGS (how the stack starts its code server)")
+    launcher, args = argv[0], argv[3:]
     from dagster._cli import main as dagster_main
-    from dagster._grpc.server import DagsterApiServer
 
-    class WarmApiServer(DagsterApiServer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._mp_ctx = warm_context()  # type: ignore[assignment]  # a forkserver, not spawn
+    if args[:2] == ["api", "grpc"]:
+        import dagster._grpc.server as grpc_server
+        from dagster._grpc.server import DagsterApiServer
 
-    grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
-    sys.argv = ["dagster", *argv[2:]]
+        class WarmApiServer(DagsterApiServer):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self._mp_ctx = warm_context()  # type: ignore[assignment]  # a forkserver, not spawn
+                forkserver.ensure_running()  # it imports PRELOAD while no run waits for it
+
+        grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
+    elif args[:2] == ["code-server", "start"]:
+        import dagster._grpc.proxy_server as proxy_server
+
+        proxy_server.DagsterProxyApiServicer = _proxy_with_current_runs()  # type: ignore[misc]  # what it builds
+        # With --use-python-environment-entry-point the proxy starts `sys.executable -m dagster api grpc …`.
+        sys.executable = launcher
+    sys.argv = ["dagster", *args]
     dagster_main()
+
+
+def _proxy_with_current_runs() -> type[DagsterProxyApiServicer]:
+    """Dagster's code-server proxy with the runs its servers execute (GetCurrentRuns, which it does not forward):
+    the stack's run launcher asks for them to tell a live run from one whose worker died with its server."""
+    from dagster._grpc.__generated__ import dagster_api_pb2
+    from dagster._grpc.proxy_server import DagsterProxyApiServicer
+    from dagster._grpc.types import GetCurrentRunsResult
+    from dagster_shared.serdes import deserialize_value, serialize_value
+
+    class ProxyWithCurrentRuns(DagsterProxyApiServicer):
+        def GetCurrentRuns(self, request: Any, context: Any) -> Any:
+            # The current server's, and those of servers replaced by a reload that still finish their runs.
+            clients = {id(client): client for client in [self._client, *self._run_clients.values()] if client}
+            current: set[str] = set()
+            for client in clients.values():
+                try:
+                    reply = client._get_response("GetCurrentRuns", request)
+                except Exception:  # a server that is gone runs nothing
+                    continue
+                current.update(deserialize_value(reply.serialized_current_runs, GetCurrentRunsResult).current_runs)
+            result = GetCurrentRunsResult(current_runs=sorted(current), serializable_error_info=None)
+            return dagster_api_pb2.GetCurrentRunsReply(serialized_current_runs=serialize_value(result))
+
+    return ProxyWithCurrentRuns
 
 
 if __name__ == "__main__":
