@@ -21,10 +21,9 @@ def defs() -> Definitions:
 
     from imgassets.defs.detection_summary import detection_summary
     from imgassets.defs.detection_table import detection_table
-    from imgassets.defs.detections import detections
+    from imgassets.defs.image_batch import image_batch
     from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import kafka_image_sensor
-    from imgassets.defs.raw_images import raw_images
     from imgassets.defs.resources import pipeline_resources
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
     from imgassets.defs.versions import version_assets
@@ -35,7 +34,7 @@ def defs() -> Definitions:
     others = DetectorResource.from_settings(settings).versions().others
     versions = [asset for version in others for asset in version_assets(version)]
     return Definitions(
-        assets=[raw_images, detections, detection_summary, detection_table, *versions],
+        assets=[image_batch, detection_summary, detection_table, *versions],
         jobs=[image_batch_job],
         sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.

@@ -25,12 +25,11 @@ _RUN = """
 import json, resource, sys
 from dagster import DagsterInstance, materialize
 from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detections import detections
-from imgassets.defs.raw_images import raw_images
+from imgassets.defs.image_batch import image_batch
 from imgassets.defs.resources import pipeline_resources
 from imgassets.settings import get_settings
 request = json.loads(open(sys.argv[1]).read())
-outcome = materialize([raw_images, detections, detection_summary], partition_key=request["partition_key"],
+outcome = materialize([image_batch, detection_summary], partition_key=request["partition_key"],
                       run_config=request["run_config"], resources=pipeline_resources(get_settings()),
                       instance=DagsterInstance.ephemeral())
 records = [e for e in outcome.get_asset_materialization_events() if e.asset_key.path == ["detections"]]

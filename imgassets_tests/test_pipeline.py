@@ -10,16 +10,16 @@ from PIL import Image
 
 from imgassets import layout
 from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detections import detections
+from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
-from imgassets.defs.raw_images import raw_images
+from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.images import sha256_hex as images_sha256
 from imgassets.records import DetectionRecord, Manifest, Summary
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_images, detections, detection_summary]
+ASSETS = [image_batch, detection_summary]
 EXPECTED = {
     "dog.jpg": {"dog", "bicycle", "truck"},
     "person.jpg": {"person", "dog", "horse"},
@@ -143,7 +143,7 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
     )
     assert rejection["kafka"]["topic"] == topics.images
 
-    check = instance.get_latest_materialization_event(raw_images.key)
+    check = instance.get_latest_materialization_event(RAW_IMAGES.key)
     assert check.asset_materialization.metadata["rejected"].value == 2
 
 

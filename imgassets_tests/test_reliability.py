@@ -15,9 +15,8 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 
 from imgassets import ingest, layout, messages
 from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detections import detections
+from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
-from imgassets.defs.raw_images import raw_images
 from imgassets.records import Shard, Summary
 from imgassets.stack import services
 from imgassets.storage import ObjectStore
@@ -25,7 +24,7 @@ from imgassets_tests import helpers
 from imgassets_tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_images, detections, detection_summary]
+ASSETS = [image_batch, detection_summary]
 
 
 def _tick(deployment: helpers.Deployment, instance: DagsterInstance, cursor: str | None):
@@ -148,10 +147,10 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     partition = request.partition_key
 
     def stop_when_detecting() -> None:
-        # Stop S3 once raw_images has written its manifest, i.e. while detections runs.
+        # Stop S3 once the first detection record is written, i.e. while the batch is being detected.
         watcher = ObjectStore.from_settings(settings)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(watcher.list_keys(layout.manifests_prefix(partition))):
+        while time.monotonic() < deadline and not any(watcher.list_keys(layout.detections_prefix(partition))):
             time.sleep(0.02)
         server.stop()
 
@@ -175,7 +174,7 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
         _wait_bucket_ready(store)
     assert not failed.success
     failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
-    assert failure.step_key in ("detections", "detection_summary")
+    assert failure.step_key in ("raw_images", "detection_summary")  # the step of raw_images and detections
     assert "Could not connect to the endpoint URL" in str(failure.event_specific_data.error)
 
     retried = materialize(

@@ -19,15 +19,14 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 from imgassets import layout, query_server, synthetic, table
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
-from imgassets.defs.detections import detections
+from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
-from imgassets.defs.raw_images import raw_images
 from imgassets.query import Catalog, HourRange, query
 from imgassets.records import DetectionRecord, Summary
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_images, detections, detection_summary, detection_table]
+ASSETS = [image_batch, detection_summary, detection_table]
 
 
 def _json_records(store, partition: str) -> list[DetectionRecord]:

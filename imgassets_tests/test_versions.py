@@ -17,8 +17,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from imgassets import candidates, layout, query_server, resources
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
-from imgassets.defs.detections import detections
-from imgassets.defs.raw_images import raw_images
+from imgassets.defs.image_batch import image_batch
 from imgassets.defs.versions import version_assets
 from imgassets.detector import load_detector
 from imgassets.images import decode_bgr
@@ -26,7 +25,7 @@ from imgassets.records import Comparison, DetectionRecord
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
-PIPELINE = [raw_images, detections, detection_summary, detection_table]
+PIPELINE = [image_batch, detection_summary, detection_table]
 VERSIONS = 'active = "default"\n[versions.conf03]\nconfidence = 0.3\n[versions.input608]\ninput_size = 608\n'
 
 

@@ -9,7 +9,7 @@ goes to the version's key; anything that goes wrong with one image costs only th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,7 +21,15 @@ from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.postprocess import Candidates, select
 from imgassets.detector.versions import DetectorVersion
 from imgassets.pipelining import prefetch
-from imgassets.records import Detection, DetectionRecord, ImageResult, ManifestEntry, Provenance, RejectedImage
+from imgassets.records import (
+    Detection,
+    DetectionRecord,
+    ImageResult,
+    KafkaRef,
+    ManifestEntry,
+    Provenance,
+    RejectedImage,
+)
 from imgassets.resources import PipelineResource
 from imgassets.storage import ObjectStore
 
@@ -65,14 +73,16 @@ class Detected:
 def detect_images(
     store: ObjectStore,
     run: VersionRun,
-    entries: list[ManifestEntry],
+    entries: Iterable[ManifestEntry],
     pipeline: PipelineResource,
     io_threads: int,
     stored: Mapping[str, Candidates],
 ) -> Detected:
-    """Detects, writes each image's record (or rejection) and the run's new candidates; returns what it did."""
+    """Detects, writes each image's record (or rejection) and the run's new candidates; returns what it did.
+    `entries` is read once, as detection proceeds: it may be a stream of images still being validated."""
     budget = pixel_budget(pipeline.max_pixel_bytes_in_flight)
     found: dict[str, Candidates] = {}
+    kafka_refs: dict[str, KafkaRef | None] = {}
     outcome = Detected()
     model: list[Detector] = []  # loaded on the first image that needs the network
 
@@ -84,6 +94,7 @@ def detect_images(
     def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, bytes | str | None]:
         """The image's bytes (from raw_images' hand-off, else S3), None when its candidates are stored, or why
         they cannot be had."""
+        kafka_refs[entry.key] = entry.kafka
         if entry.key in stored:
             return entry, None
         try:
@@ -143,11 +154,13 @@ def detect_images(
             ),
         )
 
-    kafka_refs = {entry.key: entry.kafka for entry in entries}
     writes: list[Future[object]] = []
     started = time.perf_counter()
-    # The network (and its lanes) only when some image has no stored candidates.
-    lanes = network().lanes if any(entry.key not in stored for entry in entries) else 1
+    if stored:  # a version's run over a list: the network (and its lanes) only when some image needs it
+        entries = list(entries)
+        lanes = network().lanes if any(entry.key not in stored for entry in entries) else 1
+    else:
+        lanes = network().lanes
     # S3 reads run ahead in the I/O pool while every inference lane decodes and detects its own image; record
     # writes go back to the I/O pool. Read-ahead is bounded, so memory does not grow with the batch.
     with ThreadPoolExecutor(max_workers=io_threads) as io, ThreadPoolExecutor(max_workers=lanes) as pool:
@@ -177,7 +190,7 @@ def detect_images(
     if found:
         candidates.write(store, layout.candidates_key(run.forward_id, run.partition, run.run_id), found)
     outcome.forward_passes = len(found)
-    outcome.from_candidates = sum(1 for entry in entries if entry.key in stored)
+    outcome.from_candidates = sum(1 for key in kafka_refs if key in stored)
     outcome.seconds = time.perf_counter() - started
     return outcome
 

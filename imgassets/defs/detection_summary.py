@@ -17,7 +17,7 @@ from imgassets.defs.batch import (
     manifests,
     now,
 )
-from imgassets.defs.detections import detections
+from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.records import Shard, Summary
 from imgassets.resources import AlertResource, PipelineResource, S3Resource
@@ -31,7 +31,7 @@ SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
 
 
 @dg.asset(
-    deps=[detections],
+    deps=[DETECTIONS],
     partitions_def=hourly_partitions,
     group_name=GROUP,
     pool=HOUR_ROLLUP_POOL,

@@ -12,7 +12,7 @@ from imgassets.defs.batch import (
     lineage,
     unreadable_metadata,
 )
-from imgassets.defs.detections import detections
+from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.records import DetectionRecord, Shard
 from imgassets.resources import AlertResource, S3Resource
@@ -59,7 +59,7 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
 
 
 @dg.asset(
-    deps=[detections],
+    deps=[DETECTIONS],
     partitions_def=hourly_partitions,
     group_name=GROUP,
     pool=HOUR_ROLLUP_POOL,

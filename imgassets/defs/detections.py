@@ -1,5 +1,5 @@
 """detections: YOLOv4-tiny over the batch (or the hour), one JSON record per image and a compact shard per run.
-Its check sits beside it."""
+Its check sits beside it; the step that materializes it (with raw_images) is defs/image_batch.py."""
 
 import statistics
 from collections import Counter
@@ -8,25 +8,13 @@ import dagster as dg
 
 from imgassets import layout
 from imgassets.contract import viewer_link
-from imgassets.defs.batch import (
-    GROUP,
-    alert_failed_check,
-    batch_manifest,
-    class_table,
-    hour_entries,
-    now,
-)
-from imgassets.defs.detecting import VersionRun, detect_images, images_without_records
-from imgassets.defs.partitions import hourly_partitions
-from imgassets.defs.raw_images import raw_images
+from imgassets.defs.batch import GROUP, alert_failed_check, class_table, now
+from imgassets.defs.detecting import Detected, VersionRun, images_without_records
+from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.detector import BACKEND_NAMES
-from imgassets.records import ImageResult, Shard
-from imgassets.resources import (
-    AlertResource,
-    DetectorResource,
-    PipelineResource,
-    S3Resource,
-)
+from imgassets.records import ImageResult, ManifestEntry, Shard
+from imgassets.resources import AlertResource, DetectorResource, PipelineResource
+from imgassets.storage import ObjectStore
 
 DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
     "every_valid_image_has_detections",
@@ -36,49 +24,52 @@ DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
 )
 
 
-@dg.asset(
-    deps=[raw_images],
-    partitions_def=hourly_partitions,
+DETECTIONS = dg.AssetSpec(
+    "detections",
+    deps=[RAW_IMAGES],
     group_name=GROUP,
     kinds={"s3", "onnx"},  # the default backend (IMGASSETS_DETECTOR_BACKEND); OpenCV DNN is the alternative
-    check_specs=[DETECTIONS_COMPLETE_CHECK],
     description="YOLOv4-tiny detections, one JSON record per image (boxes in pixels, provenance), plus a "
     "compact shard per run for the summary.",
 )
-def detections(
+
+
+def active_run(context: dg.AssetExecutionContext, detector: DetectorResource) -> VersionRun:
+    """The active detector version over this run's images, writing the pipeline's own records."""
+    active = detector.versions().active
+    return VersionRun(active, None, lambda: detector.load(active), context.partition_key, context.run.run_id)
+
+
+def detections_result(
     context: dg.AssetExecutionContext,
-    s3: S3Resource,
-    detector: DetectorResource,
+    store: ObjectStore,
     pipeline: PipelineResource,
     alerts: AlertResource,
+    run: VersionRun,
+    done: Detected,
+    batch: list[ManifestEntry] | None,
 ) -> dg.MaterializeResult:
-    store = s3.store()
+    """Writes the run's shard; detections' materialization with its check. `batch`: a sensor run's accepted
+    images, which the run answers for; None: the check audits the whole hour."""
     partition = context.partition_key
-    batch = batch_manifest(store, partition, context.run)
-    entries = batch.accepted if batch is not None else hour_entries(store, partition)
-
-    active = detector.versions().active
-    run = VersionRun(active, None, lambda: detector.load(active), partition, context.run.run_id)
-    context.log.info(f"detecting objects in {len(entries)} images of {partition} with {run.version.describe()}")
-    done = detect_images(store, run, entries, pipeline, s3.io_threads, stored={})
     results, failed, inference_ms, elapsed = done.results, done.failed, done.inference_ms, done.seconds
-
     shard = Shard(partition=partition, run_id=context.run.run_id, created_at=now(), images=results, rejected=failed)
     store.put_record(layout.shard_key(partition, context.run.run_id), shard)
 
     class_counts = Counter[str]()
     for result in results:
         class_counts.update(result.counts)
-    if batch is not None and batch.mode == "batch":
+    if batch is not None:
         # A sensor run answers for its batch: every image has a confirmed record or a decode failure. The
         # whole-hour audit (listing every record of the hour) is left to backfills: per run it would grow
         # with the hour (1.8 s of CPU at 20,000 images) and make a busy hour quadratic.
         scope = "batch"
         handled = {r.image_key for r in results} | {f.image_key for f in failed}
-        missing = sorted(entry.key for entry in entries if entry.key not in handled)
+        missing = sorted(entry.key for entry in batch if entry.key not in handled)
     else:
         scope, missing = "hour", images_without_records(store, partition, None)
     check = dg.AssetCheckResult(
+        asset_key=DETECTIONS.key,
         check_name=DETECTIONS_COMPLETE_CHECK.name,
         passed=not missing,
         metadata={
@@ -89,6 +80,7 @@ def detections(
     )
     alert_failed_check(alerts, context, check)
     return dg.MaterializeResult(
+        asset_key=DETECTIONS.key,
         metadata={
             "images": len(results),
             "rejected_in_detection": len(failed),

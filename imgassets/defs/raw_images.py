@@ -1,6 +1,8 @@
 """raw_images: the hour's uploaded images, validated, with a run manifest, thumbnails, and a rejection record for
-every image that cannot be used. Its check sits beside it."""
+every image that cannot be used. Its check sits beside it; the step that materializes it (with detections, each
+image detected as soon as it is accepted) is defs/image_batch.py."""
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -18,10 +20,9 @@ from imgassets.defs.batch import (
     reject,
     validated_bytes,
 )
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.pipelining import prefetch
 from imgassets.records import Manifest, ManifestEntry, Rejection
-from imgassets.resources import AlertResource, PipelineResource, S3Resource
+from imgassets.resources import AlertResource, PipelineResource
 from imgassets.storage import ObjectStore, is_missing
 
 REJECTION_RATE_CHECK = dg.AssetCheckSpec(
@@ -32,45 +33,54 @@ REJECTION_RATE_CHECK = dg.AssetCheckSpec(
 )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
+RAW_IMAGES = dg.AssetSpec(
+    "raw_images",
     group_name=GROUP,
     kinds={"s3"},
-    check_specs=[REJECTION_RATE_CHECK],
     description="Uploaded images of the hour, validated (decodable, dimensions, format, sha256); writes a run "
     "manifest, thumbnails, and a rejection record with its reason for every unusable image.",
 )
-def raw_images(
-    context: dg.AssetExecutionContext,
-    config: BatchConfig,
-    s3: S3Resource,
-    pipeline: PipelineResource,
-    alerts: AlertResource,
-) -> dg.MaterializeResult:
-    store = s3.store()
-    partition = context.partition_key
-    if config.images:
-        refs, mode = config.images, "batch"
-    else:
-        refs = [ImageRef(key=key) for key in store.list_keys(layout.images_prefix(partition))]
-        mode = "backfill"
-    context.log.info(f"validating {len(refs)} images of {partition} ({mode})")
 
-    accepted: list[ManifestEntry] = []
-    rejected: list[Rejection] = []
+
+def batch_refs(
+    context: dg.AssetExecutionContext, config: BatchConfig, store: ObjectStore
+) -> tuple[list[ImageRef], str]:
+    """The run's images and mode: the sensor's batch, or (a backfill) every image of the hour, listed from S3."""
+    if config.images:
+        return config.images, "batch"
+    return [ImageRef(key=key) for key in store.list_keys(layout.images_prefix(context.partition_key))], "backfill"
+
+
+def validate_batch(
+    context: dg.AssetExecutionContext,
+    store: ObjectStore,
+    pipeline: PipelineResource,
+    refs: list[ImageRef],
+    io_threads: int,
+) -> Iterator[ManifestEntry | Rejection]:
+    """Each image of the batch, accepted or rejected with its reason, in order, as its validation finishes."""
+    partition, run_id = context.partition_key, context.run.run_id
 
     def validate(ref: ImageRef) -> ManifestEntry | Rejection:
-        return _validate(store, pipeline, ref, partition, context.run.run_id)
+        return _validate(store, pipeline, ref, partition, run_id)
 
-    with ThreadPoolExecutor(max_workers=s3.io_threads) as pool:
+    with ThreadPoolExecutor(max_workers=io_threads) as pool:
         # Bounded read-ahead: if S3 goes away, the step fails after the images in flight, not after every
         # image of the batch has used up its retries.
-        for outcome in prefetch(pool, validate, refs, ahead=s3.io_threads * 2):
-            if isinstance(outcome, ManifestEntry):
-                accepted.append(outcome)
-            else:
-                rejected.append(outcome)
+        yield from prefetch(pool, validate, refs, ahead=io_threads * 2)
 
+
+def raw_images_result(
+    context: dg.AssetExecutionContext,
+    store: ObjectStore,
+    pipeline: PipelineResource,
+    alerts: AlertResource,
+    mode: str,
+    accepted: list[ManifestEntry],
+    rejected: list[Rejection],
+) -> dg.MaterializeResult:
+    """Writes the run's manifest; raw_images' materialization with its check."""
+    partition = context.partition_key
     manifest = Manifest(
         partition=partition,
         run_id=context.run.run_id,
@@ -88,6 +98,7 @@ def raw_images(
     rate = len(rejected) / total if total else 0.0
     limit = pipeline.max_rejection_rate
     check = dg.AssetCheckResult(
+        asset_key=RAW_IMAGES.key,
         check_name=REJECTION_RATE_CHECK.name,
         passed=rate <= limit,
         severity=dg.AssetCheckSeverity.WARN,
@@ -95,6 +106,7 @@ def raw_images(
     )
     alert_failed_check(alerts, context, check)
     return dg.MaterializeResult(
+        asset_key=RAW_IMAGES.key,
         metadata={
             "mode": mode,
             "accepted": len(accepted),

@@ -19,9 +19,9 @@ from imgassets.compare import compare
 from imgassets.contract import viewer_link
 from imgassets.defs.batch import alert_failed_check, class_table, hour_entries, now, unreadable_metadata
 from imgassets.defs.detecting import VersionRun, detect_images, images_without_records
-from imgassets.defs.detections import detections
+from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.defs.raw_images import raw_images
+from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.detector.versions import DetectorVersion
 from imgassets.records import DetectionRecord
 from imgassets.resources import AlertResource, DetectorResource, PipelineResource, S3Resource
@@ -53,7 +53,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name="detections",
         key_prefix=[name],
-        deps=[raw_images],
+        deps=[RAW_IMAGES],
         partitions_def=hourly_partitions,
         group_name=f"version_{name}",
         kinds={"s3"},
@@ -113,7 +113,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name="comparison",
         key_prefix=[name],
-        deps=[detections, detections_key],
+        deps=[DETECTIONS, detections_key],
         partitions_def=hourly_partitions,
         group_name=f"version_{name}",
         kinds={"s3"},

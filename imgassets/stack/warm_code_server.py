@@ -33,6 +33,7 @@ PRELOAD = [
     "dagster._core.execution.api",
     "dagster._grpc.impl",
     "imgassets.definitions",
+    "imgassets.defs.image_batch",
     "imgassets.defs.raw_images",
     "imgassets.defs.detections",
     "imgassets.defs.detection_summary",
