@@ -93,7 +93,8 @@ class Settings(BaseSettings):
 
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"
-    sensor_interval_seconds: int = Field(5, ge=1, le=3600)
+    #: Seconds between Kafka sensor ticks; the daemon's sensor loop runs at this period (imgassets/daemon.py).
+    sensor_interval_seconds: int = Field(2, ge=1, le=3600)
     sensor_poll_seconds: float = Field(10.0, gt=0, le=45)
     sensor_max_messages: int = Field(5000, ge=1, le=100_000)
     batch_max_images: int = Field(1000, ge=1, le=10_000)

@@ -230,15 +230,17 @@ def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
     return streak
 
 
-#: Dagster's sensor daemon runs its loop every 5 s (MIN_INTERVAL_LOOP_TIME) and ticks a sensor when its minimum
-#: interval has passed since the previous tick *started*, which is a moment after that loop began. A minimum of
-#: exactly 5 s is therefore still a few milliseconds short in the next loop, and the sensor ticked every 10 s.
+#: Dagster's sensor daemon runs its loop every 5 s (the local stack's: every IMGASSETS_SENSOR_INTERVAL_SECONDS,
+#: imgassets/daemon.py) and ticks a sensor when its minimum interval has passed since the previous tick
+#: *started*, which is a moment after that loop began. A minimum equal to the loop's period is therefore still a
+#: few milliseconds short in the next loop, and the sensor ticked only every other loop (10 s apart, measured).
 TICK_SLACK_SECONDS = 1
 
 
 def minimum_interval(interval_seconds: int) -> int:
-    """Dagster's minimum interval for ticks `interval_seconds` apart (rounded up to the daemon's 5 s loop)."""
-    return max(1, interval_seconds - TICK_SLACK_SECONDS)
+    """Dagster's minimum interval for ticks `interval_seconds` apart (rounded up to the daemon's loop; 0: every
+    loop)."""
+    return max(0, interval_seconds - TICK_SLACK_SECONDS)
 
 
 @sensor(

@@ -359,7 +359,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
         ),
         Service(
             name="dagster-daemon",
-            argv=[_venv_bin("dagster-daemon"), "run", "-w", workspace],
+            argv=[sys.executable, "-m", "imgassets.daemon", "run", "-w", workspace],
             ports=[],
             run_dir=paths.run,
             log_dir=paths.logs,
