@@ -88,7 +88,7 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
             orientation = _orientation(image)
             # JPEG: decode at reduced scale (the whole stream is still read, so truncation is caught);
             # only the thumbnail needs these pixels, the detector decodes the original again.
-            image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            image.draft("RGB", _thumbnail_box(width, height))
             image.load()
             if image_format == "TIFF":
                 width, height, orientation = *image.size, _orientation(image)  # see _TIFF_ORIENTED_ON_LOAD
@@ -250,6 +250,14 @@ def _displayable(strip: Image.Image, peak: float | None) -> Image.Image:
     if mode in ("P", "PA", "LA", "La", "RGBa"):
         return strip.convert("RGBA")
     return strip.convert("RGB")
+
+
+def _thumbnail_box(width: int, height: int) -> tuple[int, int]:
+    """The thumbnail's size for stored pixels of `width` × `height`: a JPEG decoded at reduced scale keeps at
+    least this many (Pillow reduces only while both sides stay at least this large; a square box would keep a
+    landscape photo at full size)."""
+    scale = min(1.0, THUMBNAIL_SIDE / max(width, height, 1))
+    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def _thumbnail(image: Image.Image, orientation: int) -> bytes:
