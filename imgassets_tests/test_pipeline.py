@@ -117,6 +117,41 @@ def test_backfill_processes_the_whole_hour_and_replays_do_not_duplicate(topics, 
     assert summary.image_count == 5 and len(summary.runs) == 2
 
 
+def test_raw_images_and_detections_materialize_alone_too(topics, store, photos, deployment) -> None:
+    """One step materializes both, yet each can be selected alone: raw_images validates without detecting, and
+    detections alone (a backfill after a promotion) takes the images raw_images accepted."""
+    from dagster import AssetSelection
+
+    report = deployment.ingest_folder(photos)
+    partition = layout.parse_image_key(report.sent[0]).partition
+    instance = DagsterInstance.ephemeral()
+
+    def run(selection: AssetSelection, **kwargs: object):
+        return materialize(
+            ASSETS,
+            selection=selection,
+            partition_key=partition,
+            resources=deployment.resources(),
+            instance=instance,
+            **kwargs,
+        )
+
+    validated = run(AssetSelection.assets("raw_images"))
+    assert validated.success
+    assert {e.asset_key.path[0] for e in validated.get_asset_materialization_events()} == {"raw_images"}
+    assert set(helpers.check_results(validated)) == {"rejection_rate_below_threshold"}
+    assert len(list(store.list_keys(layout.manifests_prefix(partition)))) == 1
+    assert not list(store.list_keys(layout.detections_prefix(partition)))
+
+    detected = run(AssetSelection.assets("detections"))
+    assert detected.success
+    assert {e.asset_key.path[0] for e in detected.get_asset_materialization_events()} == {"detections"}
+    assert helpers.check_results(detected)["every_valid_image_has_detections"][0]
+    records = [store.get_record(k, DetectionRecord) for k in store.list_keys(layout.detections_prefix(partition))]
+    assert sorted(r.image_key for r in records) == sorted(report.sent)
+    assert len(list(store.list_keys(layout.manifests_prefix(partition)))) == 1  # raw_images did not run again
+
+
 def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, store, photos, deployment) -> None:
     (photos / "empty.jpg").write_bytes(b"")
     dog = (photos / "dog.jpg").read_bytes()

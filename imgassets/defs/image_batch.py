@@ -37,10 +37,14 @@ def image_batch(
     pipeline: PipelineResource,
     alerts: AlertResource,
 ) -> Iterator[dg.MaterializeResult]:
+    selected = context.selected_asset_keys
+    if not selected:
+        # A check alone: each check reports on its asset's own materialization.
+        raise dg.Failure("the checks of raw_images and detections run when their asset is materialized")
     store = s3.store()
     partition = context.partition_key
-    run = active_run(context, detector) if DETECTIONS.key in context.selected_asset_keys else None
-    if RAW_IMAGES.key not in context.selected_asset_keys:
+    run = active_run(context, detector) if DETECTIONS.key in selected else None
+    if RAW_IMAGES.key not in selected:
         yield _detections_alone(context, store, pipeline, alerts, active_run(context, detector), s3.io_threads)
         return
 
