@@ -288,3 +288,24 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store, deployment) -
     manifest("retry1", ["c"])  # raw_images ran again in the first retry: its batch wins
     assert names(DagsterRun(job_name="j", run_id="retry2", parent_run_id="retry1", root_run_id="root")) == {"c.jpg"}
     assert names(DagsterRun(job_name="j", run_id="ui-run")) == {"a.jpg", "b.jpg", "c.jpg"}
+
+
+def test_a_run_worker_reads_each_shard_of_the_hour_once(store) -> None:
+    """The summary and table steps of one run share the hour's shard reads (a shard never changes once its run
+    wrote it): each is read from S3 once per process, and one written later is read when it appears."""
+    from imgassets.defs.batch import hour_shards
+    from imgassets.records import Shard
+
+    partition = "2026-11-25-07:00"
+    created = datetime(2026, 11, 25, 7, 5, tzinfo=UTC)
+
+    def write(run_id: str) -> None:
+        shard = Shard(partition=partition, run_id=run_id, created_at=created, images=[], rejected=[])
+        store.put_record(layout.shard_key(partition, run_id), shard)
+
+    write("first")
+    assert [s.run_id for s in hour_shards(store, partition)] == ["first"]
+    # Were it read again, this would fail to parse.
+    store.put_bytes(layout.shard_key(partition, "first"), b"not a shard", "application/json")
+    write("second")
+    assert sorted(s.run_id for s in hour_shards(store, partition)) == ["first", "second"]

@@ -13,13 +13,14 @@ from imgassets.defs.batch import (
     alert_failed_check,
     batch_manifest,
     class_table,
+    hour_shards,
     lineage,
     manifests,
     now,
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.records import Shard, Summary
+from imgassets.records import Summary
 from imgassets.resources import AlertResource, PipelineResource, S3Resource
 
 SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
@@ -45,7 +46,7 @@ def detection_summary(
 ) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    shards = store.get_records(layout.shards_prefix(partition), Shard)
+    shards = hour_shards(store, partition)
     summary = Summary.merge(partition, now(), shards, manifests(store, partition))
     key = layout.summary_key(partition)
     store.put_record(key, summary)

@@ -9,12 +9,13 @@ from imgassets.defs.batch import (
     HOUR_ROLLUP_POOL,
     alert_failed_check,
     batch_manifest,
+    hour_shards,
     lineage,
     unreadable_metadata,
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.records import DetectionRecord, Shard
+from imgassets.records import DetectionRecord
 from imgassets.resources import AlertResource, S3Resource
 from imgassets.storage import ObjectStore
 
@@ -34,7 +35,7 @@ def _batch_tables(
     is written when its run's detections are complete, so runs of the hour that overlap never add half a batch."""
     stored = table.read_hour(store, partition)
     present = set(stored.images.column("image_key").to_pylist()) if stored is not None else set()
-    shards = store.get_records(layout.shards_prefix(partition), Shard)
+    shards = hour_shards(store, partition)
     listed = {result.image_key: result.detection_key for shard in shards for result in shard.images}
     own = {result.image_key for shard in shards if shard.run_id in own_runs for result in shard.images}
     missing = [key for image, key in listed.items() if image not in present or image in own]
