@@ -135,8 +135,12 @@ class ObjectStore:
 
     def get_records(self, prefix: str, model: type[ModelT], threads: int = 8) -> list[ModelT]:
         """Every record under `prefix`, read in parallel."""
+        return self.get_records_at(list(self.list_keys(prefix)), model, threads)
+
+    def get_records_at(self, keys: list[str], model: type[ModelT], threads: int = 8) -> list[ModelT]:
+        """The records at `keys`, in that order, read in parallel."""
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(lambda key: self.get_record(key, model), list(self.list_keys(prefix))))
+            return list(pool.map(lambda key: self.get_record(key, model), keys))
 
     def read_each(self, keys: list[str], model: type[ModelT], threads: int = 8) -> tuple[list[ModelT], dict[str, str]]:
         """The records at `keys`, read in parallel, each on its own: one that cannot be read or parsed costs only

@@ -10,7 +10,6 @@ hour never write the same object.
 
 import contextlib
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
@@ -141,9 +140,8 @@ def hour_shards(store: ObjectStore, partition: str) -> list[Shard]:
     """Every shard of the hour (each run's compact results), in listing order."""
     keys = list(store.list_keys(layout.shards_prefix(partition)))
     unread = [key for key in keys if (store.bucket, key) not in _shards]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for key, shard in zip(unread, pool.map(lambda key: store.get_record(key, Shard), unread), strict=True):
-            _shards[(store.bucket, key)] = shard
+    for key, shard in zip(unread, store.get_records_at(unread, Shard), strict=True):
+        _shards[(store.bucket, key)] = shard
     return [_shards[(store.bucket, key)] for key in keys]
 
 

@@ -44,8 +44,8 @@ def image_batch(
     store = s3.store()
     partition = context.partition_key
     run = active_run(context, detector) if DETECTIONS.key in selected else None
-    if RAW_IMAGES.key not in selected:
-        yield _detections_alone(context, store, pipeline, alerts, active_run(context, detector), s3.io_threads)
+    if run is not None and RAW_IMAGES.key not in selected:
+        yield _detections_alone(context, store, pipeline, alerts, run, s3.io_threads)
         return
 
     refs, mode = batch_refs(context, config, store)

@@ -286,7 +286,7 @@ def _workspace(paths: Paths) -> Path:
 
 def write_workspace(settings: Settings, paths: Paths) -> None:
     """The stack's workspace: the project's code location (as in workspace.yaml), served by the stack's own code
-    server (`code_service`), and the launcher script that starts that server warm
+    server (the `dagster-code` service of `dagster_services`), and the launcher script that starts that server warm
     (imgassets/stack/warm_code_server.py), so runs do not import everything again."""
     launcher = _launcher(paths)
     launcher.write_text(
