@@ -17,7 +17,7 @@ from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
 from imgassets.detector.versions import DEFAULT, DetectorVersion, Versions, load_versions
 from imgassets.settings import ENV_PREFIX, Settings
-from imgassets.storage import ObjectStore, make_s3_client
+from imgassets.storage import ObjectStore, S3Access
 
 
 def _fields(
@@ -60,7 +60,7 @@ class S3Resource(ConfigurableResource):
 
     def store(self) -> ObjectStore:
         if self._store is None:
-            client = make_s3_client(
+            access = S3Access(
                 self.endpoint_url,
                 self.region,
                 self.access_key_id,
@@ -69,7 +69,7 @@ class S3Resource(ConfigurableResource):
                 self.max_attempts,
                 self.io_threads * 2,
             )
-            self._store = ObjectStore(client, self.bucket)
+            self._store = ObjectStore(access, self.bucket)
         return self._store
 
 

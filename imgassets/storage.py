@@ -1,7 +1,12 @@
-"""S3 access for the pipeline: a thin, retrying wrapper over boto3 used by the CLI, the assets and the tests.
+"""S3 access for the pipeline: a thin, retrying wrapper used by the CLI, the assets and the tests.
 
-Retries are botocore's 'standard' mode (bounded attempts, exponential backoff with jitter), so a short S3
-outage is ridden out and a long one fails the step clearly instead of skipping work.
+Object bodies (every image's read, thumbnail and record) go through obstore, a native client: a request costs
+about 0.15–0.3 ms of CPU there against 1.0–2.1 ms through boto3 (measured on SeaweedFS), and the run workers
+share their cores with the forward pass. Listing stays on boto3: S3 lists by plain string prefix, obstore by
+path segment. Bucket creation, which obstore does not do, too.
+
+Both retry with exponential backoff and bounded attempts, so a short S3 outage is ridden out and a long one
+fails the step clearly (an `InfrastructureError` naming the request) instead of skipping work.
 """
 
 from __future__ import annotations
@@ -10,12 +15,17 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, NoReturn, TypeVar
 
 import boto3
+import obstore
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from obstore.exceptions import BaseError, InvalidPathError
+from obstore.store import S3Store
 from pydantic import BaseModel
 
 from imgassets import failures
@@ -26,34 +36,74 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-def make_s3_client(
-    endpoint_url: str | None,
-    region: str,
-    access_key_id: str,
-    secret_access_key: str,
-    addressing_style: str = "path",
-    max_attempts: int = 5,
-    pool_size: int = 16,
-) -> BaseClient:
-    config = Config(
-        region_name=region,
-        retries={"max_attempts": max_attempts, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=pool_size,
-        s3={"addressing_style": addressing_style},
-        # CRC trailers only where S3 requires them: images are verified by their sha256 anyway, the
-        # per-request checksum cost shows on a CPU-bound box, and several S3-compatible servers reject them.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        config=config,
-    )
+#: Object attributes that are HTTP headers of their own; every other attribute is user metadata (x-amz-meta-*).
+_HEADER_ATTRIBUTES = frozenset(
+    {"Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language", "Cache-Control", "Storage-Class"}
+)
+
+
+@dataclass(frozen=True, repr=False)
+class S3Access:
+    """Where the bucket is and how to reach it; `repr` leaves the key pair out."""
+
+    endpoint_url: str | None
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    addressing_style: str = "path"
+    max_attempts: int = 5
+    pool_size: int = 16
+
+    def __repr__(self) -> str:
+        return f"S3Access(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
+
+    def client(self) -> BaseClient:
+        """boto3, for listing and the bucket itself."""
+        config = Config(
+            region_name=self.region,
+            retries={"max_attempts": self.max_attempts, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=self.pool_size,
+            s3={"addressing_style": self.addressing_style},
+            # CRC trailers only where S3 requires them: images are verified by their sha256 anyway, the
+            # per-request checksum cost shows on a CPU-bound box, and several S3-compatible servers reject them.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            config=config,
+        )
+
+    def native(self, bucket: str) -> S3Store:
+        """obstore, for object bodies. Backoff as botocore's standard mode: 0.5 s doubling, at most 20 s."""
+        return S3Store(
+            bucket,
+            endpoint=self.endpoint_url,
+            region=self.region,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            virtual_hosted_style_request=self.addressing_style == "virtual",
+            client_options={
+                "allow_http": True,
+                "connect_timeout": "5s",
+                "timeout": "60s",
+                "pool_max_idle_per_host": str(self.pool_size),
+            },
+            retry_config={
+                "max_retries": self.max_attempts - 1,
+                "backoff": {
+                    "init_backoff": timedelta(milliseconds=500),
+                    "max_backoff": timedelta(seconds=20),
+                    "base": 2,
+                },
+                "retry_timeout": timedelta(seconds=120),
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -67,21 +117,40 @@ class ObjectTooLarge(ValueError):
     """An object larger than the caller allows; raised before its body is read."""
 
 
-def is_missing(error: ClientError) -> bool:
+class ObjectMissing(LookupError):
+    """No object at the key (the item's own failure, unlike a missing bucket)."""
+
+
+def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in _MISSING
+
+
+def _failed(method: str, url: str, exc: Exception) -> NoReturn:
+    """obstore's error as the pipeline's: a missing object is the item's, a bad key too; the rest is S3's."""
+    text = str(exc).split("\n\nDebug source:", 1)[0].strip()
+    if isinstance(exc, FileNotFoundError) and "NoSuchBucket" not in text:
+        raise ObjectMissing(f"no object at {url}") from None
+    if isinstance(exc, InvalidPathError):
+        raise ValueError(f"not a valid S3 key: {url}: {text}") from None
+    raise failures.InfrastructureError(f"S3 {method} {url} failed: {text}") from exc
 
 
 class ObjectStore:
     """One bucket. Keys passed in come from `imgassets.layout`, never straight from user input."""
 
-    def __init__(self, client: BaseClient, bucket: str) -> None:
-        self.client = client
+    def __init__(self, access: S3Access, bucket: str) -> None:
+        self.access = access
         self.bucket = bucket
+        self.native = access.native(bucket)
+
+    @cached_property
+    def client(self) -> BaseClient:
+        return self.access.client()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
         access_key_id, secret_access_key = settings.require_s3_credentials()
-        client = make_s3_client(
+        access = S3Access(
             settings.s3_endpoint_url,
             settings.s3_region,
             access_key_id,
@@ -90,45 +159,53 @@ class ObjectStore:
             settings.s3_max_attempts,
             settings.s3_io_threads * 2,
         )
-        return cls(client, settings.s3_bucket)
+        return cls(access, settings.s3_bucket)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
 
     def ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as error:
-            if not is_missing(error):
+            if not _is_missing(error):
                 raise
             self.client.create_bucket(Bucket=self.bucket)
 
     def put_bytes(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
-        self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
-        )
+        attributes = {**(metadata or {}), "Content-Type": content_type}
+        try:
+            obstore.put(self.native, key, data, attributes=attributes, use_multipart=False)
+        except (BaseError, OSError) as exc:
+            _failed("PUT", self.url(key), exc)
 
     def put_record(self, key: str, record: Record) -> None:
         self.put_bytes(key, record.to_json(), "application/json")
 
     def get(self, key: str, max_bytes: int | None = None) -> StoredObject:
-        """The object; with `max_bytes`, its length is checked before the body is read (`ObjectTooLarge`)."""
-        response = self.client.get_object(Bucket=self.bucket, Key=key)
-        size = response.get("ContentLength")
-        if max_bytes is not None and size is not None and size > max_bytes:
-            response["Body"].close()
-            raise ObjectTooLarge(f"file too large: {size} bytes > limit {max_bytes}")
+        """The object (`ObjectMissing` if there is none); with `max_bytes`, its length is checked before the body
+        is read (`ObjectTooLarge`)."""
+        try:
+            result = obstore.get(self.native, key)
+            size = result.meta["size"]
+            if max_bytes is not None and size > max_bytes:
+                raise ObjectTooLarge(f"file too large: {size} bytes > limit {max_bytes}")
+            data = bytes(result.bytes())
+        except (BaseError, OSError) as exc:
+            _failed("GET", self.url(key), exc)
+        attributes = result.attributes
         return StoredObject(
-            data=response["Body"].read(),
-            metadata=response.get("Metadata", {}),
-            content_type=response.get("ContentType"),
+            data=data,
+            metadata={name: value for name, value in attributes.items() if name not in _HEADER_ATTRIBUTES},
+            content_type=attributes.get("Content-Type"),
         )
 
     def get_optional(self, key: str) -> StoredObject | None:
         """The object, or None when it does not exist (one request, not HEAD then GET)."""
         try:
             return self.get(key)
-        except ClientError as error:
-            if is_missing(error):
-                return None
-            raise
+        except ObjectMissing:
+            return None
 
     def get_record(self, key: str, model: type[ModelT]) -> ModelT:
         return model.model_validate_json(self.get(key).data)
@@ -161,12 +238,18 @@ class ObjectStore:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key).data)
 
+    def delete(self, key: str) -> None:
+        try:
+            obstore.delete(self.native, key)
+        except (BaseError, OSError) as exc:
+            _failed("DELETE", self.url(key), exc)
+
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's metadata, or None when it does not exist."""
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if is_missing(error):
+            if _is_missing(error):
                 return None
             raise
 

@@ -85,8 +85,8 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     passed, counts = run()
     assert passed and (counts["scope"], counts["image_rows"], counts["detection_records"]) == ("hour", 6, 6)
     # A stored table that lost rows (deleted here) is completed by the next sensor run from the shards.
-    store.client.delete_object(Bucket=store.bucket, Key=layout.table_key("images", partition))
-    store.client.delete_object(Bucket=store.bucket, Key=layout.table_key("detections", partition))
+    store.delete(layout.table_key("images", partition))
+    store.delete(layout.table_key("detections", partition))
     passed, counts = run(request2.run_config)
     assert passed and counts["image_rows"] == 6 and counts["added"] == 6
 

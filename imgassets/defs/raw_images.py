@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
-from botocore.exceptions import ClientError
 
 from imgassets import images, layout, messages
 from imgassets.defs.batch import (
@@ -23,7 +22,7 @@ from imgassets.defs.batch import (
 from imgassets.pipelining import prefetch
 from imgassets.records import Manifest, ManifestEntry, Rejection
 from imgassets.resources import AlertResource, PipelineResource
-from imgassets.storage import ObjectStore, is_missing
+from imgassets.storage import ObjectMissing, ObjectStore
 
 REJECTION_RATE_CHECK = dg.AssetCheckSpec(
     "rejection_rate_below_threshold",
@@ -137,10 +136,8 @@ def _accept(store: ObjectStore, limits: PipelineResource, ref: ImageRef, partiti
         raise images.ImageRejected(f"file too large: {ref.size} bytes > limit {limits.max_image_bytes}")
     try:
         stored = store.get(key.key, max_bytes=limits.max_image_bytes)
-    except ClientError as error:
-        if is_missing(error):
-            raise images.ImageRejected("object not found in S3") from None
-        raise
+    except ObjectMissing:
+        raise images.ImageRejected("object not found in S3") from None
     # Pillow keeps RGB pixels in 4 bytes, a third more than the decoded estimate.
     with pixel_budget(limits.max_pixel_bytes_in_flight).hold(images.decoded_bytes(stored.data) * 4 // 3):
         valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
