@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
+from collections.abc import Iterator
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
@@ -62,7 +65,35 @@ def make_consumer(config: dict[str, object]) -> KafkaConsumer:
         # An unreachable broker fails a sensor tick after 10 s (not kafka-python's 30), well inside Dagster's
         # sensor timeout, so the tick reports the real error and the failed-ticks alert counts it.
         bootstrap_timeout_ms=10_000,
+        # A standing consumer (`standing_consumer`) sees partitions added to the topic within 30 s.
+        metadata_max_age_ms=30_000,
     )
+
+
+_standing: dict[str, KafkaConsumer] = {}
+_standing_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def standing_consumer(config: dict[str, object]) -> Iterator[KafkaConsumer]:
+    """A group-less consumer kept between sensor ticks, lent to one tick at a time (a concurrent tick gets a fresh
+    one). A new consumer costs every tick a bootstrap connection, a version probe and a metadata fetch. A tick that
+    raises closes the consumer it borrowed, so the next one starts clean."""
+    key = json.dumps(config, sort_keys=True, default=str)
+    with _standing_lock:
+        consumer = _standing.pop(key, None)
+    if consumer is None:
+        consumer = make_consumer(config)
+    try:
+        yield consumer
+    except BaseException:
+        consumer.close()
+        raise
+    with _standing_lock:
+        if key not in _standing:
+            _standing[key], consumer = consumer, None
+    if consumer is not None:
+        consumer.close()
 
 
 def ensure_topics(settings: Settings) -> None:

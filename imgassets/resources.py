@@ -5,6 +5,7 @@ Secrets reach resources as `EnvVar`s, so Dagster's UI shows the variable name, n
 
 from __future__ import annotations
 
+import contextlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,10 @@ class KafkaResource(ConfigurableResource):
 
     def consumer(self) -> KafkaConsumer:
         return kafka_io.make_consumer(self.client_config())
+
+    def standing_consumer(self) -> contextlib.AbstractContextManager[KafkaConsumer]:
+        """The consumer the sensor keeps between its ticks (`kafka_io.standing_consumer`)."""
+        return kafka_io.standing_consumer(self.client_config())
 
     def producer(self) -> KafkaProducer:
         return kafka_io.make_producer(self.client_config())

@@ -275,3 +275,34 @@ def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucke
     assert [len(c) for c in _chunks(refs, 4, 3)] == [3, 4, 3]
     assert [len(c) for c in _chunks(refs, 4, 9)] == [4, 4, 2]
     assert _chunks([], 4, 3) == []
+
+
+def test_ticks_share_one_standing_consumer_and_a_failed_tick_drops_it(topics, bucket, deployment) -> None:
+    from imgassets import kafka_io
+
+    config = kafka_io.settings_client_config(deployment.settings)
+    with kafka_io.standing_consumer(config) as first:
+        pass
+    with kafka_io.standing_consumer(config) as again, kafka_io.standing_consumer(config) as concurrent:
+        assert again is first  # the next tick borrows the same consumer: no new connection, probe, metadata
+        assert concurrent is not first  # a tick running at the same time gets its own
+    with pytest.raises(RuntimeError), kafka_io.standing_consumer(config) as failing:
+        raise RuntimeError("the tick failed")
+    with kafka_io.standing_consumer(config) as after:
+        assert after is not failing  # a consumer that saw a failure is closed, never lent again
+
+    # The standing consumer reads each tick from that tick's cursor.
+    now = datetime.now(UTC)
+    producer = deployment.producer()
+    keys, cursor = [], None
+    for name in ("first.jpg", "second.jpg"):
+        producer.send(topics.images, value=_message(name, now, bucket))
+        producer.flush()
+        result = _evaluate(deployment, cursor)
+        cursor = result.cursor
+        (request,) = result.run_requests
+        keys.append(
+            [ref["key"].rsplit("-", 1)[-1] for ref in request.run_config["ops"]["raw_images"]["config"]["images"]]
+        )
+    producer.close()
+    assert keys == [["first.jpg"], ["second.jpg"]]

@@ -280,8 +280,7 @@ def _evaluate(
         # larger batch — per-run overhead shrinks under load instead of a queue of tiny runs building up.
         return SkipReason("a run is still waiting to start; the next batch keeps growing")
     cursor = Cursor.parse(context.cursor)
-    consumer = kafka.consumer()
-    try:
+    with kafka.standing_consumer() as consumer:
         poll = read_messages(
             consumer,
             kafka.topic,
@@ -292,8 +291,6 @@ def _evaluate(
             datetime.now(UTC),
             pipeline.partitions_start,
         )
-    finally:
-        consumer.close()
     if poll.dead_letters:
         producer = kafka.producer()
         try:
