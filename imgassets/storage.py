@@ -219,9 +219,12 @@ class ObjectStore:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(lambda key: self.get_record(key, model), keys))
 
-    def read_each(self, keys: list[str], model: type[ModelT], threads: int = 8) -> tuple[list[ModelT], dict[str, str]]:
-        """The records at `keys`, read in parallel, each on its own: one that cannot be read or parsed costs only
-        itself (returned as key → reason); infrastructure errors still raise (`failures.item_reason`)."""
+    def read_each(
+        self, keys: list[str], model: type[ModelT], threads: int = 8
+    ) -> tuple[dict[str, ModelT], dict[str, str]]:
+        """The records at `keys` (key → record, in that order), read in parallel, each on its own: one that cannot
+        be read or parsed costs only itself (returned as key → reason); infrastructure errors still raise
+        (`failures.item_reason`)."""
 
         def read(key: str) -> ModelT | str:
             try:
@@ -231,7 +234,7 @@ class ObjectStore:
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             outcomes = list(pool.map(read, keys))
-        records = [outcome for outcome in outcomes if not isinstance(outcome, str)]
+        records = {key: outcome for key, outcome in zip(keys, outcomes, strict=True) if not isinstance(outcome, str)}
         unreadable = {key: outcome for key, outcome in zip(keys, outcomes, strict=True) if isinstance(outcome, str)}
         return records, unreadable
 

@@ -134,6 +134,52 @@ def test_a_record_that_cannot_be_read_costs_only_its_own_row(topics, store, phot
     assert stored is not None and report.sent[0] not in stored.images.column("image_key").to_pylist()
 
 
+def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, deployment) -> None:
+    """A shard and a manifest of the hour that cannot be parsed (a bad write, a bit flip): the next sensor run of
+    the hour still succeeds, its summary and table count every readable run, and both checks fail naming them."""
+    instance = DagsterInstance.ephemeral()
+    deployment.ingest_folder(photos)
+    tick = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
+    (request,) = tick.run_requests
+    partition = request.partition_key
+    assert materialize(
+        ASSETS,
+        partition_key=partition,
+        run_config=request.run_config,
+        resources=deployment.resources(),
+        instance=instance,
+    ).success
+    damaged_shard = layout.shard_key(partition, "0damaged")
+    damaged_manifest = layout.manifest_key(partition, "0damaged")
+    store.put_bytes(damaged_shard, b'{"partition": "' + partition.encode() + b'", "images": [', "application/json")
+    store.put_bytes(damaged_manifest, b"\x00\xff not json", "application/json")
+
+    (photos / "second").mkdir()
+    (photos / "second" / "copy.jpg").write_bytes((photos / "dog.jpg").read_bytes() + b"\x00")
+    deployment.ingest_folder(photos / "second")
+    tick = kafka_image_sensor(
+        build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance)
+    )
+    (second,) = tick.run_requests
+    outcome = materialize(
+        ASSETS,
+        partition_key=partition,
+        run_config=second.run_config,
+        resources=deployment.resources(),
+        instance=instance,
+    )
+    assert outcome.success
+    checks = helpers.check_results(outcome)
+    passed, summary_check = checks["summary_covers_all_detections"]
+    assert not passed and summary_check["unreadable_records"] == 2
+    assert damaged_shard in summary_check["unreadable_examples"]
+    assert damaged_manifest in summary_check["unreadable_examples"]
+    passed, table_check = checks["table_rows_match_detection_records"]
+    assert not passed and table_check["image_rows"] == 6 and damaged_shard in table_check["unreadable_examples"]
+    summary = store.get_record(layout.summary_key(partition), Summary)
+    assert summary.image_count == 6 and len(summary.runs) == 2
+
+
 def _objects(store, partition: str) -> int:
     return sum(len(r.detections) for r in _json_records(store, partition))
 

@@ -126,8 +126,24 @@ def hour_entries(store: ObjectStore, partition: str) -> list[ManifestEntry]:
     return sorted(latest.values(), key=lambda e: e.key)
 
 
+def hour_manifests(store: ObjectStore, partition: str) -> tuple[list[Manifest], dict[str, str]]:
+    """Every readable manifest of the hour, oldest first, and the ones that cannot be read or parsed (key →
+    reason)."""
+    read, unreadable = store.read_each(list(store.list_keys(layout.manifests_prefix(partition))), Manifest)
+    return sorted(read.values(), key=lambda m: m.created_at), unreadable
+
+
 def manifests(store: ObjectStore, partition: str) -> list[Manifest]:
-    return sorted(store.get_records(layout.manifests_prefix(partition), Manifest), key=lambda m: m.created_at)
+    """Every manifest of the hour, oldest first, where all of them are needed (which images the hour accepted):
+    a damaged one fails the step, named, rather than leave its images out unseen."""
+    read, unreadable = hour_manifests(store, partition)
+    if unreadable:
+        key, reason = min(unreadable.items())
+        raise ValueError(
+            f"manifest {key} cannot be read ({reason}): the images the hour accepted are unknown until it is "
+            f"restored or removed ({len(unreadable)} damaged manifests in {partition})"
+        )
+    return read
 
 
 #: Shards read in this run worker, by bucket and key. A shard is written once, by its run, and never changed, so
@@ -136,13 +152,14 @@ def manifests(store: ObjectStore, partition: str) -> list[Manifest]:
 _shards: dict[tuple[str, str], Shard] = {}
 
 
-def hour_shards(store: ObjectStore, partition: str) -> list[Shard]:
-    """Every shard of the hour (each run's compact results), in listing order."""
+def hour_shards(store: ObjectStore, partition: str) -> tuple[list[Shard], dict[str, str]]:
+    """Every readable shard of the hour (each run's compact results), in listing order, and the ones that cannot
+    be read or parsed (key → reason): a damaged shard costs only itself, not every later roll-up of its hour."""
     keys = list(store.list_keys(layout.shards_prefix(partition)))
-    unread = [key for key in keys if (store.bucket, key) not in _shards]
-    for key, shard in zip(unread, store.get_records_at(unread, Shard), strict=True):
+    read, unreadable = store.read_each([key for key in keys if (store.bucket, key) not in _shards], Shard)
+    for key, shard in read.items():
         _shards[(store.bucket, key)] = shard
-    return [_shards[(store.bucket, key)] for key in keys]
+    return [_shards[(store.bucket, key)] for key in keys if (store.bucket, key) in _shards], unreadable
 
 
 def class_table(counts: Counter[str]) -> str:

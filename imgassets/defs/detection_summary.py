@@ -13,10 +13,11 @@ from imgassets.defs.batch import (
     alert_failed_check,
     batch_manifest,
     class_table,
+    hour_manifests,
     hour_shards,
     lineage,
-    manifests,
     now,
+    unreadable_metadata,
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
@@ -46,8 +47,10 @@ def detection_summary(
 ) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    shards = hour_shards(store, partition)
-    summary = Summary.merge(partition, now(), shards, manifests(store, partition))
+    shards, unreadable_shards = hour_shards(store, partition)
+    manifests, unreadable_manifests = hour_manifests(store, partition)
+    unreadable = unreadable_shards | unreadable_manifests
+    summary = Summary.merge(partition, now(), shards, manifests)
     key = layout.summary_key(partition)
     store.put_record(key, summary)
 
@@ -68,7 +71,12 @@ def detection_summary(
         detection_records = sum(1 for _ in store.list_keys(layout.detections_prefix(partition)))
         check = {"scope": "hour", "summary_images": summary.image_count, "detection_records": detection_records}
         passed = summary.image_count >= detection_records
-    summary_check = dg.AssetCheckResult(check_name=SUMMARY_COMPLETE_CHECK.name, passed=passed, metadata=check)
+    # A shard or manifest that cannot be read is left out of the merge, named, and fails the check.
+    summary_check = dg.AssetCheckResult(
+        check_name=SUMMARY_COMPLETE_CHECK.name,
+        passed=passed and not unreadable,
+        metadata=check | unreadable_metadata(unreadable),
+    )
     alert_failed_check(alerts, context, summary_check)
     return dg.MaterializeResult(
         metadata={

@@ -35,12 +35,12 @@ def _batch_tables(
     is written when its run's detections are complete, so runs of the hour that overlap never add half a batch."""
     stored = table.read_hour(store, partition)
     present = set(stored.images.column("image_key").to_pylist()) if stored is not None else set()
-    shards = hour_shards(store, partition)
+    shards, unreadable_shards = hour_shards(store, partition)
     listed = {result.image_key: result.detection_key for shard in shards for result in shard.images}
     own = {result.image_key for shard in shards if shard.run_id in own_runs for result in shard.images}
     missing = [key for image, key in listed.items() if image not in present or image in own]
     records, unreadable = store.read_each(missing, DetectionRecord)
-    tables = table.merge(stored, table.from_records(records))
+    tables = table.merge(stored, table.from_records(list(records.values())))
     in_table = set(tables.images.column("image_key").to_pylist())
     audit: dict[str, int | str] = {
         "scope": "batch",
@@ -48,7 +48,7 @@ def _batch_tables(
         "shard_images_missing": sum(1 for image in listed if image not in in_table),
         "added": len(records),
     }
-    return tables, audit | unreadable_metadata(unreadable)
+    return tables, audit | unreadable_metadata(unreadable_shards | unreadable)
 
 
 def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
@@ -56,7 +56,7 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
     keys = list(store.list_keys(layout.detections_prefix(partition)))
     records, unreadable = store.read_each(keys, DetectionRecord)
     audit: dict[str, int | str] = {"scope": "hour", "detection_records": len(keys)}
-    return table.from_records(records), audit | unreadable_metadata(unreadable)
+    return table.from_records(list(records.values())), audit | unreadable_metadata(unreadable)
 
 
 @dg.asset(

@@ -27,11 +27,10 @@ from dagster import (
 from dagster._core.storage.tags import WILL_RETRY_TAG
 from kafka import KafkaConsumer, TopicPartition
 
-from imgassets import layout, messages
-from imgassets.defs.batch import ImageRef, manifests
+from imgassets import messages
+from imgassets.defs.batch import ImageRef, hour_manifests, hour_shards
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
-from imgassets.records import Shard
 from imgassets.resources import (
     AlertResource,
     KafkaResource,
@@ -77,11 +76,13 @@ def unrecorded(store: ObjectStore, partition: str, refs: list[ImageRef]) -> list
     """The batch's images that no run has accounted for: neither in a detections shard nor rejected in a
     manifest or shard. A detection record alone does not count: a run killed before writing its shard leaves
     records the hour summary never sees; the dead letter (and its replay) brings them in."""
+    # A shard or manifest that cannot be read accounts for nothing: an image only it knew of is dead-lettered,
+    # and its replay is idempotent.
     handled: set[str] = set()
-    for shard in store.get_records(layout.shards_prefix(partition), Shard):
+    for shard in hour_shards(store, partition)[0]:
         handled.update(image.image_key for image in shard.images)
         handled.update(rejected.image_key for rejected in shard.rejected)
-    for manifest in manifests(store, partition):
+    for manifest in hour_manifests(store, partition)[0]:
         handled.update(rejection.image_key for rejection in manifest.rejected)
     return [ref for ref in refs if ref.key not in handled]
 

@@ -31,7 +31,7 @@ from imgassets.storage import ObjectStore
 def _records(store: ObjectStore, prefix: str) -> tuple[dict[str, DetectionRecord], dict[str, str]]:
     """The hour's records under `prefix` by image key, and the ones that cannot be read (key → reason)."""
     records, unreadable = store.read_each(list(store.list_keys(prefix)), DetectionRecord)
-    return {record.image_key: record for record in records}, unreadable
+    return {record.image_key: record for record in records.values()}, unreadable
 
 
 def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
