@@ -142,13 +142,13 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
     tick = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
     (request,) = tick.run_requests
     partition = request.partition_key
-    assert materialize(
-        ASSETS,
-        partition_key=partition,
-        run_config=request.run_config,
-        resources=deployment.resources(),
-        instance=instance,
-    ).success
+
+    def run(run_config: dict):
+        return materialize(
+            ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
+        )
+
+    assert run(request.run_config).success
     damaged_shard = layout.shard_key(partition, "0damaged")
     damaged_manifest = layout.manifest_key(partition, "0damaged")
     store.put_bytes(damaged_shard, b'{"partition": "' + partition.encode() + b'", "images": [', "application/json")
@@ -161,13 +161,7 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
         build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance)
     )
     (second,) = tick.run_requests
-    outcome = materialize(
-        ASSETS,
-        partition_key=partition,
-        run_config=second.run_config,
-        resources=deployment.resources(),
-        instance=instance,
-    )
+    outcome = run(second.run_config)
     assert outcome.success
     checks = helpers.check_results(outcome)
     passed, summary_check = checks["summary_covers_all_detections"]
