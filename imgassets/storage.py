@@ -12,6 +12,7 @@ fails the step clearly (an `InfrastructureError` naming the request) instead of 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import obstore
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from obstore.exceptions import BaseError, InvalidPathError
+from obstore.exceptions import BaseError, InvalidPathError, PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 from pydantic import BaseModel
 
@@ -125,14 +126,34 @@ def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in _MISSING
 
 
-def _failed(method: str, url: str, exc: Exception) -> NoReturn:
-    """obstore's error as the pipeline's: a missing object is the item's, a bad key too; the rest is S3's."""
+_STATUS = re.compile(r"status code: (\d{3})")
+_CODE = re.compile(r"<Code>([^<]+)</Code>")
+
+
+class ObjectRefused(ValueError):
+    """S3 refused this request for this object (a 4xx other than a missing object, credentials or throttling)."""
+
+
+def s3_failure(method: str, url: str, exc: Exception) -> Exception:
+    """obstore's error as the pipeline's (`imgassets.failures`): the store, its credentials or the network failing
+    is infrastructure; a missing object, a key S3 cannot take or an object S3 refuses is that object's own failure.
+    The text is obstore's first paragraph (its debug dump leaves out nothing more useful, and holds no secrets)."""
     text = str(exc).split("\n\nDebug source:", 1)[0].strip()
-    if isinstance(exc, FileNotFoundError) and "NoSuchBucket" not in text:
-        raise ObjectMissing(f"no object at {url}") from None
+    code = match[1] if (match := _CODE.search(text)) else None
+    if code in failures.S3_INFRASTRUCTURE_CODES or isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+        return failures.InfrastructureError(f"S3 {method} {url} failed: {text}")
+    if isinstance(exc, FileNotFoundError):
+        return ObjectMissing(f"no object at {url}")
     if isinstance(exc, InvalidPathError):
-        raise ValueError(f"not a valid S3 key: {url}: {text}") from None
-    raise failures.InfrastructureError(f"S3 {method} {url} failed: {text}") from exc
+        return ValueError(f"not a valid S3 key: {url}: {text}")
+    status = int(match[1]) if (match := _STATUS.search(text)) else None
+    if status is not None and 400 <= status < 500 and status not in (408, 429):
+        return ObjectRefused(f"S3 {method} {url} refused: {text}")
+    return failures.InfrastructureError(f"S3 {method} {url} failed: {text}")
+
+
+def _failed(method: str, url: str, exc: Exception) -> NoReturn:
+    raise s3_failure(method, url, exc) from exc
 
 
 class ObjectStore:

@@ -6,9 +6,11 @@ import struct
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+from obstore.exceptions import GenericError, InvalidPathError, PermissionDeniedError, UnauthenticatedError
 
 from imgassets import alerts
 from imgassets.failures import InfrastructureError, describe, is_infrastructure
+from imgassets.storage import ObjectMissing, ObjectRefused, s3_failure
 from imgassets_tests import helpers
 
 
@@ -63,6 +65,45 @@ def test_infrastructure_errors_fail_the_run(exc: BaseException) -> None:
 )
 def test_everything_else_is_the_items_own_failure(exc: BaseException) -> None:
     assert not is_infrastructure(exc)
+
+
+def _obstore_text(status: str, code: str) -> str:
+    """obstore's message for a refused request, as it reads (with its debug dump, which s3_failure drops)."""
+    return (
+        f"Error performing GET http://127.0.0.1:1/b/images/k.jpg in 1.2ms - Server returned non-2xx status code: "
+        f'{status}: <?xml version="1.0"?><Error><Code>{code}</Code><Message>m</Message></Error>'
+        '\n\nDebug source:\nGeneric {\n    store: "S3",\n}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (
+            GenericError(
+                "Generic S3 error: Error performing GET ... after 4 retries - HTTP error: error sending request"
+            ),
+            InfrastructureError,
+        ),
+        (GenericError(_obstore_text("500 Internal Server Error", "InternalError")), InfrastructureError),
+        (GenericError(_obstore_text("503 Service Unavailable", "SlowDown")), InfrastructureError),
+        (GenericError(_obstore_text("400 Bad Request", "ExpiredToken")), InfrastructureError),
+        (GenericError(_obstore_text("429 Too Many Requests", "TooManyRequests")), InfrastructureError),
+        (PermissionDeniedError(_obstore_text("403 Forbidden", "AccessDenied")), InfrastructureError),
+        (UnauthenticatedError(_obstore_text("401 Unauthorized", "Unauthorized")), InfrastructureError),
+        (FileNotFoundError(_obstore_text("404 Not Found", "NoSuchBucket")), InfrastructureError),
+        (FileNotFoundError(_obstore_text("404 Not Found", "NoSuchKey")), ObjectMissing),
+        (GenericError(_obstore_text("400 Bad Request", "InvalidArgument")), ObjectRefused),
+        (GenericError(_obstore_text("416 Range Not Satisfiable", "InvalidRange")), ObjectRefused),
+        (InvalidPathError("Encountered illegal character sequence"), ValueError),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else type(v).__name__,
+)
+def test_s3_errors_are_the_stores_or_the_objects(exc: Exception, kind: type[Exception]) -> None:
+    failure = s3_failure("GET", "s3://b/images/k.jpg", exc)
+    assert type(failure) is kind and "s3://b/images/k.jpg" in str(failure)
+    assert is_infrastructure(failure) == (kind is InfrastructureError)
+    assert "Debug source" not in str(failure)
 
 
 def test_describe_names_type_and_text_on_one_line() -> None:
