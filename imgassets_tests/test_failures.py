@@ -5,11 +5,13 @@ import struct
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
+from hypothesis import given
+from hypothesis import strategies as st
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from obstore.exceptions import GenericError, InvalidPathError, PermissionDeniedError, UnauthenticatedError
 
 from imgassets import alerts
-from imgassets.failures import InfrastructureError, describe, is_infrastructure
+from imgassets.failures import S3_INFRASTRUCTURE_CODES, InfrastructureError, describe, is_infrastructure
 from imgassets.storage import ObjectMissing, ObjectRefused, s3_failure
 from imgassets_tests import helpers
 
@@ -121,3 +123,14 @@ def test_alert_is_a_slack_compatible_post_and_a_dead_webhook_does_not_raise() ->
         webhook.close()
     assert webhook.received == [{"text": "[imgassets] run r1 failed"}]
     assert alerts.post(webhook.url, "nobody listens", timeout=2) is False
+
+
+@given(
+    status=st.integers(min_value=400, max_value=599),
+    code=st.text(alphabet=st.characters(blacklist_characters="<>&", blacklist_categories=("Cs",)), min_size=1),
+)
+def test_any_refused_request_is_classified_by_status_and_code(status: int, code: str) -> None:
+    failure = s3_failure("PUT", "s3://b/k", GenericError(_obstore_text(f"{status} Reason", code)))
+    stores = status >= 500 or status in (408, 429) or code in S3_INFRASTRUCTURE_CODES
+    assert is_infrastructure(failure) == stores
+    assert isinstance(failure, InfrastructureError if stores else ObjectRefused)
