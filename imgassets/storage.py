@@ -11,6 +11,7 @@ fails the step clearly (an `InfrastructureError` naming the request) instead of 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import boto3
 import obstore
@@ -152,10 +153,6 @@ def s3_failure(method: str, url: str, exc: Exception) -> Exception:
     return failures.InfrastructureError(f"S3 {method} {url} failed: {text}")
 
 
-def _failed(method: str, url: str, exc: Exception) -> NoReturn:
-    raise s3_failure(method, url, exc) from exc
-
-
 class ObjectStore:
     """One bucket. Keys passed in come from `imgassets.layout`, never straight from user input."""
 
@@ -185,6 +182,14 @@ class ObjectStore:
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    @contextlib.contextmanager
+    def _request(self, method: str, key: str) -> Iterator[None]:
+        """An obstore request, its errors as the pipeline's (`s3_failure`)."""
+        try:
+            yield
+        except (BaseError, OSError) as exc:
+            raise s3_failure(method, self.url(key), exc) from exc
+
     def ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
@@ -195,10 +200,8 @@ class ObjectStore:
 
     def put_bytes(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
         attributes = {**(metadata or {}), "Content-Type": content_type}
-        try:
+        with self._request("PUT", key):
             obstore.put(self.native, key, data, attributes=attributes, use_multipart=False)
-        except (BaseError, OSError) as exc:
-            _failed("PUT", self.url(key), exc)
 
     def put_record(self, key: str, record: Record) -> None:
         self.put_bytes(key, record.to_json(), "application/json")
@@ -206,14 +209,12 @@ class ObjectStore:
     def get(self, key: str, max_bytes: int | None = None) -> StoredObject:
         """The object (`ObjectMissing` if there is none); with `max_bytes`, its length is checked before the body
         is read (`ObjectTooLarge`)."""
-        try:
+        with self._request("GET", key):
             result = obstore.get(self.native, key)
             size = result.meta["size"]
             if max_bytes is not None and size > max_bytes:
                 raise ObjectTooLarge(f"file too large: {size} bytes > limit {max_bytes}")
             data = bytes(result.bytes())
-        except (BaseError, OSError) as exc:
-            _failed("GET", self.url(key), exc)
         attributes = result.attributes
         return StoredObject(
             data=data,
@@ -233,12 +234,8 @@ class ObjectStore:
 
     def get_records(self, prefix: str, model: type[ModelT], threads: int = 8) -> list[ModelT]:
         """Every record under `prefix`, read in parallel."""
-        return self.get_records_at(list(self.list_keys(prefix)), model, threads)
-
-    def get_records_at(self, keys: list[str], model: type[ModelT], threads: int = 8) -> list[ModelT]:
-        """The records at `keys`, in that order, read in parallel."""
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(lambda key: self.get_record(key, model), keys))
+            return list(pool.map(lambda key: self.get_record(key, model), self.list_keys(prefix)))
 
     def read_each(
         self, keys: list[str], model: type[ModelT], threads: int = 8
@@ -263,10 +260,8 @@ class ObjectStore:
         return json.loads(self.get(key).data)
 
     def delete(self, key: str) -> None:
-        try:
+        with self._request("DELETE", key):
             obstore.delete(self.native, key)
-        except (BaseError, OSError) as exc:
-            _failed("DELETE", self.url(key), exc)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's metadata, or None when it does not exist."""

@@ -131,7 +131,7 @@ def detect_images(
     def record(entry: ManifestEntry, source: Candidates, kept: list[Detection], elapsed_ms: float) -> DetectionRecord:
         return DetectionRecord(
             image_key=entry.key,
-            source_image_path=f"s3://{store.bucket}/{entry.key}",
+            source_image_path=store.url(entry.key),
             image_sha256=entry.sha256,
             image_width=source.width,
             image_height=source.height,

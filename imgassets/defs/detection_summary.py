@@ -85,7 +85,7 @@ def detection_summary(
             "objects": summary.total_objects,
             "top_class": next(iter(summary.class_counts), "none"),
             "classes": dg.MetadataValue.md(class_table(Counter(summary.class_counts))),
-            "summary": dg.MetadataValue.path(f"s3://{store.bucket}/{key}"),
+            "summary": dg.MetadataValue.path(store.url(key)),
             "viewer": dg.MetadataValue.url(viewer_link(pipeline.viewer_url, "hour", partition=partition)),
         },
         check_results=[summary_check],

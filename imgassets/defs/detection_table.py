@@ -97,10 +97,8 @@ def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: A
             "images": tables.images.num_rows,
             "detections": tables.detections.num_rows,
             "parquet_bytes": sum(written.values()),
-            "detections_table": dg.MetadataValue.path(
-                f"s3://{store.bucket}/{layout.table_key('detections', partition)}"
-            ),
-            "images_table": dg.MetadataValue.path(f"s3://{store.bucket}/{layout.table_key('images', partition)}"),
+            "detections_table": dg.MetadataValue.path(store.url(layout.table_key("detections", partition))),
+            "images_table": dg.MetadataValue.path(store.url(layout.table_key("images", partition))),
         },
         check_results=[check],
     )

@@ -110,7 +110,7 @@ def raw_images_result(
             "mode": mode,
             "accepted": len(accepted),
             "rejected": len(rejected),
-            "manifest": dg.MetadataValue.path(f"s3://{store.bucket}/{manifest_key}"),
+            "manifest": dg.MetadataValue.path(store.url(manifest_key)),
             "rejections": dg.MetadataValue.md(_rejection_table(rejected)),
         },
         check_results=[check],
