@@ -20,8 +20,10 @@ def main(argv: list[str]) -> None:
     from dagster._daemon.cli import main as daemon_main
 
     from imgassets.settings import get_settings
+    from imgassets.stack.instance import cache_migration_scripts
 
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = get_settings().sensor_interval_seconds
+    cache_migration_scripts()
     sys.argv = ["dagster-daemon", *argv]
     daemon_main()
 

@@ -4,7 +4,7 @@ deployment shares, so the local stack and production cannot drift apart."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -43,3 +43,33 @@ def ensure_pools(loaded: DagsterInstance) -> None:
     storage = loaded.event_log_storage
     if HOUR_ROLLUP_POOL not in storage.get_concurrency_keys():
         storage.set_concurrency_slots(HOUR_ROLLUP_POOL, 1)
+
+
+def cache_migration_scripts() -> None:
+    """Dagster's SQLite storages read their Alembic migration scripts anew (every script file, parsed into a
+    revision map) each time they check or stamp a database's schema revision: when a process opens the instance,
+    and for every run's own event log database, once when it is created and once in each process that first
+    writes to it. That is 65–100 ms of CPU each time, several times per run. The scripts are files of the
+    installed Dagster that do not change while a process lives, so each process reads them once; the map is built
+    here, so a process forked after this call (the run workers) inherits it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from dagster._core.storage.sql import ALEMBIC_SCRIPTS_LOCATION
+
+    if getattr(ScriptDirectory.from_config, "cached_scripts", False):
+        return
+    read = ScriptDirectory.from_config.__func__  # type: ignore[attr-defined]
+    scripts: dict[tuple[str | None, tuple[str, ...] | None], ScriptDirectory] = {}
+
+    def from_config(cls: type[ScriptDirectory], config: Any) -> ScriptDirectory:
+        versions = config.get_version_locations_list()
+        key = (config.get_alembic_option("script_location"), tuple(versions) if versions else None)
+        if key not in scripts:
+            scripts[key] = read(cls, config)
+        return scripts[key]
+
+    from_config.cached_scripts = True  # type: ignore[attr-defined]
+    ScriptDirectory.from_config = classmethod(from_config)  # type: ignore[method-assign, assignment]
+    dagster_scripts = Config()
+    dagster_scripts.set_main_option("script_location", ALEMBIC_SCRIPTS_LOCATION)
+    ScriptDirectory.from_config(dagster_scripts).as_revision_number("head")

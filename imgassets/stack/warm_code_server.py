@@ -24,6 +24,8 @@ import sys
 from multiprocessing import forkserver
 from typing import TYPE_CHECKING, Any
 
+from imgassets.stack.instance import cache_migration_scripts
+
 if TYPE_CHECKING:
     from dagster._grpc.proxy_server import DagsterProxyApiServicer
 
@@ -73,6 +75,8 @@ PRELOAD = [
     "PIL.PpmImagePlugin",
     "PIL.TiffImagePlugin",
     "PIL.WebPImagePlugin",
+    # Last: what every run would otherwise redo (the instance's migration scripts, read once).
+    "imgassets.stack.warm_runs",
 ]
 
 
@@ -103,6 +107,7 @@ def main(argv: list[str]) -> None:
 
         grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
         share_sensor_instances()
+        cache_migration_scripts()
     elif args[:2] == ["code-server", "start"]:
         import dagster._grpc.proxy_server as proxy_server
 
