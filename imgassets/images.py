@@ -262,10 +262,11 @@ def _thumbnail_box(width: int, height: int) -> tuple[int, int]:
 
 def _thumbnail(image: Image.Image, orientation: int) -> bytes:
     """JPEG of at most THUMBNAIL_SIDE px a side, upright, alpha over white. Never copies the loaded image
-    whole: strips are converted and reduced to at least twice the thumbnail size, then that is resized
-    (Pillow's own reducing_gap=2 scheme), and the orientation is applied to the thumbnail only."""
+    whole: strips are converted and reduced by an integer factor (box filter) to less than twice the thumbnail
+    size, then OpenCV resamples the rest of the way (Pillow's own resampling, unvectorized, took 2 ms of CPU per
+    photo, half of validation), and the orientation is applied to the thumbnail only."""
     width, height = image.size
-    factor = max(1, int(max(width, height) / (2 * THUMBNAIL_SIDE)))
+    factor = max(1, int(max(width, height) / THUMBNAIL_SIDE))
     peak = _sixteen_bit_peak(image) if image.mode in _SIXTEEN_BIT_MODES else None
     reduced: Image.Image | None = None
     for top, strip in _strips(image, factor):
@@ -276,7 +277,12 @@ def _thumbnail(image: Image.Image, orientation: int) -> bytes:
             reduced = Image.new(part.mode, (math.ceil(width / factor), math.ceil(height / factor)))
         reduced.paste(part, (0, top // factor))
     assert reduced is not None
-    reduced.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    box = _thumbnail_box(*reduced.size)
+    if box != reduced.size:
+        # Bicubic to twice the thumbnail, then an exact 2:1 area average: as close to the photo as Pillow's
+        # bicubic (test_images), for a quarter of its CPU.
+        doubled = cv2.resize(np.asarray(reduced), (2 * box[0], 2 * box[1]), interpolation=cv2.INTER_CUBIC)
+        reduced = Image.fromarray(cv2.resize(doubled, box, interpolation=cv2.INTER_AREA))
     if reduced.mode == "RGBA":
         background = Image.new("RGB", reduced.size, (255, 255, 255))
         background.paste(reduced, mask=reduced.getchannel("A"))
