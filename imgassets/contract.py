@@ -28,7 +28,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from imgassets.comparisons import ComparePage, ImageComparison, VersionList
 from imgassets.messages import DeadLetter, ImageMessage
-from imgassets.records import Comparison, DetectionRecord, Manifest, Rejection, Shard, Summary
+from imgassets.records import Comparison, DetectionRecord, HourRollup, Manifest, Rejection, Shard, Summary
 from imgassets.search import HourPage, SearchPage
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
@@ -43,6 +43,7 @@ VERSIONED_DOCUMENTS: tuple[type[BaseModel], ...] = (
     Manifest,
     Shard,
     Summary,
+    HourRollup,
     Comparison,
     ImageMessage,
     DeadLetter,

@@ -7,6 +7,7 @@
     manifests/YYYY/MM/DD/HH/<run id>.json             what one run of raw_images accepted/rejected
     shards/YYYY/MM/DD/HH/<run id>.json                compact per-image results of one detections run
     summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
+    rollups/YYYY/MM/DD/HH.json                        the shards/manifests merged so far, and which (derived)
     tables/<table>/date=YYYY-MM-DD/hour=HH/part-0.parquet   the hour as a columnar table (detections, images)
     ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
     candidates/<forward id>/YYYY/MM/DD/HH/<run id>.parquet   one run's candidate boxes per image (detector versions)
@@ -40,6 +41,7 @@ THUMBNAILS = "thumbnails/"
 MANIFESTS = "manifests/"
 SHARDS = "shards/"
 SUMMARIES = "summaries/"
+ROLLUPS = "rollups/"
 INGEST_MARKERS = "ingest/sha256/"
 TABLES = "tables/"
 CANDIDATES = "candidates/"
@@ -212,6 +214,10 @@ def shard_key(partition: str, run_id: str) -> str:
 
 def summary_key(partition: str) -> str:
     return f"{SUMMARIES}{_hour_path(parse_partition(partition))}.json"
+
+
+def rollup_key(partition: str) -> str:
+    return f"{ROLLUPS}{_hour_path(parse_partition(partition))}.json"
 
 
 def partition_of_summary_key(key: str) -> str:

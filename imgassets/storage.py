@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import boto3
+import botocore.session
 import obstore
 from botocore.client import BaseClient
 from botocore.config import Config
@@ -73,7 +74,11 @@ class S3Access:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        return boto3.session.Session().client(
+        session = botocore.session.get_session()
+        # Timestamps stay the strings S3 sent: nothing here reads them, and dateutil parsing every listed key's
+        # LastModified was half of a listing's CPU (0.17 s per 1,000 keys).
+        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+        return boto3.session.Session(botocore_session=session).client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key_id,

@@ -1,6 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
-from imgassets.records import ImageResult, Manifest, Rejection, Shard, Summary
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imgassets.records import HourRollup, ImageResult, Manifest, RejectedImage, Rejection, Shard, Summary
 
 T0 = datetime(2026, 11, 25, 4, tzinfo=UTC)
 PART = "2026-11-25-04:00"
@@ -53,3 +56,60 @@ def test_rejections_count_unless_the_image_was_later_detected() -> None:
     summary = Summary.merge(PART, T0, [_shard("r2", T0, _result("a", {}, T0))], [manifest])
     assert summary.rejected_count == 1 and summary.rejected[0].image_key == "z"
     assert summary.image_count == 1 and summary.total_objects == 0
+
+
+_KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
+_COUNTS = st.dictionaries(st.sampled_from(["dog", "cat", "person"]), st.integers(1, 3), max_size=2)
+
+
+@st.composite
+def _hour(draw) -> tuple[list[Shard], list[Manifest]]:
+    """Runs of one hour: each a shard (results, rejections) and a manifest (rejections), at distinct times."""
+    runs = draw(st.integers(1, 6))
+    minutes = draw(st.lists(st.integers(0, 59), min_size=runs, max_size=runs, unique=True))
+    shards, manifests = [], []
+    for index, minute in enumerate(minutes):
+        run, at = f"r{index}", T0 + timedelta(minutes=minute)
+        results = [_result(key, draw(_COUNTS), at) for key in draw(st.lists(_KEYS, unique=True, max_size=4))]
+        failed = [RejectedImage(image_key=key, reason=f"{run} failed") for key in draw(st.lists(_KEYS, max_size=2))]
+        shards.append(Shard(partition=PART, run_id=run, created_at=at, images=results, rejected=failed))
+        rejected = [
+            Rejection(image_key=key, reason=f"{run} refused", partition=PART, run_id=run, rejected_at=at)
+            for key in draw(st.lists(_KEYS, unique=True, max_size=2))
+        ]
+        manifests.append(
+            Manifest(partition=PART, run_id=run, mode="batch", created_at=at, accepted=[], rejected=rejected)
+        )
+    return shards, manifests
+
+
+@given(hour=_hour(), data=st.data())
+def test_folding_an_hour_in_any_pieces_and_order_gives_the_same_roll_up(hour, data) -> None:
+    shards, manifests = hour
+    objects = {f"s/{s.run_id}": s for s in shards} | {f"m/{m.run_id}": m for m in manifests}
+    whole = HourRollup(partition=PART).fold(
+        {k: v for k, v in objects.items() if isinstance(v, Shard)},
+        {k: v for k, v in objects.items() if isinstance(v, Manifest)},
+    )
+    order = data.draw(st.permutations(sorted(objects)))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(order)), max_size=4)))
+    rollup = HourRollup(partition=PART)
+    for start, end in zip([0, *cuts], [*cuts, len(order)], strict=True):
+        piece = {key: objects[key] for key in order[start:end]}
+        # A piece may be folded twice (a roll-up stored over a concurrent one is folded again): no effect.
+        for _ in range(data.draw(st.integers(1, 2))):
+            rollup = rollup.fold(
+                {k: v for k, v in piece.items() if isinstance(v, Shard)},
+                {k: v for k, v in piece.items() if isinstance(v, Manifest)},
+            )
+    assert rollup == whole
+    summary = Summary.of(whole, T0)
+    # Latest result per image; an image is rejected only if no run detected it.
+    latest = {}
+    for shard in sorted(shards, key=lambda s: s.created_at):
+        latest.update({result.image_key: result for result in shard.images})
+    assert summary.image_count == len(latest)
+    assert summary.total_objects == sum(result.objects for result in latest.values())
+    refused = {r.image_key for m in manifests for r in m.rejected} | {r.image_key for s in shards for r in s.rejected}
+    assert {r.image_key for r in summary.rejected} == refused - set(latest)
+    assert summary.runs == sorted(s.run_id for s in shards)

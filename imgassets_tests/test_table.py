@@ -22,7 +22,7 @@ from imgassets.defs.detection_table import detection_table
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.query import Catalog, HourRange, query
-from imgassets.records import DetectionRecord, Summary
+from imgassets.records import DetectionRecord, HourRollup, Manifest, Shard, Summary
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -172,6 +172,68 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
     assert not passed and table_check["image_rows"] == 6 and damaged_shard in table_check["unreadable_examples"]
     summary = store.get_record(layout.summary_key(partition), Summary)
     assert summary.image_count == 6 and len(summary.runs) == 2
+
+
+def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, photos, deployment) -> None:
+    """Each sensor run's roll-ups start from the hour's stored roll-up and fold in only its own shard and manifest;
+    a damaged roll-up is rebuilt from the shards and manifests (nothing lost), and a backfill always rebuilds."""
+    instance = DagsterInstance.ephemeral()
+    cursor = None
+
+    def sensor_run(folder) -> tuple[dict, Summary]:
+        nonlocal cursor
+        deployment.ingest_folder(folder)
+        context = build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance)
+        tick = kafka_image_sensor(context)
+        cursor = tick.cursor
+        (request,) = tick.run_requests
+        return _rolled(request.partition_key, request.run_config)
+
+    def _rolled(partition: str, run_config: dict | None) -> tuple[dict, Summary]:
+        outcome = materialize(
+            ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
+        )
+        assert outcome.success
+        checks = helpers.check_results(outcome)
+        assert checks["summary_covers_all_detections"][0] and checks["table_rows_match_detection_records"][0]
+        (materialization,) = outcome.asset_materializations_for_node("detection_summary")
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        return metadata, store.get_record(layout.summary_key(partition), Summary)
+
+    metadata, summary = sensor_run(photos)
+    partition = summary.partition
+    assert (metadata["rollup"], metadata["folded"]) == ("rebuilt (none stored)", 2)
+    assert summary.image_count == 5
+    folders = []
+    for index in range(3):
+        folder = photos / f"more{index}"
+        folder.mkdir()
+        (folder / f"copy{index}.jpg").write_bytes((photos / "dog.jpg").read_bytes() + bytes([index]))
+        folders.append(folder)
+
+    metadata, summary = sensor_run(folders[0])
+    assert (metadata["rollup"], metadata["folded"]) == ("stored", 2)  # its own shard and manifest
+    assert summary.image_count == 6 and len(summary.runs) == 2
+
+    store.put_bytes(layout.rollup_key(partition), b'{"partition": [', "application/json")
+    metadata, summary = sensor_run(folders[1])
+    assert metadata["rollup"].startswith("rebuilt (the stored one cannot be read: ValidationError")
+    assert metadata["folded"] == 6 and summary.image_count == 7 and len(summary.runs) == 3
+    assert summary == Summary.merge(
+        partition,
+        summary.generated_at,
+        store.get_records(layout.shards_prefix(partition), Shard),
+        store.get_records(layout.manifests_prefix(partition), Manifest),
+    )
+
+    store.delete(layout.rollup_key(partition))
+    metadata, summary = sensor_run(folders[2])
+    assert (metadata["rollup"], metadata["folded"]) == ("rebuilt (none stored)", 8)
+    metadata, backfilled = _rolled(partition, None)
+    assert (metadata["rollup"], metadata["folded"]) == ("rebuilt (a backfill)", 10)
+    assert backfilled.image_count == summary.image_count == 8 and len(backfilled.runs) == 5
+    stored = store.get_record(layout.rollup_key(partition), HourRollup)
+    assert len(stored.shards) == len(stored.manifests) == 5 and len(stored.images) == 8
 
 
 def _objects(store, partition: str) -> int:

@@ -10,15 +10,16 @@ hour never write the same object.
 
 import contextlib
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
 from pydantic import Field
 
 from imgassets import images, layout
-from imgassets.failures import item_reason
+from imgassets.failures import describe, item_reason
 from imgassets.pipelining import ByteBudget, Handoff
-from imgassets.records import KafkaRef, Manifest, ManifestEntry, Rejection, Shard
+from imgassets.records import HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
 from imgassets.resources import AlertResource
 from imgassets.storage import ObjectStore, ObjectTooLarge
 
@@ -156,10 +157,80 @@ def hour_shards(store: ObjectStore, partition: str) -> tuple[list[Shard], dict[s
     """Every readable shard of the hour (each run's compact results), in listing order, and the ones that cannot
     be read or parsed (key → reason): a damaged shard costs only itself, not every later roll-up of its hour."""
     keys = list(store.list_keys(layout.shards_prefix(partition)))
+    read, unreadable = _read_shards(store, keys)
+    return list(read.values()), unreadable
+
+
+def _read_shards(store: ObjectStore, keys: list[str]) -> tuple[dict[str, Shard], dict[str, str]]:
     read, unreadable = store.read_each([key for key in keys if (store.bucket, key) not in _shards], Shard)
     for key, shard in read.items():
         _shards[(store.bucket, key)] = shard
-    return [_shards[(store.bucket, key)] for key in keys if (store.bucket, key) in _shards], unreadable
+    return {key: _shards[(store.bucket, key)] for key in keys if (store.bucket, key) in _shards}, unreadable
+
+
+def run_shard(store: ObjectStore, partition: str, run: DagsterRun) -> Shard | None:
+    """The shard this run's detections wrote (in this run or one it re-executes), if any."""
+    for run_id in lineage(run):
+        read, _ = _read_shards(store, [layout.shard_key(partition, run_id)])
+        if read:
+            return next(iter(read.values()))
+    return None
+
+
+@dataclass
+class RollupRead:
+    rollup: HourRollup
+    #: Shards and manifests that cannot be read or parsed (key → reason): left out, and tried again next time.
+    unreadable_shards: dict[str, str]
+    unreadable_manifests: dict[str, str]
+    #: How many shards and manifests were folded in now; where the roll-up started ("stored", "rebuilt", why).
+    folded: int
+    start: str
+
+
+#: The hour roll-ups brought up to date, by bucket, partition and run: a run's second roll-up step starts from its
+#: first's. Never across runs: a process that runs several (tests, in-process execution) might see an hour
+#: deleted and written anew in between.
+_rollups: dict[tuple[str, str, str], HourRollup] = {}
+
+
+def hour_rollup(store: ObjectStore, partition: str, run_id: str, rebuild: bool = False) -> RollupRead:
+    """The hour's roll-up brought up to date: the stored one (or, to `rebuild`, none) with every shard and manifest
+    written since folded in. Only the summary step stores it (`store_rollup`); its steps take turns (pool
+    `hour_rollup`), and a roll-up stored over a concurrent one only lacks folds the next run makes again."""
+    if rebuild:
+        base, start = HourRollup(partition=partition), "rebuilt (a backfill)"
+    elif (cached := _rollups.get((store.bucket, partition, run_id))) is not None:
+        base, start = cached, "this run's"
+    else:
+        base, start = _stored_rollup(store, partition)
+    folded_shards, folded_manifests = set(base.shards), set(base.manifests)
+    shard_keys = [key for key in store.list_keys(layout.shards_prefix(partition)) if key not in folded_shards]
+    manifest_keys = [key for key in store.list_keys(layout.manifests_prefix(partition)) if key not in folded_manifests]
+    shards, unreadable_shards = _read_shards(store, shard_keys)
+    manifests, unreadable_manifests = store.read_each(manifest_keys, Manifest)
+    rollup = base.fold(shards, manifests)
+    _rollups[(store.bucket, partition, run_id)] = rollup
+    return RollupRead(rollup, unreadable_shards, unreadable_manifests, len(shards) + len(manifests), start)
+
+
+def store_rollup(store: ObjectStore, rollup: HourRollup) -> None:
+    store.put_record(layout.rollup_key(rollup.partition), rollup)
+
+
+def _stored_rollup(store: ObjectStore, partition: str) -> tuple[HourRollup, str]:
+    """The stored roll-up; none, or a damaged one, is rebuilt from the hour's shards and manifests (it is derived
+    from them, so nothing is lost)."""
+    stored = store.get_optional(layout.rollup_key(partition))
+    if stored is None:
+        return HourRollup(partition=partition), "rebuilt (none stored)"
+    try:
+        rollup = HourRollup.model_validate_json(stored.data)
+    except ValueError as exc:
+        return HourRollup(partition=partition), f"rebuilt (the stored one cannot be read: {describe(exc)})"
+    if rollup.partition != partition:
+        return HourRollup(partition=partition), f"rebuilt (the stored one is {rollup.partition}'s)"
+    return rollup, "stored"
 
 
 def class_table(counts: Counter[str]) -> str:

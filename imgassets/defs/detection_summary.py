@@ -1,5 +1,6 @@
-"""detection_summary: the hour's roll-up, merged from every run's shard so it is never torn. Its check sits
-beside it."""
+"""detection_summary: the hour's roll-up, merged from every run's shard so it is never torn, through the hour's
+stored roll-up state so that a run reads only what was written since (`batch.hour_rollup`). Its check sits beside
+it."""
 
 from collections import Counter
 
@@ -13,10 +14,10 @@ from imgassets.defs.batch import (
     alert_failed_check,
     batch_manifest,
     class_table,
-    hour_manifests,
-    hour_shards,
-    lineage,
+    hour_rollup,
     now,
+    run_shard,
+    store_rollup,
     unreadable_metadata,
 )
 from imgassets.defs.detections import DETECTIONS
@@ -47,15 +48,16 @@ def detection_summary(
 ) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
-    shards, unreadable_shards = hour_shards(store, partition)
-    manifests, unreadable_manifests = hour_manifests(store, partition)
-    unreadable = unreadable_shards | unreadable_manifests
-    summary = Summary.merge(partition, now(), shards, manifests)
+    batch = batch_manifest(store, partition, context.run)
+    # A sensor run folds in what was written since the stored roll-up; a backfill rebuilds it from every shard.
+    rolled = hour_rollup(store, partition, context.run.run_id, rebuild=batch is None or batch.mode != "batch")
+    store_rollup(store, rolled.rollup)
+    unreadable = rolled.unreadable_shards | rolled.unreadable_manifests
+    summary = Summary.of(rolled.rollup, now())
     key = layout.summary_key(partition)
     store.put_record(key, summary)
 
-    batch = batch_manifest(store, partition, context.run)
-    own = next((shard for run_id in lineage(context.run) for shard in shards if shard.run_id == run_id), None)
+    own = run_shard(store, partition, context.run)
     if batch is not None and batch.mode == "batch" and own is not None:
         # A sensor run reads the stored summary back and checks that it counts this run's results: a run
         # overwriting it from a stale view of the shards would drop them. Counting every record of the hour is
@@ -86,6 +88,8 @@ def detection_summary(
             "top_class": next(iter(summary.class_counts), "none"),
             "classes": dg.MetadataValue.md(class_table(Counter(summary.class_counts))),
             "summary": dg.MetadataValue.path(store.url(key)),
+            "rollup": rolled.start,
+            "folded": rolled.folded,
             "viewer": dg.MetadataValue.url(viewer_link(pipeline.viewer_url, "hour", partition=partition)),
         },
         check_results=[summary_check],

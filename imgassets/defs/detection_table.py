@@ -9,7 +9,7 @@ from imgassets.defs.batch import (
     HOUR_ROLLUP_POOL,
     alert_failed_check,
     batch_manifest,
-    hour_shards,
+    hour_rollup,
     lineage,
     unreadable_metadata,
 )
@@ -35,9 +35,9 @@ def _batch_tables(
     is written when its run's detections are complete, so runs of the hour that overlap never add half a batch."""
     stored = table.read_hour(store, partition)
     present = set(stored.images.column("image_key").to_pylist()) if stored is not None else set()
-    shards, unreadable_shards = hour_shards(store, partition)
-    listed = {result.image_key: result.detection_key for shard in shards for result in shard.images}
-    own = {result.image_key for shard in shards if shard.run_id in own_runs for result in shard.images}
+    rolled = hour_rollup(store, partition, own_runs[0])
+    listed = {image.image_key: image.detection_key for image in rolled.rollup.images}
+    own = {image.image_key for image in rolled.rollup.images if image.run_id in own_runs}
     missing = [key for image, key in listed.items() if image not in present or image in own]
     records, unreadable = store.read_each(missing, DetectionRecord)
     tables = table.merge(stored, table.from_records(list(records.values())))
@@ -48,7 +48,7 @@ def _batch_tables(
         "shard_images_missing": sum(1 for image in listed if image not in in_table),
         "added": len(records),
     }
-    return tables, audit | unreadable_metadata(unreadable_shards | unreadable)
+    return tables, audit | unreadable_metadata(rolled.unreadable_shards | unreadable)
 
 
 def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
