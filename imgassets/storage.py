@@ -76,7 +76,7 @@ class S3Access:
         )
         session = botocore.session.get_session()
         # Timestamps stay the strings S3 sent: nothing here reads them, and dateutil parsing every listed key's
-        # LastModified was half of a listing's CPU (0.17 s per 1,000 keys).
+        # LastModified was two thirds of a listing's CPU (1,000 keys: 0.053 s, 0.018 s without it).
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
         return boto3.session.Session(botocore_session=session).client(
             "s3",
