@@ -328,15 +328,6 @@ class Summary(Record):
         return self
 
     @classmethod
-    def merge(cls, partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]) -> Summary:
-        """Latest result per image wins; an image counts as rejected only if it has no detection."""
-        rollup = HourRollup(partition=partition).fold(
-            {f"shard {index}": shard for index, shard in enumerate(shards)},
-            {f"manifest {index}": manifest for index, manifest in enumerate(manifests)},
-        )
-        return cls.of(rollup, generated_at)
-
-    @classmethod
     def of(cls, rollup: HourRollup, generated_at: datetime) -> Summary:
         """The hour's counts from its roll-up; an image counts as rejected only if it has no detection."""
         detected = {image.image_key for image in rollup.images}

@@ -7,6 +7,7 @@ import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -16,7 +17,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from imgassets import ingest, kafka_io, layout, messages, table
 from imgassets.cli import main
 from imgassets.defs.resources import pipeline_resources
-from imgassets.records import Summary
+from imgassets.records import HourRollup, Manifest, Shard, Summary
 from imgassets.resources import PipelineResource
 from imgassets.settings import ENV_PREFIX, Settings, get_settings
 from imgassets.storage import ObjectStore
@@ -204,3 +205,12 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def merged_summary(partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]) -> Summary:
+    """The hour's summary from these shards and manifests all at once: what the incremental roll-ups must equal."""
+    rollup = HourRollup(partition=partition).fold(
+        {f"shard {index}": shard for index, shard in enumerate(shards)},
+        {f"manifest {index}": manifest for index, manifest in enumerate(manifests)},
+    )
+    return Summary.of(rollup, generated_at)

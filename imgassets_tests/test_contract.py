@@ -30,6 +30,7 @@ from imgassets.records import (
     Shard,
     Summary,
 )
+from imgassets_tests import helpers
 
 PROJECT_ROOT = contract.CONTRACT_DIR.parent
 FRONTEND = PROJECT_ROOT / "frontend"
@@ -212,7 +213,7 @@ def test_records_with_fields_this_code_does_not_know_load_and_drop_them(name: st
 def test_an_hour_with_newer_shards_and_manifests_still_rebuilds_its_summary() -> None:
     shard = Shard.model_validate_json(json.dumps(_with_unknown_fields("shard")))
     manifest = Manifest.model_validate_json(json.dumps(_with_unknown_fields("manifest")))
-    summary = Summary.merge(shard.partition, shard.created_at, [shard], [manifest])
+    summary = helpers.merged_summary(shard.partition, shard.created_at, [shard], [manifest])
     stored = Summary.model_validate_json(_fixture("summary"))
     # Fields added after the v1 fixture was written are computed by the merge; the stored record defaults them.
     added = set(Summary.model_fields) - set(json.loads(_fixture("summary"))) - {"schema_"}

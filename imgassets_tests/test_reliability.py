@@ -17,7 +17,7 @@ from imgassets import ingest, layout, messages
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
-from imgassets.records import Shard, Summary
+from imgassets.records import Shard
 from imgassets.stack import services
 from imgassets.storage import ObjectStore
 from imgassets_tests import helpers
@@ -219,7 +219,7 @@ def test_backfill_racing_sensor_runs_loses_nothing(topics, store, tmp_path, depl
     shards = [store.get_record(k, Shard) for k in store.list_keys(layout.shards_prefix(partition))]
     assert len(shards) == 2 and all(len(s.images) == 16 for s in shards)
     # Whichever summary was written last, the merged shards hold every image exactly once.
-    merged = Summary.merge(partition, datetime.now(UTC), shards, [])
+    merged = helpers.merged_summary(partition, datetime.now(UTC), shards, [])
     assert merged.image_count == 16
     _account("backfill racing a sensor run (same hour)", store, topics, sent=len(report.sent))
 

@@ -219,7 +219,7 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
     metadata, summary = sensor_run(folders[1])
     assert metadata["rollup"].startswith("rebuilt (the stored one cannot be read: ValidationError")
     assert metadata["folded"] == 6 and summary.image_count == 7 and len(summary.runs) == 3
-    assert summary == Summary.merge(
+    assert summary == helpers.merged_summary(
         partition,
         summary.generated_at,
         store.get_records(layout.shards_prefix(partition), Shard),
