@@ -44,6 +44,8 @@ def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, mon
     instance.write(tmp_path, deployment)
     config, _ = dagster_instance_config(str(tmp_path))  # validates it against Dagster's instance schema
     assert config["run_retries"]["enabled"] and config["run_monitoring"]["enabled"]
+    # A dead run's claim on the roll-up pool is released (else every later roll-up waits for it forever).
+    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
     if deployment == "local":  # compose's storage would connect to PostgreSQL (test_deploy.py does that)
         from dagster import DagsterInstance
 
