@@ -259,7 +259,7 @@ class HourRollup(Record):
     def fold(self, shards: dict[str, Shard], manifests: dict[str, Manifest]) -> HourRollup:
         """This roll-up with `shards` and `manifests` (by key) merged in; keys already folded are skipped. The
         result does not depend on how the hour's objects were split between folds: per image the result of the
-        latest shard wins, and per rejected image the latest reason (ties broken by run id, then reason)."""
+        latest shard wins (ties broken by run id), and per rejected image the latest reason (ties broken by reason)."""
         folded_shards, folded_manifests = set(self.shards), set(self.manifests)
         shards = {key: shard for key, shard in shards.items() if key not in folded_shards}
         manifests = {key: manifest for key, manifest in manifests.items() if key not in folded_manifests}
