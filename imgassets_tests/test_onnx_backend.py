@@ -4,6 +4,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from imgassets.detector import darknet_onnx, find_model_files, load_detector
@@ -83,11 +84,35 @@ def test_conversion_is_cached(onnx_detector: OnnxDetector, cache_dir: Path, monk
     monkeypatch.setattr(darknet_onnx, "convert", no_conversion)
     again = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
     assert again.model_path == path and path.stat().st_mtime_ns == stamp
-    assert sorted(p.name for p in cache_dir.iterdir()) == [path.name]  # no leftover temporary files
+    optimized = onnx_detector._optimized_model()
+    # The converted model and its graph optimized by ONNX Runtime; no leftover temporary files.
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted([path.name, optimized.name])
     # Another input size is another model.
     monkeypatch.undo()
     other = OnnxDetector(find_model_files(), 320, 0.5, 0.4, cache_dir)
     assert other.model_path != path and other.raw_rows([np.zeros((50, 80, 3), np.uint8)]).shape == (1, 1500, 85)
+
+
+def test_sessions_load_the_saved_optimized_graph_and_give_the_same_rows(
+    onnx_detector: OnnxDetector, cache_dir: Path, images: list[np.ndarray], tmp_path: Path
+) -> None:
+    """Every run opens a session per lane from the graph ONNX Runtime optimized and saved once: its rows are
+    exactly those of a session that optimizes the converted model itself. Where the cache cannot be written, the
+    converted model is used as it is."""
+    optimized = onnx_detector._optimized_model()
+    assert optimized.parent == cache_dir and optimized.is_file() and optimized != onnx_detector.model_path
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    direct = ort.InferenceSession(str(onnx_detector.model_path), options, providers=["CPUExecutionProvider"])
+    blob = onnx_detector.blob(images)
+    assert np.array_equal(onnx_detector.raw_rows(images), direct.run(None, {direct.get_inputs()[0].name: blob})[0])
+
+    unwritable = tmp_path / "not-a-directory"
+    unwritable.write_bytes(b"")
+    fallback = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+    fallback._cache_dir = unwritable
+    assert fallback._optimized_model() == fallback.model_path
+    assert np.array_equal(fallback.raw_rows(images[:1]), onnx_detector.raw_rows(images[:1]))
 
 
 def test_load_detector_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

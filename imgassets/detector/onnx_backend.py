@@ -6,16 +6,19 @@ given as the weights is used as it is, and must output OpenCV's rows (README, "A
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
 from imgassets.detector import BACKEND_NAMES, lane_threads
 from imgassets.detector.base import RowsDetector
-from imgassets.detector.darknet_onnx import cached_onnx_model
+from imgassets.detector.darknet_onnx import cached_onnx_model, default_cache_dir
 from imgassets.detector.model_files import ModelFiles
 
 
@@ -34,20 +37,57 @@ class OnnxDetector(RowsDetector):
     ) -> None:
         super().__init__(files, input_size, confidence, nms, classes)
         self.model_path = files.weights if files.cfg is None else cached_onnx_model(files, input_size, cache_dir)
+        self._cache_dir = cache_dir or default_cache_dir()
         self.lanes, self._threads = lane_threads(lanes)
+        # OpenCV's own work (decoding, resizing, the network's input, thumbnails) runs in the lanes and the I/O
+        # threads, which already use every core: its thread pool only added spinning (validation 2.8 -> 3.7 ms of
+        # CPU per bench photo with the default two threads, the network's input 2.2 -> 2.7 ms). Process-wide.
+        cv2.setNumThreads(self._threads)
         self._local = threading.local()
 
     def _session(self) -> ort.InferenceSession:
         """This thread's session (sessions are created on first use, one per calling thread)."""
         session = getattr(self._local, "session", None)
         if session is None:
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self._threads
-            session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+            session = _session(self._optimized_model(), ort.GraphOptimizationLevel.ORT_ENABLE_ALL, self._threads)
             self._local.session = session
         return session
+
+    def _optimized_model(self) -> Path:
+        """The model with ONNX Runtime's portable graph optimizations applied, saved once per model and ONNX Runtime
+        version (through a temporary file and a rename, so concurrent processes are safe): every run opens a
+        session per lane, and one from the saved graph takes 0.025 s of CPU instead of 0.076 s, with the same
+        outputs (test_onnx_backend). The machine-specific optimizations are applied when a session loads it. Where
+        the cache cannot be written, the model as it is."""
+        name = (
+            self.model_path.stem
+            if self.files.cfg is not None
+            else f"{self.model_path.stem}-{self.files.weights_sha256[:16]}"
+        )
+        path = self._cache_dir / f"{name}-ort{ort.__version__}-extended.onnx"
+        if not path.is_file():
+            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _session(self.model_path, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, 1, save_to=partial)
+                os.replace(partial, path)
+            except (OSError, ort.capi.onnxruntime_pybind11_state.Fail):
+                with contextlib.suppress(OSError):
+                    partial.unlink(missing_ok=True)
+                return self.model_path
+        return path
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
         session = self._session()
         return session.run(None, {session.get_inputs()[0].name: self.blob(images)})[0]
+
+
+def _session(
+    model: Path, level: ort.GraphOptimizationLevel, threads: int, save_to: Path | None = None
+) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    options.intra_op_num_threads = threads
+    if save_to is not None:
+        options.optimized_model_filepath = str(save_to)
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
