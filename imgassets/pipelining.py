@@ -7,10 +7,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def prefetch(pool: Executor, fn: Callable[[In], Out], items: Iterable[In], ahead: int) -> Iterator[Out]:
@@ -33,32 +35,38 @@ def prefetch(pool: Executor, fn: Callable[[In], Out], items: Iterable[In], ahead
         yield result
 
 
-class Handoff:
-    """Bytes one step leaves for a later step of the same run in this process, bounded in total size.
+class Handoff(Generic[K, V]):
+    """What one step leaves for a later step of the same run in this process, bounded in total cost.
 
     The run's steps execute in one process, so detections can take the images raw_images just read and checked
-    instead of fetching them from S3 again. Each entry is taken once (memory is freed as detection proceeds);
-    a miss just means the caller reads from S3.
+    instead of fetching them from S3 again, and the table step the records detections just wrote. Each entry is
+    taken once (memory is freed as the later step proceeds); a miss just means the caller reads from S3.
     """
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: dict[tuple[str, str], bytes] = {}
-        self._size = 0
+    def __init__(self, capacity: int, cost: Callable[[V], int]) -> None:
+        self.capacity = capacity
+        self._cost = cost
+        self._items: dict[K, V] = {}
+        self._used = 0
         self._lock = threading.Lock()
 
-    def put(self, key: str, sha256: str, data: bytes) -> None:
+    def put(self, key: K, value: V) -> None:
+        cost = self._cost(value)
         with self._lock:
-            if self._size + len(data) <= self.max_bytes and (key, sha256) not in self._items:
-                self._items[(key, sha256)] = data
-                self._size += len(data)
+            if self._used + cost <= self.capacity and key not in self._items:
+                self._items[key] = value
+                self._used += cost
 
-    def take(self, key: str, sha256: str) -> bytes | None:
+    def take(self, key: K) -> V | None:
         with self._lock:
-            data = self._items.pop((key, sha256), None)
-            if data is not None:
-                self._size -= len(data)
-            return data
+            value = self._items.pop(key, None)
+            if value is not None:
+                self._used -= self._cost(value)
+            return value
+
+    def __len__(self) -> int:
+        """Entries left, not yet taken."""
+        return len(self._items)
 
 
 class ByteBudget:

@@ -27,13 +27,15 @@ def test_prefetch_keeps_order_and_bounds_work_in_flight() -> None:
 
 
 def test_handoff_gives_each_entry_once_and_stays_within_its_budget() -> None:
-    handoff = Handoff(max_bytes=10)
-    handoff.put("a", "sha-a", b"12345")
-    handoff.put("b", "sha-b", b"123456")  # would exceed the budget: not kept
-    handoff.put("c", "sha-c", b"12345")
-    assert handoff.take("b", "sha-b") is None
-    assert handoff.take("a", "other-sha") is None  # content must match, not just the key
-    assert handoff.take("a", "sha-a") == b"12345"
-    assert handoff.take("a", "sha-a") is None
-    handoff.put("d", "sha-d", b"12345")  # room again after a take
-    assert handoff.take("d", "sha-d") == b"12345" and handoff.take("c", "sha-c") == b"12345"
+    handoff = Handoff[tuple[str, str], bytes](capacity=10, cost=len)
+    handoff.put(("a", "sha-a"), b"12345")
+    handoff.put(("b", "sha-b"), b"123456")  # would exceed the budget: not kept
+    handoff.put(("c", "sha-c"), b"12345")
+    assert handoff.take(("b", "sha-b")) is None
+    assert handoff.take(("a", "other-sha")) is None  # content must match, not just the key
+    assert handoff.take(("a", "sha-a")) == b"12345"
+    assert handoff.take(("a", "sha-a")) is None
+    handoff.put(("d", "sha-d"), b"12345")  # room again after a take
+    assert len(handoff) == 2
+    assert handoff.take(("d", "sha-d")) == b"12345" and handoff.take(("c", "sha-c")) == b"12345"
+    assert len(handoff) == 0

@@ -17,6 +17,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
 from imgassets import layout, query_server, synthetic, table
+from imgassets.defs.batch import written_records
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
 from imgassets.defs.image_batch import image_batch
@@ -35,6 +36,30 @@ def _json_records(store, partition: str) -> list[DetectionRecord]:
 
 def _table_check(outcome) -> tuple[bool, dict]:
     return helpers.check_results(outcome)["table_rows_match_detection_records"]
+
+
+def _assert_table_matches_records(store, partition: str) -> None:
+    """The hour's stored tables hold exactly the hour's JSON detection records: one row per image, one per box."""
+    stored = table.read_hour(store, partition)
+    assert stored is not None
+    records = _json_records(store, partition)
+    assert sorted(stored.images.column("image_key").to_pylist()) == sorted(r.image_key for r in records)
+    by_key = {r.image_key: r for r in records}
+    for row in stored.images.to_pylist():
+        record = by_key[row["image_key"]]
+        assert dict(row["counts"]) == record.counts and row["objects"] == len(record.detections)
+        assert row["source"] == record.source != "unknown"
+        assert row["upload_hour"] == layout.parse_partition(partition)
+    expected = Counter(
+        (r.image_key, d.label, round(d.confidence, 5), d.box.x, d.box.y) for r in records for d in r.detections
+    )
+    assert (
+        Counter(
+            (row["image_key"], row["label"], round(row["confidence"], 5), row["box_x"], row["box_y"])
+            for row in stored.detections.to_pylist()
+        )
+        == expected
+    )
 
 
 def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, deployment) -> None:
@@ -57,6 +82,7 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
         assert outcome.success
         return _table_check(outcome)
 
+    left = len(written_records)
     assert run(request.run_config) == (
         True,
         {
@@ -69,6 +95,10 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
             "objects_in_images": _objects(store, partition),
         },
     )
+    # The table step took the run's own records from memory, as its detections wrote them: every one, and the
+    # same rows as the records in S3 give.
+    assert len(written_records) == left
+    _assert_table_matches_records(store, partition)
     # A second batch of the same hour adds its rows to the stored table.
     second = deployment.ingest_folder(photos / "second")
     assert len(second.sent) == 1 and layout.parse_image_key(second.sent[0]).partition == partition
@@ -90,26 +120,7 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     passed, counts = run(request2.run_config)
     assert passed and counts["image_rows"] == 6 and counts["added"] == 6
 
-    stored = table.read_hour(store, partition)
-    assert stored is not None
-    records = _json_records(store, partition)
-    assert sorted(stored.images.column("image_key").to_pylist()) == sorted(r.image_key for r in records)
-    by_key = {r.image_key: r for r in records}
-    for row in stored.images.to_pylist():
-        record = by_key[row["image_key"]]
-        assert dict(row["counts"]) == record.counts and row["objects"] == len(record.detections)
-        assert row["source"] == record.source != "unknown"
-        assert row["upload_hour"] == layout.parse_partition(partition)
-    expected = Counter(
-        (r.image_key, d.label, round(d.confidence, 5), d.box.x, d.box.y) for r in records for d in r.detections
-    )
-    assert (
-        Counter(
-            (row["image_key"], row["label"], round(row["confidence"], 5), row["box_x"], row["box_y"])
-            for row in stored.detections.to_pylist()
-        )
-        == expected
-    )
+    _assert_table_matches_records(store, partition)
     summary = store.get_record(layout.summary_key(partition), Summary)
     assert sum(summary.source_counts.values()) == 6
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from imgassets import images, layout
 from imgassets.failures import describe, item_reason
 from imgassets.pipelining import ByteBudget, Handoff
-from imgassets.records import HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
+from imgassets.records import DetectionRecord, HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
 from imgassets.resources import AlertResource
 from imgassets.storage import ObjectStore, ObjectTooLarge
 
@@ -54,8 +54,13 @@ class BatchConfig(Config):
     )
 
 
-#: Validated image bytes from raw_images for detections in the same run worker (one S3 GET per image, not two).
-validated_bytes = Handoff(max_bytes=256 * 2**20)
+#: Validated image bytes from raw_images for detections in the same run worker (one S3 GET per image, not two),
+#: by image key and sha256.
+validated_bytes = Handoff[tuple[str, str], bytes](capacity=256 * 2**20, cost=len)
+#: The active version's records detections wrote, by record key and run id, for the same run's table step (a sensor
+#: run's table reads its own images' records from memory, not S3). Bounded by count: a batch is at most
+#: IMGASSETS_BATCH_MAX_IMAGES (1,000 by default) images, and the rest is read from S3.
+written_records = Handoff[tuple[str, str], DetectionRecord](capacity=5000, cost=lambda _: 1)
 _budgets: dict[int, ByteBudget] = {}
 
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from imgassets import candidates, images, layout
-from imgassets.defs.batch import item_failure, manifests, now, pixel_budget, reject, validated_bytes
+from imgassets.defs.batch import (
+    item_failure,
+    manifests,
+    now,
+    pixel_budget,
+    reject,
+    validated_bytes,
+    written_records,
+)
 from imgassets.detector import BACKEND_NAMES, Detector
 from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.postprocess import Candidates, select
@@ -98,7 +106,7 @@ def detect_images(
         if entry.key in stored:
             return entry, None
         try:
-            data = validated_bytes.take(entry.key, entry.sha256)
+            data = validated_bytes.take((entry.key, entry.sha256))
             return entry, data if data is not None else store.get(entry.key, max_bytes=pipeline.max_image_bytes).data
         except Exception as exc:  # the per-image boundary
             return entry, item_failure(exc)
@@ -183,6 +191,8 @@ def detect_images(
                 continue
             key = run.record_key(result.image_key)
             writes.append(io.submit(store.put_record, key, result))
+            if run.version_key is None:
+                written_records.put((key, run.run_id), result)
             outcome.inference_ms.append(result.provenance.inference_ms)
             outcome.results.append(ImageResult.of(result, key))
         for write in writes:

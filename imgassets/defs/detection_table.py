@@ -12,6 +12,7 @@ from imgassets.defs.batch import (
     hour_rollup,
     lineage,
     unreadable_metadata,
+    written_records,
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
@@ -39,7 +40,14 @@ def _batch_tables(
     listed = {image.image_key: image.detection_key for image in rolled.rollup.images}
     own = {image.image_key for image in rolled.rollup.images if image.run_id in own_runs}
     missing = [key for image, key in listed.items() if image not in present or image in own]
-    records, unreadable = store.read_each(missing, DetectionRecord)
+    # This run's own records, as its detections wrote them in this process; the rest from S3.
+    records = {
+        image.detection_key: record
+        for image in rolled.rollup.images
+        if image.image_key in own and (record := written_records.take((image.detection_key, image.run_id))) is not None
+    }
+    read, unreadable = store.read_each([key for key in missing if key not in records], DetectionRecord)
+    records |= read
     tables = table.merge(stored, table.from_records(list(records.values())))
     in_table = set(tables.images.column("image_key").to_pylist())
     audit: dict[str, int | str] = {

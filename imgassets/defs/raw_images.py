@@ -142,7 +142,7 @@ def _accept(store: ObjectStore, limits: PipelineResource, ref: ImageRef, partiti
     with pixel_budget(limits.max_pixel_bytes_in_flight).hold(images.decoded_bytes(stored.data) * 4 // 3):
         valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
     store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
-    validated_bytes.put(key.key, valid.sha256, stored.data)
+    validated_bytes.put((key.key, valid.sha256), stored.data)
     uploaded_at, source = messages.parse_object_metadata(stored.metadata)
     return ManifestEntry(
         key=key.key,
