@@ -15,7 +15,7 @@ import io
 import math
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -58,6 +58,13 @@ class ValidImage:
     height: int
     sha256: str
     thumbnail_jpeg: bytes
+    #: The detector's pixels (what `decode_bgr` gives), when validation decoded them anyway (`validate`).
+    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+#: JPEG modes whose pixels Pillow and OpenCV decode identically (the same libjpeg-turbo, test_images), so
+#: validation's full decode can serve the detector too. Others (CMYK) are decoded by OpenCV as before.
+_SHARED_JPEG_MODES = {"RGB", "L"}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -73,8 +80,14 @@ def sniff_content_type(data: bytes) -> str | None:
         return None
 
 
-def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str | None = None) -> ValidImage:
-    """Checks size, hash, format, declared dimensions and full decodability; returns a thumbnail too."""
+def validate(
+    data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str | None = None, pixels_up_to: int = 0
+) -> ValidImage:
+    """Checks size, hash, format, declared dimensions and full decodability; returns a thumbnail too.
+
+    `pixels_up_to`: a JPEG whose BGR pixels take at most this many bytes is decoded in full rather than at the
+    thumbnail's reduced scale, and its pixels (exactly `decode_bgr`'s) are returned for the detector: one decode
+    per image instead of two, for about 0.2 ms more here and 1.2 ms less there per bench photo."""
     if not data:
         raise ImageRejected("empty file (0 bytes)")
     if len(data) > max_bytes:
@@ -86,13 +99,16 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
         with Image.open(io.BytesIO(data)) as image:
             image_format, width, height = _check_header(image, max_pixels)
             orientation = _orientation(image)
-            # JPEG: decode at reduced scale (the whole stream is still read, so truncation is caught);
-            # only the thumbnail needs these pixels, the detector decodes the original again.
-            image.draft("RGB", _thumbnail_box(width, height))
+            shared = image_format == "JPEG" and image.mode in _SHARED_JPEG_MODES and width * height * 3 <= pixels_up_to
+            if not shared:
+                # JPEG: decode at reduced scale (the whole stream is still read, so truncation is caught);
+                # only the thumbnail needs these pixels, the detector decodes the original again.
+                image.draft("RGB", _thumbnail_box(width, height))
             image.load()
             if image_format == "TIFF":
                 width, height, orientation = *image.size, _orientation(image)  # see _TIFF_ORIENTED_ON_LOAD
             thumbnail = _thumbnail(image, orientation)
+            pixels = _upright(_jpeg_bgr(image), orientation) if shared else None
     except Exception as exc:
         raise _rejection(exc) from None
     if orientation in _SWAPS_SIDES:
@@ -104,6 +120,7 @@ def validate(data: bytes, max_bytes: int, max_pixels: int, expected_sha256: str 
         height=height,
         sha256=digest,
         thumbnail_jpeg=thumbnail,
+        pixels=pixels,
     )
 
 
@@ -307,6 +324,14 @@ def _pillow_bgr(image: Image.Image) -> np.ndarray:
         else:
             pixels[top : top + strip.height] = np.asarray(strip.convert("RGB"))
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels)
+
+
+def _jpeg_bgr(image: Image.Image) -> np.ndarray:
+    """BGR pixels as stored of a loaded RGB or grayscale JPEG, as OpenCV's decode gives them."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:

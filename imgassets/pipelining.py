@@ -50,12 +50,15 @@ class Handoff(Generic[K, V]):
         self._used = 0
         self._lock = threading.Lock()
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V) -> bool:
+        """Whether `value` was kept (it fits in what is left of the capacity)."""
         cost = self._cost(value)
         with self._lock:
-            if self._used + cost <= self.capacity and key not in self._items:
-                self._items[key] = value
-                self._used += cost
+            if self._used + cost > self.capacity or key in self._items:
+                return False
+            self._items[key] = value
+            self._used += cost
+            return True
 
     def take(self, key: K) -> V | None:
         with self._lock:
@@ -63,6 +66,11 @@ class Handoff(Generic[K, V]):
             if value is not None:
                 self._used -= self._cost(value)
             return value
+
+    def room(self) -> int:
+        """What is left of the capacity."""
+        with self._lock:
+            return self.capacity - self._used
 
     def __len__(self) -> int:
         """Entries left, not yet taken."""

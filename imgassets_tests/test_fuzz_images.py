@@ -118,6 +118,17 @@ def check_image(data: bytes, max_pixels: int = LIMIT_PIXELS) -> images.ValidImag
     assert decode_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, (
         f"decode: {decode_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
     )
+    if valid.format == "JPEG":
+        # Validated for detection (decoded in full): accepted alike, and its pixels, if kept, are decode_bgr's.
+        shared, shared_peak = peak_bytes(
+            lambda: images.validate(data, LIMIT_BYTES, max_pixels, pixels_up_to=LIMIT_BYTES)
+        )
+        assert isinstance(shared, images.ValidImage), f"accepted at reduced scale, refused in full: {shared}"
+        assert (shared.width, shared.height) == (valid.width, valid.height)
+        assert shared.pixels is None or np.array_equal(shared.pixels, pixels)
+        assert shared_peak <= MEMORY_FACTOR * estimate + MEMORY_SLACK, (
+            f"validate in full: {shared_peak / MiB:.0f} MiB for {estimate / MiB:.1f} MiB"
+        )
     return valid
 
 

@@ -112,13 +112,15 @@ def test_exif_rotated_photo_is_measured_and_decoded_upright() -> None:
     assert Image.open(io.BytesIO(valid.thumbnail_jpeg)).size == (320, 240)
 
 
+@pytest.mark.parametrize("pixels_up_to", [0, LIMIT_BYTES], ids=["reduced-scale decode", "full decode"])
 @pytest.mark.parametrize("photo", sorted(PHOTOS.glob("*.jpg")), ids=lambda path: path.name)
-def test_thumbnail_is_as_close_to_the_photo_as_pillows_own(photo) -> None:
+def test_thumbnail_is_as_close_to_the_photo_as_pillows_own(photo, pixels_up_to: int) -> None:
     # The reference: Lanczos over the full decode, no reduction step. Pillow's own thumbnail (bicubic after its
     # reductions), stored as the pipeline stores thumbnails, is the bar.
     data = photo.read_bytes()
     full = Image.open(io.BytesIO(data)).convert("RGB")
-    thumbnail = Image.open(io.BytesIO(_validate(data).thumbnail_jpeg))
+    valid = images.validate(data, LIMIT_BYTES, LIMIT_PIXELS, pixels_up_to=pixels_up_to)
+    thumbnail = Image.open(io.BytesIO(valid.thumbnail_jpeg))
     assert max(thumbnail.size) == images.THUMBNAIL_SIDE
     pillows = full.copy()
     pillows.thumbnail((images.THUMBNAIL_SIDE, images.THUMBNAIL_SIDE))
@@ -129,6 +131,39 @@ def test_thumbnail_is_as_close_to_the_photo_as_pillows_own(photo) -> None:
         return float(np.abs(np.asarray(image, dtype=int) - reference).mean())
 
     assert distance(thumbnail) <= 1.25 * distance(pillows), (distance(thumbnail), distance(pillows))
+
+
+def _jpegs_to_share() -> list[tuple[str, bytes]]:
+    """Real photos, and the JPEG variants users send: grayscale, progressive, 4:4:4, EXIF-rotated."""
+    source = Image.open(io.BytesIO(DOG))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return [(path.name, path.read_bytes()) for path in sorted(PHOTOS.glob("*.jpg"))] + [
+        ("grayscale", _encode(source.convert("L"), "JPEG")),
+        ("progressive", _encode(source, "JPEG", progressive=True, quality=90)),
+        ("4:4:4", _encode(source, "JPEG", subsampling=0, quality=95)),
+        ("rotated", _encode(source.transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif.tobytes())),
+    ]
+
+
+@pytest.mark.parametrize("name, data", _jpegs_to_share(), ids=[name for name, _ in _jpegs_to_share()])
+def test_validation_keeps_exactly_the_detectors_pixels_of_a_jpeg(name: str, data: bytes) -> None:
+    """One decode per image: a JPEG validated for detection gives the very pixels `decode_bgr` gives, so the
+    detector sees the same input either way (Pillow and OpenCV decode with the same libjpeg-turbo)."""
+    pixels = images.decode_bgr(data)
+    valid = images.validate(data, LIMIT_BYTES, LIMIT_PIXELS, pixels_up_to=pixels.nbytes)
+    assert valid.pixels is not None and valid.pixels.shape == (valid.height, valid.width, 3)
+    assert np.array_equal(valid.pixels, pixels)
+    assert valid.thumbnail_jpeg and (valid.width, valid.height) == (_validate(data).width, _validate(data).height)
+    # Over the limit, or not asked: the reduced-scale decode, no pixels.
+    assert images.validate(data, LIMIT_BYTES, LIMIT_PIXELS, pixels_up_to=pixels.nbytes - 1).pixels is None
+    assert _validate(data).pixels is None
+
+
+@pytest.mark.parametrize("fmt, mode", [("JPEG", "CMYK"), ("PNG", "RGB"), ("WEBP", "RGB")])
+def test_validation_keeps_no_pixels_of_other_formats(fmt: str, mode: str) -> None:
+    data = _encode(Image.open(io.BytesIO(DOG)).convert(mode), fmt)
+    assert images.validate(data, LIMIT_BYTES, LIMIT_PIXELS, pixels_up_to=LIMIT_BYTES).pixels is None
 
 
 def test_sniffing_reads_only_the_header() -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
 from pydantic import Field
 
@@ -57,6 +58,9 @@ class BatchConfig(Config):
 #: Validated image bytes from raw_images for detections in the same run worker (one S3 GET per image, not two),
 #: by image key and sha256.
 validated_bytes = Handoff[tuple[str, str], bytes](capacity=256 * 2**20, cost=len)
+#: The pixels raw_images decoded while validating, for detections in the same step (one decode per image, not
+#: two), by image key and sha256. Images that do not fit go through validated_bytes and are decoded again.
+validated_pixels = Handoff[tuple[str, str], np.ndarray](capacity=128 * 2**20, cost=lambda pixels: pixels.nbytes)
 #: The active version's records detections wrote, by record key and run id, for the same run's table step (a sensor
 #: run's table reads its own images' records from memory, not S3). Bounded by count: a batch is at most
 #: IMGASSETS_BATCH_MAX_IMAGES (1,000 by default) images, and the rest is read from S3.

@@ -14,6 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from imgassets import candidates, images, layout
 from imgassets.defs.batch import (
     item_failure,
@@ -22,6 +24,7 @@ from imgassets.defs.batch import (
     pixel_budget,
     reject,
     validated_bytes,
+    validated_pixels,
     written_records,
 )
 from imgassets.detector import BACKEND_NAMES, Detector
@@ -99,19 +102,21 @@ def detect_images(
             model.append(run.load())
         return model[0]
 
-    def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, bytes | str | None]:
-        """The image's bytes (from raw_images' hand-off, else S3), None when its candidates are stored, or why
-        they cannot be had."""
+    def fetch(entry: ManifestEntry) -> tuple[ManifestEntry, np.ndarray | bytes | str | None]:
+        """The image's pixels or bytes (from raw_images' hand-offs, else S3), None when its candidates are stored,
+        or why they cannot be had."""
         kafka_refs[entry.key] = entry.kafka
         if entry.key in stored:
             return entry, None
         try:
+            if (pixels := validated_pixels.take((entry.key, entry.sha256))) is not None:
+                return entry, pixels
             data = validated_bytes.take((entry.key, entry.sha256))
             return entry, data if data is not None else store.get(entry.key, max_bytes=pipeline.max_image_bytes).data
         except Exception as exc:  # the per-image boundary
             return entry, item_failure(exc)
 
-    def infer(fetched: tuple[ManifestEntry, bytes | str | None]) -> DetectionRecord | RejectedImage:
+    def infer(fetched: tuple[ManifestEntry, np.ndarray | bytes | str | None]) -> DetectionRecord | RejectedImage:
         """Decode and detect in the lane itself, so decoded pixels in flight are bounded by lanes and bytes.
         Anything that goes wrong here, up to building the record, costs only this image."""
         entry, data = fetched
@@ -129,9 +134,12 @@ def detect_images(
         except Exception as exc:  # the per-image boundary
             return RejectedImage(image_key=entry.key, reason=item_failure(exc))
 
-    def forward(entry: ManifestEntry, data: bytes) -> tuple[float, Candidates]:
+    def forward(entry: ManifestEntry, data: np.ndarray | bytes) -> tuple[float, Candidates]:
         """When the network started (inference time excludes decoding), and what it found."""
         detector = network()
+        if isinstance(data, np.ndarray):
+            with budget.hold(data.nbytes):
+                return time.perf_counter(), detector.candidates([data])[0]
         with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
             pixels = images.decode_bgr(data, pipeline.max_image_pixels)
             return time.perf_counter(), detector.candidates([pixels])[0]

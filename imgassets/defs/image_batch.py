@@ -55,7 +55,7 @@ def image_batch(
     rejected: list[Rejection] = []
 
     def accepted_images() -> Iterator[ManifestEntry]:
-        for outcome in validate_batch(context, store, pipeline, refs, s3.io_threads):
+        for outcome in validate_batch(context, store, pipeline, refs, s3.io_threads, for_detection=run is not None):
             if isinstance(outcome, ManifestEntry):
                 accepted.append(outcome)
                 yield outcome

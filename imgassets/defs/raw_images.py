@@ -18,6 +18,7 @@ from imgassets.defs.batch import (
     pixel_budget,
     reject,
     validated_bytes,
+    validated_pixels,
 )
 from imgassets.pipelining import prefetch
 from imgassets.records import Manifest, ManifestEntry, Rejection
@@ -56,12 +57,14 @@ def validate_batch(
     pipeline: PipelineResource,
     refs: list[ImageRef],
     io_threads: int,
+    for_detection: bool = False,
 ) -> Iterator[ManifestEntry | Rejection]:
-    """Each image of the batch, accepted or rejected with its reason, in order, as its validation finishes."""
+    """Each image of the batch, accepted or rejected with its reason, in order, as its validation finishes.
+    `for_detection`: the same step detects the accepted images next, so their pixels are kept for it."""
     partition, run_id = context.partition_key, context.run.run_id
 
     def validate(ref: ImageRef) -> ManifestEntry | Rejection:
-        return _validate(store, pipeline, ref, partition, run_id)
+        return _validate(store, pipeline, ref, partition, run_id, for_detection)
 
     with ThreadPoolExecutor(max_workers=io_threads) as pool:
         # Bounded read-ahead: if S3 goes away, the step fails after the images in flight, not after every
@@ -118,17 +121,19 @@ def raw_images_result(
 
 
 def _validate(
-    store: ObjectStore, limits: PipelineResource, ref: ImageRef, partition: str, run_id: str
+    store: ObjectStore, limits: PipelineResource, ref: ImageRef, partition: str, run_id: str, for_detection: bool
 ) -> ManifestEntry | Rejection:
     """One image of the batch: accepted, or rejected with its reason. Whatever goes wrong with this image costs
     only this image; only infrastructure errors propagate."""
     try:
-        return _accept(store, limits, ref, partition)
+        return _accept(store, limits, ref, partition, for_detection)
     except Exception as exc:  # the per-image boundary
         return reject(store, ref.key, item_failure(exc), partition, run_id, ref.kafka)
 
 
-def _accept(store: ObjectStore, limits: PipelineResource, ref: ImageRef, partition: str) -> ManifestEntry:
+def _accept(
+    store: ObjectStore, limits: PipelineResource, ref: ImageRef, partition: str, for_detection: bool
+) -> ManifestEntry:
     key = layout.parse_image_key(ref.key)
     if key.partition != partition:
         raise images.ImageRejected(f"image belongs to hour {key.partition}, not {partition}")
@@ -138,11 +143,21 @@ def _accept(store: ObjectStore, limits: PipelineResource, ref: ImageRef, partiti
         stored = store.get(key.key, max_bytes=limits.max_image_bytes)
     except ObjectMissing:
         raise images.ImageRejected("object not found in S3") from None
-    # Pillow keeps RGB pixels in 4 bytes, a third more than the decoded estimate.
-    with pixel_budget(limits.max_pixel_bytes_in_flight).hold(images.decoded_bytes(stored.data) * 4 // 3):
-        valid = images.validate(stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256)
+    # Pillow keeps RGB pixels in 4 bytes, a third more than the decoded estimate; pixels kept for the detector add
+    # their own array and its conversion.
+    estimate = images.decoded_bytes(stored.data)
+    # An image of at most an eighth of the hand-off (16 MiB: 5.5 MP) keeps the pixels its validation decodes;
+    # larger ones are validated at the thumbnail's reduced scale and decoded again for the detector, as before.
+    room = min(validated_pixels.room(), validated_pixels.capacity // 8) if for_detection else 0
+    with pixel_budget(limits.max_pixel_bytes_in_flight).hold(
+        estimate * 4 // 3 + (2 * estimate if estimate <= room else 0)
+    ):
+        valid = images.validate(
+            stored.data, limits.max_image_bytes, limits.max_image_pixels, ref.sha256, pixels_up_to=room
+        )
     store.put_bytes(key.thumbnail_key, valid.thumbnail_jpeg, "image/jpeg")
-    validated_bytes.put((key.key, valid.sha256), stored.data)
+    if valid.pixels is None or not validated_pixels.put((key.key, valid.sha256), valid.pixels):
+        validated_bytes.put((key.key, valid.sha256), stored.data)
     uploaded_at, source = messages.parse_object_metadata(stored.metadata)
     return ManifestEntry(
         key=key.key,
