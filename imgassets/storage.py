@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, TypeVar
 
 import boto3
@@ -37,6 +38,23 @@ from imgassets.settings import Settings
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+#: Clients are made one at a time from the process's boto3 session (a session is not safe to share while it makes
+#: them; the clients are).
+_client_lock = threading.Lock()
+
+
+@cache
+def _boto3_session() -> boto3.session.Session:
+    """The process's boto3 session. Its loader keeps the S3 service model and endpoint rules it parsed for the first
+    client, so a client after that costs 4 ms of CPU instead of 65-190 ms with a session of its own (every run
+    makes one, to list; the stack's run workers fork from a process that made the first, `stack/warm_runs.py`)."""
+    session = botocore.session.get_session()
+    # Timestamps stay the strings S3 sent: nothing here reads them, and dateutil parsing every listed key's
+    # LastModified was two thirds of a listing's CPU (1,000 keys: 0.053 s, 0.018 s without it).
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+    return boto3.session.Session(botocore_session=session)
 
 
 #: Object attributes that are HTTP headers of their own; every other attribute is user metadata (x-amz-meta-*).
@@ -74,17 +92,14 @@ class S3Access:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = botocore.session.get_session()
-        # Timestamps stay the strings S3 sent: nothing here reads them, and dateutil parsing every listed key's
-        # LastModified was two thirds of a listing's CPU (1,000 keys: 0.053 s, 0.018 s without it).
-        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
-        return boto3.session.Session(botocore_session=session).client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            config=config,
-        )
+        with _client_lock:
+            return _boto3_session().client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                config=config,
+            )
 
     def native(self, bucket: str) -> S3Store:
         """obstore, for object bodies. Backoff as botocore's standard mode: 0.5 s doubling, at most 20 s."""

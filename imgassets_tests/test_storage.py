@@ -2,8 +2,10 @@
 an object's own failure and S3's (`imgassets.failures`)."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from imgassets.failures import InfrastructureError, is_infrastructure
@@ -59,3 +61,21 @@ def test_wrong_credentials_are_infrastructure(deployment) -> None:
     )
     with pytest.raises(InfrastructureError, match="S3 GET .* failed: .*403"):
         store.get("images/a/b.jpg")
+
+
+def test_listing_clients_share_one_session_but_not_its_credentials(store: ObjectStore, deployment) -> None:
+    """Every store's listing client comes from the process's one boto3 session (cheap after the first): clients
+    made from many threads at once all work, and each keeps its own key pair."""
+    store.put_bytes("images/s/one.jpg", b"x", "image/jpeg")
+
+    def listing(_: int) -> list[str]:
+        return list(ObjectStore.from_settings(deployment.settings).list_keys("images/s/"))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(listing, range(16))) == [["images/s/one.jpg"]] * 16
+    wrong = ObjectStore.from_settings(
+        deployment.settings.model_copy(update={"s3_access_key_id": SecretStr("not-a-key"), "s3_max_attempts": 1})
+    )
+    with pytest.raises(ClientError, match="403|InvalidAccessKeyId|AccessDenied"):
+        list(wrong.list_keys("images/s/"))
+    assert listing(0) == ["images/s/one.jpg"]
