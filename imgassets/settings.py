@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     partitions_start: str = "2026-01-01-00:00"
     #: Seconds between Kafka sensor ticks; the daemon's sensor loop runs at this period (imgassets/daemon.py).
     sensor_interval_seconds: int = Field(2, ge=1, le=3600)
+    #: Seconds between the daemon's looks for new and finished backfills (imgassets/daemon.py; Dagster's own: 30).
+    backfill_interval_seconds: int = Field(5, ge=1, le=3600)
     sensor_poll_seconds: float = Field(10.0, gt=0, le=45)
     sensor_max_messages: int = Field(5000, ge=1, le=100_000)
     batch_max_images: int = Field(1000, ge=1, le=10_000)

@@ -1,5 +1,6 @@
 """The Kafka sensor against the real broker: batching per hour, cursor, dead letters, replays."""
 
+import inspect
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,8 @@ def test_the_sensor_ticks_in_every_loop_of_the_daemon(monkeypatch: pytest.Monkey
     """Dagster ticks a sensor when its minimum interval has passed since the last tick started, a moment after the
     daemon's sensor loop began: a minimum equal to the loop's period skipped every other loop (10 s apart with
     Dagster's 5 s loop, measured). The project's daemon (imgassets/daemon.py) runs that loop at the interval."""
+    import dagster._daemon.backfill as backfill_daemon
+    import dagster._daemon.controller as controller
     import dagster._daemon.sensor as sensor_daemon
 
     from imgassets import daemon
@@ -115,9 +118,13 @@ def test_the_sensor_ticks_in_every_loop_of_the_daemon(monkeypatch: pytest.Monkey
     ran: list[list[str]] = []
     monkeypatch.setattr("dagster._daemon.cli.main", lambda: ran.append(sys.argv))
     monkeypatch.setattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME", sensor_daemon.MIN_INTERVAL_LOOP_TIME)
+    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
     monkeypatch.setattr(sys, "argv", sys.argv)
     daemon.main(["run", "-w", "workspace.yaml"])
     assert interval == sensor_daemon.MIN_INTERVAL_LOOP_TIME
+    # The backfill loop reads Dagster's default daemon interval when it starts: the wrapper sets that too.
+    assert get_settings().backfill_interval_seconds == controller.DEFAULT_DAEMON_INTERVAL_SECONDS
+    assert "DEFAULT_DAEMON_INTERVAL_SECONDS" in inspect.getsource(backfill_daemon.execute_backfill_iteration_loop)
     assert ran == [["dagster-daemon", "run", "-w", "workspace.yaml"]]
 
 
