@@ -220,6 +220,34 @@ def test_comparison_counts_are_consistent(images) -> None:
     assert itself.recall == itself.precision == (1.0 if itself.objects_a else None)
 
 
+def test_versions_prepare_fills_the_model_cache_once(tmp_path: Path) -> None:
+    """What the code image runs when it is built: each ONNX Runtime version's converted model and optimized graph
+    in the cache; run again, it converts nothing."""
+    from click.testing import CliRunner
+
+    from imgassets.cli import main
+    from imgassets.resources import _cached_detector
+    from imgassets.settings import get_settings
+
+    get_settings.cache_clear()
+    _cached_detector.cache_clear()
+    env = {"IMGASSETS_ENV_FILE": "/dev/null", "XDG_CACHE_HOME": str(tmp_path)}
+    try:
+        first = CliRunner().invoke(main, ["versions", "prepare"], env=env)
+        assert first.exit_code == 0, first.output
+        cached = sorted((tmp_path / "imgassets").iterdir())
+        # The shipped versions run at input sizes 416 and 608: a converted model and an optimized graph for each.
+        assert len(cached) == 4 and sum(path.name.endswith("-extended.onnx") for path in cached) == 2
+        assert all(f"{path}" in first.output for path in cached if path.name.endswith("-extended.onnx"))
+        stamps = {path: path.stat().st_mtime_ns for path in cached}
+        _cached_detector.cache_clear()
+        again = CliRunner().invoke(main, ["versions", "prepare"], env=env)
+        assert again.exit_code == 0 and {path: path.stat().st_mtime_ns for path in cached} == stamps
+    finally:
+        get_settings.cache_clear()
+        _cached_detector.cache_clear()
+
+
 def test_versions_cli_lists_the_versions_and_refuses_what_it_cannot_backfill() -> None:
     from click.testing import CliRunner
 

@@ -84,7 +84,7 @@ def test_conversion_is_cached(onnx_detector: OnnxDetector, cache_dir: Path, monk
     monkeypatch.setattr(darknet_onnx, "convert", no_conversion)
     again = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
     assert again.model_path == path and path.stat().st_mtime_ns == stamp
-    optimized = onnx_detector._optimized_model()
+    optimized = onnx_detector.optimized_model()
     # The converted model and its graph optimized by ONNX Runtime; no leftover temporary files.
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted([path.name, optimized.name])
     # Another input size is another model.
@@ -99,7 +99,7 @@ def test_sessions_load_the_saved_optimized_graph_and_give_the_same_rows(
     """Every run opens a session per lane from the graph ONNX Runtime optimized and saved once: its rows are
     exactly those of a session that optimizes the converted model itself. Where the cache cannot be written, the
     converted model is used as it is."""
-    optimized = onnx_detector._optimized_model()
+    optimized = onnx_detector.optimized_model()
     assert optimized.parent == cache_dir and optimized.is_file() and optimized != onnx_detector.model_path
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -111,7 +111,7 @@ def test_sessions_load_the_saved_optimized_graph_and_give_the_same_rows(
     unwritable.write_bytes(b"")
     fallback = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
     fallback._cache_dir = unwritable
-    assert fallback._optimized_model() == fallback.model_path
+    assert fallback.optimized_model() == fallback.model_path
     assert np.array_equal(fallback.raw_rows(images[:1]), onnx_detector.raw_rows(images[:1]))
 
 
