@@ -12,11 +12,10 @@ import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
-from imgassets.detector import BACKEND_NAMES, lane_threads
+from imgassets.detector import BACKEND_NAMES
 from imgassets.detector.base import RowsDetector
 from imgassets.detector.darknet_onnx import cached_onnx_model, default_cache_dir
 from imgassets.detector.model_files import ModelFiles
@@ -35,14 +34,9 @@ class OnnxDetector(RowsDetector):
         lanes: int | None = None,
         classes: Collection[str] | None = None,
     ) -> None:
-        super().__init__(files, input_size, confidence, nms, classes)
+        super().__init__(files, input_size, confidence, nms, classes, lanes)
         self.model_path = files.weights if files.cfg is None else cached_onnx_model(files, input_size, cache_dir)
         self._cache_dir = cache_dir or default_cache_dir()
-        self.lanes, self._threads = lane_threads(lanes)
-        # OpenCV's own work (decoding, resizing, the network's input, thumbnails) runs in the lanes and the I/O
-        # threads, which already use every core: its thread pool only added spinning (validation 2.8 -> 3.7 ms of
-        # CPU per bench photo with the default two threads, the network's input 2.2 -> 2.7 ms). Process-wide.
-        cv2.setNumThreads(self._threads)
         self._local = threading.local()
 
     def _session(self) -> ort.InferenceSession:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 import cv2
 import numpy as np
 
-from imgassets.detector import BACKEND_NAMES, lane_threads
+from imgassets.detector import BACKEND_NAMES
 from imgassets.detector.base import RowsDetector
 from imgassets.detector.model_files import ModelFiles
 
@@ -27,9 +27,7 @@ class OpenCVDetector(RowsDetector):
     ) -> None:
         if files.cfg is None:
             raise ValueError("the OpenCV backend reads Darknet models (.cfg + .weights); use onnx for an ONNX file")
-        super().__init__(files, input_size, confidence, nms, classes)
-        self.lanes, threads = lane_threads(lanes)
-        cv2.setNumThreads(threads)  # process-wide in OpenCV: lanes × threads = cores
+        super().__init__(files, input_size, confidence, nms, classes, lanes)
         self._local = threading.local()
 
     def _net(self) -> cv2.dnn.Net:
