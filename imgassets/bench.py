@@ -151,6 +151,8 @@ class MemorySampler:
 #: The run workers' own figure: the processes the code server's forkserver starts (imgassets/stack/
 #: warm_code_server.py), apart from the code server itself (the sensor's ticks, Dagster's gRPC).
 RUN_WORKERS = "run workers"
+#: This process: the bench's uploads (what a camera or `imgassets ingest` does).
+INGEST_CLIENT = "ingest client (bench)"
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -184,8 +186,25 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
                     used[name] -= workers
                     used[RUN_WORKERS] = used.get(RUN_WORKERS, 0.0) + workers
     own = psutil.Process().cpu_times()
-    used["ingest client (bench)"] = own.user + own.system
+    used[INGEST_CLIENT] = own.user + own.system
     return used
+
+
+def settle(pids: dict[str, int], quiet_cpu_s: float = 0.3, timeout: float = 60.0) -> float:
+    """Waits until the stack has finished starting: its processes together use at most `quiet_cpu_s` of CPU in a
+    second (idle, they use 0.05-0.3 s: sensor ticks, the daemons' loops). Just after `up` returns, Dagster's daemon
+    still loads the workspace and starts its daemons (about 1.6 s of CPU in 2 s, measured), which is no part of
+    the pipeline's work per image. Returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(1)
+        now = cpu_seconds(pids)
+        busy = sum(now[name] - before.get(name, 0.0) for name in now if name != INGEST_CLIENT)
+        before = now
+        if busy <= quiet_cpu_s:
+            break
+    return time.monotonic() - started
 
 
 def _beyond_forward(cpu: dict[str, float], images: int, raw: RawRate) -> float:
@@ -451,6 +470,7 @@ def run(
     tag = datetime.now(UTC).strftime("%H%M%S")
     try:
         pids = {s.name: pid for s in stack.services() if (pid := s.pid()) is not None}
+        log(f"  the stack settled {settle(pids):.0f} s after starting")
         with MemorySampler(pids) as memory:
             log(f"end-to-end: ingesting {images_count} images as fast as possible …")
             cpu_before = cpu_seconds(pids)
