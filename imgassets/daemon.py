@@ -26,12 +26,13 @@ def main(argv: list[str]) -> None:
     from dagster._daemon.cli import main as daemon_main
 
     from imgassets.settings import get_settings
-    from imgassets.stack.instance import cache_migration_scripts
+    from imgassets.stack.instance import cache_migration_scripts, cache_sqlite_engines
 
     settings = get_settings()
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = settings.sensor_interval_seconds
     controller.DEFAULT_DAEMON_INTERVAL_SECONDS = settings.backfill_interval_seconds
     cache_migration_scripts()
+    cache_sqlite_engines()
     sys.argv = ["dagster-daemon", *argv]
     daemon_main()
 

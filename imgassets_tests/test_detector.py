@@ -81,3 +81,23 @@ def test_boxes_are_clipped_to_the_image(detector) -> None:
     height, width = image.shape[:2]
     for found in detector.detect([image])[0]:
         assert found.box.x + found.box.w <= width and found.box.y + found.box.h <= height
+
+
+@pytest.mark.parametrize("backend", ["opencv", "onnx"])
+def test_lanes_share_as_many_networks_as_run_at_once(backend: str) -> None:
+    # Networks are lent per forward pass, not kept per thread: two lanes over many images (and a pool of fresh
+    # threads per batch, as each run has) make two networks, and warm() makes them ahead without adding more.
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = load_detector(backend, 416, 0.5, 0.4, lanes=2)
+    made = []
+    make = detector._networks._make
+    detector._networks._make = lambda: made.append(1) or make()
+    detector.warm()
+    assert len(made) == 2 and len(detector._networks) == 2
+    images = [cv2.imread(str(path)) for path in sorted(PHOTOS.glob("*.jpg"))] * 2
+    expected = [detector.detect([image])[0] for image in images]
+    for _ in range(2):
+        with ThreadPoolExecutor(2) as lanes:
+            assert list(lanes.map(lambda image: detector.detect([image])[0], images)) == expected
+    assert len(made) == 2 and len(detector._networks) == 2

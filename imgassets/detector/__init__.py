@@ -37,6 +37,8 @@ class Detector(Protocol):
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
 
+    def warm(self) -> None: ...
+
 
 def lane_threads(lanes: int | None) -> tuple[int, int]:
     """(lanes, threads per lane) for this machine's cores.

@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from imgassets.detector import BACKEND_NAMES
-from imgassets.detector.base import RowsDetector
+from imgassets.detector.base import NetworkPool, RowsDetector
 from imgassets.detector.darknet_onnx import cached_onnx_model, default_cache_dir
 from imgassets.detector.model_files import ModelFiles
 
@@ -37,15 +37,9 @@ class OnnxDetector(RowsDetector):
         super().__init__(files, input_size, confidence, nms, classes, lanes)
         self.model_path = files.weights if files.cfg is None else cached_onnx_model(files, input_size, cache_dir)
         self._cache_dir = cache_dir or default_cache_dir()
-        self._local = threading.local()
-
-    def _session(self) -> ort.InferenceSession:
-        """This thread's session (sessions are created on first use, one per calling thread)."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = _session(self.optimized_model(), ort.GraphOptimizationLevel.ORT_ENABLE_ALL, self._threads)
-            self._local.session = session
-        return session
+        self._networks = NetworkPool(
+            lambda: _session(self.optimized_model(), ort.GraphOptimizationLevel.ORT_ENABLE_ALL, self._threads)
+        )
 
     def optimized_model(self) -> Path:
         """The model with ONNX Runtime's portable graph optimizations applied, saved once per model and ONNX Runtime
@@ -72,8 +66,9 @@ class OnnxDetector(RowsDetector):
         return path
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        session = self._session()
-        return session.run(None, {session.get_inputs()[0].name: self.blob(images)})[0]
+        blob = self.blob(images)
+        with self._networks.lease() as session:
+            return session.run(None, {session.get_inputs()[0].name: blob})[0]
 
 
 def _session(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Sequence
 
 import cv2
 import numpy as np
 
 from imgassets.detector import BACKEND_NAMES
-from imgassets.detector.base import RowsDetector
+from imgassets.detector.base import NetworkPool, RowsDetector
 from imgassets.detector.model_files import ModelFiles
 
 
@@ -28,21 +27,18 @@ class OpenCVDetector(RowsDetector):
         if files.cfg is None:
             raise ValueError("the OpenCV backend reads Darknet models (.cfg + .weights); use onnx for an ONNX file")
         super().__init__(files, input_size, confidence, nms, classes, lanes)
-        self._local = threading.local()
+        self._networks = NetworkPool(self._net)  # a Net is not safe to share between threads: one per forward pass
 
     def _net(self) -> cv2.dnn.Net:
-        """This thread's network (a Net is not safe to share between threads)."""
-        net = getattr(self._local, "net", None)
-        if net is None:
-            net = cv2.dnn.readNetFromDarknet(str(self.files.cfg), str(self.files.weights))
-            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-            self._local.net = net
+        net = cv2.dnn.readNetFromDarknet(str(self.files.cfg), str(self.files.weights))
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         return net
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        net = self._net()
-        net.setInput(self.blob(images))
-        # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
-        forward = net.forward(net.getUnconnectedOutLayersNames())
+        blob = self.blob(images)
+        with self._networks.lease() as net:
+            net.setInput(blob)
+            # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
+            forward = net.forward(net.getUnconnectedOutLayersNames())
         return np.concatenate([out.reshape(len(images), -1, out.shape[-1]) for out in forward], axis=1)

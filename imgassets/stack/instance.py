@@ -3,6 +3,7 @@ deployment shares, so the local stack and production cannot drift apart."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,3 +74,34 @@ def cache_migration_scripts() -> None:
     dagster_scripts = Config()
     dagster_scripts.set_main_option("script_location", ALEMBIC_SCRIPTS_LOCATION)
     ScriptDirectory.from_config(dagster_scripts).as_revision_number("head")
+
+
+#: Engines each process keeps: its instance's few databases and the event logs of the runs it is busy with.
+_ENGINES_KEPT = 64
+
+
+def cache_sqlite_engines() -> None:
+    """Dagster's SQLite storages make a new SQLAlchemy engine for every connection (each event a run writes, each
+    read of a sensor's state), and each engine initializes its dialect on its first connection: 0.37 ms of CPU per
+    connection instead of 0.11 ms, and 3.7 ms instead of 2.1 ms for a run status event (measured). The engines
+    keep no connection open (Dagster's NullPool: a connection per use, as before), so each process keeps its
+    engines, one per database, the least recently used dropped past `_ENGINES_KEPT`; one made before a fork serves
+    the forked process (the run workers) too."""
+    import dagster._core.storage.event_log.sqlite.sqlite_event_log as event_log
+    import dagster._core.storage.runs.sqlite.sqlite_run_storage as run_storage
+    import dagster._core.storage.schedules.sqlite.sqlite_schedule_storage as schedule_storage
+    from sqlalchemy import Engine, create_engine
+
+    if getattr(event_log.create_engine, "cached_engines", False):
+        return
+
+    @functools.lru_cache(maxsize=_ENGINES_KEPT)
+    def engine(url: str, poolclass: Any, connect_args: tuple[tuple[str, Any], ...]) -> Engine:
+        return create_engine(url, poolclass=poolclass, connect_args=dict(connect_args))
+
+    def cached_create_engine(url: str, *, poolclass: Any, connect_args: dict[str, Any] | None = None) -> Engine:
+        return engine(url, poolclass, tuple(sorted((connect_args or {}).items())))
+
+    cached_create_engine.cached_engines = True  # type: ignore[attr-defined]
+    for module in (event_log, run_storage, schedule_storage):
+        module.create_engine = cached_create_engine  # type: ignore[attr-defined]

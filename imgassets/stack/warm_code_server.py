@@ -24,7 +24,7 @@ import sys
 from multiprocessing import forkserver
 from typing import TYPE_CHECKING, Any
 
-from imgassets.stack.instance import cache_migration_scripts
+from imgassets.stack.instance import cache_migration_scripts, cache_sqlite_engines
 
 if TYPE_CHECKING:
     from dagster._grpc.proxy_server import DagsterProxyApiServicer
@@ -108,6 +108,7 @@ def main(argv: list[str]) -> None:
         grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
         share_sensor_instances()
         cache_migration_scripts()
+        cache_sqlite_engines()
     elif args[:2] == ["code-server", "start"]:
         import dagster._grpc.proxy_server as proxy_server
 
