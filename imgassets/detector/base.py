@@ -55,11 +55,10 @@ class NetworkPool(Generic[Network]):
 
 
 class RowsDetector:
-    """A backend gives `raw_rows`; this turns them into candidates and detections with its thresholds."""
+    """A backend makes its networks and runs one on the network's input; this lends them to forward passes and
+    turns their raw rows into candidates and detections with its thresholds."""
 
     backend: str
-    #: The backend's networks (sessions, Nets), set by its constructor.
-    _networks: NetworkPool[Any]
 
     def __init__(
         self,
@@ -81,10 +80,21 @@ class RowsDetector:
         # already use every core; a larger pool only spun (with the ONNX backend's default of two threads:
         # validation 2.8 -> 3.7 ms of CPU per bench photo, the network's input 2.2 -> 2.7 ms).
         cv2.setNumThreads(self._threads)
+        self._networks: NetworkPool[Any] = NetworkPool(self._network)  # made on first use, or by warm()
+
+    def _network(self) -> Any:
+        """A new network of this backend (an ONNX Runtime session, an OpenCV Net)."""
+        raise NotImplementedError
+
+    def _forward(self, network: Any, blob: np.ndarray) -> np.ndarray:
+        """`network`'s raw rows for the input `blob` (see raw_rows)."""
+        raise NotImplementedError
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(images, rows, 5 + classes) network outputs, as OpenCV's yolo layers give them."""
-        raise NotImplementedError
+        blob = self.blob(images)
+        with self._networks.lease() as network:
+            return self._forward(network, blob)
 
     def warm(self) -> None:
         """Makes a network per lane and hashes the weights now, rather than on a run's first forward passes and

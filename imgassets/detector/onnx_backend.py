@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from imgassets.detector import BACKEND_NAMES
-from imgassets.detector.base import NetworkPool, RowsDetector
+from imgassets.detector.base import RowsDetector
 from imgassets.detector.darknet_onnx import cached_onnx_model, default_cache_dir
 from imgassets.detector.model_files import ModelFiles
 
@@ -37,9 +37,9 @@ class OnnxDetector(RowsDetector):
         super().__init__(files, input_size, confidence, nms, classes, lanes)
         self.model_path = files.weights if files.cfg is None else cached_onnx_model(files, input_size, cache_dir)
         self._cache_dir = cache_dir or default_cache_dir()
-        self._networks = NetworkPool(
-            lambda: _session(self.optimized_model(), ort.GraphOptimizationLevel.ORT_ENABLE_ALL, self._threads)
-        )
+
+    def _network(self) -> ort.InferenceSession:
+        return _session(self.optimized_model(), ort.GraphOptimizationLevel.ORT_ENABLE_ALL, self._threads)
 
     def optimized_model(self) -> Path:
         """The model with ONNX Runtime's portable graph optimizations applied, saved once per model and ONNX Runtime
@@ -65,10 +65,8 @@ class OnnxDetector(RowsDetector):
                 return self.model_path
         return path
 
-    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        blob = self.blob(images)
-        with self._networks.lease() as session:
-            return session.run(None, {session.get_inputs()[0].name: blob})[0]
+    def _forward(self, network: ort.InferenceSession, blob: np.ndarray) -> np.ndarray:
+        return network.run(None, {network.get_inputs()[0].name: blob})[0]
 
 
 def _session(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 import cv2
 import numpy as np
 
 from imgassets.detector import BACKEND_NAMES
-from imgassets.detector.base import NetworkPool, RowsDetector
+from imgassets.detector.base import RowsDetector
 from imgassets.detector.model_files import ModelFiles
 
 
@@ -27,18 +27,16 @@ class OpenCVDetector(RowsDetector):
         if files.cfg is None:
             raise ValueError("the OpenCV backend reads Darknet models (.cfg + .weights); use onnx for an ONNX file")
         super().__init__(files, input_size, confidence, nms, classes, lanes)
-        self._networks = NetworkPool(self._net)  # a Net is not safe to share between threads: one per forward pass
 
-    def _net(self) -> cv2.dnn.Net:
+    def _network(self) -> cv2.dnn.Net:
+        """A Net is not safe to share between threads: the pool lends each to one forward pass at a time."""
         net = cv2.dnn.readNetFromDarknet(str(self.files.cfg), str(self.files.weights))
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         return net
 
-    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        blob = self.blob(images)
-        with self._networks.lease() as net:
-            net.setInput(blob)
-            # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
-            forward = net.forward(net.getUnconnectedOutLayersNames())
-        return np.concatenate([out.reshape(len(images), -1, out.shape[-1]) for out in forward], axis=1)
+    def _forward(self, network: cv2.dnn.Net, blob: np.ndarray) -> np.ndarray:
+        network.setInput(blob)
+        # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
+        forward = network.forward(network.getUnconnectedOutLayersNames())
+        return np.concatenate([out.reshape(len(blob), -1, out.shape[-1]) for out in forward], axis=1)
