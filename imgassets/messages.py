@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import quote, unquote
@@ -202,6 +203,8 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
     metadata = {"uploaded-at": message.uploaded_at.isoformat(), "source-path": quote(message.source.path)}
     if message.source.host:
         metadata["source-host"] = quote(message.source.host)
+    if message.source.name:
+        metadata["source-name"] = message.source.name
     if message.source.video_frame:
         frame = message.source.video_frame
         metadata |= {
@@ -210,6 +213,11 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
             "frame-time": str(frame.timestamp_s),
         }
     return metadata
+
+
+def _source_name(name: str | None) -> str | None:
+    """A stored source name, or None where another tool stored one this product would refuse."""
+    return name if name and re.fullmatch(SOURCE_NAME_PATTERN, name) else None
 
 
 def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
@@ -229,6 +237,7 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
                 path=unquote(metadata["source-path"]),
                 host=unquote(metadata.get("source-host", "")) or None,
                 video_frame=frame,
+                name=_source_name(metadata.get("source-name")),
             )
         uploaded_at = datetime.fromisoformat(uploaded) if uploaded else None
         if uploaded_at is not None and uploaded_at.tzinfo is None:

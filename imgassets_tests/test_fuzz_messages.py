@@ -29,8 +29,9 @@ VALID = json.loads(
             uploaded_at=NOW,
             source=Source(
                 path="/data/dog.jpg",
-                host="cam-1",
+                host="vm-1",
                 video_frame=VideoFrame(video="cam.mp4", frame_index=25, timestamp_s=1.0),
+                name="cam-1",
             ),
         )
     )
@@ -50,6 +51,10 @@ def check_decode(raw: bytes | None) -> ImageMessage | None:
     assert parsed.hour == layout.floor_hour(message.uploaded_at)
     assert message.uploaded_at.utcoffset().total_seconds() == 0
     assert messages.decode(messages.encode(message), BUCKET) == message, "encode/decode must round-trip"
+    # A backfill has no message: what it knows of the image, it reads back from the S3 object's metadata.
+    metadata = messages.object_metadata(message)
+    assert all(name.isascii() and value.isascii() for name, value in metadata.items())
+    assert messages.parse_object_metadata(metadata) == (message.uploaded_at, message.source)
     return message
 
 

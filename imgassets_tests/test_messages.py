@@ -81,3 +81,19 @@ def test_object_metadata_round_trip_with_unicode() -> None:
     assert uploaded_at == NOW
     assert source is not None and source.path == "/fotos/Mädchen 1.jpg" and source.host == "cam-ü"
     assert messages.parse_object_metadata({"uploaded-at": "garbage"}) == (None, None)
+
+
+def test_object_metadata_keeps_the_source_name() -> None:
+    """`ingest --source cam-2`: the name is what a backfill and a sensor run read back, so it must survive."""
+    source = {"path": "/data/dog.jpg", "host": "vm", "name": "cam-2"}
+    message = messages.decode(json.dumps(_message(source=source)).encode(), "imgassets")
+    _, stored = messages.parse_object_metadata(messages.object_metadata(message))
+    assert stored is not None and stored.name == "cam-2" and stored.label == "cam-2"
+
+
+def test_a_foreign_source_name_in_metadata_is_dropped_not_the_rest() -> None:
+    """An object another tool uploaded may carry a name this product would refuse: the upload time stays."""
+    uploaded_at, source = messages.parse_object_metadata(
+        {"uploaded-at": NOW.isoformat(), "source-path": "/x.jpg", "source-name": "no spaces allowed"}
+    )
+    assert uploaded_at == NOW and source is not None and source.name is None and source.path == "/x.jpg"
