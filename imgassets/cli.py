@@ -582,10 +582,10 @@ def stack() -> None:
 def up(demo: bool, viewer: bool) -> None:
     """Start (or resume) every service; idempotent."""
     from imgassets.settings import PROJECT_ROOT
-    from imgassets.stack import Stack, StackError, ensure_local_credentials
+    from imgassets.stack import Stack, StackError, ensure_local_env
 
     try:
-        settings = ensure_local_credentials()
+        settings = ensure_local_env()
         running = Stack(settings)
         running.up(with_viewer=viewer, log=click.echo)
     except (StackError, SettingsError, subprocess.CalledProcessError) as exc:
@@ -712,10 +712,10 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 def bench(images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int) -> None:
     """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
     from imgassets import bench as benchmark
-    from imgassets.stack import StackError, ensure_local_credentials
+    from imgassets.stack import StackError, ensure_local_env
 
     try:
-        ensure_local_credentials()
+        ensure_local_env()
         result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo)
     except (StackError, SettingsError, TimeoutError) as exc:
         _fail(str(exc))

@@ -140,7 +140,7 @@ def test_generated_env_file_is_owner_only_from_creation(
     monkeypatch.setattr(stack.os, "open", spying_open)
     old_umask = os.umask(0o022)
     try:
-        settings = stack.ensure_local_credentials()
+        settings = stack.ensure_local_env()
     finally:
         os.umask(old_umask)
 
@@ -173,9 +173,45 @@ def test_existing_env_file_is_narrowed_before_secrets_are_appended(
         real_fchmod(fd, mode)
 
     monkeypatch.setattr(stack.os, "fchmod", spying_fchmod)
-    settings = stack.ensure_local_credentials()
+    settings = stack.ensure_local_env()
 
     assert sizes_at_chmod == [(len("IMGASSETS_S3_BUCKET=mine\n"), 0o600)]  # narrowed before anything was written
     assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
     assert env_path.read_text().startswith("IMGASSETS_S3_BUCKET=mine\n")  # appended, not replaced
     assert settings.s3_bucket == "mine" and settings.s3_access_key_id is not None
+
+
+@pytest.mark.parametrize("existing_install", [False, True])
+def test_first_stack_up_starts_the_partitions_on_the_install_day(
+    tmp_path: Path, fresh_settings: None, monkeypatch: pytest.MonkeyPatch, existing_install: bool
+) -> None:
+    """A new install's partitions start today (Dagster's UI then shows the hours since the install, not
+    thousands of missing ones); a stack that already holds Dagster state keeps the start it was made with; the
+    start written once is what every later process reads, and a user's own setting is never overwritten."""
+    from datetime import UTC, datetime
+
+    import imgassets.stack as stack
+    from imgassets.settings import Settings
+
+    env_path, home = tmp_path / ".env", tmp_path / "home"
+    if existing_install:
+        (home / "dagster").mkdir(parents=True)
+    monkeypatch.setenv("IMGASSETS_ENV_FILE", str(env_path))
+    monkeypatch.setenv("IMGASSETS_HOME", str(home))
+    monkeypatch.delenv("IMGASSETS_PARTITIONS_START")
+    get_settings.cache_clear()
+
+    settings = stack.ensure_local_env()
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d-00:00")
+    expected = Settings.model_fields["partitions_start"].default if existing_install else today
+    assert settings.partitions_start == expected
+    assert f"IMGASSETS_PARTITIONS_START={expected}\n" in env_path.read_text()
+    assert stack.Stack(settings).env["IMGASSETS_PARTITIONS_START"] == expected
+    get_settings.cache_clear()
+    written = env_path.read_text()
+    assert stack.ensure_local_env().partitions_start == expected and env_path.read_text() == written
+
+    monkeypatch.setenv("IMGASSETS_PARTITIONS_START", "2026-03-01-00:00")
+    get_settings.cache_clear()
+    assert stack.ensure_local_env().partitions_start == "2026-03-01-00:00" and env_path.read_text() == written

@@ -28,6 +28,7 @@ from imgassets.resources import AlertResource, PipelineResource, S3Resource
 SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
     "summary_covers_all_detections",
     asset="detection_summary",
+    partitions_def=hourly_partitions,
     description="Sensor runs: the stored hour summary, read back, counts this run's results. Backfills: it counts "
     "every per-image detection record of the hour.",
 )

@@ -23,6 +23,7 @@ from imgassets.storage import ObjectStore
 TABLE_ROWS_CHECK = dg.AssetCheckSpec(
     "table_rows_match_detection_records",
     asset="detection_table",
+    partitions_def=hourly_partitions,
     description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
     "one row per detection record of the hour. Either way the detections table has one row per detection of them.",
 )

@@ -10,6 +10,7 @@ from imgassets import layout
 from imgassets.contract import viewer_link
 from imgassets.defs.batch import GROUP, alert_failed_check, class_table, now
 from imgassets.defs.detecting import Detected, VersionRun, images_without_records
+from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.detector import BACKEND_NAMES
 from imgassets.records import ImageResult, ManifestEntry, Shard
@@ -19,6 +20,7 @@ from imgassets.storage import ObjectStore
 DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
     "every_valid_image_has_detections",
     asset="detections",
+    partitions_def=hourly_partitions,
     description="Sensor runs: every image of the batch has a confirmed detection record (or failed to decode). "
     "Backfills: every image of the hour accepted by raw_images has a detection record (or a rejection).",
 )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dagster import HourlyPartitionsDefinition
+import warnings
+
+from dagster import HourlyPartitionsDefinition, PreviewWarning
 
 from imgassets.settings import get_settings
 
 #: Fixed at import: a partitions definition is part of each asset's definition, so its start cannot come from a
 #: resource. end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it.
 hourly_partitions = HourlyPartitionsDefinition(start_date=get_settings().partitions_start, timezone="UTC", end_offset=1)
+
+#: Asset checks carry the hour they checked (`AssetCheckSpec.partitions_def`), so Dagster's UI shows each result's
+#: partition. Dagster 1.13 calls that a preview and warns at every definition; that is said here once instead.
+warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)

@@ -20,6 +20,7 @@ from imgassets.defs.batch import (
     validated_bytes,
     validated_pixels,
 )
+from imgassets.defs.partitions import hourly_partitions
 from imgassets.pipelining import prefetch
 from imgassets.records import Manifest, ManifestEntry, Rejection
 from imgassets.resources import AlertResource, PipelineResource
@@ -28,6 +29,7 @@ from imgassets.storage import ObjectMissing, ObjectStore
 REJECTION_RATE_CHECK = dg.AssetCheckSpec(
     "rejection_rate_below_threshold",
     asset="raw_images",
+    partitions_def=hourly_partitions,
     description="Share of rejected images in the run's batch stays below the pipeline's max_rejection_rate "
     "(IMGASSETS_MAX_REJECTION_RATE).",
 )

@@ -42,11 +42,13 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
     complete = dg.AssetCheckSpec(
         "every_valid_image_has_detections",
         asset=detections_key,
+        partitions_def=hourly_partitions,
         description=f"Every image of the hour accepted by raw_images has a record (or a rejection) of {name}.",
     )
     compared = dg.AssetCheckSpec(
         "every_image_compared",
         asset=dg.AssetKey([name, "comparison"]),
+        partitions_def=hourly_partitions,
         description=f"Every image of the hour has a record of both the active version and {name}, all readable.",
     )
 

@@ -276,8 +276,10 @@ def prepare_dagster(settings: Settings, paths: Paths) -> None:
     write_workspace(settings, paths)
 
 
-#: The code location's name: the module it loads, as in workspace.yaml and compose's code server.
-LOCATION = "imgassets.definitions"
+#: The module the code location loads, and the location's name in Dagster's UI (as in workspace.yaml and
+#: compose's code server).
+MODULE = "imgassets.definitions"
+LOCATION = "imgassets"
 
 
 def _workspace(paths: Paths) -> Path:
@@ -334,7 +336,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
                 "-p",
                 str(code_port),
                 "-m",
-                LOCATION,
+                MODULE,
                 "-d",
                 str(PROJECT_ROOT),
                 "--location-name",
