@@ -86,7 +86,8 @@ class Entry:
         if letter.kind == "gap" and letter.last_offset is not None:
             source += f"-{letter.last_offset}"
         when = self.failed_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.failed_at else "-"
-        return f"{when:20}  {letter.kind:7}  {source}  {letter.image_key or '-'}  {one_line(letter.reason)}"
+        image = one_line(letter.named_image_key or "-")
+        return f"{when:20}  {letter.kind:7}  {source}  {image}  {one_line(letter.reason)}"
 
     def to_json(self) -> dict[str, object]:
         """The dead letter as stored, plus where it sits in the dead-letter topic (`dlq`)."""

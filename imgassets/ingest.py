@@ -231,7 +231,6 @@ class Ingestor:
                     report.failed.append((item.source.path, detail))
                     if outcome == "error":
                         report.retryable.append((item, detail))
-                    log.warning("not ingested: %s: %s", item.source.path, detail)
                 if on_result is not None:
                     on_result(item, outcome, detail)
                 if progress is not None:

@@ -178,8 +178,14 @@ class DeadLetter(BaseModel):
             failed_at=datetime.now(UTC),
             value_size=None if value is None else len(value),
             value_base64=None if value is None else base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
-            **extra,
+            **({"image_key": named_key(value)} | extra),
         )
+
+    @property
+    def named_image_key(self) -> str | None:
+        """The image the letter stands for: its `image_key`, else the key its value names (letters written
+        before the sensor kept it)."""
+        return self.image_key or named_key(self.value)
 
     @property
     def kafka_key(self) -> bytes:
@@ -195,6 +201,17 @@ class DeadLetter(BaseModel):
 
     def encode(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+
+def named_key(value: bytes | None) -> str | None:
+    """The "key" a message value names, however invalid the rest of it: what a person looks for in a dead
+    letter. None where the value is not a JSON object with a string key."""
+    try:
+        key = json.loads(value) if value else None
+    except (ValueError, RecursionError):
+        return None
+    found = key.get("key") if isinstance(key, dict) else None
+    return found[:1024] if isinstance(found, str) and found else None
 
 
 def object_metadata(message: ImageMessage) -> dict[str, str]:

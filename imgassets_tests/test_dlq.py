@@ -33,9 +33,10 @@ LETTERS = {
     "not_json": letter(
         "not JSON: Expecting value: line 1 column 1 (char 0)\nmore detail", 10, NOT_JSON, timedelta(days=3)
     ),
+    # As the sensor wrote it before it kept the key its value names: `dlq list` still shows that key.
     "bucket": letter(
         "image is in bucket 'other', this pipeline reads 'imgassets'", 11, IMAGE_VALUE, timedelta(hours=5)
-    ),
+    ).model_copy(update={"image_key": None}),
     "batch": letter(
         "run 1234 failed for good after 2 re-requests: S3 unavailable",
         12,
@@ -107,6 +108,7 @@ def test_list_shows_every_record_from_the_beginning(dead_letters, deployment) ->
         "(char",
         "0)…",
     ]  # reason cut to its first line
+    assert rows[1].split()[1:4] == ["message", "images/1@11", IMAGE_KEY]
     assert rows[2].split()[1:4] == ["batch", "images/1@12", BATCH_KEY]
     assert rows[3].split()[1:4] == ["gap", "images/1@20-29", "-"]
     assert "invalid" in rows[5] and "not a dead-letter record" in rows[5] and f"({len(INVALID)} bytes)" in rows[5]
@@ -229,6 +231,14 @@ def test_python_api(dead_letters, deployment) -> None:
     report = dlq.replay(settings, chosen, timeout=10)
     assert (len(report.replayed), len(report.not_replayable)) == (1, 1)
     assert image_topic_records(dead_letters.images) == [(IMAGE_KEY.encode(), IMAGE_VALUE)]
+
+
+def test_a_dead_letter_keeps_the_image_key_its_value_names() -> None:
+    """The key a rejected message names is what a person searches the dead letters for: the sensor keeps it,
+    whatever else is wrong with the message; values that name none leave it empty."""
+    assert DeadLetter.build("bad bucket", "images", 1, 5, IMAGE_VALUE).image_key == IMAGE_KEY
+    for value in (None, NOT_JSON, b"[" * 5000, b'{"key": 7}', b'["key"]', b'{"key": ""}'):
+        assert DeadLetter.build("bad", "images", 1, 5, value).image_key is None
 
 
 def test_parse_when() -> None:

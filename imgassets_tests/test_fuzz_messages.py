@@ -39,7 +39,10 @@ VALID = json.loads(
 
 
 def check_decode(raw: bytes | None) -> ImageMessage | None:
-    """The property: a message, or MessageError with a non-empty reason; and a message is self-consistent."""
+    """The property: a message, or MessageError with a non-empty reason; and a message is self-consistent.
+    Whatever the bytes, the key a dead letter of them shows is text or nothing."""
+    named = messages.named_key(raw)
+    assert named is None or isinstance(named, str)
     try:
         message = messages.decode(raw, BUCKET)
     except messages.MessageError as exc:
