@@ -444,7 +444,7 @@ def query_command(
 
 @main.group()
 def versions() -> None:
-    """Detector versions (detector-versions.toml, README "Detector versions"): list them, and reprocess a range of
+    """Detector versions (detector-versions.toml, docs/detector-versions.md): list them, and reprocess a range of
     hours under one as a Dagster backfill."""
 
 
@@ -605,9 +605,10 @@ def up(demo: bool, viewer: bool) -> None:
             )
     click.echo(
         f"\nDagster UI: {settings.dagster_url}   viewer: {settings.viewer_url}\n"
-        "The sensor launches runs within seconds; watch them under Runs, detections under Assets.\n"
-        "Try another detector version on them: imgassets versions backfill conf03 --last 24h --wait, then the "
-        "viewer's Compare page."
+        "The sensor launches runs within seconds; watch them under Runs, detections under Catalog.\n"
+        "Ingest your own: .venv/bin/imgassets ingest --source cam-2 DIR   (README: your first 10 minutes)\n"
+        "Try another detector version on them: .venv/bin/imgassets versions backfill conf03 --last 24h --wait, "
+        "then the viewer's Compare page."
     )
 
 

@@ -5,7 +5,7 @@ the hour summary. Their JSON Schema is exported to contract/records.schema.json 
 The detection record keeps the original project's fields (source_image_path, image_width/height, model_used,
 confidence_threshold, nms_threshold, detections[label, class_id, confidence, box]) and adds provenance.
 
-Schema evolution (README, "Schema evolution"): a record read from JSON may carry fields this code does not know
+Schema evolution (docs/data-formats.md): a record read from JSON may carry fields this code does not know
 (written by newer code) and they are ignored; a record built in code may not (a misspelt field is an error).
 Writers emit exactly the model's fields. New fields get a default; a breaking change bumps the `schema` tag.
 """

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     #: When no run is in progress, the first run of a tick's hour takes at most this many images, so results
     #: start sooner after a backlog; while runs are busy, batches stay large.
     batch_first_images: int = Field(50, ge=1, le=10_000)
-    #: Two slots: a run starts while the one before it finishes its roll-ups (README, "Performance").
+    #: Two slots: a run starts while the one before it finishes its roll-ups (docs/performance.md).
     max_concurrent_runs: int = Field(2, ge=1, le=64)
     max_image_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=1)

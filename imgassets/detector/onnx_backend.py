@@ -1,7 +1,7 @@
 """YOLO through onnxruntime: the faster CPU backend, giving the same rows as the OpenCV one.
 
 A Darknet model is converted from its .cfg + .weights on first use and cached (see `darknet_onnx`); an ONNX file
-given as the weights is used as it is, and must output OpenCV's rows (README, "Adding a model").
+given as the weights is used as it is, and must output OpenCV's rows (docs/detector-versions.md, "Adding a model").
 """
 
 from __future__ import annotations

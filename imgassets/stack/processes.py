@@ -83,7 +83,7 @@ class Service:
         if busy:
             raise StackError(
                 f"{self.name}: port(s) {', '.join(map(str, busy))} on 127.0.0.1 are already in use by another "
-                "process. Stop it, or choose other ports (see README: configuration)."
+                "process. Stop it, or choose other ports (see docs/configuration.md)."
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
