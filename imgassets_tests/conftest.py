@@ -37,6 +37,9 @@ TEST_PORTS = {
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
 #: Rows of the reliability report (test_reliability.py, test_e2e.py), printed at the end of the run.
+#: The whole local stack, shared by the end-to-end modules.
+pytest_plugins = ["imgassets_tests.e2e_stack"]
+
 REPORT: list[dict] = []
 
 

@@ -9,138 +9,21 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import helpers
-from imgassets_tests.conftest import PHOTOS, PORT_OFFSET, _base_env
+from imgassets_tests.conftest import PHOTOS
+from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, cli, graphql, poll
 
 pytestmark = pytest.mark.e2e
-
-PORTS = {
-    name: port + PORT_OFFSET
-    for name, port in {
-        "kafka": 19092,
-        "s3": 18433,
-        "dagster": 13000,
-        "viewer": 13001,
-        "query": 13002,
-        "dagster_code": 13003,
-    }.items()
-}
-IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
-T = TypeVar("T")
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [IMGASSETS, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, check=False
-    )
-
-
-def _graphql(query: str, variables: dict) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{PORTS['dagster']}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = json.loads(response.read())
-    assert "errors" not in body, body
-    return body["data"]
-
-
-class Stack:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        os.environ.update({k: v for k, v in env.items() if k.startswith("IMGASSETS_")})
-        from imgassets.settings import get_settings
-        from imgassets.storage import ObjectStore
-
-        get_settings.cache_clear()
-        self.store = ObjectStore.from_settings(get_settings())
-
-    def summaries(self) -> list[dict]:
-        from imgassets import layout
-
-        return [self.store.get_json(key) for key in self.store.list_keys(layout.SUMMARIES)]
-
-    def summarised(self) -> int:
-        """Images counted by all hour summaries."""
-        return sum(summary["image_count"] for summary in self.summaries())
-
-    def wait_for_summary(self, images: int, timeout: float = 240) -> dict:
-        def full() -> dict | None:
-            return next((s for s in self.summaries() if s["image_count"] + s["rejected_count"] >= images), None)
-
-        summary = _poll(full, lambda found: found is not None, timeout)
-        if summary is None:
-            logs = _cli(self.env, "stack", "logs", "dagster-daemon", "-n", "80").stdout
-            raise AssertionError(f"no summary with {images} images after {timeout} s; daemon log:\n{logs}")
-        return summary
-
-    def handled(self) -> int:
-        """Images counted by all hour summaries, as detections or rejections."""
-        return sum(summary["image_count"] + summary["rejected_count"] for summary in self.summaries())
-
-    def wait_for_total(self, images: int, timeout: float = 240) -> int:
-        total = _poll(self.summarised, lambda found: found >= images, timeout)
-        assert total >= images, f"{total} of {images} images summarised after {timeout} s"
-        return total
-
-
-def _poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, every: float = 1.0) -> T:
-    """Calls `fetch` until `done` accepts its value or `timeout` passes; returns the last value either way."""
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(every)
-        value = fetch()
-    return value
-
-
-@pytest.fixture(scope="module")
-def webhook() -> Iterator[helpers.WebhookReceiver]:
-    """The stack's alert webhook: a local server keeping every alert."""
-    receiver = helpers.WebhookReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookReceiver) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("e2e-home")
-    env = (
-        {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")}
-        | _base_env(home, PORTS)
-        | {
-            "IMGASSETS_ALERT_WEBHOOK_URL": webhook.url,
-            "IMGASSETS_ALERT_FAILED_TICKS": "2",
-            "IMGASSETS_BATCH_REQUEUE_LIMIT": "1",
-        }
-    )
-    saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
-    started = _cli(env, "stack", "up", "--no-demo")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield Stack(env)
-    finally:
-        stopped = _cli(env, "stack", "down")
-        os.environ.update(saved)
-        from imgassets.settings import get_settings
-
-        get_settings.cache_clear()
-        assert stopped.returncode == 0, stopped.stderr
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +33,7 @@ def ingested(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict:
         shutil.copy(photo, folder / photo.name)
     shutil.copy(PHOTOS / "dog.jpg", folder / "Hund im Garten ü.jpg")  # same bytes: deduplicated
     started = time.monotonic()
-    result = _cli(stack.env, "ingest", str(folder))
+    result = cli(stack.env, "ingest", str(folder))
     assert result.returncode == 0, result.stderr
     assert "sent 5, already ingested 1, failed 0" in result.stdout
     summary = stack.wait_for_summary(5)
@@ -166,7 +49,7 @@ def test_detections_summary_and_table_appear_in_s3(stack: Stack, ingested: dict)
     assert ingested["class_counts"]["dog"] == 2 and ingested["class_counts"]["horse"] == 3
     assert sum(ingested["source_counts"].values()) == 5
     # The hour's table is written by the step after the summary's.
-    hour = _poll(
+    hour = poll(
         lambda: table.read_hour(stack.store, ingested["partition"]),
         lambda found: found is not None and found.images.num_rows == 5,
         60,
@@ -188,7 +71,7 @@ def test_sensor_runs_and_materializations_are_visible_in_dagster(stack: Stack, i
         settled = runs and all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs)
         return bool(data["assetOrError"]["assetMaterializations"] and settled)
 
-    data = _poll(lambda: _materializations_and_kafka_runs(ingested["partition"]), recorded, 60)
+    data = poll(lambda: _materializations_and_kafka_runs(ingested["partition"]), recorded, 60)
     runs = data["runsOrError"]["results"]
     materializations = data["assetOrError"]["assetMaterializations"]
     assert materializations and materializations[0]["partition"] == ingested["partition"]
@@ -199,7 +82,7 @@ def test_sensor_runs_and_materializations_are_visible_in_dagster(stack: Stack, i
 
 
 def _materializations_and_kafka_runs(partition: str) -> dict:
-    return _graphql(
+    return graphql(
         """query ($partition: String!) {
           assetOrError(assetKey: {path: ["detection_summary"]}) {
             ... on Asset { assetMaterializations(partitions: [$partition]) {
@@ -223,10 +106,10 @@ def conf03_backfill(stack: Stack, ingested: dict) -> dict:
 
     partition = ingested["partition"]
     before = {key: stack.store.get(key).data for key in stack.store.list_keys(layout.detections_prefix(partition))}
-    launched = _cli(stack.env, "versions", "backfill", "conf03", "--from", partition, "--wait", timeout=600)
+    launched = cli(stack.env, "versions", "backfill", "conf03", "--from", partition, "--wait", timeout=600)
     assert launched.returncode == 0, launched.stdout + launched.stderr
     assert "COMPLETED_SUCCESS" in launched.stdout and "/compare?version=conf03" in launched.stdout, launched.stdout
-    data = _graphql(
+    data = graphql(
         """query ($partition: String!) {
           assetOrError(assetKey: {path: ["conf03", "detections"]}) {
             ... on Asset { assetMaterializations(partitions: [$partition]) {
@@ -275,7 +158,7 @@ def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict
 
 
 def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: Path) -> None:
-    status = _cli(stack.env, "stack", "status", "--json")
+    status = cli(stack.env, "stack", "status", "--json")
     assert status.returncode == 0, status.stdout
     assert {row["service"]: row["state"] for row in json.loads(status.stdout)} == {
         "kafka": "healthy",
@@ -286,10 +169,10 @@ def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: 
         "query": "healthy",
         "viewer": "healthy",
     }
-    again = _cli(stack.env, "stack", "up", "--no-demo")
+    again = cli(stack.env, "stack", "up", "--no-demo")
     assert again.returncode == 0 and "starting" not in again.stdout, again.stdout
     other_home = stack.env | {"IMGASSETS_HOME": str(tmp_path / "other")}
-    clash = _cli(other_home, "stack", "up", "--no-demo", "--no-viewer")
+    clash = cli(other_home, "stack", "up", "--no-demo", "--no-viewer")
     assert clash.returncode != 0 and "already in use" in clash.stderr, clash.stderr
 
 
@@ -304,7 +187,7 @@ def test_dagster_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_
     local = LocalStack(get_settings())
     code, daemon = local.service("dagster-code"), local.service("dagster-daemon")
     runs_before = {run["runId"] for run in _runs({})}
-    result = _cli(stack.env, "ingest", str(folder))
+    result = cli(stack.env, "ingest", str(folder))
     assert result.returncode == 0, result.stderr
     started = _await_new_run("STARTED", runs_before)
     for service in (code, daemon):
@@ -335,7 +218,7 @@ def _await_new_run(status: str, known: set[str], timeout: float = 120, without_t
             if run["runId"] not in known and not (without_tag and _has_tag(run, without_tag))
         ]
 
-    found = _poll(new, bool, timeout, every=0.1)
+    found = poll(new, bool, timeout, every=0.1)
     assert found, f"no new run reached {status} within {timeout} s"
     return found[0]
 
@@ -343,7 +226,7 @@ def _await_new_run(status: str, known: set[str], timeout: float = 120, without_t
 def _runs(filter_: dict) -> list[dict]:
     query = """query ($filter: RunsFilter) { runsOrError(filter: $filter) {
       ... on Runs { results { runId status tags { key value } } } } }"""
-    return _graphql(query, {"filter": filter_})["runsOrError"]["results"]
+    return graphql(query, {"filter": filter_})["runsOrError"]["results"]
 
 
 def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested: dict, tmp_path: Path) -> None:
@@ -360,7 +243,7 @@ def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested
     folder = _photo_folder(tmp_path, "retry", 12, first=60_000)
     daemon.stop()  # no sensor tick until S3 is down
     try:
-        result = _cli(stack.env, "ingest", str(folder))
+        result = cli(stack.env, "ingest", str(folder))
         assert result.returncode == 0 and "sent 12," in result.stdout, result.stdout + result.stderr
         s3.stop()
         daemon.start()
@@ -412,7 +295,7 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     assert 1 <= len(workers) <= get_settings().max_concurrent_runs, workers
     for worker in workers:
         worker.kill()
-    status = _poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "FAILURE", 60, every=0.5)
+    status = poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "FAILURE", 60, every=0.5)
     assert status == "FAILURE"
     retries = _await_successful_retry(run)
     assert stack.wait_for_total(before + 150) == before + 150
@@ -439,7 +322,7 @@ def _restart_s3_with_capacity(s3, attempts: int = 3) -> None:
     for _ in range(attempts):
         s3.start()
         s3.wait_healthy(60)
-        if _poll(capacity, lambda found: found > 0, 15) > 0:
+        if poll(capacity, lambda found: found > 0, 15) > 0:
             return
         s3.stop()
     raise AssertionError(f"S3 came back without volume capacity {attempts} times; see {s3.log_file}")
@@ -447,7 +330,7 @@ def _restart_s3_with_capacity(s3, attempts: int = 3) -> None:
 
 def _ingest_photos(stack: Stack, tmp_path: Path, name: str, count: int, first: int) -> None:
     """Ingests `count` new photos through the CLI, checking every one was sent."""
-    result = _cli(stack.env, "ingest", str(_photo_folder(tmp_path, name, count, first)))
+    result = cli(stack.env, "ingest", str(_photo_folder(tmp_path, name, count, first)))
     assert result.returncode == 0 and f"sent {count}," in result.stdout, result.stdout + result.stderr
 
 
@@ -466,7 +349,7 @@ def _await_successful_retry(failed: dict, timeout: float = 90) -> list[dict]:
     """Dagster's automatic retries of a failed run, once one of them has succeeded."""
     assert {"key": "dagster/max_retries", "value": "2"} in failed["tags"]
     # A run's summary lands a moment before it reports success, so wait for the success itself.
-    retries = _poll(
+    retries = poll(
         lambda: _runs({"tags": [{"key": "dagster/root_run_id", "value": failed["runId"]}]}),
         lambda found: any(run["status"] == "SUCCESS" for run in found),
         timeout,
@@ -547,11 +430,11 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
         shutil.copy(path, folder / f"bad-{path.stem}.jpg")
     Image.fromarray(np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)).save(folder / "float32.tif")
     before = stack.handled()
-    result = _cli(stack.env, "ingest", str(folder))
+    result = cli(stack.env, "ingest", str(folder))
     assert result.returncode in (0, 1), result.stderr
     sent = int(result.stdout.split("sent ", 1)[1].split(",", 1)[0])
     assert sent >= 4, result.stdout
-    assert _poll(stack.handled, lambda n: n >= before + sent, 240) == before + sent
+    assert poll(stack.handled, lambda n: n >= before + sent, 240) == before + sent
     partitions = {layout.parse_image_key(k).partition for k in _announced_keys("mixed-")}
     rejections = [
         stack.store.get_record(k, Rejection)
@@ -561,7 +444,7 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
     float_rejection = next(r for r in rejections if r.image_key.endswith("-float32.tif"))
     print(f"\nrejected: {[(r.image_key.rsplit('/', 1)[-1], r.reason) for r in rejections]}")
     assert float_rejection.reason
-    assert _poll(webhook.texts, lambda texts: any("rejection_rate_below_threshold" in t for t in texts), 30)
+    assert poll(webhook.texts, lambda texts: any("rejection_rate_below_threshold" in t for t in texts), 30)
     _account(stack, "whole stack: images raising unexpected errors in a batch")
 
 
@@ -582,11 +465,11 @@ def test_a_cancelled_run_has_its_batch_requested_again(stack: Stack, ingested: d
     runs_before = {run["runId"] for run in _runs({})}
     _ingest_photos(stack, tmp_path, "cancel", 120, first=90_000)
     run = _await_new_run("STARTED", runs_before)
-    terminated = _graphql(
+    terminated = graphql(
         "mutation ($runId: String!) { terminateRun(runId: $runId) { __typename } }", {"runId": run["runId"]}
     )
     assert terminated["terminateRun"]["__typename"] == "TerminateRunSuccess", terminated
-    status = _poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "CANCELED", 60, every=0.5)
+    status = poll(lambda: _runs({"runIds": [run["runId"]]})[0]["status"], lambda s: s == "CANCELED", 60, every=0.5)
     assert status == "CANCELED"
     assert stack.wait_for_total(before + 120) == before + 120
     requeued = _runs({"tags": [{"key": "imgassets/batch_key", "value": _tag(run, "dagster/run_key")}]})
@@ -625,7 +508,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     try:
         _ingest_photos(stack, tmp_path, "doomed", 8, first=95_000)
         keys = set(_announced_keys("doomed-"))
-        letters = _poll(
+        letters = poll(
             lambda: [d for d in _dead_letters() if d.get("kind") == "batch" and d.get("image_key") in keys],
             lambda found: {d["image_key"] for d in found} == keys,
             420,
@@ -636,14 +519,14 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
         killer.join()
     assert {d["image_key"] for d in letters} == keys, f"{len(letters)} of 8 dead-lettered; killed {len(killed)} workers"
     assert all(d["reason"].startswith(f"run {d['run_id']} failed: ") for d in letters)
-    texts = _poll(webhook.texts, lambda found: any("dead-lettered" in t for t in found), 30)
+    texts = poll(webhook.texts, lambda found: any("dead-lettered" in t for t in found), 30)
     assert any("ended FAILURE" in t and "requested again" in t for t in texts), texts
     print(f"\nbatch dead-lettered after {len(killed)} run workers were killed: {letters[0]['reason'][:160]}")
     _account(stack, "whole stack: every run of a batch killed, dead-lettered")
 
-    listed = _cli(stack.env, "dlq", "list", "--kind", "batch", "--since", started_at.isoformat())
+    listed = cli(stack.env, "dlq", "list", "--kind", "batch", "--since", started_at.isoformat())
     assert listed.returncode == 0 and listed.stdout.count("doomed-") >= 8, listed.stdout + listed.stderr
-    replayed = _cli(stack.env, "dlq", "replay", "--kind", "batch", "--since", started_at.isoformat())
+    replayed = cli(stack.env, "dlq", "replay", "--kind", "batch", "--since", started_at.isoformat())
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert stack.wait_for_total(before + 8) == before + 8
     _account(stack, "whole stack: + DLQ replay of that batch")
@@ -658,7 +541,7 @@ def test_failed_sensor_ticks_raise_an_alert(stack: Stack, ingested: dict, webhoo
     kafka = LocalStack(get_settings()).service("kafka")
     kafka.stop()
     try:
-        texts = _poll(webhook.texts, lambda found: any("failed ticks in a row" in t for t in found), 120, every=1)
+        texts = poll(webhook.texts, lambda found: any("failed ticks in a row" in t for t in found), 120, every=1)
     finally:
         kafka.start()
         kafka.wait_healthy(120)
@@ -674,16 +557,16 @@ def test_no_secret_in_any_service_log(stack: Stack, ingested: dict) -> None:
 
 
 def test_restart_keeps_kafka_s3_and_dagster_state(stack: Stack, ingested: dict) -> None:
-    assert _cli(stack.env, "stack", "down").returncode == 0
-    restarted = _cli(stack.env, "stack", "up", "--no-demo")
+    assert cli(stack.env, "stack", "down").returncode == 0
+    restarted = cli(stack.env, "stack", "up", "--no-demo")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     from imgassets import layout
 
     assert stack.store.get_json(layout.summary_key(ingested["partition"]))["image_count"] >= 5
-    runs = _graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
+    runs = graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
     assert runs, "run history lost across restart"
     # The sensor resumes from its persisted cursor: no old message launches a run again.
     before = len(runs)
     time.sleep(12)  # two sensor ticks
-    after = _graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
+    after = graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]
     assert len(after) == before

@@ -1,0 +1,207 @@
+// The README's journeys in a real browser, with the values the user gave: run by imgassets_tests/test_journeys.py
+// after `imgassets ingest --source …` of a folder and a video, with
+//
+//   VIEWER_URL, DAGSTER_URL, IMGASSETS_CLI and the stack's IMGASSETS_* variables;
+//   JOURNEY_SOURCE        the source name the user typed for the folder
+//   JOURNEY_IMAGES        JSON: each of the folder's image keys → its class counts (as the images table says)
+//   JOURNEY_CLASS         a class the user searches for
+//   JOURNEY_VIDEO_SOURCE  the source name the user typed for the video
+//   JOURNEY_VERSION       the detector version the user backfilled (`imgassets versions backfill NAME`)
+//   SCREENSHOTS_DIR       where the README's screenshots go (docs/screenshots)
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} must be set`);
+  return value;
+};
+const VIEWER_URL = env("VIEWER_URL").replace(/\/+$/, "");
+const DAGSTER_URL = env("DAGSTER_URL").replace(/\/+$/, "");
+const SOURCE = env("JOURNEY_SOURCE");
+/** @type {Record<string, Record<string, number>>} */
+const IMAGES = JSON.parse(env("JOURNEY_IMAGES"));
+const CLASS = env("JOURNEY_CLASS");
+const VIDEO_SOURCE = env("JOURNEY_VIDEO_SOURCE");
+const VERSION = env("JOURNEY_VERSION");
+const SCREENSHOTS = env("SCREENSHOTS_DIR");
+const PHONE = { width: 390, height: 844 };
+
+/** Rows of `text` over the last day's tables, as `imgassets query` gives them. */
+function sql(text) {
+  const out = execFileSync(env("IMGASSETS_CLI"), ["query", "--last", "1d", "--format", "json", text], {
+    encoding: "utf8",
+    env: process.env,
+  });
+  return out.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+}
+
+const keys = Object.keys(IMAGES).sort();
+const withClass = keys.filter((key) => (IMAGES[key][CLASS] ?? 0) >= 1);
+/** The hour partition of an image key (images/YYYY/MM/DD/HH/…). */
+const hourOf = (key) => {
+  const [, y, m, d, h] = key.split("/");
+  return `${y}-${m}-${d}-${h}:00`;
+};
+
+let browser;
+let page;
+
+async function screenshot(name, fullPage = false) {
+  await page.screenshot({ path: join(SCREENSHOTS, name), fullPage });
+}
+
+/** The page's width beyond the viewport (0 when nothing scrolls sideways). */
+const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+const cardKeys = () => page.locator(".grid .card").evaluateAll((cards) => cards.map((c) => c.dataset.imageKey).sort());
+
+before(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  assert.ok(keys.length > 0 && withClass.length > 0, `the journey's images must include one with a ${CLASS}`);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+describe("the source the user named", () => {
+  it("is listed on the overview with its images, and leads to them", async () => {
+    await page.goto(`${VIEWER_URL}/`);
+    const row = page.locator(`table.sources tr[data-source="${SOURCE}"]`);
+    assert.equal(Number(await row.getAttribute("data-images")), keys.length);
+    await screenshot("viewer-overview.png");
+    await row.locator("a").click();
+    await page.waitForURL((url) => url.searchParams.get("source") === SOURCE);
+    await page.locator(`.result-total[data-total="${keys.length}"]`).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await cardKeys(), keys);
+  });
+
+  it("narrows the hour page to its images", async () => {
+    const hour = hourOf(keys[0]);
+    await page.goto(`${VIEWER_URL}/hours/${hour}`);
+    await page.locator('select[name="source"]').selectOption(SOURCE);
+    await page.locator("button[type=submit]").click();
+    await page.waitForURL((url) => url.searchParams.get("source") === SOURCE);
+    const expected = keys.filter((key) => hourOf(key) === hour);
+    await page.locator(`.result-count[data-total="${expected.length}"]`).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await cardKeys(), expected);
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll(".grid .card img")].every((img) => img.complete && img.naturalWidth > 0),
+    );
+    await screenshot("viewer-hour.png");
+  });
+
+  it("is named on each image's page, with the boxes of what was found", async () => {
+    const key = withClass[0];
+    await page.goto(`${VIEWER_URL}/images/${key}`);
+    assert.equal(await page.locator('[data-field="source-name"]').innerText(), SOURCE);
+    const found = await page.locator(".overlay rect.box").evaluateAll((rects) => rects.map((r) => r.dataset.label));
+    const counts = {};
+    for (const label of found) counts[label] = (counts[label] ?? 0) + 1;
+    assert.deepEqual(counts, IMAGES[key]);
+    await page.waitForFunction(() => document.querySelector(".overlay img")?.naturalWidth > 0);
+    await screenshot("viewer-image.png");
+  });
+
+  it("is searched for with a class and a confidence, and downloaded", async () => {
+    await page.goto(`${VIEWER_URL}/search`);
+    await page.locator('.search-form select[name="last"]').selectOption("1d");
+    await page.locator('.search-form input[name="source"]').fill(SOURCE);
+    const row = page.locator(".search-form .condition").first();
+    await row.locator('input[name="label"]').fill(CLASS);
+    await row.locator('input[name="count"]').fill("1");
+    await page.locator(".search-form button[type=submit]").click();
+    await page.waitForURL((url) => url.searchParams.get("source") === SOURCE && url.searchParams.has("class"));
+    await page.locator(`.result-total[data-total="${withClass.length}"]`).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await cardKeys(), withClass);
+    await screenshot("viewer-search.png");
+
+    // The confidence the user asks for: as many images as hold a CLASS that sure, counted in SQL.
+    const [{ confidence }] = sql(
+      `SELECT max(confidence) AS confidence FROM detections WHERE source = '${SOURCE}' AND label = '${CLASS}'`,
+    );
+    const url = new URL(page.url());
+    url.searchParams.set("min_confidence", String(Math.floor(confidence * 100) / 100));
+    await page.goto(url.toString());
+    const sure = sql(
+      `SELECT DISTINCT image_key FROM detections WHERE source = '${SOURCE}' AND label = '${CLASS}' ` +
+        `AND confidence >= ${Math.floor(confidence * 100) / 100} ORDER BY 1`,
+    ).map((r) => r.image_key);
+    assert.ok(sure.length >= 1);
+    assert.equal(Number(await page.locator(".result-total").getAttribute("data-total")), sure.length);
+    assert.deepEqual(await cardKeys(), sure);
+
+    const download = page.waitForEvent("download");
+    await page.locator('a[data-download="csv"]').click();
+    const lines = readFileSync(await (await download).path(), "utf8").split("\n").filter((line) => line !== "");
+    const header = lines[0].split(",").map((name) => name.replaceAll('"', ""));
+    const sourceColumn = header.indexOf("source");
+    assert.ok(sourceColumn >= 0, lines[0]);
+    assert.equal(lines.length - 1, sure.length);
+    for (const line of lines.slice(1)) assert.equal(line.split(",")[sourceColumn].replaceAll('"', ""), SOURCE);
+    const parquet = page.waitForEvent("download");
+    await page.locator('a[data-download="parquet"]').click();
+    const bytes = readFileSync(await (await parquet).path());
+    assert.equal(bytes.subarray(0, 4).toString("latin1"), "PAR1");
+    assert.ok(bytes.includes(Buffer.from(SOURCE)), "the Parquet download holds the source's rows");
+  });
+
+  it("names a video frame's source and its place in the video", async () => {
+    const [frame] = sql(`SELECT image_key FROM images WHERE source = '${VIDEO_SOURCE}' ORDER BY image_key LIMIT 1`);
+    assert.ok(frame, `no image of ${VIDEO_SOURCE}`);
+    await page.goto(`${VIEWER_URL}/images/${frame.image_key}`);
+    assert.equal(await page.locator('[data-field="source-name"]').innerText(), VIDEO_SOURCE);
+    assert.match(await page.locator('[data-field="frame"]').innerText(), /^frame \d+ at \d+\.\d\d s of .*\.mp4$/);
+  });
+});
+
+describe("on a phone", () => {
+  it("shows the journey's pages without sideways scrolling", async () => {
+    await page.setViewportSize(PHONE);
+    const pages = [
+      "/",
+      `/hours/${hourOf(keys[0])}?source=${SOURCE}`,
+      `/images/${withClass[0]}`,
+      `/search?last=1d&source=${SOURCE}`,
+    ];
+    for (const path of pages) {
+      await page.goto(`${VIEWER_URL}${path}`);
+      assert.equal(await overflow(), 0, `${path} scrolls sideways at ${PHONE.width} px`);
+      if (path === "/") await screenshot("viewer-phone.png");
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+});
+
+describe("Dagster's UI", () => {
+  it("shows the assets of the imgassets code location and the sensor's runs", async () => {
+    await page.goto(`${DAGSTER_URL}/locations/imgassets/asset-groups/image_analytics`);
+    // Dagster's UI greets a new browser with a community dialog once.
+    const skip = page.getByRole("button", { name: "Skip" });
+    await skip.waitFor({ timeout: 10_000 }).then(() => skip.click(), () => undefined);
+    await page.getByText("detection_summary").first().waitFor({ timeout: 60_000 });
+    assert.match(await page.locator("body").innerText(), /Asset Group in imgassets\b/);
+    await page.waitForTimeout(1_500); // the graph's layout settles
+    await screenshot("dagster-assets.png");
+    await page.goto(`${DAGSTER_URL}/runs`);
+    await page.getByText("imgassets/trigger: kafka").first().waitFor({ timeout: 60_000 });
+    await screenshot("dagster-runs.png");
+  });
+
+  it("leads from a version's backfill to its compare page", async () => {
+    await page.goto(`${VIEWER_URL}/compare?version=${VERSION}&last=1d`);
+    assert.match(await page.locator('[data-testid="compare-title"]').innerText(), new RegExp(`^Compare ${VERSION} with`));
+    assert.ok(Number(await page.locator(".result-total").getAttribute("data-hours")) >= 1, "no hour compared");
+    await screenshot("viewer-compare.png");
+  });
+});
