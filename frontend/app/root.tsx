@@ -7,6 +7,12 @@ export function meta() {
   return [{ title: "imgassets viewer" }];
 }
 
+// Both from public/: the SVG for browsers that take one, the .ico for the rest (and for /favicon.ico asked blindly).
+export const links: Route.LinksFunction = () => [
+  { rel: "icon", href: "/favicon.ico", sizes: "48x48" },
+  { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
+];
+
 export function Layout({ children }: { children: React.ReactNode }) {
   return (
     <html lang="en">

@@ -1,12 +1,11 @@
 import { percent } from "../lib/compare";
 import type { CompareHour } from "../lib/records";
 import { viewerPath } from "../lib/viewer-routes";
-import { barPlot } from "./barPlot";
+import { barPlot, percentLength } from "./barPlot";
 import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
 
-const WIDTH = 960;
 const HEIGHT = 220;
-const PAD = { top: 22, right: 12, bottom: 30, left: 44 };
+const PAD = { top: 22, bottom: 30 };
 
 function hourTitle(hour: CompareHour, versionA: string, versionB: string): string {
   return (
@@ -31,7 +30,7 @@ export function CompareChart({
   versionB: string;
 }) {
   const plot = barPlot(
-    { width: WIDTH, height: HEIGHT, pad: PAD },
+    { height: HEIGHT, pad: PAD },
     hours.length,
     Math.max(...hours.map((hour) => Math.max(hour.objects_a, hour.objects_b))),
     10,
@@ -39,9 +38,10 @@ export function CompareChart({
   const half = plot.barWidth / 2;
   const bar = (x: number, value: number, series: "a" | "b") => (
     <rect
-      x={x}
+      x={percentLength(x)}
       y={plot.y(value)}
-      width={Math.max(0.5, half - 0.5)}
+      // a tenth of the pair's width between A's and B's bars
+      width={percentLength(half * 0.9)}
       height={plot.y(0) - plot.y(value)}
       className={`bar-fill series-${series}`}
       data-series={series}

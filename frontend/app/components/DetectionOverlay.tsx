@@ -1,5 +1,8 @@
-import { classColor } from "../lib/colors";
+import { useRef } from "react";
+import { classColor, textColorOn } from "../lib/colors";
+import { type Rect, leaderLine, placeLabels } from "../lib/labelPlacement";
 import type { Detection } from "../lib/records";
+import { useRenderedWidth } from "./useRenderedWidth";
 
 /** One set of boxes over the image, drawn in one style. */
 export interface BoxLayer {
@@ -9,7 +12,7 @@ export interface BoxLayer {
    */
   name?: string;
   detections: Detection[];
-  /** dashed outlines, with the captions under the boxes (so a solid box's caption at the same place stays readable) */
+  /** dashed outlines, with the captions preferably under the boxes (a solid box's caption keeps its place above) */
   dashed?: boolean;
 }
 
@@ -24,41 +27,39 @@ interface Props {
   layers?: BoxLayer[];
 }
 
-function Box({ detection, layer, fontSize, height }: { detection: Detection; layer: BoxLayer; fontSize: number; height: number }) {
-  const { x, y, w, h } = detection.box;
+/** A caption's width per character, in ems: system-ui semibold measures 0.61–0.67 for labels with a percentage. */
+const CHAR_EM = 0.66;
+/** The captions' size on the page, in CSS pixels, however large the image or narrow the page. */
+const CAPTION_PX = 13;
+
+interface Caption {
+  layer: BoxLayer;
+  detection: Detection;
+  text: string;
+  place: Rect;
+}
+
+const layerClass = (layer: BoxLayer) => (layer.name === undefined ? undefined : `layer-${layer.name}`);
+
+function CaptionLabel({ caption, fontSize, padding }: { caption: Caption; fontSize: number; padding: number }) {
+  const { place, detection, layer } = caption;
   const color = layer.name === undefined ? classColor(detection.label) : undefined;
-  const caption = `${detection.label} ${Math.round(detection.confidence * 100)}%`;
-  const labelHeight = fontSize + 4;
-  const labelY = layer.dashed
-    ? y + h + labelHeight <= height
-      ? y + h
-      : y + h - labelHeight
-    : y >= labelHeight
-      ? y - labelHeight
-      : y;
+  const tie = leaderLine(place, detection.box);
   return (
-    <g className="detection">
-      <rect
-        className={layer.dashed ? "box dashed" : "box"}
-        data-label={detection.label}
-        data-confidence={detection.confidence}
-        data-layer={layer.name}
-        x={x}
-        y={y}
-        width={w}
-        height={h}
-        stroke={color}
-      />
-      <rect
-        className="caption-bg"
-        x={x}
-        y={labelY}
-        width={caption.length * fontSize * 0.6 + 8}
-        height={labelHeight}
-        fill={color}
-      />
-      <text x={x + 4} y={labelY + fontSize} fontSize={fontSize}>
-        {caption}
+    <g className="caption">
+      {tie && <line className="leader" {...tie} stroke={color} />}
+      <rect className="caption-bg" x={place.x} y={place.y} width={place.w} height={place.h} fill={color} />
+      {/* The text is fitted to its background, which was sized (and placed) from an estimate of its width. */}
+      <text
+        x={place.x + padding}
+        // the background is 1.25 em high: the baseline just under 1 em leaves room for descenders
+        y={place.y + fontSize * 0.95}
+        fontSize={fontSize}
+        textLength={place.w - 2 * padding}
+        lengthAdjust="spacingAndGlyphs"
+        fill={color === undefined ? "#FFFFFF" : textColorOn(color)}
+      >
+        {caption.text}
       </text>
     </g>
   );
@@ -67,20 +68,67 @@ function Box({ detection, layer, fontSize, height }: { detection: Detection; lay
 /**
  * The image with its detections drawn over it: an SVG in the image's own pixel coordinates
  * (viewBox 0 0 width height), one <rect class="box" data-label data-confidence> per detection at box x, y, w, h;
- * with `layers`, one group per set, its boxes marked `data-layer`.
+ * with `layers`, one group per set, its boxes marked `data-layer`. The captions are drawn over all the boxes, each
+ * where it covers no other caption (lib/labelPlacement).
  */
 export function DetectionOverlay({ src, alt, width, height, detections = [], layers }: Props) {
-  const fontSize = Math.max(12, Math.round(Math.max(width, height) / 45));
+  const overlay = useRef<HTMLDivElement>(null);
+  const rendered = useRenderedWidth(overlay);
+  // In the image's pixels: CAPTION_PX at the size the image is drawn; until measured, a guess from its size.
+  const fontSize =
+    rendered === null ? Math.max(12, Math.round(Math.max(width, height) / 45)) : (CAPTION_PX * width) / rendered;
+  const padding = fontSize / 4;
   const sets = layers ?? [{ detections }];
+  const wanted = sets.flatMap((layer) =>
+    layer.detections.map((detection) => ({
+      layer,
+      detection,
+      text: `${detection.label} ${Math.round(detection.confidence * 100)}%`,
+    })),
+  );
+  const places = placeLabels(
+    wanted.map(({ layer, detection, text }) => ({
+      box: detection.box,
+      w: text.length * fontSize * CHAR_EM + 2 * padding,
+      h: fontSize + padding,
+      below: layer.dashed,
+    })),
+    width,
+    height,
+  );
+  const captions: Caption[] = wanted.map((caption, index) => ({ ...caption, place: places[index] }));
   return (
-    <div className="overlay" style={{ aspectRatio: `${width} / ${height}`, maxWidth: width }}>
+    <div className="overlay" ref={overlay} style={{ aspectRatio: `${width} / ${height}`, maxWidth: width }}>
       <img src={src} alt={alt} width={width} height={height} />
       <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label="Detections">
         {sets.map((layer, index) => (
-          <g key={layer.name ?? index} className={layer.name === undefined ? undefined : `layer-${layer.name}`}>
-            {layer.detections.map((detection, n) => (
-              <Box key={n} detection={detection} layer={layer} fontSize={fontSize} height={height} />
-            ))}
+          <g key={layer.name ?? index} className={layerClass(layer)}>
+            {layer.detections.map((detection, n) => {
+              const { x, y, w, h } = detection.box;
+              return (
+                <rect
+                  key={n}
+                  className={layer.dashed ? "box dashed" : "box"}
+                  data-label={detection.label}
+                  data-confidence={detection.confidence}
+                  data-layer={layer.name}
+                  x={x}
+                  y={y}
+                  width={w}
+                  height={h}
+                  stroke={layer.name === undefined ? classColor(detection.label) : undefined}
+                />
+              );
+            })}
+          </g>
+        ))}
+        {sets.map((layer, index) => (
+          <g key={`captions-${layer.name ?? index}`} className={layerClass(layer)} aria-hidden="true">
+            {captions
+              .filter((caption) => caption.layer === layer)
+              .map((caption, n) => (
+                <CaptionLabel key={n} caption={caption} fontSize={fontSize} padding={padding} />
+              ))}
           </g>
         ))}
       </svg>

@@ -1,17 +1,16 @@
 import { classColor } from "../lib/colors";
 import type { HourBar } from "../lib/overview";
 import { viewerPath } from "../lib/viewer-routes";
-import { barPlot } from "./barPlot";
+import { barPlot, percentLength } from "./barPlot";
 import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
 
-const WIDTH = 960;
 const HEIGHT = 240;
-const PAD = { top: 22, right: 12, bottom: 34, left: 44 };
+const PAD = { top: 22, bottom: 34 };
 
 /** Objects per class per hour as stacked bars; each bar links to its hour. */
 export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[] }) {
   const plot = barPlot(
-    { width: WIDTH, height: HEIGHT, pad: PAD },
+    { height: HEIGHT, pad: PAD },
     hours.length,
     Math.max(...hours.map((hour) => hour.objects)),
     8,
@@ -20,7 +19,8 @@ export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[
     <figure className="chart">
       <PlotSvg plot={plot} role="img" aria-label="Objects detected per class per hour">
         {hours.map((hour, index) => {
-          const x = plot.x(index);
+          const x = percentLength(plot.x(index));
+          const width = percentLength(plot.barWidth);
           let top = plot.y(0);
           const detail = Object.entries(hour.counts)
             .map(([label, count]) => `${label} ${count}`)
@@ -46,7 +46,7 @@ export function HourChart({ hours, labels }: { hours: HourBar[]; labels: string[
                 .map((label) => {
                   const height = (hour.counts[label] / plot.max) * plot.plotHeight;
                   top -= height;
-                  return <rect key={label} x={x} y={top} width={plot.barWidth} height={height} fill={classColor(label)} />;
+                  return <rect key={label} x={x} y={top} width={width} height={height} fill={classColor(label)} />;
                 })}
             </BarSlot>
           );

@@ -1,33 +1,48 @@
 import type { ComponentProps, ReactNode } from "react";
 import { Link } from "react-router";
-import type { BarPlot } from "./barPlot";
+import { type BarPlot, percentLength } from "./barPlot";
 
-/** The SVG of a bar chart with its gridlines; its slots (`BarSlot`) are the children. */
+/** Pixels per digit of a gridline's number (11px text), and the gap to the plot. */
+const DIGIT_WIDTH = 7;
+const TICK_GAP = 6;
+/** Wide enough, with the chart's padding, for half the first bar's label (about 55 px). */
+const MIN_TICK_WIDTH = 24;
+
+/**
+ * A bar chart: its gridlines' numbers in a column of their own, then the plot with its gridlines, whose slots
+ * (`BarSlot`) are the children. The labels of the first and last bars reach out of the plot, over the numbers'
+ * column and into a margin (app.css).
+ */
 export function PlotSvg({
   plot,
   children,
   ...aria
 }: { plot: BarPlot; children: ReactNode } & Pick<ComponentProps<"svg">, "role" | "aria-label" | "aria-labelledby">) {
-  const { box, y } = plot;
+  const { box, y, ticks } = plot;
+  const tickWidth = Math.max(MIN_TICK_WIDTH, ...ticks.map((tick) => String(tick).length * DIGIT_WIDTH + TICK_GAP));
   return (
-    <svg viewBox={`0 0 ${box.width} ${box.height}`} {...aria}>
-      {plot.ticks.map((tick) => (
-        <g key={tick} className="gridline" aria-hidden="true">
-          <line x1={box.pad.left} x2={box.width - box.pad.right} y1={y(tick)} y2={y(tick)} />
-          <text x={box.pad.left - 6} y={y(tick) + 4} textAnchor="end">
+    <div className="plot">
+      <svg className="plot-ticks" width={tickWidth} height={box.height} aria-hidden="true">
+        {ticks.map((tick) => (
+          <text key={tick} x={tickWidth - TICK_GAP} y={y(tick) + 4} textAnchor="end">
             {tick}
           </text>
-        </g>
-      ))}
-      {children}
-    </svg>
+        ))}
+      </svg>
+      <svg className="plot-bars" width="100%" height={box.height} {...aria}>
+        {ticks.map((tick) => (
+          <line key={tick} className="gridline" aria-hidden="true" x1="0" x2="100%" y1={y(tick)} y2={y(tick)} />
+        ))}
+        {children}
+      </svg>
+    </div>
   );
 }
 
 /**
  * Slot `index` of a bar chart: a link over the plot's whole height (hovered as one), with its title, its bars
- * (the children), a value over them and a label under them (every `labelEvery`-th slot). Other attributes
- * (data-*, aria-label) go to the link.
+ * (the children), a value over them and a label under them (every `labelEvery`-th slot; on a phone fewer of both,
+ * app.css hiding the `minor` ones). Other attributes (data-*, aria-label) go to the link.
  */
 export function BarSlot({
   plot,
@@ -48,20 +63,35 @@ export function BarSlot({
   value?: number;
   children: ReactNode;
 } & Omit<ComponentProps<typeof Link>, "to" | "title" | "children" | "className">) {
-  const x = plot.x(index);
-  const middle = x + plot.barWidth / 2;
+  const middle = percentLength(plot.x(index) + plot.barWidth / 2);
   return (
     <Link to={to} className="bar" {...attributes}>
       <title>{title}</title>
-      <rect x={x} y={plot.box.pad.top} width={plot.barWidth} height={plot.plotHeight} className="bar-hit" />
+      <rect
+        x={percentLength(plot.x(index))}
+        y={plot.box.pad.top}
+        width={percentLength(plot.barWidth)}
+        height={plot.plotHeight}
+        className="bar-hit"
+      />
       {children}
       {value !== undefined && (
-        <text x={middle} y={plot.y(value) - 4} textAnchor="middle" className="value">
+        <text
+          x={middle}
+          y={plot.y(value) - 4}
+          textAnchor="middle"
+          className={plot.narrowValues ? "value" : "value minor"}
+        >
           {value}
         </text>
       )}
       {index % plot.labelEvery === 0 && (
-        <text x={middle} y={plot.axisY} textAnchor="middle" className="axis">
+        <text
+          x={middle}
+          y={plot.axisY}
+          textAnchor="middle"
+          className={index % plot.narrowLabelEvery === 0 ? "axis" : "axis minor"}
+        >
           {label}
         </text>
       )}

@@ -1,10 +1,9 @@
 import type { Bucket, ChartBar } from "../lib/search";
-import { barPlot } from "./barPlot";
+import { barPlot, percentLength } from "./barPlot";
 import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
 
-const WIDTH = 960;
 const HEIGHT = 200;
-const PAD = { top: 22, right: 12, bottom: 30, left: 44 };
+const PAD = { top: 22, bottom: 30 };
 
 function barLabel(bar: ChartBar, bucket: Bucket): string {
   // 2026-11-25T04:00 → 11-25 (day) or 11-25 04h (hour)
@@ -30,7 +29,7 @@ export function SearchChart({
   link: (bar: ChartBar) => string;
 }) {
   const plot = barPlot(
-    { width: WIDTH, height: HEIGHT, pad: PAD },
+    { height: HEIGHT, pad: PAD },
     bars.length,
     Math.max(...bars.map((bar) => bar.matches)),
     10,
@@ -54,9 +53,9 @@ export function SearchChart({
               aria-label={title}
             >
               <rect
-                x={plot.x(index)}
+                x={percentLength(plot.x(index))}
                 y={plot.y(bar.matches)}
-                width={plot.barWidth}
+                width={percentLength(plot.barWidth)}
                 height={plot.y(0) - plot.y(bar.matches)}
                 className="bar-fill"
               />

@@ -251,14 +251,23 @@ describe("hour route", () => {
     ).toMatchObject({ noTable: false });
   });
 
-  it("answers 404 without a summary, whatever the endpoint says", async () => {
+  it("shows an hour without a summary as empty, with its neighbours, whatever the endpoint says", async () => {
     vi.spyOn(summaries, "loadSummary").mockResolvedValue(null);
     endpoint(() => Promise.reject(new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })));
     vi.spyOn(console, "error").mockImplementation(() => {});
-    const thrown = (await caught(hourLoader(args("/hours/2026-11-25-04:00", { partition: "2026-11-25-04:00" })))) as {
+    expect(await hourLoader(args("/hours/2026-11-25-00:00", { partition: "2026-11-25-00:00" }))).toEqual({
+      kind: "empty",
+      partition: "2026-11-25-00:00",
+      previous: "2026-11-24-23:00",
+      next: "2026-11-25-01:00",
+    });
+  });
+
+  it("refuses what is not an hour", async () => {
+    const thrown = (await caught(hourLoader(args("/hours/2026-11-25-04:30", { partition: "2026-11-25-04:30" })))) as {
       init: { status: number };
     };
-    expect(thrown.init.status).toBe(404);
+    expect(thrown.init.status).toBe(400);
   });
 });
 

@@ -221,52 +221,54 @@ function Disagreements({ query, result }: { query: CompareQuery; result: Result 
       {result.total_disagreements === 0 ? (
         <p className="empty-grid">The two versions agree on every image compared in this range.</p>
       ) : (
-        <table className="disagreements" data-sort={result.sort} data-page={result.page} data-testid="disagreements">
-          <thead>
-            <tr>
-              <th aria-label="Thumbnail" />
-              {header("Image", "image")}
-              <th>{result.version_a}</th>
-              <th>{result.version_b}</th>
-              <th>Matched</th>
-              {header("Only A", "only_a", `boxes only ${result.version_a} has`)}
-              {header("Only B", "only_b", `boxes only ${result.version_b} has`)}
-              {header("Difference", "difference", "boxes without a match in the other version")}
-            </tr>
-          </thead>
-          <tbody>
-            {result.disagreements.map((d) => {
-              const link = viewerPath("compare_image", { key: d.image_key }) + compareImageString(query);
-              return (
-                <tr key={d.image_key} data-testid="disagreement" data-image-key={d.image_key}>
-                  <td className="thumb-cell">
-                    <Link to={link} tabIndex={-1}>
-                      <img
-                        src={viewerPath("media_thumbnail", { key: d.image_key })}
-                        alt=""
-                        width={64}
-                        height={48}
-                        loading="lazy"
-                        decoding="async"
-                      />
-                    </Link>
-                  </td>
-                  <td>
-                    <Link to={link} title={d.image_key} data-testid="disagreement-link">
-                      {displayName(d.image_key)}
-                    </Link>
-                  </td>
-                  <td data-field="objects_a">{d.objects_a}</td>
-                  <td data-field="objects_b">{d.objects_b}</td>
-                  <td data-field="matched">{d.matched}</td>
-                  <td data-field="only_a">{d.only_a}</td>
-                  <td data-field="only_b">{d.only_b}</td>
-                  <td data-field="difference">{d.difference}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div className="table-scroll">
+          <table className="disagreements" data-sort={result.sort} data-page={result.page} data-testid="disagreements">
+            <thead>
+              <tr>
+                <th aria-label="Thumbnail" />
+                {header("Image", "image")}
+                <th>{result.version_a}</th>
+                <th>{result.version_b}</th>
+                <th>Matched</th>
+                {header("Only A", "only_a", `boxes only ${result.version_a} has`)}
+                {header("Only B", "only_b", `boxes only ${result.version_b} has`)}
+                {header("Difference", "difference", "boxes without a match in the other version")}
+              </tr>
+            </thead>
+            <tbody>
+              {result.disagreements.map((d) => {
+                const link = viewerPath("compare_image", { key: d.image_key }) + compareImageString(query);
+                return (
+                  <tr key={d.image_key} data-testid="disagreement" data-image-key={d.image_key}>
+                    <td className="thumb-cell">
+                      <Link to={link} tabIndex={-1}>
+                        <img
+                          src={viewerPath("media_thumbnail", { key: d.image_key })}
+                          alt=""
+                          width={64}
+                          height={48}
+                          loading="lazy"
+                          decoding="async"
+                        />
+                      </Link>
+                    </td>
+                    <td>
+                      <Link to={link} title={d.image_key} data-testid="disagreement-link">
+                        {displayName(d.image_key)}
+                      </Link>
+                    </td>
+                    <td data-field="objects_a">{d.objects_a}</td>
+                    <td data-field="objects_b">{d.objects_b}</td>
+                    <td data-field="matched">{d.matched}</td>
+                    <td data-field="only_a">{d.only_a}</td>
+                    <td data-field="only_b">{d.only_b}</td>
+                    <td data-field="difference">{d.difference}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
       <Pager page={result.page} pageCount={result.pageCount} href={(n) => base + compareString(query, { page: n })} />
     </section>
@@ -305,32 +307,34 @@ function Comparison({ query, result }: { query: CompareQuery; result: Result }) 
 
       <section>
         <h2>Classes</h2>
-        <table className="compare-classes" data-testid="compare-classes">
-          <thead>
-            <tr>
-              <th>Class</th>
-              <th>{result.version_a} (A)</th>
-              <th>{result.version_b} (B)</th>
-              <th>B − A</th>
-              <th>Matched</th>
-            </tr>
-          </thead>
-          <tbody>
-            {result.classes.map((c) => (
-              <tr key={c.label} data-label={c.label} data-a={c.a} data-b={c.b} data-matched={c.matched}>
-                <td>
-                  <i className="swatch" style={{ background: classColor(c.label) }} /> {c.label}
-                </td>
-                <td data-field="a">{c.a}</td>
-                <td data-field="b">{c.b}</td>
-                <td data-field="difference" className={c.b > c.a ? "more" : c.b < c.a ? "fewer" : undefined}>
-                  {signedDifference(c.a, c.b)}
-                </td>
-                <td data-field="matched">{c.matched}</td>
+        <div className="table-scroll">
+          <table className="compare-classes" data-testid="compare-classes">
+            <thead>
+              <tr>
+                <th>Class</th>
+                <th>{result.version_a} (A)</th>
+                <th>{result.version_b} (B)</th>
+                <th>B − A</th>
+                <th>Matched</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {result.classes.map((c) => (
+                <tr key={c.label} data-label={c.label} data-a={c.a} data-b={c.b} data-matched={c.matched}>
+                  <td>
+                    <i className="swatch" style={{ background: classColor(c.label) }} /> {c.label}
+                  </td>
+                  <td data-field="a">{c.a}</td>
+                  <td data-field="b">{c.b}</td>
+                  <td data-field="difference" className={c.b > c.a ? "more" : c.b < c.a ? "fewer" : undefined}>
+                    {signedDifference(c.a, c.b)}
+                  </td>
+                  <td data-field="matched">{c.matched}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </section>
 
       <Disagreements query={query} result={result} />

@@ -2,7 +2,7 @@ import { Form, Link, redirect } from "react-router";
 import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
 import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
-import { fail, guard } from "../lib/http.server";
+import { guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
 import { hourImages } from "../lib/query.server";
 import { loadSummary } from "../lib/summaries.server";
@@ -25,8 +25,10 @@ export function loader({ params, request }: Route.LoaderArgs) {
     const found = hourImages(partition, hourParams(query), request.signal);
     found.catch(() => {}); // awaited below, unless there is no summary
     const summary = await loadSummary(partition);
+    const hour = { partition, previous: shiftPartition(partition, -1), next: shiftPartition(partition, 1) };
     if (summary === null) {
-      fail(404, `No summary for the hour ${partition} (yet): nothing was analysed in that hour.`);
+      // Not an error (the previous and next hour links lead to such hours): nothing of it is analysed (yet).
+      return { kind: "empty" as const, ...hour };
     }
     const { total, images, sources } = await found;
     const pages = pageCount(total);
@@ -36,7 +38,8 @@ export function loader({ params, request }: Route.LoaderArgs) {
     }
     const page = { items: images, page: query.page, pageCount: pages, total };
     return {
-      partition,
+      kind: "summarized" as const,
+      ...hour,
       generatedAt: summary.generated_at,
       imageCount: summary.image_count,
       totalObjects: summary.total_objects,
@@ -53,13 +56,43 @@ export function loader({ params, request }: Route.LoaderArgs) {
       // An hour the endpoint has no image of at all although its summary has some: its tables are not written
       // (yet: the detection_table asset runs next to the summary's; or the hour predates the tables).
       noTable: sources.length === 0 && summary.image_count > 0,
-      previous: shiftPartition(partition, -1),
-      next: shiftPartition(partition, 1),
     };
   });
 }
 
-export default function Hour({ loaderData }: Route.ComponentProps) {
+type HourData = Route.ComponentProps["loaderData"];
+
+/** The way back to the overview, and on to the hours before and after (whether they have images or not). */
+function HourCrumbs({ partition, previous, next }: Pick<HourData, "partition" | "previous" | "next">) {
+  return (
+    <nav className="crumbs">
+      <Link to={viewerPath("overview")}>Overview</Link> › <span>{partition}</span>
+      <span className="spacer" />
+      <span className="steps">
+        <Link to={viewerPath("hour", { partition: previous })} rel="prev">
+          ‹ previous hour
+        </Link>
+        <Link to={viewerPath("hour", { partition: next })} rel="next">
+          next hour ›
+        </Link>
+      </span>
+    </nav>
+  );
+}
+
+/** An hour without a summary: none of its images is analysed (yet), most often because it has none. */
+function EmptyHour({ partition, next }: Pick<HourData, "partition" | "next">) {
+  return (
+    <section className="empty" data-testid="empty-hour">
+      <p>
+        <b>No images in this hour.</b> Nothing uploaded between {partition.slice(11)} and {next.slice(11)} UTC has
+        been analysed.
+      </p>
+    </section>
+  );
+}
+
+function SummarizedHour({ loaderData }: { loaderData: Extract<HourData, { kind: "summarized" }> }) {
   const { partition, query, page, classCounts, imagesWithClass, rejected, rejectedCount, sourceCounts } = loaderData;
   const labels = Object.keys(classCounts).sort();
   if (query.label !== null && !labels.includes(query.label)) labels.push(query.label);
@@ -68,13 +101,6 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
   const base = viewerPath("hour", { partition });
   return (
     <>
-      <nav className="crumbs">
-        <Link to={viewerPath("overview")}>Overview</Link> › <span>{partition}</span>
-        <span className="spacer" />
-        <Link to={viewerPath("hour", { partition: loaderData.previous })}>‹ previous hour</Link>
-        <Link to={viewerPath("hour", { partition: loaderData.next })}>next hour ›</Link>
-      </nav>
-      <h1>Hour {partition} UTC</h1>
       <section className="stats" aria-label="Hour totals">
         <div className="stat" data-stat="images">
           <b>{loaderData.imageCount}</b>
@@ -157,28 +183,44 @@ export default function Hour({ loaderData }: Route.ComponentProps) {
       {rejectedCount > 0 && (
         <section className="rejected">
           <h2>Rejected images ({rejectedCount})</h2>
-          <table>
-            <thead>
-              <tr>
-                <th>Image</th>
-                <th>Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rejected.map((item) => (
-                <tr key={item.image_key} data-image-key={item.image_key}>
-                  <td>
-                    <Link to={viewerPath("image", { key: item.image_key })} title={item.image_key}>
-                      {displayName(item.image_key)}
-                    </Link>
-                  </td>
-                  <td className="reason">{item.reason}</td>
+          <div className="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th>Image</th>
+                  <th>Reason</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {rejected.map((item) => (
+                  <tr key={item.image_key} data-image-key={item.image_key}>
+                    <td>
+                      <Link to={viewerPath("image", { key: item.image_key })} title={item.image_key}>
+                        {displayName(item.image_key)}
+                      </Link>
+                    </td>
+                    <td className="reason">{item.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
           {rejectedCount > rejected.length && <p className="muted">… and {rejectedCount - rejected.length} more.</p>}
         </section>
+      )}
+    </>
+  );
+}
+
+export default function Hour({ loaderData }: Route.ComponentProps) {
+  return (
+    <>
+      <HourCrumbs partition={loaderData.partition} previous={loaderData.previous} next={loaderData.next} />
+      <h1>Hour {loaderData.partition} UTC</h1>
+      {loaderData.kind === "summarized" ? (
+        <SummarizedHour loaderData={loaderData} />
+      ) : (
+        <EmptyHour partition={loaderData.partition} next={loaderData.next} />
       )}
     </>
   );

@@ -7,6 +7,7 @@ import { classColor } from "../lib/colors";
 import { config } from "../lib/config.server";
 import { fail, guard } from "../lib/http.server";
 import { parseImageKey } from "../lib/layout";
+import { newSearch, searchString } from "../lib/search";
 import type { DetectionRecord, Rejection } from "../lib/records";
 import { StorageError, getJson } from "../lib/s3.server";
 import { viewerPath } from "../lib/viewer-routes";
@@ -51,6 +52,7 @@ function time(value: string | null): string {
 function Provenance({ record, dagsterRunUrl }: { record: DetectionRecord; dagsterRunUrl: string }) {
   const { provenance: p } = record;
   const frame = p.source?.video_frame;
+  const sourceName = p.source?.name ?? p.source?.host ?? "unknown";
   return (
     <dl className="provenance">
       <dt>Kafka message</dt>
@@ -76,6 +78,11 @@ function Provenance({ record, dagsterRunUrl }: { record: DetectionRecord; dagste
       <dt>Processed</dt>
       <dd data-field="processed">{time(p.processed_at)}</dd>
       <dt>Source</dt>
+      <dd data-field="source-name">
+        {/* What the tables and search group by: the name given at ingest, else the host (Source.label). */}
+        <Link to={viewerPath("search") + searchString(newSearch({ source: sourceName }))}>{sourceName}</Link>
+      </dd>
+      <dt>File</dt>
       <dd data-field="source">
         {p.source?.path ?? record.source_image_path}
         {p.source?.host ? ` on ${p.source.host}` : ""}
