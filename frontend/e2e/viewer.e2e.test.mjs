@@ -40,6 +40,20 @@ async function readJson(key) {
   return JSON.parse(await out.Body.transformToString());
 }
 
+/** A JSON object of the bucket, or null when there is none. */
+async function readOptional(key) {
+  try {
+    return await readJson(key);
+  } catch (error) {
+    if (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404) return null;
+    throw error;
+  }
+}
+
+/** The summary's key of an hour partition (2026-11-25-04:00 → summaries/2026/11/25/04.json). */
+const summaryKeyOf = (partition) =>
+  `summaries/${partition.slice(0, 10).replaceAll("-", "/")}/${partition.slice(11, 13)}.json`;
+
 /** The summaries the overview shows: the TIMELINE_HOURS hours ending at the newest one, newest first. */
 async function recentSummaries() {
   const keys = [];
@@ -114,6 +128,35 @@ function shiftHour(partition, hours) {
 
 const number = (text) => Number(text.replaceAll(",", "").trim());
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The version the stack has backfilled (its detections and comparisons) for at least one hour. */
+const VERSION = "conf03";
+
+/** VERSION's comparisons in S3: the newest one and those of the week before it, oldest first. */
+async function recentComparisons() {
+  const prefix = `versions/${VERSION}/comparisons/`;
+  const pattern = new RegExp(`^${prefix}\\d{4}/\\d{2}/\\d{2}/\\d{2}\\.json$`);
+  const keys = [];
+  let token;
+  do {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+    for (const item of listed.Contents ?? []) if (pattern.test(item.Key)) keys.push(item.Key);
+    token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+  } while (token);
+  assert.ok(
+    keys.length > 0,
+    `no comparison of ${VERSION} in S3: backfill ${VERSION}/detections and ${VERSION}/comparison from Dagster first`,
+  );
+  keys.sort();
+  // The key's hour: versions/conf03/comparisons/2026/11/25/04.json → 2026-11-25-04:00
+  const hourOf = (key) => {
+    const [year, month, day, hour] = key.slice(prefix.length, -".json".length).split("/");
+    return `${year}-${month}-${day}-${hour}:00`;
+  };
+  const weekBefore = shiftHour(hourOf(keys.at(-1)), -167);
+  const comparisons = await Promise.all(keys.filter((key) => hourOf(key) >= weekBefore).map(readJson));
+  return comparisons.sort((a, b) => a.partition.localeCompare(b.partition));
+}
 
 let browser;
 let page;
@@ -545,8 +588,6 @@ describe("search", () => {
 });
 
 describe("compare page", () => {
-  // The version the stack has backfilled (its detections and comparisons) for at least one hour.
-  const VERSION = "conf03";
   /** The comparisons read from S3: the newest one and those of the week before it, oldest first. */
   let comparisons;
   let from;
@@ -557,40 +598,8 @@ describe("compare page", () => {
   const stat = (name) => page.locator(`[data-stat="${name}"]`);
   const boxes = (layer) => page.locator(`.overlay rect.box[data-layer="${layer}"]`);
 
-  /** A JSON object of the bucket, or null when there is none. */
-  async function readOptional(key) {
-    try {
-      return await readJson(key);
-    } catch (error) {
-      if (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404) return null;
-      throw error;
-    }
-  }
-
   before(async () => {
-    const prefix = `versions/${VERSION}/comparisons/`;
-    const pattern = new RegExp(`^${prefix}\\d{4}/\\d{2}/\\d{2}/\\d{2}\\.json$`);
-    const keys = [];
-    let token;
-    do {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
-      for (const item of listed.Contents ?? []) if (pattern.test(item.Key)) keys.push(item.Key);
-      token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
-    } while (token);
-    assert.ok(
-      keys.length > 0,
-      `no comparison of ${VERSION} in S3: backfill ${VERSION}/detections and ${VERSION}/comparison from Dagster first`,
-    );
-    keys.sort();
-    // The key's hour: versions/conf03/comparisons/2026/11/25/04.json → 2026-11-25-04:00
-    const hourOf = (key) => {
-      const [year, month, day, hour] = key.slice(prefix.length, -".json".length).split("/");
-      return `${year}-${month}-${day}-${hour}:00`;
-    };
-    const newest = hourOf(keys.at(-1));
-    const weekBefore = shiftHour(newest, -167);
-    comparisons = await Promise.all(keys.filter((key) => hourOf(key) >= weekBefore).map(readJson));
-    comparisons.sort((a, b) => a.partition.localeCompare(b.partition));
+    comparisons = await recentComparisons();
     from = comparisons[0].partition;
     to = shiftHour(comparisons.at(-1).partition, 1);
     disagreements = comparisons.flatMap((c) => c.disagreements);
@@ -794,7 +803,7 @@ describe("compare page", () => {
 
 describe("refusals and missing objects", () => {
   it("refuses keys outside the image layout", async () => {
-    const summaryKey = `summaries/${summaries[0].partition.slice(0, 10).replaceAll("-", "/")}/${summaries[0].partition.slice(11, 13)}.json`;
+    const summaryKey = summaryKeyOf(summaries[0].partition);
     const image = sample;
     const hourDir = image.image_key.slice(0, image.image_key.lastIndexOf("/"));
     const paths = [
@@ -881,4 +890,84 @@ describe("large hour", () => {
     );
     await screenshot("large-hour.png");
   });
+});
+
+describe("phone width", () => {
+  const PHONE = { width: 390, height: 844 };
+  let phone;
+  /** Per kind of page: its path, the element it has once rendered, and its status. */
+  const kinds = {};
+
+  before(async () => {
+    phone = await browser.newPage({ viewport: PHONE });
+    const comparisons = await recentComparisons();
+    const [disagreement] = comparisons.flatMap((c) => c.disagreements);
+    const compared = `from=${comparisons[0].partition}&to=${shiftHour(comparisons.at(-1).partition, 1)}`;
+    // An hour with images of a class, searched for that class over that hour: one result at least.
+    const searched = tabled.find((s) => Object.keys(s.images_with_class).length > 0);
+    assert.ok(searched, "no class detected in any recent hour");
+    const [label] = Object.keys(searched.images_with_class);
+    const minute = (partition) => `${partition.slice(0, 10)}T${partition.slice(11)}`;
+    const searchRange = `from=${minute(searched.partition)}&to=${minute(shiftHour(searched.partition, 1))}`;
+    // The newest hour without a summary before the newest one with.
+    let empty = shiftHour(summaries[0].partition, -1);
+    while ((await readOptional(summaryKeyOf(empty))) !== null) empty = shiftHour(empty, -1);
+    Object.assign(kinds, {
+      overview: { path: "/", ready: '[data-stat="images"]' },
+      hour: { path: `/hours/${tabled[0].partition}`, ready: ".result-count" },
+      image: { path: `/images/${sample.image_key}`, ready: ".overlay svg" },
+      search: { path: `/search?${searchRange}&class=${encodeURIComponent(label)}:1`, ready: ".grid .card" },
+      compare: { path: `/compare?version=${VERSION}&${compared}`, ready: '[data-testid="compare-title"]' },
+      "compare image": {
+        path: `/compare/images/${disagreement?.image_key ?? sample.image_key}?version=${VERSION}&${compared}`,
+        ready: ".overlay svg",
+      },
+      "empty hour": { path: `/hours/${empty}`, ready: '[data-testid="empty-hour"]' },
+      "not found": { path: "/no/such/page", ready: ".error", status: 404 },
+    });
+  });
+
+  after(() => phone?.close());
+
+  for (const kind of ["overview", "hour", "image", "search", "compare", "compare image", "empty hour", "not found"]) {
+    it(`shows the ${kind} page without scrolling sideways, with the navigation in view`, async () => {
+      const { path, ready, status = 200 } = kinds[kind];
+      const response = await phone.goto(`${VIEWER_URL}${path}`, { waitUntil: "load" });
+      assert.equal(response.status(), status, `${kind}: ${path}`);
+      await phone.locator(ready).first().waitFor();
+      const { scrollWidth, innerWidth } = await phone.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+      }));
+      assert.ok(
+        scrollWidth <= innerWidth,
+        `the ${kind} page (${path}) is ${scrollWidth} px wide in a ${innerWidth} px wide window`,
+      );
+
+      // Every link of the header within the window, and on the header (its text is light on the header's dark).
+      const header = await phone.locator(".topbar").boundingBox();
+      const within = (box, area) =>
+        box.x >= area.x &&
+        box.y >= area.y &&
+        box.x + box.width <= area.x + area.width &&
+        box.y + box.height <= area.y + area.height;
+      const links = phone.locator(".topnav a");
+      assert.deepEqual(await links.allInnerTexts(), ["Overview", "Search", "Compare"]);
+      for (const link of await links.all()) {
+        const [name, box] = [await link.innerText(), await link.boundingBox()];
+        assert.ok(await link.isVisible(), `${kind}: ${name} is hidden`);
+        assert.ok(
+          within(box, { x: 0, y: 0, ...PHONE }),
+          `${kind}: the ${name} link (${JSON.stringify(box)}) is not inside the ${innerWidth}×${PHONE.height} window`,
+        );
+        assert.ok(within(box, header), `${kind}: the ${name} link is outside the header (${JSON.stringify(header)})`);
+      }
+      if (kind === "empty hour") {
+        assert.match(await phone.locator('[data-testid="empty-hour"]').innerText(), /No images in this hour/);
+        assert.equal(await phone.locator(".crumbs a[rel=prev], .crumbs a[rel=next]").count(), 2);
+      }
+      const file = new URL(`phone-${kind.replace(" ", "-")}.png`, ARTIFACTS).pathname;
+      await phone.screenshot({ path: file, fullPage: true });
+    });
+  }
 });

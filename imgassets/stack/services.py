@@ -402,10 +402,14 @@ def prepare_viewer() -> None:
         print("installing viewer dependencies (npm ci) …", flush=True)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
     built = FRONTEND / "build" / "server" / "index.js"
-    sources = [p for p in (FRONTEND / "app").rglob("*") if p.is_file()]
+    sources = [p for folder in ("app", "public") for p in (FRONTEND / folder).rglob("*") if p.is_file()]
     if not built.exists() or max(p.stat().st_mtime for p in sources) > built.stat().st_mtime:
         print("building the viewer (npm run build) …", flush=True)
-        subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, stdout=subprocess.DEVNULL)
+        # Quiet when it works: @react-router/dev 7 prints a deprecation notice of its own (envFile, fixed only in
+        # React Router 8, which needs Node 22) on every build. A failed build shows all it printed.
+        build = subprocess.run(["npm", "run", "build"], cwd=FRONTEND, capture_output=True, text=True, check=False)
+        if build.returncode != 0:
+            raise StackError(f"the viewer's build failed (npm run build in {FRONTEND}):\n{build.stdout}{build.stderr}")
 
 
 def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Service:
