@@ -51,6 +51,21 @@ def graphql(query: str, variables: dict) -> dict:
     return body["data"]
 
 
+def browser_tests(env: dict[str, str], script: str) -> None:
+    """Runs one of the viewer's browser test files (frontend/e2e/) with `env`; fails with its output if any failed."""
+    result = subprocess.run(
+        ["node", "--test", "--test-concurrency=1", f"e2e/{script}"],
+        cwd=PROJECT_ROOT / "frontend",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    print(result.stdout[-4000:])
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
 class Stack:
     def __init__(self, env: dict[str, str], started: datetime) -> None:
         self.env = env

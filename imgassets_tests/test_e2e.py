@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 import urllib.request
@@ -21,7 +20,7 @@ import pytest
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
-from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, cli, graphql, poll
+from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -144,17 +143,8 @@ def test_a_version_backfill_from_dagster_needs_no_forward_pass_and_leaves_the_ac
 
 
 def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict, conf03_backfill: dict) -> None:
-    result = subprocess.run(
-        ["npm", "run", "test:e2e"],
-        cwd=PROJECT_ROOT / "frontend",
-        env=stack.env | {"VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}", "IMGASSETS_CLI": IMGASSETS},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    print(result.stdout[-4000:])
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    env = stack.env | {"VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}", "IMGASSETS_CLI": IMGASSETS}
+    browser_tests(env, "viewer.e2e.test.mjs")
 
 
 def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from PIL import Image, ImageOps
 
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests.conftest import PHOTOS
-from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, cli, graphql, poll
+from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -190,17 +190,7 @@ def test_the_viewer_shows_what_the_user_ingested(stack: Stack, folder_ingest: di
         "JOURNEY_VERSION": version_backfill,
         "SCREENSHOTS_DIR": str(SCREENSHOTS),
     }
-    result = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "e2e/journeys.e2e.test.mjs"],
-        cwd=PROJECT_ROOT / "frontend",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    print(result.stdout[-4000:])
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    browser_tests(env, "journeys.e2e.test.mjs")
     assert {path.name for path in SCREENSHOTS.glob("*.png")} >= {
         "viewer-overview.png",
         "viewer-hour.png",
