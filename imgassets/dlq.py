@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +26,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from imgassets import kafka_io
-from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter
+from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter, named_key
 from imgassets.settings import Settings
 
 Client = TypeVar("Client")
@@ -265,14 +264,8 @@ def plan(entry: Entry) -> Planned:
                 f"original value was {letter.value_size} bytes; only the first {MAX_MESSAGE_BYTES} were kept"
             ),
         )
-    key = letter.kafka_key
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("key"), str) and parsed["key"]:
-        key = parsed["key"].encode()
-    return Planned(entry, key=key, value=value)
+    named = named_key(value)
+    return Planned(entry, key=named.encode() if named else letter.kafka_key, value=value)
 
 
 @dataclass

@@ -170,6 +170,7 @@ class DeadLetter(BaseModel):
         value: bytes | None,
         **extra: object,
     ) -> DeadLetter:
+        named = named_key(value)
         return cls(
             reason=reason[:2000],
             topic=topic,
@@ -178,7 +179,7 @@ class DeadLetter(BaseModel):
             failed_at=datetime.now(UTC),
             value_size=None if value is None else len(value),
             value_base64=None if value is None else base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
-            **({"image_key": named_key(value)} | extra),
+            **({"image_key": named[:MAX_NAMED_KEY] if named else None} | extra),
         )
 
     @property
@@ -211,7 +212,11 @@ def named_key(value: bytes | None) -> str | None:
     except (ValueError, RecursionError):
         return None
     found = key.get("key") if isinstance(key, dict) else None
-    return found[:1024] if isinstance(found, str) and found else None
+    return found if isinstance(found, str) and found else None
+
+
+#: How much of the key a message names a dead letter keeps (the dead letter itself must stay a small message).
+MAX_NAMED_KEY = 1024
 
 
 def object_metadata(message: ImageMessage) -> dict[str, str]:
@@ -232,9 +237,9 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
     return metadata
 
 
-def _source_name(name: str | None) -> str | None:
-    """A stored source name, or None where another tool stored one this product would refuse."""
-    return name if name and re.fullmatch(SOURCE_NAME_PATTERN, name) else None
+def is_source_name(name: str) -> bool:
+    """Whether `name` may be a source name (`Source.name`)."""
+    return re.fullmatch(SOURCE_NAME_PATTERN, name) is not None
 
 
 def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
@@ -248,13 +253,15 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
                 frame_index=int(metadata["frame-index"]),
                 timestamp_s=float(metadata["frame-time"]),
             )
+        # A name another tool stored that this product would refuse is dropped, not the rest.
+        name = metadata.get("source-name", "")
         source = None
         if metadata.get("source-path"):
             source = Source(
                 path=unquote(metadata["source-path"]),
                 host=unquote(metadata.get("source-host", "")) or None,
                 video_frame=frame,
-                name=_source_name(metadata.get("source-name")),
+                name=name if is_source_name(name) else None,
             )
         uploaded_at = datetime.fromisoformat(uploaded) if uploaded else None
         if uploaded_at is not None and uploaded_at.tzinfo is None:

@@ -241,6 +241,15 @@ def test_a_dead_letter_keeps_the_image_key_its_value_names() -> None:
         assert DeadLetter.build("bad", "images", 1, 5, value).image_key is None
 
 
+def test_replay_keys_by_the_image_key_the_value_names_else_by_the_letter() -> None:
+    """A replayed value is keyed like the original message: by the image key it names; one that names none
+    (not JSON, nested too deep to read) by its dead letter's own key, and still replayable."""
+    for value, key in ((IMAGE_VALUE, IMAGE_KEY.encode()), (NOT_JSON, b"images/1@5"), (b"[" * 5000, b"images/1@5")):
+        letter = DeadLetter.build("bad", "images", 1, 5, value)
+        planned = dlq.plan(dlq.Entry(0, 0, letter.encode(), letter=letter))
+        assert (planned.key, planned.value, planned.not_replayable) == (key, value, None)
+
+
 def test_parse_when() -> None:
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert dlq.parse_when("2h", now) == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
