@@ -31,7 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
 
 from imgassets import images, layout, messages
-from imgassets.messages import SOURCE_NAME_PATTERN, UNKNOWN_SOURCE, ImageMessage, Source, VideoFrame
+from imgassets.messages import UNKNOWN_SOURCE, ImageMessage, Source, VideoFrame, is_source_name
 from imgassets.pipelining import prefetch
 from imgassets.storage import ObjectStore
 
@@ -141,7 +141,7 @@ def default_source_name() -> str:
 
 
 def check_source_name(name: str) -> str:
-    if not re.fullmatch(SOURCE_NAME_PATTERN, name):
+    if not is_source_name(name):
         raise ValueError(
             f"invalid source name {name!r}: 1-64 characters, letters, digits and . _ : @ -, starting with a "
             "letter or digit"

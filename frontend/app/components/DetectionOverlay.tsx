@@ -40,10 +40,13 @@ interface Caption {
 }
 
 const layerClass = (layer: BoxLayer) => (layer.name === undefined ? undefined : `layer-${layer.name}`);
+/** A detection's colour: its class's, except in named layers, which app.css colours per layer. */
+const boxColor = (layer: BoxLayer, detection: Detection) =>
+  layer.name === undefined ? classColor(detection.label) : undefined;
 
 function CaptionLabel({ caption, fontSize, padding }: { caption: Caption; fontSize: number; padding: number }) {
   const { place, detection, layer } = caption;
-  const color = layer.name === undefined ? classColor(detection.label) : undefined;
+  const color = boxColor(layer, detection);
   const tie = leaderLine(place, detection.box);
   return (
     <g className="caption">
@@ -116,7 +119,7 @@ export function DetectionOverlay({ src, alt, width, height, detections = [], lay
                   y={y}
                   width={w}
                   height={h}
-                  stroke={layer.name === undefined ? classColor(detection.label) : undefined}
+                  stroke={boxColor(layer, detection)}
                 />
               );
             })}
