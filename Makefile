@@ -8,10 +8,10 @@ BIN := $(VENV)/bin
 STAMP := .local/stamps
 APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
 
-.PHONY: setup up down status logs lint test test-unit test-deps bench clean-local help
+.PHONY: setup up down status logs lint test test-unit test-deploy test-deps bench clean-local help
 
 help:
-	@echo "make up | down | status | logs | test | test-unit | lint | bench | setup"
+	@echo "make up | down | status | logs | test | test-unit | test-deploy | lint | bench | setup"
 
 $(STAMP):
 	@mkdir -p $(STAMP)
@@ -57,11 +57,15 @@ status:
 logs:
 	$(BIN)/imgassets stack logs
 
-# Test-only system packages: Chromium for the browser tests, PostgreSQL for the production-storage test.
+# Test-only system packages: Chromium for the browser tests, PostgreSQL for the production-storage tests, and
+# Podman (with runc) and debootstrap for the container deployment's test (imgassets_tests/containers.py).
 test-deps: | $(STAMP)
 	@missing=""; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	if [ -n "$$missing" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing; fi
 
 # Linters and type checkers: ruff (lint + format) and mypy for Python, ESLint for the viewer (its tsc type check
@@ -75,6 +79,10 @@ lint: setup
 
 test: setup test-deps lint
 	$(BIN)/python -m pytest imgassets_tests
+
+# The production path alone: builds both images and runs the compose deployment in containers (also in `make test`).
+test-deploy: setup test-deps
+	$(BIN)/python -m pytest imgassets_tests/test_containers.py
 
 # The fast tier: no Kafka, S3 or Dagster services, no browser.
 test-unit: setup lint

@@ -340,15 +340,24 @@ def latency_breakdown(settings: Settings, since: float) -> dict:
     }
 
 
-def drain(settings: Settings, stack, ingestor: ingest.Ingestor, photos: list[bytes], tag: str, log=print) -> dict:
+def drain(
+    settings: Settings,
+    ingestor: ingest.Ingestor,
+    photos: list[bytes],
+    tag: str,
+    pids: dict[str, int] | None = None,
+    log=print,
+) -> dict:
     """N images already waiting in Kafka and S3 (announced while the sensor was stopped), then the sensor is
-    started: time from the first tick that saw them to the first record, the drain throughput, CPU per image."""
+    started: time from the first tick that saw them to the first record, the drain throughput, and the CPU per
+    image of the processes `pids` (service name: pid), where given. `settings` reach the deployment's Kafka, S3 and
+    Dagster webserver (its `dagster_port` on this machine)."""
 
     store = ObjectStore.from_settings(settings)
     _set_sensor(settings, running=False)
     time.sleep(settings.sensor_interval_seconds + 1)  # a tick already under way finishes
     report = ingestor.ingest_many(_items(photos, tag), workers=8)
-    pids = {s.name: pid for s in stack.services() if (pid := s.pid()) is not None}
+    pids = pids or {}
     cpu_before = cpu_seconds(pids)
     started = time.time()
     _set_sensor(settings, running=True)
@@ -532,9 +541,9 @@ def run(
             )
 
             log(f"drain: {drain_count} images waiting while the sensor is stopped, then the sensor started …")
-            drained = drain(
-                settings, stack, ingestor, synthetic_photos(drain_count, first=images_count + count), f"{tag}d", log
-            )
+            pids = {s.name: pid for s in stack.services() if (pid := s.pid()) is not None}
+            photos = synthetic_photos(drain_count, first=images_count + count)
+            drained = drain(settings, ingestor, photos, f"{tag}d", pids, log)
             log("versions: the end-to-end images' hours backfilled under other detector versions …")
             reprocessed = versions_phase(settings, store, records, log)
     finally:

@@ -39,7 +39,8 @@ _SECRET_PATTERNS = [
 
 
 def known_secrets() -> list[str]:
-    """The secret values of the current settings (SASL password, S3 keys, alert webhook URL)."""
+    """The secret values of the current settings (SASL password, S3 keys, alert webhook URL, the viewer's
+    password hash and session secret, the query token)."""
     try:
         settings = get_settings()
     except SettingsError:
@@ -49,6 +50,9 @@ def known_secrets() -> list[str]:
         settings.s3_secret_access_key,
         settings.s3_access_key_id,
         settings.alert_webhook_url,
+        settings.viewer_password_hash,
+        settings.viewer_session_secret,
+        settings.query_token,
     ]
     # Longest first, so a secret containing another is replaced whole.
     return sorted(
@@ -568,7 +572,30 @@ def serve_queries(host: str, port: int | None) -> None:
     from imgassets import query_server
 
     settings = get_settings_or_fail()
-    query_server.serve(settings, host, port or settings.query_port)
+    try:
+        query_server.serve(settings, host, port or settings.query_port)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+@main.command("viewer-password")
+def viewer_password() -> None:
+    """Print the hash of a password for the viewer's login: the value of IMGASSETS_VIEWER_PASSWORD_HASH
+    (scrypt; docs/security.md). The password is asked twice on a terminal, or read from stdin's first line.
+
+    \b
+    imgassets viewer-password
+    printf '%s\n' "$PASSWORD" | imgassets viewer-password
+    """
+    from imgassets.settings import hash_viewer_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        _fail("the password must have at least 8 characters")
+    click.echo(hash_viewer_password(password))
 
 
 @main.group()

@@ -71,6 +71,10 @@ VIEWER_ROUTES: dict[str, dict[str, str]] = {
     "search_download": {"path": "/search/download/:format"},
     "compare": {"path": "/compare"},
     "compare_image": {"path": "/compare/images/*", "splat": "key"},
+    # Access (docs/security.md): the login page, signing out, and a health check answered in every access mode.
+    "login": {"path": "/login"},
+    "logout": {"path": "/logout"},
+    "health": {"path": "/healthz"},
 }
 
 # Characters a parameter keeps as they are; everything else is percent-encoded (UTF-8). The viewer's

@@ -11,10 +11,16 @@ connection, so Parquet metadata stays cached between requests (warm queries).
     GET /versions/{version}/images/{image key}
 
 Errors in the request answer 400 with {"error": …}; S3 down or a table it cannot read answers 503.
+
+Only the viewer's server may call it: every request but /health needs `Authorization: Bearer <token>`
+(IMGASSETS_QUERY_TOKEN, 401 without it), and a Host header not in IMGASSETS_QUERY_ALLOWED_HOSTS (or the host of
+IMGASSETS_QUERY_URL) is refused with 400, so a web page cannot reach it through DNS rebinding. Every answer carries
+`X-Content-Type-Options: nosniff`. docs/security.md.
 """
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import threading
@@ -28,16 +34,71 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imgassets import comparisons, layout, search
 from imgassets.detector.versions import VersionsError
 from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
 from imgassets.resources import DetectorResource
-from imgassets.settings import Settings
+from imgassets.settings import ENV_PREFIX, Settings, SettingsError
 from imgassets.storage import ObjectStore
+
+#: Answered without a token: the health checks of the stack and of compose.
+OPEN_PATHS = frozenset({"/health"})
+
+
+class _Nosniff:
+    """Every answer, refusals included, says `X-Content-Type-Options: nosniff`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, sending if scope["type"] == "http" else send)
+
+
+class _BearerToken:
+    """401 for a request (other than OPEN_PATHS) without `Authorization: Bearer <token>`; `token` None lets every
+    request through (`running`, in-process on loopback, unless asked for the token)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self.expected):
+            refusal = JSONResponse(
+                {"error": "this endpoint answers only the viewer's server: the bearer token is missing or wrong"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="imgassets-query"'},
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _token(settings: Settings) -> str:
+    if settings.query_token is None:
+        raise SettingsError(
+            f"{ENV_PREFIX}QUERY_TOKEN must be set: the query endpoint answers only callers that send it, the "
+            "viewer's server (give both the same value; `imgassets stack up` makes one for the local stack)"
+        )
+    return settings.query_token.get_secret_value()
 
 
 def _model(answer: BaseModel) -> Response:
@@ -72,7 +133,10 @@ def _search(request: Request, paged: bool = True) -> search.Search:
     )
 
 
-def app(settings: Settings) -> Starlette:
+def app(settings: Settings, require_token: bool = True) -> Starlette:
+    """The endpoint. It needs IMGASSETS_QUERY_TOKEN (SettingsError without it) unless `require_token` is False,
+    which only the in-process `running` uses by default (loopback, a free port, for the life of a test or bench)."""
+    token = _token(settings) if require_token else None
     catalog = Catalog(settings)
 
     def answering(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
@@ -189,7 +253,12 @@ def app(settings: Settings) -> Starlette:
             Route("/versions", answering(lambda request: _model(comparisons.version_list(detector.versions())))),
             Route("/versions/{version:str}/compare", answering(compare)),
             Route("/versions/{version:str}/images/{key:path}", answering(compare_image)),
-        ]
+        ],
+        middleware=[
+            Middleware(_Nosniff),
+            Middleware(TrustedHostMiddleware, allowed_hosts=settings.query_hosts, www_redirect=False),
+            Middleware(_BearerToken, token=token),
+        ],
     )
 
 
@@ -200,12 +269,14 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 @contextmanager
-def running(settings: Settings) -> Iterator[str]:
+def running(settings: Settings, require_token: bool = False) -> Iterator[str]:
     """The endpoint served from a thread of this process on a free local port, for the block; yields its URL
-    (the query benchmark and the tests)."""
+    (the query benchmark and the tests, which call it themselves). It asks for IMGASSETS_QUERY_TOKEN only with
+    `require_token`; the Host check applies either way."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    served = app(settings, require_token=require_token)
+    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -5,19 +5,15 @@ the Postgres-backed Dagster instance rendered for compose runs a sensor-driven m
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import json
 import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +21,7 @@ import yaml
 
 from imgassets.settings import PROJECT_ROOT, Settings
 from imgassets.stack import instance as dagster_instance
+from imgassets_tests.postgres import Postgres, running_postgres
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -180,8 +177,10 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
     from dagster._serdes.config_class import ConfigurableClassData
     from dagster_docker import DockerRunLauncher
 
-    for key, value in _pg_env("db.example", 5432).items():
-        monkeypatch.setenv(key, value)
+    for key in ("DAGSTER_PG_DB", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.setenv(key, "dagster")
+    monkeypatch.setenv("DAGSTER_PG_HOST", "db.example")
+    monkeypatch.setenv("DAGSTER_PG_PORT", "5432")
     monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
     dagster_instance.write(tmp_path, "compose")
     config, _ = dagster_instance_config(str(tmp_path))
@@ -202,117 +201,11 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
 # --- PostgreSQL-backed Dagster, for real -------------------------------------------------------------------
 
 
-@dataclass
-class Postgres:
-    bin_dir: Path
-    port: int
-    database: str
-    user: str
-    password: str
-
-    def sql(self, query: str) -> list[list[str]]:
-        result = subprocess.run(
-            [
-                str(self.bin_dir / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                self.database,
-                "-At",
-                "-F",
-                "\t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                query,
-            ],
-            capture_output=True,
-            text=True,
-            env=os.environ | {"PGPASSWORD": self.password},
-            check=True,
-        )
-        return [line.split("\t") for line in result.stdout.splitlines()]
-
-
-def _pg_env(host: str, port: int) -> dict[str, str]:
-    return {
-        "DAGSTER_PG_HOST": host,
-        "DAGSTER_PG_PORT": str(port),
-        "DAGSTER_PG_DB": "dagster",
-        "DAGSTER_PG_USER": "dagster",
-        "DAGSTER_PG_PASSWORD": "test-pg-password",
-        "DAGSTER_MAX_CONCURRENT_RUNS": "2",
-    }
-
-
-def _postgres_bin_dir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL server on 127.0.0.1:25432 with password authentication, like the compose one."""
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install -y postgresql)")
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", PG_PORT)) == 0:
-            pytest.fail(f"port {PG_PORT} is taken; stop whatever listens there")
-    env = _pg_env("127.0.0.1", PG_PORT)
-    # Not under pytest's tmp dir: that is private to root, and the server may run as another user.
-    root = Path(tempfile.mkdtemp(prefix="imgassets-pg-"))
-    data, sockets, pwfile, log = root / "data", root / "sockets", root / "pwfile", root / "server.log"
-    sockets.mkdir()
-    pwfile.write_text(env["DAGSTER_PG_PASSWORD"] + "\n")
-    # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the Debian package creates.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        root.chmod(0o755)
-        for path in (root, sockets, pwfile):
-            shutil.chown(path, "postgres", "postgres")
-
-    def run(*argv: object) -> None:
-        result = subprocess.run([*as_user, *map(str, argv)], capture_output=True, text=True)
-        assert result.returncode == 0, f"{argv[0]} failed: {result.stderr}{log.read_text() if log.exists() else ''}"
-
-    run(
-        bin_dir / "initdb",
-        "-D",
-        data,
-        "-U",
-        env["DAGSTER_PG_USER"],
-        f"--pwfile={pwfile}",
-        "--auth=scram-sha-256",
-        "--encoding=UTF8",
-        "--no-sync",
-    )
-    run(
-        bin_dir / "pg_ctl",
-        "-D",
-        data,
-        "-l",
-        log,
-        "-w",
-        "-t",
-        "60",
-        "-o",
-        f"-p {PG_PORT} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )
-    try:
-        server = Postgres(bin_dir, PG_PORT, "postgres", env["DAGSTER_PG_USER"], env["DAGSTER_PG_PASSWORD"])
-        server.sql(f"CREATE DATABASE {env['DAGSTER_PG_DB']}")
-        server.database = env["DAGSTER_PG_DB"]
+    """A private PostgreSQL server on 127.0.0.1 with password authentication, like the compose one."""
+    with running_postgres("127.0.0.1", PG_PORT) as server:
         yield server
-    finally:
-        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -321,7 +214,7 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
     here)."""
     from dagster import DagsterInstance
 
-    for key, value in _pg_env("127.0.0.1", postgres.port).items():
+    for key, value in postgres.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
     config = yaml.safe_load(dagster_instance.render("compose"))

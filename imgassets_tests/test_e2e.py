@@ -143,7 +143,17 @@ def test_a_version_backfill_from_dagster_needs_no_forward_pass_and_leaves_the_ac
 
 
 def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict, conf03_backfill: dict) -> None:
-    env = stack.env | {"VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}", "IMGASSETS_CLI": IMGASSETS}
+    from imgassets.settings import get_settings
+    from imgassets.stack import services
+
+    # The tests also ask the query endpoint directly, with the token the stack gave it and the viewer.
+    settings = get_settings()
+    token = services.query_token(settings, services.Paths(settings.home))
+    env = stack.env | {
+        "VIEWER_URL": f"http://127.0.0.1:{PORTS['viewer']}",
+        "IMGASSETS_CLI": IMGASSETS,
+        "IMGASSETS_QUERY_TOKEN": token,
+    }
     browser_tests(env, "viewer.e2e.test.mjs")
 
 

@@ -52,7 +52,7 @@ def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, mon
         with DagsterInstance.from_config(str(tmp_path)) as loaded:
             assert loaded.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
             assert type(loaded.run_launcher).__name__ == "LocalRunLauncher"
-            # The asset daemon keeps Dagster's 30 s loop whatever the backfill daemon's (imgassets/daemon.py).
+            # The asset daemon keeps Dagster's 30 s loop whatever the backfill daemon's (imgassets/stack/daemon.py).
             assert loaded.auto_materialize_minimum_interval_seconds == 30
 
 

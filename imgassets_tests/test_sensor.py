@@ -100,13 +100,13 @@ def test_large_hour_is_split_into_bounded_batches(topics, bucket, deployment) ->
 def test_the_sensor_ticks_in_every_loop_of_the_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dagster ticks a sensor when its minimum interval has passed since the last tick started, a moment after the
     daemon's sensor loop began: a minimum equal to the loop's period skipped every other loop (10 s apart with
-    Dagster's 5 s loop, measured). The project's daemon (imgassets/daemon.py) runs that loop at the interval."""
+    Dagster's 5 s loop, measured). The local stack's daemon (imgassets/stack/daemon.py) loops at the interval."""
     import dagster._daemon.backfill as backfill_daemon
     import dagster._daemon.controller as controller
     import dagster._daemon.sensor as sensor_daemon
 
-    from imgassets import daemon
     from imgassets.settings import get_settings
+    from imgassets.stack import daemon
 
     interval = get_settings().sensor_interval_seconds
     assert kafka_image_sensor.minimum_interval_seconds is not None

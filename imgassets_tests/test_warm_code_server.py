@@ -32,7 +32,7 @@ def test_sensor_ticks_share_one_instance_that_outlives_their_contexts(tmp_path) 
         open(os.path.join(os.environ["DAGSTER_HOME"], "dagster.yaml"), "w").close()
         from dagster import DagsterInstance
         from dagster._core.definitions.sensor_definition import SensorEvaluationContext
-        from imgassets.stack.warm_code_server import share_sensor_instances
+        from imgassets.stack.dagster_patches import share_sensor_instances
 
         ref = DagsterInstance.get().get_ref()
         share_sensor_instances()
@@ -58,7 +58,7 @@ def test_migration_scripts_are_read_once_and_instances_still_initialize(tmp_path
         from alembic.script import ScriptDirectory
         from dagster._core.storage.sql import get_alembic_config
         from dagster._core.storage.event_log.sqlite import sqlite_event_log
-        from imgassets.stack.instance import cache_migration_scripts
+        from imgassets.stack.dagster_patches import cache_migration_scripts
 
         cache_migration_scripts()
         cache_migration_scripts()  # idempotent
@@ -148,7 +148,7 @@ def test_sqlite_engines_are_made_once_per_database_and_runs_still_record_everyth
         create_engine = sqlalchemy.create_engine
         sqlalchemy.create_engine = lambda url, **kwargs: made.append(str(url)) or create_engine(url, **kwargs)
         {_instance_and_tiny_job(tmp_path)}
-        from imgassets.stack.instance import cache_sqlite_engines
+        from imgassets.stack.dagster_patches import cache_sqlite_engines
 
         cache_sqlite_engines()
         cache_sqlite_engines()  # idempotent

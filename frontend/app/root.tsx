@@ -1,7 +1,28 @@
-import { Link, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse } from "react-router";
+import {
+  Form,
+  Link,
+  Links,
+  Meta,
+  NavLink,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  isRouteErrorResponse,
+  useRouteLoaderData,
+} from "react-router";
 import type { Route } from "./+types/root";
+import { requireAccess, securityHeaders, userContext } from "./lib/auth.server";
+import { access } from "./lib/config.server";
+import { useNonce } from "./lib/nonce";
 import { viewerPath } from "./lib/viewer-routes";
 import "./app.css";
+
+// Every page, data request, medium and download: the security headers, then the access check (docs/security.md).
+export const middleware: Route.MiddlewareFunction[] = [securityHeaders, requireAccess];
+
+export function loader({ context }: Route.LoaderArgs) {
+  return { user: context.get(userContext), canSignOut: access().mode === "login" };
+}
 
 export function meta() {
   return [{ title: "imgassets viewer" }];
@@ -14,6 +35,8 @@ export const links: Route.LinksFunction = () => [
 ];
 
 export function Layout({ children }: { children: React.ReactNode }) {
+  const nonce = useNonce();
+  const signedIn = useRouteLoaderData<typeof loader>("root");
   return (
     <html lang="en">
       <head>
@@ -35,10 +58,20 @@ export function Layout({ children }: { children: React.ReactNode }) {
             <NavLink to={viewerPath("search")}>Search</NavLink>
             <NavLink to={viewerPath("compare")}>Compare</NavLink>
           </nav>
+          {signedIn?.user && (
+            <span className="who">
+              <span className="user">{signedIn.user}</span>
+              {signedIn.canSignOut && (
+                <Form method="post" action={viewerPath("logout")} reloadDocument>
+                  <button type="submit">Sign out</button>
+                </Form>
+              )}
+            </span>
+          )}
         </header>
         <main>{children}</main>
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );
@@ -50,6 +83,8 @@ export default function App() {
 
 const TITLES: Record<number, string> = {
   400: "Bad request",
+  401: "Sign-in required",
+  403: "Forbidden",
   404: "Not found",
   503: "Service unavailable",
 };
@@ -74,8 +109,9 @@ export function ErrorBoundary({ error }: Route.ErrorBoundaryProps) {
         <p className="hint">
           The viewer reads the pipeline's S3 bucket, and asks its query endpoint (<code>imgassets serve-queries</code>)
           for searches and image grids. Check that the stack runs (<code>imgassets stack up</code>) and that the{" "}
-          <code>IMGASSETS_S3_*</code> settings and <code>IMGASSETS_QUERY_URL</code> point at them; this page will work
-          again once they answer.
+          <code>IMGASSETS_S3_*</code> settings and <code>IMGASSETS_QUERY_URL</code> point at them (and that the viewer and
+          the query endpoint share the same <code>IMGASSETS_QUERY_TOKEN</code>); this page will work again once they
+          answer.
         </p>
       )}
       <p>

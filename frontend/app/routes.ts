@@ -19,5 +19,9 @@ export default [
   route(path("compare"), "routes/compare.tsx"),
   // The splat is the image's S3 key; same query, and show=a|b
   route(path("compare_image"), "routes/compare.image.tsx"),
+  // Access (docs/security.md): the login page (login mode), signing out, the health check.
+  route(path("login"), "routes/login.tsx"),
+  route(path("logout"), "routes/logout.ts"),
+  route(path("health"), "routes/healthz.ts"),
   route("*", "routes/not-found.tsx"),
 ] satisfies RouteConfig;

@@ -1,7 +1,8 @@
 // Browser tests of the viewer against a running server and the pipeline's real S3 output.
 //
 //   VIEWER_URL=http://127.0.0.1:3001 IMGASSETS_S3_ENDPOINT_URL=… IMGASSETS_S3_ACCESS_KEY_ID=… \
-//   IMGASSETS_S3_SECRET_ACCESS_KEY=… IMGASSETS_CLI=/path/to/.venv/bin/imgassets npm run test:e2e
+//   IMGASSETS_S3_SECRET_ACCESS_KEY=… IMGASSETS_CLI=/path/to/.venv/bin/imgassets \
+//   IMGASSETS_QUERY_TOKEN=… npm run test:e2e          (the query endpoint's token; the local stack's: .local/query-token)
 //
 // Every expectation is read from S3 (summaries, detection records) or counted with SQL over the pipeline's tables
 // (`imgassets query`, same IMGASSETS_* environment; the summaries count, the tables list the images): nothing here
@@ -22,6 +23,9 @@ const PAGE_SIZE = 48;
 const TIMELINE_HOURS = 168;
 const CLI = process.env.IMGASSETS_CLI ?? "imgassets";
 const QUERY_URL = (process.env.IMGASSETS_QUERY_URL || "http://127.0.0.1:3002").replace(/\/+$/, "");
+/** GET on the query endpoint, as the viewer's server asks it: with its bearer token (IMGASSETS_QUERY_TOKEN). */
+const queryGet = (path) =>
+  fetch(`${QUERY_URL}${path}`, { headers: { Authorization: `Bearer ${process.env.IMGASSETS_QUERY_TOKEN ?? ""}` } });
 
 const s3 = new S3Client({
   endpoint: process.env.IMGASSETS_S3_ENDPOINT_URL || "http://127.0.0.1:8333",
@@ -571,7 +575,7 @@ describe("search", () => {
 
   it("shows the endpoint's message for a bad condition", async () => {
     const bad = `?last=30d&class=${encodeURIComponent(label)}:0`;
-    const refusal = await fetch(`${QUERY_URL}/search${bad}`);
+    const refusal = await queryGet(`/search${bad}`);
     assert.equal(refusal.status, 400);
     const { error } = await refusal.json();
     const response = await page.goto(`${VIEWER_URL}/search${bad}`);
@@ -607,7 +611,7 @@ describe("compare page", () => {
   });
 
   it("is in the navigation, and opens on a version other than the active one", async () => {
-    const { active, versions } = await (await fetch(`${QUERY_URL}/versions`)).json();
+    const { active, versions } = await (await queryGet("/versions")).json();
     await page.goto(`${VIEWER_URL}/`);
     await page.locator(".topnav a", { hasText: "Compare" }).click();
     await page.waitForURL((url) => url.pathname === "/compare" && url.searchParams.has("version"));
@@ -786,8 +790,8 @@ describe("compare page", () => {
   });
 
   it("shows the endpoint's message for the active version", async () => {
-    const { active } = await (await fetch(`${QUERY_URL}/versions`)).json();
-    const refusal = await fetch(`${QUERY_URL}/versions/${active}/compare?last=7d`);
+    const { active } = await (await queryGet("/versions")).json();
+    const refusal = await queryGet(`/versions/${active}/compare?last=7d`);
     assert.equal(refusal.status, 400);
     const { error } = await refusal.json();
     const response = await page.goto(`${VIEWER_URL}/compare?version=${active}&last=7d`);

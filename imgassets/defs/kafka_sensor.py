@@ -231,7 +231,7 @@ def _failed_ticks_before(context: SensorEvaluationContext, limit: int) -> int:
 
 
 #: Dagster's sensor daemon runs its loop every 5 s (the local stack's: every IMGASSETS_SENSOR_INTERVAL_SECONDS,
-#: imgassets/daemon.py) and ticks a sensor when its minimum interval has passed since the previous tick
+#: imgassets/stack/daemon.py) and ticks a sensor when its minimum interval has passed since the previous tick
 #: *started*, which is a moment after that loop began. A minimum equal to the loop's period is therefore still a
 #: few milliseconds short in the next loop, and the sensor ticked only every other loop (10 s apart, measured).
 TICK_SLACK_SECONDS = 1

@@ -88,17 +88,7 @@ class Stack:
 
     def up(self, with_viewer: bool = True, log: Callable[[str], None] = print) -> None:
         started = time.monotonic()
-        kafka = self.service("kafka")
-        if kafka.pid() is None:
-            services.prepare_kafka(self.settings, self.paths)
-        self._start(kafka, 90, log)
-        kafka_io.ensure_topics(self.settings)
-
-        s3 = self.service("s3")
-        services.prepare_s3(self.settings, self.paths)
-        self._start(s3, 60, log)
-        self._wait_s3()
-
+        self.up_storage(log)
         services.prepare_dagster(self.settings, self.paths)
         for service in self.services():
             if service.name.startswith("dagster"):
@@ -112,6 +102,20 @@ class Stack:
                 services.prepare_viewer()
             self._start(viewer, 60, log)
         log(f"stack up in {time.monotonic() - started:.0f} s")
+
+    def up_storage(self, log: Callable[[str], None] = print) -> None:
+        """The broker with its topics and the S3 server with its bucket: what the pipeline's services need first,
+        and what a container deployment can use as its remote Kafka and object storage."""
+        kafka = self.service("kafka")
+        if kafka.pid() is None:
+            services.prepare_kafka(self.settings, self.paths)
+        self._start(kafka, 90, log)
+        kafka_io.ensure_topics(self.settings)
+
+        s3 = self.service("s3")
+        services.prepare_s3(self.settings, self.paths)
+        self._start(s3, 60, log)
+        self._wait_s3()
 
     def _start(self, service: Service, timeout: float, log: Callable[[str], None]) -> None:
         if service.start():
@@ -154,7 +158,7 @@ class Stack:
 
     def _where(self, service: Service) -> str:
         urls = {
-            "kafka": f"kafka://127.0.0.1:{self.settings.kafka_port}",
+            "kafka": f"kafka://{self.settings.kafka_servers[0]}",
             "s3": f"{self.settings.s3_endpoint_url} (bucket {self.settings.s3_bucket})",
             "dagster-webserver": f"http://127.0.0.1:{self.settings.dagster_port}",
             "dagster-code": f"grpc://127.0.0.1:{self.settings.dagster_code_port} (code location, run workers)",

@@ -44,6 +44,8 @@ class Service:
     cwd: Path | None = None
     healthy: Callable[[], bool] | None = None
     stop_timeout: float = 30.0
+    #: The address its ports listen on.
+    host: str = "127.0.0.1"
 
     @property
     def pid_file(self) -> Path:
@@ -73,16 +75,16 @@ class Service:
             return False
         if self.healthy is not None:
             return self.healthy()
-        return all(port_open(port) for port in self.ports)
+        return all(port_open(port, self.host) for port in self.ports)
 
     def start(self) -> bool:
         """Starts the service unless it already runs; returns True if it was started now."""
         if self.pid() is not None:
             return False
-        busy = [port for port in self.ports if port_open(port)]
+        busy = [port for port in self.ports if port_open(port, self.host)]
         if busy:
             raise StackError(
-                f"{self.name}: port(s) {', '.join(map(str, busy))} on 127.0.0.1 are already in use by another "
+                f"{self.name}: port(s) {', '.join(map(str, busy))} on {self.host} are already in use by another "
                 "process. Stop it, or choose other ports (see docs/configuration.md)."
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,7 @@ class Service:
         return True
 
     def _listening(self) -> bool:
-        return any(port_open(port) for port in self.ports)
+        return any(port_open(port, self.host) for port in self.ports)
 
     def tail(self, lines: int) -> str:
         try:

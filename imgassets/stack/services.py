@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imgassets.settings import PROJECT_ROOT, Settings
+from pydantic import SecretStr
+
+from imgassets.settings import ENV_PREFIX, PROJECT_ROOT, Settings
 from imgassets.stack import instance
 from imgassets.stack.processes import Service, StackError
 
@@ -107,6 +110,7 @@ def kafka_service(settings: Settings, paths: Paths) -> Service:
             str(properties),
         ],
         ports=[port, port + 1],
+        host=settings.kafka_host,
         run_dir=paths.run,
         log_dir=paths.logs,
         stop_timeout=60,
@@ -124,9 +128,9 @@ def prepare_kafka(settings: Settings, paths: Paths) -> None:
             [
                 "process.roles=broker,controller",
                 "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{port + 1}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                f"controller.quorum.voters=1@{settings.kafka_host}:{port + 1}",
+                f"listeners=PLAINTEXT://{settings.kafka_host}:{port},CONTROLLER://{settings.kafka_host}:{port + 1}",
+                f"advertised.listeners=PLAINTEXT://{settings.kafka_host}:{port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 "inter.broker.listener.name=PLAINTEXT",
@@ -198,8 +202,8 @@ def s3_service(settings: Settings, paths: Paths) -> Service:
             _venv_bin("weed"),
             "mini",
             f"-dir={paths.s3 / 'data'}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
+            f"-ip={settings.s3_host}",
+            f"-ip.bind={settings.s3_host}",
             f"-s3.port={ports['s3']}",
             f"-master.port={ports['master']}",
             f"-volume.port={ports['volume']}",
@@ -214,6 +218,7 @@ def s3_service(settings: Settings, paths: Paths) -> Service:
             f"-bucket={settings.s3_bucket}",
         ],
         ports=[ports["s3"], ports["master"], ports["filer"]],
+        host=settings.s3_host,
         run_dir=paths.run,
         log_dir=paths.logs,
     )
@@ -361,7 +366,7 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
         ),
         Service(
             name="dagster-daemon",
-            argv=[sys.executable, "-m", "imgassets.daemon", "run", "-w", workspace],
+            argv=[sys.executable, "-m", "imgassets.stack.daemon", "run", "-w", workspace],
             ports=[],
             run_dir=paths.run,
             log_dir=paths.logs,
@@ -375,6 +380,20 @@ def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> l
 # --- Query endpoint -----------------------------------------------------------------------------------
 
 
+def query_token(settings: Settings, paths: Paths) -> str:
+    """The bearer token the viewer's server sends to the query endpoint: IMGASSETS_QUERY_TOKEN, else the local
+    stack's own, made once and kept owner-only in IMGASSETS_HOME/query-token (delete it and restart to renew)."""
+    if settings.query_token is not None:
+        return settings.query_token.get_secret_value()
+    path = paths.home / "query-token"
+    if not path.exists():
+        paths.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
 def query_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Service:
     """`imgassets serve-queries`: DuckDB over the hour tables, for the viewer's search and hour pages."""
     return Service(
@@ -383,7 +402,7 @@ def query_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Serv
         ports=[settings.query_port],
         run_dir=paths.run,
         log_dir=paths.logs,
-        env=env,
+        env=env | {f"{ENV_PREFIX}QUERY_TOKEN": query_token(settings, paths)},
         cwd=paths.home,
         healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.query_port}/health"),
     )
@@ -423,12 +442,37 @@ def viewer_service(settings: Settings, paths: Paths, env: dict[str, str]) -> Ser
         run_dir=paths.run,
         log_dir=paths.logs,
         env=env
+        | _viewer_access(settings)
         | {
             "PORT": str(settings.viewer_port),
             "HOST": "127.0.0.1",
             "NODE_ENV": "production",
             "IMGASSETS_QUERY_URL": settings.query_url,
+            "IMGASSETS_QUERY_TOKEN": query_token(settings, paths),
         },
         cwd=FRONTEND,
-        healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.viewer_port}/"),
+        # Open in every access mode (a page may answer 401 in proxy mode).
+        healthy=lambda: _http_ok(f"http://127.0.0.1:{settings.viewer_port}/healthz"),
     )
+
+
+def _viewer_access(settings: Settings) -> dict[str, str]:
+    """The viewer's access settings as resolved here (docs/security.md); on loopback, `auto` means no login."""
+    values: dict[str, object] = {
+        "VIEWER_AUTH": settings.viewer_auth,
+        "VIEWER_USER": settings.viewer_user,
+        "VIEWER_PASSWORD_HASH": settings.viewer_password_hash,
+        "VIEWER_SESSION_SECRET": settings.viewer_session_secret,
+        "VIEWER_SESSION_HOURS": settings.viewer_session_hours,
+        "VIEWER_COOKIE_SECURE": settings.viewer_cookie_secure,
+        "VIEWER_PROXY_USER_HEADER": settings.viewer_proxy_user_header,
+        "VIEWER_LOGIN_ATTEMPTS": settings.viewer_login_attempts,
+    }
+    resolved = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        resolved[f"{ENV_PREFIX}{name}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return resolved

@@ -21,13 +21,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-from multiprocessing import forkserver
-from typing import TYPE_CHECKING, Any
 
-from imgassets.stack.instance import cache_migration_scripts, cache_sqlite_engines
-
-if TYPE_CHECKING:
-    from dagster._grpc.proxy_server import DagsterProxyApiServicer
+from imgassets.stack import dagster_patches
 
 #: What every run imports: the definitions' modules and the libraries of its steps.
 PRELOAD = [
@@ -96,82 +91,16 @@ def main(argv: list[str]) -> None:
     from dagster._cli import main as dagster_main
 
     if args[:2] == ["api", "grpc"]:
-        import dagster._grpc.server as grpc_server
-        from dagster._grpc.server import DagsterApiServer
-
-        class WarmApiServer(DagsterApiServer):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                self._mp_ctx = warm_context()  # type: ignore[assignment]  # a forkserver, not spawn
-                forkserver.ensure_running()  # it imports PRELOAD while no run waits for it
-
-        grpc_server.DagsterApiServer = WarmApiServer  # type: ignore[misc]  # the class `dagster api grpc` builds
-        share_sensor_instances()
-        cache_migration_scripts()
-        cache_sqlite_engines()
+        dagster_patches.warm_api_server(warm_context)
+        dagster_patches.share_sensor_instances()
+        dagster_patches.cache_migration_scripts()
+        dagster_patches.cache_sqlite_engines()
     elif args[:2] == ["code-server", "start"]:
-        import dagster._grpc.proxy_server as proxy_server
-
-        proxy_server.DagsterProxyApiServicer = _proxy_with_current_runs()  # type: ignore[misc]  # what it builds
+        dagster_patches.proxy_with_current_runs()
         # With --use-python-environment-entry-point the proxy starts `sys.executable -m dagster api grpc …`.
         sys.executable = launcher
     sys.argv = ["dagster", *args]
     dagster_main()
-
-
-def share_sensor_instances() -> None:
-    """Sensor ticks in this server share one instance per instance ref. Dagster opens the instance anew for every
-    tick's context (its storages, their schema checks): about two thirds of the code server's CPU per tick, with
-    ticks every 2 s. The instance is shared as Dagster's webserver shares its one instance among its threads; it is
-    never disposed before the server exits."""
-    import threading
-
-    from dagster import DagsterInstance
-    from dagster._core.definitions.sensor_definition import SensorEvaluationContext
-    from dagster._core.errors import DagsterInvariantViolationError
-    from dagster_shared.serdes import serialize_value
-
-    shared: dict[str, DagsterInstance] = {}
-    lock = threading.Lock()
-
-    def instance(context: SensorEvaluationContext) -> DagsterInstance:
-        if context._instance is None:
-            ref = context._instance_ref
-            if ref is None:
-                raise DagsterInvariantViolationError("a sensor context without an instance reference")
-            key = serialize_value(ref)
-            with lock:
-                if key not in shared:
-                    shared[key] = DagsterInstance.from_ref(ref)
-            context._instance = shared[key]
-        return context._instance
-
-    SensorEvaluationContext.instance = property(instance)  # type: ignore[assignment, method-assign]
-
-
-def _proxy_with_current_runs() -> type[DagsterProxyApiServicer]:
-    """Dagster's code-server proxy with the runs its servers execute (GetCurrentRuns, which it does not forward):
-    the stack's run launcher asks for them to tell a live run from one whose worker died with its server."""
-    from dagster._grpc.__generated__ import dagster_api_pb2
-    from dagster._grpc.proxy_server import DagsterProxyApiServicer
-    from dagster._grpc.types import GetCurrentRunsResult
-    from dagster_shared.serdes import deserialize_value, serialize_value
-
-    class ProxyWithCurrentRuns(DagsterProxyApiServicer):
-        def GetCurrentRuns(self, request: Any, context: Any) -> Any:
-            # The current server's, and those of servers replaced by a reload that still finish their runs.
-            clients = {id(client): client for client in [self._client, *self._run_clients.values()] if client}
-            current: set[str] = set()
-            for client in clients.values():
-                try:
-                    reply = client._get_response("GetCurrentRuns", request)
-                except Exception:  # a server that is gone runs nothing
-                    continue
-                current.update(deserialize_value(reply.serialized_current_runs, GetCurrentRunsResult).current_runs)
-            result = GetCurrentRunsResult(current_runs=sorted(current), serializable_error_info=None)
-            return dagster_api_pb2.GetCurrentRunsReply(serialized_current_runs=serialize_value(result))
-
-    return ProxyWithCurrentRuns
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import logging
 
 from imgassets.resources import DetectorResource
 from imgassets.settings import get_settings
-from imgassets.stack.instance import cache_migration_scripts, cache_sqlite_engines
+from imgassets.stack.dagster_patches import cache_migration_scripts, cache_sqlite_engines
 from imgassets.storage import S3Access
 
 

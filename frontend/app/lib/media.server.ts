@@ -41,8 +41,9 @@ export async function serveMedia(request: Request, kind: MediaKind, splat: strin
     const type = kind === "thumbnail" ? "image/jpeg" : contentType(key);
     const headers = new Headers({
       "Content-Type": type,
-      // Image keys carry their content hash and thumbnails are derived from them: cacheable for long.
-      "Cache-Control": kind === "original" ? "public, max-age=31536000, immutable" : "public, max-age=86400",
+      // Image keys carry their content hash and thumbnails are derived from them: cacheable for long, by the
+      // browser only (private: a shared cache would hand them to whoever asks, past the login).
+      "Cache-Control": kind === "original" ? "private, max-age=31536000, immutable" : "private, max-age=86400",
       "X-Content-Type-Options": "nosniff",
       "Content-Security-Policy": "default-src 'none'; sandbox",
     });

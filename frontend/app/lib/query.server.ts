@@ -4,9 +4,11 @@
  * images; and the detector versions' comparisons (imgassets/comparisons.py), for the compare pages. Only this
  * server calls it (IMGASSETS_QUERY_URL); the browser never does.
  *
+ * Every call sends `Authorization: Bearer <IMGASSETS_QUERY_TOKEN>`: the endpoint answers nobody else.
+ *
  * Failures become a `QueryEndpointError`: 400 when the endpoint refused the request (its message is meant for the
- * user, e.g. "a class condition is label:count with count >= 1…"), 503 when it is down, slow or cannot read the
- * tables. `guard` (http.server.ts) turns it into the route's error response.
+ * user, e.g. "a class condition is label:count with count >= 1…"), 503 when it is down, slow, cannot read the
+ * tables or refuses this server's token. `guard` (http.server.ts) turns it into the route's error response.
  */
 import { config } from "./config.server";
 import type {
@@ -94,7 +96,7 @@ async function call(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Call> {
-  const base = config().queryUrl;
+  const { queryUrl: base, queryToken } = config();
   const query = params.toString();
   const url = `${base}${path}${query === "" ? "" : `?${query}`}`;
   const controller = new AbortController();
@@ -113,7 +115,10 @@ async function call(
   try {
     response = await fetch(url, {
       signal: controller.signal,
-      headers: { Accept: "application/json, */*" },
+      headers: {
+        Accept: "application/json, */*",
+        ...(queryToken === undefined ? {} : { Authorization: `Bearer ${queryToken}` }),
+      },
     });
   } catch (error) {
     done();
@@ -136,6 +141,15 @@ async function call(
   console.error(
     `query endpoint: GET ${url}: ${response.status} ${message ?? ""}`,
   );
+  if (response.status === 401 || response.status === 403) {
+    throw new QueryEndpointError(
+      503,
+      queryToken === undefined
+        ? `The query endpoint (${base}) refused this viewer: IMGASSETS_QUERY_TOKEN is not set for the viewer.`
+        : `The query endpoint (${base}) refused this viewer's token: the viewer and the query endpoint need the ` +
+            "same IMGASSETS_QUERY_TOKEN.",
+    );
+  }
   throw new QueryEndpointError(
     503,
     `The query endpoint (${base}) answered ${response.status}${message ? `: ${message}` : ""}.`,

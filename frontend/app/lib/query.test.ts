@@ -115,6 +115,34 @@ describe("query endpoint client", () => {
     expect(await slow).toMatchObject({ status: 503, message: expect.stringContaining("did not answer within 20 s") });
   });
 
+  it("sends its bearer token, and says so when the endpoint refuses it", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const settings = config();
+    const saved = settings.queryToken;
+    settings.queryToken = "the-token";
+    try {
+      const sent: (string | null)[] = [];
+      vi.stubGlobal(
+        "fetch",
+        vi.fn(async (_input: string | URL, init?: RequestInit) => {
+          sent.push(new Headers(init?.headers).get("Authorization"));
+          return json({ error: "this endpoint answers only the viewer's server" }, 401);
+        }),
+      );
+      const refused = await caught(listVersions());
+      expect(sent).toEqual(["Bearer the-token"]);
+      expect(refused).toBeInstanceOf(QueryEndpointError);
+      expect((refused as QueryEndpointError).status).toBe(503);
+      expect((refused as QueryEndpointError).message).toMatch(/refused this viewer's token.*same IMGASSETS_QUERY_TOKEN/);
+      expect((refused as QueryEndpointError).message).not.toContain("the-token");
+      settings.queryToken = undefined;
+      expect(((await caught(listVersions())) as Error).message).toMatch(/IMGASSETS_QUERY_TOKEN is not set/);
+      expect(sent[1]).toBeNull();
+    } finally {
+      settings.queryToken = saved;
+    }
+  });
+
   it("becomes the route's 400 or 503 through guard", async () => {
     const statusOf = async (error: unknown) =>
       ((await caught(guard(() => Promise.reject(error)))) as { init?: { status?: number } }).init?.status;

@@ -21,6 +21,7 @@ describe("readConfig", () => {
       },
       dagsterUrl: "http://127.0.0.1:3000",
       queryUrl: "http://127.0.0.1:3002",
+      queryToken: undefined,
     });
   });
 

@@ -35,6 +35,15 @@ export const VIEWER_ROUTES = {
   "compare_image": {
     "path": "/compare/images/*",
     "splat": "key"
+  },
+  "login": {
+    "path": "/login"
+  },
+  "logout": {
+    "path": "/logout"
+  },
+  "health": {
+    "path": "/healthz"
   }
 } as const;
 
