@@ -292,7 +292,8 @@ def _first_tick_with_runs(settings: Settings, after: float) -> float:
     ticks = data["sensorOrError"]["sensorState"]["ticks"]
     found = [t["timestamp"] for t in ticks if t["timestamp"] >= after and t["runIds"]]
     if not found:
-        raise RuntimeError("no sensor tick requested runs during the drain")
+        seen = [(t["timestamp"], len(t["runIds"])) for t in ticks[:8]]
+        raise RuntimeError(f"no sensor tick since {after:.1f} requested runs; the last ticks (time, runs): {seen}")
     return min(found)
 
 

@@ -45,7 +45,7 @@ SOURCE = "cam-deploy"
 KAFKA_PORT, S3_PORT, PG_PORT = 19292, 18733, 25434
 DAGSTER_PORT, VIEWER_PORT = 13200, 13201
 VIEWER_USER, VIEWER_PASSWORD = "operator", "a long deploy-test password"
-DRAIN_IMAGES = 60
+DRAIN_IMAGES = 200
 FIGURES: dict[str, object] = {}
 
 
@@ -93,6 +93,15 @@ class Deployment:
         """The detection records of these images, once all exist."""
         detection_keys = bench._await_detections(self.store(), keys, timeout)
         return bench._read_records(self.store(), detection_keys)
+
+    def wait_healthy(self) -> dict[str, str]:
+        """Each service's state once every long-running one is healthy and the one-shots have exited."""
+        return poll(
+            self.compose.state,
+            lambda s: all(v.startswith("exited") or v == "running healthy" for v in s.values()),
+            timeout=240,
+            every=2,
+        )
 
     def records_present(self, keys: list[str]) -> list[str]:
         """Which of these images have a detection record now."""
@@ -201,8 +210,11 @@ def deployment(
         | remote
         | {"IMGASSETS_DAGSTER_PORT": str(DAGSTER_PORT), "IMGASSETS_VIEWER_PORT": str(VIEWER_PORT)}
     )
+    found = Deployment(compose, engine, host_env, settings_of(host_env), started_at)
     try:
-        yield Deployment(compose, engine, host_env, settings_of(host_env), started_at)
+        found.wait_healthy()
+        FIGURES["compose up until healthy s"] = round(time.monotonic() - started, 1)
+        yield found
     finally:
         for service, state in compose.state().items():
             if "healthy" not in state and "exited" not in state:
@@ -222,12 +234,7 @@ def test_both_images_are_built_from_the_repositorys_dockerfiles(engine: containe
 
 
 def test_every_service_comes_up_healthy_against_the_remote_services(deployment: Deployment) -> None:
-    states = poll(
-        deployment.compose.state,
-        lambda s: all(v.startswith("exited") or v == "running healthy" for v in s.values()),
-        timeout=240,
-        every=3,
-    )
+    states = deployment.wait_healthy()
     assert states["init"].startswith("exited"), states
     assert {"kafka", "s3", "postgres"}.isdisjoint(states), states
     assert {"dagster-code", "dagster-webserver", "dagster-daemon", "query", "viewer"} <= set(states)
@@ -343,7 +350,7 @@ def test_down_and_up_keep_every_result(deployment: Deployment) -> None:
     deployment.compose("down")
     assert deployment.engine.containers("label=com.docker.compose.project=imgassets") == []
     deployment.compose("up", "-d", "--no-build", timeout=900)
-    poll(lambda: _run_count(deployment), lambda n: n is not None and n >= runs_before, timeout=180, every=3)
+    deployment.wait_healthy()
     assert len(deployment.records(keys, timeout=30)) == len(keys)
     assert _run_count(deployment) == runs_before
 
