@@ -136,20 +136,27 @@ class HealthChecks(threading.Thread):
 
     def run(self) -> None:
         while not self._stopped.wait(self.every):
-            listed = self.engine.run(
-                "ps",
-                "--filter",
-                "health=starting",
-                "--filter",
-                "health=healthy",
-                "--filter",
-                "health=unhealthy",
-                "--format",
-                "{{.Names}}",
-                check=False,
-            )
-            for name in listed.stdout.split():
-                self.engine.run("healthcheck", "run", name, timeout=60, check=False)
+            try:
+                self._check_all()
+            except (subprocess.SubprocessError, OSError) as exc:  # a check that hung: the next round runs it again
+                print(f"health checks: {exc}")
+
+    def _check_all(self) -> None:
+        listed = self.engine.run(
+            "ps",
+            "--filter",
+            "health=starting",
+            "--filter",
+            "health=healthy",
+            "--filter",
+            "health=unhealthy",
+            "--format",
+            "{{.Names}}",
+            timeout=60,
+            check=False,
+        )
+        for name in listed.stdout.split():
+            self.engine.run("healthcheck", "run", name, timeout=60, check=False)
 
     def stop(self) -> None:
         self._stopped.set()
