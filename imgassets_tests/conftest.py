@@ -23,17 +23,15 @@ PHOTOS = PROJECT_ROOT / "data" / "photos"
 # +11013) they stay below the ephemeral range (32768+), where a recent client connection can hold a port.
 #: IMGASSETS_TEST_PORT_OFFSET shifts them all, so two test runs on one machine do not collide.
 PORT_OFFSET = int(os.environ.get("IMGASSETS_TEST_PORT_OFFSET", "0"))
-TEST_PORTS = {
-    name: port + PORT_OFFSET
-    for name, port in {
-        "kafka": 7092,
-        "s3": 6333,
-        "dagster": 6100,
-        "viewer": 6101,
-        "query": 6102,
-        "dagster_code": 6103,
-    }.items()
-}
+
+
+def stack_ports(kafka: int, s3: int, dagster: int) -> dict[str, int]:
+    """A test stack's ports, shifted by PORT_OFFSET: the viewer, query endpoint and code server follow Dagster's."""
+    ports = {"kafka": kafka, "s3": s3, "dagster": dagster, "viewer": dagster + 1, "query": dagster + 2}
+    return {name: port + PORT_OFFSET for name, port in (ports | {"dagster_code": dagster + 3}).items()}
+
+
+TEST_PORTS = stack_ports(kafka=7092, s3=6333, dagster=6100)
 TEST_ACCESS_KEY = f"test-{secrets.token_hex(4)}"
 TEST_SECRET_KEY = secrets.token_urlsafe(24)
 #: Rows of the reliability report (test_reliability.py, test_e2e.py), printed at the end of the run.

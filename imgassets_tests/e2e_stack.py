@@ -16,19 +16,9 @@ import pytest
 
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import helpers
-from imgassets_tests.conftest import PORT_OFFSET, _base_env
+from imgassets_tests.conftest import _base_env, stack_ports
 
-PORTS = {
-    name: port + PORT_OFFSET
-    for name, port in {
-        "kafka": 19092,
-        "s3": 18433,
-        "dagster": 13000,
-        "viewer": 13001,
-        "query": 13002,
-        "dagster_code": 13003,
-    }.items()
-}
+PORTS = stack_ports(kafka=19092, s3=18433, dagster=13000)
 IMGASSETS = str(Path(sys.executable).with_name("imgassets"))
 T = TypeVar("T")
 

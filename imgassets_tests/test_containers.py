@@ -33,7 +33,7 @@ from imgassets.settings import PROJECT_ROOT, Settings, hash_viewer_password, loa
 from imgassets.stack import Stack
 from imgassets.storage import ObjectStore
 from imgassets_tests import containers
-from imgassets_tests.conftest import PORT_OFFSET, _base_env
+from imgassets_tests.conftest import _base_env, stack_ports
 from imgassets_tests.e2e_stack import browser_tests, cli, poll
 from imgassets_tests.postgres import running_postgres
 
@@ -306,17 +306,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     """A local stack of its own (`imgassets stack up`, no viewer), to compare with: the session's shared one keeps
     only the images its tests sent. Returns its environment."""
     home = tmp_path_factory.mktemp("local-stack")
-    ports = {
-        name: port + PORT_OFFSET
-        for name, port in {
-            "kafka": 19392,
-            "s3": 18833,
-            "dagster": 13300,
-            "viewer": 13301,
-            "query": 13302,
-            "dagster_code": 13303,
-        }.items()
-    }
+    ports = stack_ports(kafka=19392, s3=18833, dagster=13300)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | _base_env(home, ports)
     started = cli(env, "stack", "up", "--no-demo", "--no-viewer")
     try:
