@@ -72,16 +72,20 @@ class BackfillState:
     finished: int
     #: The ended runs' time from start to end, added up (what the work took, without the daemon's scheduling).
     run_seconds: float
+    #: Why the backfill failed, as Dagster gives it (None unless it failed).
+    error: str | None = None
 
 
 def backfill_state(url: str, backfill_id: str) -> BackfillState:
     found = graphql(
         url,
         """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
-             ... on PartitionBackfill { status runs(limit: 10000) { status startTime endTime } } } }""",
+             ... on PartitionBackfill {
+               status error { message } runs(limit: 10000) { status startTime endTime } } } }""",
         {"id": backfill_id},
     )["partitionBackfillOrError"]
     runs = found.get("runs") or []
     ended = [run for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
     seconds = sum(run["endTime"] - run["startTime"] for run in ended if run["startTime"] and run["endTime"])
-    return BackfillState(found["status"], len(runs), len(ended), round(seconds, 2))
+    error = (found.get("error") or {}).get("message")
+    return BackfillState(found["status"], len(runs), len(ended), round(seconds, 2), error)

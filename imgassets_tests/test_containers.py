@@ -353,7 +353,11 @@ def test_a_backfill_launched_through_graphql_runs_in_containers(deployment: Depl
         timeout=300,
         every=2,
     )
-    assert state.status in ("COMPLETED", "COMPLETED_SUCCESS"), state
+    if state.status not in ("COMPLETED", "COMPLETED_SUCCESS"):
+        daemon_log = deployment.compose("logs", "--no-color", "--tail", "80", "dagster-daemon", check=False)
+        pytest.fail(
+            f"backfill ended {state.status}: {state.error}\n--- daemon log ---\n{daemon_log.stdout}{daemon_log.stderr}"
+        )
     runs = dagster_api.graphql(
         deployment.dagster_url,
         """query ($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {

@@ -318,8 +318,13 @@ def _http_ok(url: str) -> bool:
 
 
 def dagster_env(settings: Settings, paths: Paths) -> dict[str, str]:
-    """What a process needs to load the local instance."""
-    return {"DAGSTER_HOME": str(paths.dagster_home), "DAGSTER_MAX_CONCURRENT_RUNS": str(settings.max_concurrent_runs)}
+    """What a process needs to load the local instance. A backfill whose code location the daemon briefly cannot
+    load waits for it, instead of failing at once ("Asset … existed at storage-time, but no longer does")."""
+    return {
+        "DAGSTER_HOME": str(paths.dagster_home),
+        "DAGSTER_MAX_CONCURRENT_RUNS": str(settings.max_concurrent_runs),
+        "DAGSTER_BACKFILL_RETRY_DEFINITION_CHANGED_ERROR": "1",
+    }
 
 
 def dagster_services(settings: Settings, paths: Paths, env: dict[str, str]) -> list[Service]:
