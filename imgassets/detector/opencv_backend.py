@@ -10,6 +10,7 @@ import numpy as np
 from imgassets.detector import BACKEND_NAMES
 from imgassets.detector.base import RowsDetector
 from imgassets.detector.model_files import ModelFiles
+from imgassets.detector.postprocess import NmsMode
 
 
 class OpenCVDetector(RowsDetector):
@@ -23,10 +24,11 @@ class OpenCVDetector(RowsDetector):
         nms: float,
         lanes: int | None = None,
         classes: Collection[str] | None = None,
+        nms_mode: NmsMode = "per_class",
     ) -> None:
         if files.cfg is None:
             raise ValueError("the OpenCV backend reads Darknet models (.cfg + .weights); use onnx for an ONNX file")
-        super().__init__(files, input_size, confidence, nms, classes, lanes)
+        super().__init__(files, input_size, confidence, nms, classes, lanes, nms_mode=nms_mode)
 
     def _network(self) -> cv2.dnn.Net:
         """A Net is not safe to share between threads: the pool lends each to one forward pass at a time."""
@@ -35,8 +37,8 @@ class OpenCVDetector(RowsDetector):
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         return net
 
-    def _forward(self, network: cv2.dnn.Net, blob: np.ndarray) -> np.ndarray:
+    def _forward(self, network: cv2.dnn.Net, blob: np.ndarray) -> list[np.ndarray]:
         network.setInput(blob)
         # One image gives (rows, 85) per output layer, a batch (images, rows, 85).
         forward = network.forward(network.getUnconnectedOutLayersNames())
-        return np.concatenate([out.reshape(len(blob), -1, out.shape[-1]) for out in forward], axis=1)
+        return [np.concatenate([out.reshape(len(blob), -1, out.shape[-1]) for out in forward], axis=1)]

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from imgassets.detector.layouts import Decoded, Placement
 from imgassets.records import Box, Detection
+
+NmsMode = Literal["per_class", "agnostic"]
 
 #: The lowest confidence kept with an image's candidates: versions with a confidence at or above it are computed
 #: from the stored candidates. (Darknet's yolo layer, and so both backends, already zero class scores <= 0.2.)
@@ -37,22 +41,15 @@ class Candidates:
         return len(self.scores)
 
 
-def candidates(rows: np.ndarray, width: int, height: int, floor: float = CANDIDATE_FLOOR) -> Candidates:
-    """`rows` is (n, 5 + classes): cx, cy, w, h relative to the image, objectness, per-class scores.
-
-    Class scores already include objectness (Darknet's region layer multiplies them), as in the original
-    project's decode.
-    """
-    scores = rows[:, 5:]
-    class_ids = scores.argmax(axis=1)
-    best = scores[np.arange(len(rows)), class_ids]
-    keep = best > floor
+def candidates(decoded: Decoded, placement: Placement, size: int, width: int, height: int, floor: float) -> Candidates:
+    """An image's rows whose best class score is above `floor`, with boxes relative to the image (see layouts)."""
+    keep = decoded.scores > floor
     return Candidates(
         width=width,
         height=height,
-        boxes=np.ascontiguousarray(rows[keep, :4], dtype=np.float32),
-        class_ids=class_ids[keep].astype(np.int32),
-        scores=best[keep].astype(np.float32),
+        boxes=np.ascontiguousarray(decoded.on_image(placement, size, width, height)[keep], dtype=np.float32),
+        class_ids=decoded.class_ids[keep].astype(np.int32),
+        scores=decoded.scores[keep].astype(np.float32),
     )
 
 
@@ -62,9 +59,11 @@ def select(
     confidence: float,
     nms: float,
     classes: Collection[str] | None = None,
+    nms_mode: NmsMode = "per_class",
 ) -> list[Detection]:
-    """The detections above `confidence` after per-class NMS (like Darknet and OpenCV's DetectionModel), in
-    pixels, clipped; only `classes` when given (NMS is per class, so filtering before or after it is the same)."""
+    """The detections above `confidence` after NMS, in pixels, clipped; only `classes` when given (filtered
+    before NMS). NMS is per class (Darknet, OpenCV's DetectionModel) or class-agnostic, over all boxes (the
+    original project's `cv2.dnn.NMSBoxes`: a box overlapping a higher-scored box of another class is dropped)."""
     keep = found.scores > confidence
     if classes is not None:
         wanted = [index for index, label in enumerate(labels) if label in classes]
@@ -76,7 +75,10 @@ def select(
     centers_x, centers_y = rows[:, 0] * width, rows[:, 1] * height
     box_w, box_h = rows[:, 2] * width, rows[:, 3] * height
     boxes = np.stack([centers_x - box_w / 2, centers_y - box_h / 2, box_w, box_h], axis=1)
-    chosen = cv2.dnn.NMSBoxesBatched(boxes.tolist(), confidences.tolist(), class_ids.tolist(), confidence, nms)
+    if nms_mode == "agnostic":
+        chosen = cv2.dnn.NMSBoxes(boxes.tolist(), confidences.tolist(), confidence, nms)
+    else:
+        chosen = cv2.dnn.NMSBoxesBatched(boxes.tolist(), confidences.tolist(), class_ids.tolist(), confidence, nms)
     detections = []
     for index in np.asarray(chosen, dtype=int).reshape(-1):
         box = _clip(boxes[index], width, height)

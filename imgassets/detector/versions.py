@@ -18,6 +18,7 @@ each other version states only what it changes from it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -25,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from imgassets.detector.model_files import ModelFiles, find_model_files
-from imgassets.detector.postprocess import CANDIDATE_FLOOR
+from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions
+from imgassets.detector.layouts import Layout, Resize
+from imgassets.detector.model_files import ModelFiles, ModelFilesError, find_model_files
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, NmsMode
 from imgassets.settings import PROJECT_ROOT
 
 DEFAULT = "default"
@@ -62,6 +65,42 @@ class DetectorVersion(BaseModel):
     names: Path | None = None
     #: When given, the weights must hash to it, so a version cannot silently change model.
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    #: How an ONNX model's outputs are read (layouts.py; None: told from its graph and metadata).
+    layout: Layout | None = None
+    #: The layout's preprocessing, unless stated: stretch or letterbox, and the 0–1 RGB mean and std.
+    resize: Resize | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    #: NMS per class (Darknet's) or over all boxes whatever their class (the original project's).
+    nms_mode: NmsMode = "per_class"
+    #: ONNX Runtime execution providers, in order of preference: the first one available runs.
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import onnxruntime
+
+        known = onnxruntime.get_all_providers()
+        unknown = [provider for provider in value if provider not in known]
+        if not value or unknown:
+            raise ValueError(f"unknown execution providers {unknown or '[]'} (known: {', '.join(known)})")
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _nonzero_std(cls, value: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if value is not None and not all(v > 0 for v in value):
+            raise ValueError("std must be positive for every channel")
+        return value
+
+    @model_validator(mode="after")
+    def _opencv_runs_darknet(self) -> DetectorVersion:
+        if self.backend == "opencv" and (
+            self.layout not in (None, "darknet") or self.resize not in (None, "stretch") or self.mean or self.std
+        ):
+            raise ValueError('layout, resize, mean and std other than Darknet\'s need backend = "onnx"')
+        return self
 
     @field_validator("classes")
     @classmethod
@@ -78,9 +117,8 @@ class DetectorVersion(BaseModel):
             onnx = self.weights.suffix == ".onnx"
             if onnx and self.backend != "onnx":
                 raise VersionsError(f'version {self.name!r}: an .onnx model needs backend = "onnx"')
-            if self.names is None or (not onnx and self.cfg is None):
-                needed = "names" if onnx else "cfg and names"
-                raise VersionsError(f"version {self.name!r}: weights = {str(self.weights)!r} also needs {needed}")
+            if not onnx and (self.names is None or self.cfg is None):
+                raise VersionsError(f"version {self.name!r}: weights = {str(self.weights)!r} also needs cfg and names")
             files = ModelFiles(cfg=None if onnx else self.cfg, weights=self.weights, names=self.names)
             missing = [str(p) for p in (files.cfg, files.weights, files.names) if p is not None and not p.is_file()]
             if missing:
@@ -89,10 +127,19 @@ class DetectorVersion(BaseModel):
             raise VersionsError(
                 f"version {self.name!r}: {files.weights} has sha256 {files.weights_sha256}, not {self.sha256}"
             )
-        unknown = sorted(set(self.classes or ()) - set(files.labels))
+        try:
+            labels = files.labels
+        except ModelFilesError as exc:
+            raise VersionsError(f"version {self.name!r}: {exc}") from None
+        unknown = sorted(set(self.classes or ()) - set(labels))
         if unknown:
-            raise VersionsError(f"version {self.name!r}: classes not in {files.names.name}: {', '.join(unknown)}")
+            source = files.names.name if files.names else f"{files.weights.name}'s names"
+            raise VersionsError(f"version {self.name!r}: classes not in {source}: {', '.join(unknown)}")
         return files
+
+    def options(self) -> ModelOptions:
+        """How its model is read and run (detector.ModelOptions)."""
+        return ModelOptions(self.layout, self.resize, self.mean, self.std, self.nms_mode, self.providers)
 
     @property
     def uses_candidates(self) -> bool:
@@ -100,12 +147,19 @@ class DetectorVersion(BaseModel):
         return self.confidence >= CANDIDATE_FLOOR
 
     def forward_id(self, files: ModelFiles) -> str:
-        """What one forward pass depends on (backend, input size, weights): versions that share it share the
-        stored candidates, whatever their thresholds or classes."""
-        return f"{self.backend}-{self.input_size}-{files.weights_sha256[:16]}"
+        """What one forward pass depends on (backend, input size, weights, and how the model is read when it is
+        not the default): versions that share it share the stored candidates, whatever their thresholds, NMS
+        or classes."""
+        reading = [self.layout, self.resize, self.mean, self.std]
+        suffix = "" if reading == [None] * 4 else "-" + hashlib.sha256(repr(reading).encode()).hexdigest()[:8]
+        return f"{self.backend}-{self.input_size}-{files.weights_sha256[:16]}{suffix}"
 
     def describe(self) -> str:
         parts = [f"{self.backend}", f"input {self.input_size}", f"confidence {self.confidence:g}", f"NMS {self.nms:g}"]
+        if self.nms_mode != "per_class":
+            parts.append(f"{self.nms_mode} NMS")
+        if self.layout:
+            parts.append(f"layout {self.layout}")
         if self.classes:
             parts.append("classes " + ", ".join(self.classes))
         if self.weights is not None:
