@@ -489,11 +489,13 @@ def versions_add(name: str, model: Path, names: Path | None, layout: str | None)
 
     \b
     imgassets versions add yolo11n --onnx ~/models/yolo11n.onnx
-    imgassets versions backfill yolo11n --last 24h --wait   # after Dagster reloads the code location
+    imgassets versions backfill yolo11n --last 24h --wait
     """
+    from imgassets import dagster_api
     from imgassets.detector.adding import add_version
     from imgassets.detector.versions import DEFAULT_FILE, VersionsError
     from imgassets.settings import PROJECT_ROOT
+    from imgassets.stack.services import LOCATION
 
     settings = get_settings_or_fail()
     file = settings.detector_versions_file or DEFAULT_FILE
@@ -512,8 +514,16 @@ def versions_add(name: str, model: Path, names: Path | None, layout: str | None)
     for photo, labels in added.found.items():
         seen = ", ".join(f"{label} ×{count}" for label, count in labels.most_common()) or "nothing"
         click.echo(f"    {photo}: {seen}")
-    click.echo(f"Written to {added.file}. Reload the code location in Dagster (Deployment → Reload), then:")
-    click.echo(f"  imgassets versions backfill {version.name} --last 24h --wait")
+    click.echo(f"Written to {added.file}.")
+    try:
+        dagster_api.reload_location(settings.dagster_url, LOCATION)
+        click.echo(f"Dagster reloaded the code location: {version.name}/detections and its comparison are there.")
+    except dagster_api.DagsterUnavailable as exc:
+        click.echo(f"{exc}\nDagster loads the version when it (re)starts, or from Deployment → Reload.")
+    click.echo(
+        f"Fill it for the hours you want, then compare it in the viewer:\n"
+        f"  imgassets versions backfill {version.name} --last 24h --wait"
+    )
 
 
 @versions.command("prepare")
@@ -576,7 +586,8 @@ def versions_backfill(name: str, start: str | None, end: str | None, last: str |
             click.echo(f"  {state.status}: {state.finished} of {state.runs} runs finished ({len(partitions)} hours)")
             if state.status in dagster_api.FINAL_STATES:
                 if state.status not in ("COMPLETED", "COMPLETED_SUCCESS"):
-                    _fail(f"backfill {backfill} ended {state.status}")
+                    reasons = [state.error] if state.error else dagster_api.failed_steps(url, backfill)
+                    _fail("\n  ".join([f"backfill {backfill} ended {state.status}", *filter(None, reasons)]))
                 break
             time.sleep(5)
     except dagster_api.DagsterUnavailable as exc:

@@ -31,6 +31,26 @@ def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> di
     return body["data"]
 
 
+def reload_location(url: str, location: str) -> None:
+    """Reloads a code location, as the UI's Deployment → Reload does (definitions read again: a new detector
+    version's assets appear); raises DagsterUnavailable when it fails to load, with Dagster's message."""
+    reloaded = graphql(
+        url,
+        """mutation ($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) {
+             __typename
+             ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
+             ... on PythonError { message }
+             ... on RepositoryLocationNotFound { message }
+             ... on UnauthorizedError { message }
+           } }""",
+        {"name": location},
+    )["reloadRepositoryLocation"]
+    loaded = reloaded.get("locationOrLoadError") or {}
+    if reloaded["__typename"] != "WorkspaceLocationEntry" or loaded.get("__typename") == "PythonError":
+        message = loaded.get("message") or reloaded.get("message") or reloaded["__typename"]
+        raise DagsterUnavailable(f"Dagster could not reload the code location {location!r}: {message}")
+
+
 def launch_backfill(url: str, assets: list[list[str]], partitions: list[str], title: str) -> str:
     """Launches one backfill of `assets` (asset key paths) over `partitions`, as the UI's Materialize dialog
     does; returns its id."""
@@ -89,3 +109,23 @@ def backfill_state(url: str, backfill_id: str) -> BackfillState:
     seconds = sum(run["endTime"] - run["startTime"] for run in ended if run["startTime"] and run["endTime"])
     error = (found.get("error") or {}).get("message")
     return BackfillState(found["status"], len(runs), len(ended), round(seconds, 2), error)
+
+
+def failed_steps(url: str, backfill_id: str, runs: int = 3) -> list[str]:
+    """Why a backfill's runs failed: "step: error" of the failed steps of up to `runs` failed runs, so the CLI can
+    say why without sending the user to the UI."""
+    found = graphql(
+        url,
+        """query ($id: String!, $runs: Int!) {
+             runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}], statuses: [FAILURE]}, limit: $runs) {
+               ... on Runs { results { eventConnection { events { __typename
+                 ... on ExecutionStepFailureEvent { stepKey error { message } } } } } } } }""",
+        {"id": backfill_id, "runs": runs},
+    )["runsOrError"]
+    reasons = {
+        f"{event['stepKey']}: {(event.get('error') or {}).get('message', '').strip()}"
+        for run in found.get("results", [])
+        for event in run["eventConnection"]["events"]
+        if event["__typename"] == "ExecutionStepFailureEvent"
+    }
+    return sorted(reasons)

@@ -66,7 +66,8 @@ _SUMMARY_KEY = re.compile(r"summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json", re.ASCII
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _VERSION = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
-_FORWARD_ID = re.compile(r"[a-z]+-\d{2,4}-[0-9a-f]{16}", re.ASCII)
+#: backend-inputsize-weights, and a hash of how the model is read when that is not the default (forward_id).
+_FORWARD_ID = re.compile(r"[a-z]+-\d{2,4}-[0-9a-f]{16}(?:-[0-9a-f]{8})?", re.ASCII)
 
 
 class InvalidKey(ValueError):

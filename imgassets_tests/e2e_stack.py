@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 
+from imgassets.detector.versions import DEFAULT_FILE
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import helpers
 from imgassets_tests.conftest import _base_env, stack_ports
@@ -127,8 +129,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookRece
             "IMGASSETS_BATCH_REQUEUE_LIMIT": "1",
             # A new install: the first `stack up` writes the partitions' start (its day) to this .env.
             "IMGASSETS_ENV_FILE": str(home / ".env"),
+            # The project's versions, in a copy that `imgassets versions add` may write to.
+            "IMGASSETS_DETECTOR_VERSIONS_FILE": str(home / "detector-versions.toml"),
         }
     )
+    shutil.copy(DEFAULT_FILE, home / "detector-versions.toml")
     del env["IMGASSETS_PARTITIONS_START"]
     saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
     installed = datetime.now(UTC)

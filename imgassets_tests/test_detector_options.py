@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from imgassets import bench, images
+from imgassets import bench, images, layout
 from imgassets.compare import iou
 from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions, load_detector
 from imgassets.detector.onnx_backend import CPU, ProvidersError, choose_providers
@@ -86,6 +86,8 @@ def test_versions_name_their_providers_and_nms_mode(tmp_path) -> None:
     path.write_text('[versions.boxed]\nresize = "letterbox"\n')
     boxed = load_versions(path, default).get("boxed")
     assert boxed.forward_id(boxed.files()) != default.forward_id(default.files())
+    # Its stored candidates have a place of their own.
+    assert layout.candidates_prefix(boxed.forward_id(boxed.files()), "2026-01-01-00:00").startswith("candidates/")
     path.write_text('[versions.boxed]\nbackend = "opencv"\nlayout = "yolov8"\n')
     with pytest.raises(VersionsError, match='need backend = "onnx"'):
         load_versions(path, default)

@@ -10,7 +10,8 @@ from an intermediate record.
 | ingest --watch with --source                       | test_a_watched_folder_with_a_source_is_found_by_it       |
 | overview, hour, image, search (class, source,      | test_the_viewer_shows_what_the_user_ingested (browser:   |
 | confidence), CSV/Parquet download, phone width;    | frontend/e2e/journeys.e2e.test.mjs), screenshots in docs |
-| `versions backfill` and the compare page           |                                                          |
+| `versions backfill` and the compare page;          |                                                          |
+| `versions add` of a YOLOv8-style export, compared  |                                                          |
 | a backfill launched from Dagster's UI              | test_a_backfill_from_dagster_keeps_the_source            |
 | `dlq list`                                         | test_dlq_list_names_the_image_of_a_rejected_message      |
 | Dagster's first contact (location, partitions)     | test_dagster_shows_the_imgassets_location_and_its_hours  |
@@ -31,7 +32,9 @@ import cv2
 import pytest
 from PIL import Image, ImageOps
 
+from imgassets.detector import find_model_files
 from imgassets.settings import PROJECT_ROOT
+from imgassets_tests import layout_models
 from imgassets_tests.conftest import PHOTOS
 from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
 
@@ -41,6 +44,8 @@ pytestmark = pytest.mark.e2e
 FOLDER_SOURCE, VIDEO_SOURCE, WATCH_SOURCE = "cam-journey", "cam-video", "cam-watch"
 #: Each photo's file name and a class the detector finds in it (the demo photos; mirrored, so new content).
 PHOTOS_WITH = {"dog.jpg": "dog", "horses.jpg": "horse"}
+#: The name the user gives the model they add as a detector version.
+ADDED_VERSION = "yolo_export"
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
 
@@ -174,7 +179,26 @@ def version_backfill(stack: Stack, folder_ingest: dict) -> str:
     return "conf03"
 
 
-def test_the_viewer_shows_what_the_user_ingested(stack: Stack, folder_ingest: dict, version_backfill: str) -> None:
+@pytest.fixture(scope="module")
+def added_version(stack: Stack, folder_ingest: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`imgassets versions add yolo_export --onnx yolo-export.onnx` (a YOLOv8-style export: names and size in its
+    metadata), then `imgassets versions backfill yolo_export --last 2h --wait`."""
+    model = layout_models.save(
+        layout_models.yolov8(find_model_files().labels), tmp_path_factory.mktemp("models") / "yolo-export.onnx"
+    )
+    added = cli(stack.env, "versions", "add", ADDED_VERSION, "--onnx", str(model), timeout=300)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "layout yolov8, input 416, 80 classes" in added.stdout, added.stdout
+    assert "Dagster reloaded the code location" in added.stdout, added.stdout
+    filled = cli(stack.env, "versions", "backfill", ADDED_VERSION, "--last", "2h", "--wait", timeout=600)
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    assert "COMPLETED_SUCCESS" in filled.stdout, filled.stdout
+    return {"name": ADDED_VERSION, "model": model.name, "layout": "yolov8"}
+
+
+def test_the_viewer_shows_what_the_user_ingested(
+    stack: Stack, folder_ingest: dict, version_backfill: str, added_version: dict
+) -> None:
     """The pages in a real browser, with the user's values: the source's images on the overview, the hour page
     and the search (by source, class and confidence), its downloads, the image page; each page at phone width;
     the README's screenshots of the viewer and of Dagster's UI."""
@@ -188,6 +212,7 @@ def test_the_viewer_shows_what_the_user_ingested(stack: Stack, folder_ingest: di
         "JOURNEY_CLASS": "dog",
         "JOURNEY_VIDEO_SOURCE": VIDEO_SOURCE,
         "JOURNEY_VERSION": version_backfill,
+        "JOURNEY_ADDED": json.dumps(added_version),
         "SCREENSHOTS_DIR": str(SCREENSHOTS),
     }
     browser_tests(env, "journeys.e2e.test.mjs")

@@ -24,7 +24,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     versions = tmp_path / "detector-versions.toml"
     shutil.copy(DEFAULT_FILE, versions)
     kept = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")}
-    return kept | {"IMGASSETS_ENV_FILE": "/dev/null", "IMGASSETS_DETECTOR_VERSIONS_FILE": str(versions)}
+    return kept | {
+        "IMGASSETS_ENV_FILE": "/dev/null",
+        "IMGASSETS_DETECTOR_VERSIONS_FILE": str(versions),
+        "IMGASSETS_DAGSTER_URL": "http://127.0.0.1:9",  # no Dagster here: `add` says so and goes on
+    }
 
 
 def test_an_ultralytics_style_export_is_added_with_one_command(env: dict[str, str], tmp_path: Path) -> None:
@@ -40,6 +44,8 @@ def test_an_ultralytics_style_export_is_added_with_one_command(env: dict[str, st
     written = Path(env["IMGASSETS_DETECTOR_VERSIONS_FILE"]).read_text()
     assert '[versions.yolo_export]\nbackend = "onnx"\nweights = "models/yolo-export.onnx"' in written
     assert f'sha256 = "{sha}"' in written and 'layout = "yolov8"' in written
+    assert "Dagster's webserver at http://127.0.0.1:9 cannot be reached" in out
+    assert "imgassets versions backfill yolo_export --last 24h --wait" in out
     listed = cli(env, "versions", "list")
     assert "yolo_export      onnx, input 416, confidence 0.5, NMS 0.4, layout yolov8" in listed.stdout, listed
 

@@ -7,6 +7,8 @@
 //   JOURNEY_CLASS         a class the user searches for
 //   JOURNEY_VIDEO_SOURCE  the source name the user typed for the video
 //   JOURNEY_VERSION       the detector version the user backfilled (`imgassets versions backfill NAME`)
+//   JOURNEY_ADDED         JSON: the version the user added (`imgassets versions add NAME --onnx FILE`, then
+//                         backfilled): {name, model (the file's name), layout}
 //   SCREENSHOTS_DIR       where the README's screenshots go (docs/screenshots)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -28,6 +30,8 @@ const IMAGES = JSON.parse(env("JOURNEY_IMAGES"));
 const CLASS = env("JOURNEY_CLASS");
 const VIDEO_SOURCE = env("JOURNEY_VIDEO_SOURCE");
 const VERSION = env("JOURNEY_VERSION");
+/** @type {{name: string, model: string, layout: string}} */
+const ADDED = JSON.parse(env("JOURNEY_ADDED"));
 const SCREENSHOTS = env("SCREENSHOTS_DIR");
 const PHONE = { width: 390, height: 844 };
 
@@ -254,5 +258,19 @@ describe("Dagster's UI", () => {
     assert.match(await page.locator('[data-testid="compare-title"]').innerText(), new RegExp(`^Compare ${VERSION} with`));
     assert.ok(Number(await page.locator(".result-total").getAttribute("data-hours")) >= 1, "no hour compared");
     await screenshot("viewer-compare.png");
+  });
+
+  it("compares a model added with `versions add` with the active version", async () => {
+    await page.goto(`${VIEWER_URL}/compare?version=${ADDED.name}&last=1d`);
+    const title = await page.locator('[data-testid="compare-title"]').innerText();
+    assert.match(title, new RegExp(`^Compare ${ADDED.name} with default`));
+    const described = await page.getByText(`layout ${ADDED.layout}, weights ${ADDED.model}`).count();
+    assert.ok(described >= 1, `the page does not describe ${ADDED.name} as its ${ADDED.layout} model ${ADDED.model}`);
+    assert.ok(Number(await page.locator(".result-total").getAttribute("data-hours")) >= 1, "no hour compared");
+    for (const name of ["precision", "recall"]) {
+      const value = Number(await page.locator(`[data-stat="${name}"]`).first().getAttribute("data-value"));
+      // The same network read as a YOLOv8 export with letterboxing: close to the active version, not equal.
+      assert.ok(value > 0.5 && value <= 1, `${name} ${value}`);
+    }
   });
 });
