@@ -119,13 +119,19 @@ def failed_steps(url: str, backfill_id: str, runs: int = 3) -> list[str]:
         """query ($id: String!, $runs: Int!) {
              runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}], statuses: [FAILURE]}, limit: $runs) {
                ... on Runs { results { eventConnection { events { __typename
-                 ... on ExecutionStepFailureEvent { stepKey error { message } } } } } } } }""",
+                 ... on ExecutionStepFailureEvent { stepKey error { message causes { message } } } } } } } } }""",
         {"id": backfill_id, "runs": runs},
     )["runsOrError"]
     reasons = {
-        f"{event['stepKey']}: {(event.get('error') or {}).get('message', '').strip()}"
+        f"{event['stepKey']}: {_root_cause(event.get('error') or {})}"
         for run in found.get("results", [])
         for event in run["eventConnection"]["events"]
         if event["__typename"] == "ExecutionStepFailureEvent"
     }
     return sorted(reasons)
+
+
+def _root_cause(error: dict[str, Any]) -> str:
+    """The innermost error's message (Dagster wraps a step's exception in its own)."""
+    chain = [error, *(error.get("causes") or [])]
+    return str(chain[-1].get("message", "")).strip()

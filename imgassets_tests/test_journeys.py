@@ -32,6 +32,7 @@ import cv2
 import pytest
 from PIL import Image, ImageOps
 
+from imgassets import dagster_api
 from imgassets.detector import find_model_files
 from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import layout_models
@@ -255,6 +256,25 @@ def test_a_backfill_from_dagster_keeps_the_source(stack: Stack, folder_ingest: d
         {"partition": hours[-1]},
     )["assetCheckExecutions"]
     assert checks and all(c["evaluation"]["partition"] == hours[-1] for c in checks if c["evaluation"]), checks
+
+
+def test_a_backfill_that_fails_says_why(stack: Stack, folder_ingest: dict, tmp_path: Path) -> None:
+    """A version whose model file went away after `versions add`: `versions backfill --wait` fails, naming the
+    step and the missing file, without sending the user to Dagster's UI. The versions file is restored after."""
+    versions = Path(stack.env["IMGASSETS_DETECTOR_VERSIONS_FILE"])
+    before = versions.read_text()
+    model = layout_models.save(layout_models.yolov8(find_model_files().labels), tmp_path / "moved-away.onnx")
+    try:
+        added = cli(stack.env, "versions", "add", "moved_away", "--onnx", str(model), timeout=300)
+        assert added.returncode == 0, added.stdout + added.stderr
+        model.unlink()
+        filled = cli(stack.env, "versions", "backfill", "moved_away", "--last", "1h", "--wait", timeout=600)
+        assert filled.returncode == 1, filled.stdout + filled.stderr
+        assert "ended COMPLETED_FAILED" in filled.stderr, filled.stderr
+        assert "moved_away__detections: " in filled.stderr and f"model files missing: {model}" in filled.stderr
+    finally:
+        versions.write_text(before)
+        dagster_api.reload_location(f"http://127.0.0.1:{PORTS['dagster']}", "imgassets")
 
 
 def test_dlq_list_names_the_image_of_a_rejected_message(stack: Stack) -> None:
