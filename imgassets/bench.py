@@ -24,7 +24,6 @@ import numpy as np
 import psutil
 
 from imgassets import dagster_api, images, ingest, layout
-from imgassets.detector import load_detector
 from imgassets.messages import Source
 from imgassets.records import DetectionRecord
 from imgassets.settings import PROJECT_ROOT, Settings, get_settings
@@ -69,6 +68,7 @@ def synthetic_photos(count: int, first: int = 0) -> list[bytes]:
 
 
 class RawRate(TypedDict):
+    version: str
     backend: str
     lanes: int
     images_per_s: float
@@ -78,16 +78,13 @@ class RawRate(TypedDict):
 
 
 def raw_detector(settings: Settings, photos: list[bytes]) -> RawRate:
-    """Images/s of the configured backend on photos in memory, run the way the pipeline runs it (all of its
+    """Images/s of the active detector version on photos in memory, run the way the pipeline runs it (all of its
     inference lanes busy): forward only, and decode + forward."""
-    detector = load_detector(
-        settings.detector_backend,
-        settings.detector_input_size,
-        settings.detector_confidence,
-        settings.detector_nms,
-        settings.detector_model_dir,
-        settings.detector_lanes,
-    )
+    from imgassets.resources import DetectorResource
+
+    resource = DetectorResource.from_settings(settings)
+    version = resource.versions().active
+    detector = resource.load(version)
     decoded = [images.decode_bgr(p) for p in photos]
 
     def rate(pool: ThreadPoolExecutor, fn, items: list) -> float:
@@ -102,6 +99,7 @@ def raw_detector(settings: Settings, photos: list[bytes]) -> RawRate:
         forward_cpu = time.process_time() - cpu
         with_decode = rate(lanes, lambda data: detector.detect([images.decode_bgr(data)]), photos)
     return {
+        "version": version.name,
         "backend": detector.backend,
         "lanes": detector.lanes,
         "images_per_s": round(forward, 2),
@@ -448,13 +446,23 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(
-    images_count: int, rate: float | None, duration: float, out_dir: Path, keep: bool, drain_count: int, log=print
+    images_count: int,
+    rate: float | None,
+    duration: float,
+    out_dir: Path,
+    keep: bool,
+    drain_count: int,
+    log=print,
+    version: str | None = None,
 ) -> dict:
+    """The bench on a stack of its own; `version` is the detector version its sensor uses (default: the active)."""
     from imgassets.kafka_io import make_producer, settings_client_config
     from imgassets.stack import Stack
 
     base = get_settings()
     os.environ.update({f"IMGASSETS_{k}": v for k, v in BENCH_PORTS.items()})
+    if version is not None:
+        os.environ["IMGASSETS_DETECTOR_ACTIVE_VERSION"] = version
     os.environ["IMGASSETS_HOME"] = str(base.home / "bench")
     get_settings.cache_clear()
     settings = get_settings()

@@ -792,14 +792,17 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
     show_default=True,
     help="Drain phase: images announced while the sensor is stopped, then drained once it starts.",
 )
-def bench(images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int) -> None:
+@click.option("--version", help="The detector version the bench's sensor uses (default: the active one), e.g. int8.")
+def bench(
+    images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int, version: str | None
+) -> None:
     """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
     from imgassets import bench as benchmark
     from imgassets.stack import StackError, ensure_local_env
 
     try:
         ensure_local_env()
-        result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo)
+        result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo, version=version)
     except (StackError, SettingsError, TimeoutError) as exc:
         _fail(str(exc))
     click.echo(json.dumps(result, indent=2))

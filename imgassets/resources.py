@@ -122,6 +122,7 @@ class DetectorResource(ConfigurableResource):
     model_dir: str | None
     lanes: int | None = None
     versions_file: str | None = None
+    active_version: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorResource:
@@ -136,7 +137,7 @@ class DetectorResource(ConfigurableResource):
             nms=self.nms,
             model_dir=Path(self.model_dir) if self.model_dir else None,
         )
-        return load_versions(Path(self.versions_file) if self.versions_file else None, default)
+        return load_versions(Path(self.versions_file) if self.versions_file else None, default, self.active_version)
 
     def load(self, version: DetectorVersion | None = None) -> Detector:
         """The version's network (default: the active version's), loaded once per process (runs reuse it when

@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     #: The named detector versions and which one is active (imgassets/detector/versions.py); unset: the
     #: project's detector-versions.toml when there is one, else only `default` (the settings above).
     detector_versions_file: Path | None = None
+    #: The version the Kafka sensor uses, overriding the versions file's `active` (unset: the file's).
+    detector_active_version: str | None = None
 
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"

@@ -91,3 +91,15 @@ def test_versions_name_their_providers_and_nms_mode(tmp_path) -> None:
     path.write_text('[versions.boxed]\nbackend = "opencv"\nlayout = "yolov8"\n')
     with pytest.raises(VersionsError, match='need backend = "onnx"'):
         load_versions(path, default)
+
+
+def test_the_active_version_can_be_named_by_a_setting(tmp_path) -> None:
+    default = DetectorVersion(name=DEFAULT, backend="onnx", input_size=416, confidence=0.5, nms=0.4)
+    path = tmp_path / "versions.toml"
+    path.write_text('active = "default"\n[versions.conf03]\nconfidence = 0.3\n')
+    assert load_versions(path, default).active_name == DEFAULT
+    assert load_versions(path, default, "conf03").active.confidence == 0.3
+    with pytest.raises(
+        VersionsError, match=r"IMGASSETS_DETECTOR_ACTIVE_VERSION: 'int9' is not a version \(known: conf03"
+    ):
+        load_versions(path, default, "int9")

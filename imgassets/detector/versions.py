@@ -190,13 +190,20 @@ class Versions:
             raise VersionsError(f"no detector version {name!r} (known: {', '.join(sorted(self.versions))})") from None
 
 
-def load_versions(path: Path | None, default: DetectorVersion) -> Versions:
-    """The versions of the file at `path` (unset: the project's file when there is one, else only `default`)."""
+def load_versions(path: Path | None, default: DetectorVersion, active: str | None = None) -> Versions:
+    """The versions of the file at `path` (unset: the project's file when there is one, else only `default`);
+    `active` names the active version instead of the file (IMGASSETS_DETECTOR_ACTIVE_VERSION)."""
     if path is None:
         path = DEFAULT_FILE if DEFAULT_FILE.is_file() else None
     elif not path.is_file():
         raise VersionsError(f"IMGASSETS_DETECTOR_VERSIONS_FILE: {path} is not a file")
-    return _parse(path, default) if path else Versions({DEFAULT: default}, DEFAULT)
+    found = _parse(path, default) if path else Versions({DEFAULT: default}, DEFAULT)
+    if active is None:
+        return found
+    if active not in found.versions:
+        known = ", ".join(sorted(found.versions))
+        raise VersionsError(f"IMGASSETS_DETECTOR_ACTIVE_VERSION: {active!r} is not a version (known: {known})")
+    return Versions(found.versions, active)
 
 
 def _read(path: Path) -> dict[str, Any]:
