@@ -171,5 +171,6 @@ def test_layouts_are_told_from_output_shapes() -> None:
 def test_metadata_names_read_ultralytics_and_lists() -> None:
     assert metadata_names({"names": "{0: 'person', 1: 'bicycle'}"}) == ("person", "bicycle")
     assert metadata_names({"names": "['a', 'b']"}) == ("a", "b")
+    assert metadata_names({"names": "{1: 'person', 3: 'car'}"}) == ("class_0", "person", "class_2", "car")
     assert metadata_names({"names": "not python"}) is None
     assert metadata_names({}) is None

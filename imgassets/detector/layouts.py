@@ -210,17 +210,20 @@ def detect_layout(outputs: Sequence[np.ndarray], metadata: Mapping[str, str], cl
     raise LayoutError(f"no known layout has an output of shape {shapes[0]}")
 
 
-def metadata_names(metadata: Mapping[str, str]) -> tuple[str, ...] | None:
-    """The class names a model's metadata carries (ultralytics: `names` = "{0: 'person', …}"), else None."""
-    raw = metadata.get("names")
-    if raw is None:
-        return None
+def _literal(metadata: Mapping[str, str], key: str) -> object:
+    """A metadata property as the Python literal ultralytics writes it, else None."""
     try:
-        value = ast.literal_eval(raw)
+        return ast.literal_eval(metadata[key]) if key in metadata else None
     except (ValueError, SyntaxError):
         return None
-    if isinstance(value, dict):
-        return tuple(str(value[key]) for key in sorted(value))
+
+
+def metadata_names(metadata: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The class names a model's metadata carries (ultralytics: `names` = "{0: 'person', …}"), else None."""
+    value = _literal(metadata, "names")
+    if isinstance(value, dict) and value and all(isinstance(key, int) and key >= 0 for key in value):
+        # Class ids may skip numbers (COCO's 91 ids): the names sit at their ids, gaps get a placeholder.
+        return tuple(str(value.get(index, f"class_{index}")) for index in range(max(value) + 1))
     if isinstance(value, list | tuple):
         return tuple(str(name) for name in value)
     return None
@@ -228,13 +231,7 @@ def metadata_names(metadata: Mapping[str, str]) -> tuple[str, ...] | None:
 
 def metadata_size(metadata: Mapping[str, str]) -> int | None:
     """The square input size a model's metadata states (ultralytics: `imgsz` = "[640, 640]"), else None."""
-    raw = metadata.get("imgsz")
-    if raw is None:
-        return None
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return None
+    value = _literal(metadata, "imgsz")
     if isinstance(value, int):
         return value
     if isinstance(value, list | tuple) and len(value) == 2 and value[0] == value[1] and isinstance(value[0], int):
