@@ -530,21 +530,13 @@ def versions_add(name: str, model: Path, names: Path | None, layout: str | None)
 def versions_prepare() -> None:
     """Convert every ONNX Runtime version's model and save its optimized graph in the model cache, once (the code
     image does this when it is built, so a run container does not spend 0.2-0.3 s of CPU per model on it)."""
-    import time
-
-    from imgassets.detector.onnx_backend import OnnxDetector
+    from imgassets.detector.versions import VersionsError
     from imgassets.resources import DetectorResource
 
-    resource = DetectorResource.from_settings(get_settings_or_fail())
-    found = _detector_versions()
-    for version in sorted(found.versions.values(), key=lambda v: v.name):
-        started = time.process_time()
-        detector = resource.load(version)
-        if not isinstance(detector, OnnxDetector):
-            click.echo(f"{version.name:<16} {version.backend}: reads its model as it is, nothing to prepare")
-            continue
-        prepared = detector.optimized_model()
-        click.echo(f"{version.name:<16} {prepared} ({time.process_time() - started:.1f} s of CPU)")
+    try:
+        DetectorResource.from_settings(get_settings_or_fail()).prepare(log=click.echo)
+    except VersionsError as exc:
+        _fail(str(exc))
 
 
 @versions.command("backfill")

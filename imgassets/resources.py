@@ -6,6 +6,8 @@ Secrets reach resources as `EnvVar`s, so Dagster's UI shows the variable name, n
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,21 @@ class DetectorResource(ConfigurableResource):
             model_dir=Path(self.model_dir) if self.model_dir else None,
         )
         return load_versions(Path(self.versions_file) if self.versions_file else None, default, self.active_version)
+
+    def prepare(self, log: Callable[[str], None]) -> None:
+        """Makes every version's model ready once: Darknet models converted to ONNX, `quantize` versions
+        quantised, ONNX Runtime's optimized graphs saved (the code image's build and `stack up` run this, so no
+        run spends its first seconds on it)."""
+        from imgassets.detector.onnx_backend import OnnxDetector
+
+        for version in sorted(self.versions().versions.values(), key=lambda v: v.name):
+            started = time.monotonic()
+            detector = self.load(version)
+            if not isinstance(detector, OnnxDetector):
+                log(f"{version.name:<16} {version.backend}: reads its model as it is, nothing to prepare")
+                continue
+            prepared = detector.optimized_model()
+            log(f"{version.name:<16} {prepared} ({time.monotonic() - started:.1f} s)")
 
     def load(self, version: DetectorVersion | None = None) -> Detector:
         """The version's network (default: the active version's), loaded once per process (runs reuse it when

@@ -75,6 +75,9 @@ class DetectorVersion(BaseModel):
     nms_mode: NmsMode = "per_class"
     #: ONNX Runtime execution providers, in order of preference: the first one available runs.
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    #: Its Darknet model quantised to INT8 by ONNX Runtime (detector/quantize.py): made once, by `imgassets
+    #: versions prepare` or on first use, and kept in the model cache.
+    quantize: Literal["int8"] | None = None
 
     @field_validator("providers")
     @classmethod
@@ -100,6 +103,8 @@ class DetectorVersion(BaseModel):
             self.layout not in (None, "darknet") or self.resize not in (None, "stretch") or self.mean or self.std
         ):
             raise ValueError('layout, resize, mean and std other than Darknet\'s need backend = "onnx"')
+        if self.quantize and (self.backend != "onnx" or (self.weights and self.weights.suffix == ".onnx")):
+            raise ValueError('quantize needs backend = "onnx" and a Darknet model (the default\'s, or weights + cfg)')
         return self
 
     @field_validator("classes")
@@ -123,6 +128,10 @@ class DetectorVersion(BaseModel):
             missing = [str(p) for p in (files.cfg, files.weights, files.names) if p is not None and not p.is_file()]
             if missing:
                 raise VersionsError(f"version {self.name!r}: model files missing: {', '.join(missing)}")
+        if self.quantize:
+            from imgassets.detector.quantize import cached_int8_model
+
+            files = ModelFiles(cfg=None, weights=cached_int8_model(files, self.input_size), names=files.names)
         if self.sha256 is not None and files.weights_sha256 != self.sha256:
             raise VersionsError(
                 f"version {self.name!r}: {files.weights} has sha256 {files.weights_sha256}, not {self.sha256}"
@@ -139,7 +148,8 @@ class DetectorVersion(BaseModel):
 
     def options(self) -> ModelOptions:
         """How its model is read and run (detector.ModelOptions)."""
-        return ModelOptions(self.layout, self.resize, self.mean, self.std, self.nms_mode, self.providers)
+        layout = "darknet" if self.quantize else self.layout  # the quantised model gives the Darknet rows
+        return ModelOptions(layout, self.resize, self.mean, self.std, self.nms_mode, self.providers)
 
     @property
     def uses_candidates(self) -> bool:
@@ -160,6 +170,8 @@ class DetectorVersion(BaseModel):
             parts.append(f"{self.nms_mode} NMS")
         if self.layout:
             parts.append(f"layout {self.layout}")
+        if self.quantize:
+            parts.append(f"quantized {self.quantize}")
         if self.classes:
             parts.append("classes " + ", ".join(self.classes))
         if self.weights is not None:

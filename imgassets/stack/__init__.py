@@ -90,6 +90,7 @@ class Stack:
         started = time.monotonic()
         self.up_storage(log)
         services.prepare_dagster(self.settings, self.paths)
+        self.prepare_models(log)
         for service in self.services():
             if service.name.startswith("dagster"):
                 self._start(service, 120, log)
@@ -102,6 +103,18 @@ class Stack:
                 services.prepare_viewer()
             self._start(viewer, 60, log)
         log(f"stack up in {time.monotonic() - started:.0f} s")
+
+    def prepare_models(self, log: Callable[[str], None]) -> None:
+        """Every detector version's model made ready once (converted, quantised, optimized; cached after the first
+        `up`). A version that cannot be prepared is reported and left to fail its own runs, naming the cause."""
+        from imgassets.detector.versions import VersionsError
+        from imgassets.resources import DetectorResource
+
+        log("preparing the detector versions' models …")
+        try:
+            DetectorResource.from_settings(self.settings).prepare(log=lambda line: log(f"  {line}"))
+        except (VersionsError, OSError, ValueError) as exc:
+            log(f"  not prepared: {exc}")
 
     def up_storage(self, log: Callable[[str], None] = print) -> None:
         """The broker with its topics and the S3 server with its bucket: what the pipeline's services need first,
