@@ -103,3 +103,17 @@ def test_the_active_version_can_be_named_by_a_setting(tmp_path) -> None:
         VersionsError, match=r"IMGASSETS_DETECTOR_ACTIVE_VERSION: 'int9' is not a version \(known: conf03"
     ):
         load_versions(path, default, "int9")
+
+
+def test_a_quantized_version_needs_onnx_runtime_and_a_darknet_model(tmp_path) -> None:
+    default = DetectorVersion(name=DEFAULT, backend="onnx", input_size=416, confidence=0.5, nms=0.4)
+    path = tmp_path / "versions.toml"
+    path.write_text('[versions.int8]\nbackend = "opencv"\nquantize = "int8"\n')
+    with pytest.raises(VersionsError, match='quantize needs backend = "onnx" and a Darknet model'):
+        load_versions(path, default)
+    path.write_text('[versions.int8]\nquantize = "int8"\nweights = "model.onnx"\n')
+    with pytest.raises(VersionsError, match='quantize needs backend = "onnx" and a Darknet model'):
+        load_versions(path, default)
+    path.write_text('[versions.int8]\nquantize = "int4"\n')
+    with pytest.raises(VersionsError, match="quantize"):
+        load_versions(path, default)
