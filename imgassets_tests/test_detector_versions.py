@@ -245,8 +245,10 @@ def test_versions_prepare_fills_the_model_cache_once(tmp_path: Path) -> None:
         first = CliRunner().invoke(main, ["versions", "prepare"], env=env)
         assert first.exit_code == 0, first.output
         cached = sorted((tmp_path / "imgassets").iterdir())
-        # The shipped versions run at input sizes 416 and 608: a converted model and an optimized graph for each.
-        assert len(cached) == 4 and sum(path.name.endswith("-extended.onnx") for path in cached) == 2
+        # The shipped versions run at input sizes 416 and 608, and int8 at 416: a converted model and an optimized
+        # graph for each of the two sizes, the quantised model and its optimized graph.
+        assert len(cached) == 6 and sum(path.name.endswith("-extended.onnx") for path in cached) == 3
+        assert sum("-int8-" in path.name for path in cached) == 2
         assert all(f"{path}" in first.output for path in cached if path.name.endswith("-extended.onnx"))
         stamps = {path: path.stat().st_mtime_ns for path in cached}
         _cached_detector.cache_clear()

@@ -233,7 +233,8 @@ describe("Dagster's UI", () => {
     const partitions = page.getByPlaceholder("No matching partitions");
     await partitions.fill(hour);
     await partitions.press("Enter");
-    await page.getByText("1 partition", { exact: true }).waitFor();
+    // In the dialog: behind it, on the day's first hour, each asset of the graph also reads "1 partition".
+    await page.getByRole("dialog").getByText("1 partition", { exact: true }).waitFor();
     await page.getByRole("button", { name: /^Launch (1 run|backfill)$/ }).click();
     const run = await poll(async () => {
       const { runsOrError } = await graphql(
