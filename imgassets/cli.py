@@ -480,8 +480,7 @@ def versions_list() -> None:
 )
 @click.option(
     "--layout",
-    type=click.Choice(["darknet", "yolov5", "yolov8", "end2end", "detr"]),
-    help="How its outputs are read (default: told from the model; docs/detector-versions.md).",
+    help="How its outputs are read, e.g. yolov8 (default: told from the model; docs/detector-versions.md).",
 )
 def versions_add(name: str, model: Path, names: Path | None, layout: str | None) -> None:
     """Add an ONNX model as detector version NAME: checks that it loads, tells its layout, runs it on the demo

@@ -129,6 +129,13 @@ def end2end(names: tuple[str, ...]) -> onnx.ModelProto:
     return s.finish({"output0": s.node("Unsqueeze", [rows, s.const([0])])}, ultralytics_metadata(names))
 
 
+def rtdetr(names: tuple[str, ...]) -> onnx.ModelProto:
+    """(1, N, 84): cx, cy, w, h relative to the input, then class scores (ultralytics' RT-DETR export)."""
+    s = _Surgery()
+    rows = s.node("Concat", [s.columns(0, 4), s.columns(5, 85)], axis=2)
+    return s.finish({"output0": rows}, ultralytics_metadata(names))
+
+
 def detr() -> onnx.ModelProto:
     """Input normalised with ImageNet's mean and std; outputs `pred_boxes` (1, N, 4) cx, cy, w, h relative to the
     input and `logits` (1, N, 80) whose sigmoid is the class score."""

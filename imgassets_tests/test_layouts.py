@@ -52,6 +52,7 @@ SURGERY: dict[str, Callable[[], onnx.ModelProto]] = {
     "yolov8": lambda: layout_models.yolov8(LABELS),
     "end2end": lambda: layout_models.end2end(LABELS),
     "detr": layout_models.detr,
+    "rtdetr": lambda: layout_models.rtdetr(LABELS),
 }
 
 
@@ -164,6 +165,7 @@ def test_layouts_are_told_from_output_shapes() -> None:
     assert detect_layout(outputs((1, 84, 8400)), ultralytics, 80) == "yolov8"
     assert detect_layout(outputs((1, 300, 6)), ultralytics, 80) == "end2end"
     assert detect_layout(outputs((1, 300, 91), (1, 300, 4)), {}, 91) == "detr"
+    assert detect_layout(outputs((1, 300, 84)), ultralytics, 80) == "rtdetr"
     with pytest.raises(LayoutError, match="no known layout"):
         detect_layout(outputs((1, 1000)), {}, 80)
 

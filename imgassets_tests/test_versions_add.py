@@ -66,6 +66,7 @@ def test_a_stated_layout_wins_and_names_come_from_a_file(env: dict[str, str], tm
         (["nonames", "--onnx", "{detr}"], "carries no class names in its metadata: give a names file"),
         (["garbage", "--onnx", "{garbage}"], "is not a readable ONNX model"),
         (["wronglayout", "--onnx", "{model}", "--layout", "detr"], "a detr layout needs two outputs"),
+        (["nolayout", "--onnx", "{model}", "--layout", "yolov99"], "unknown layout 'yolov99' (known: darknet, yolov5"),
     ],
 )
 def test_a_model_that_cannot_be_a_version_is_refused_and_nothing_is_written(

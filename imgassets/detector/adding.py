@@ -18,7 +18,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from imgassets import images
-from imgassets.detector.layouts import metadata_size
+from imgassets.detector.layouts import LAYOUTS, metadata_size
 from imgassets.detector.model_files import ModelFiles, ModelFilesError
 from imgassets.detector.onnx_backend import inspect_model
 from imgassets.detector.versions import DEFAULT, NAME_PATTERN, DetectorVersion, Versions, VersionsError, load_versions
@@ -51,6 +51,8 @@ def add_version(
     what is wrong, leaving the file as it was."""
     if not re.fullmatch(NAME_PATTERN, name, re.ASCII):
         raise VersionsError(f"version name {name!r} must match {NAME_PATTERN}")
+    if layout is not None and layout not in LAYOUTS:
+        raise VersionsError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
     if name in versions.versions:
         raise VersionsError(f"{file}: there is already a version {name!r}")
     onnx = onnx.resolve()

@@ -10,6 +10,7 @@ thresholds, NMS, stored candidates and records are the same whatever the model:
 | yolov8   | (B, 4 + C, N): cx, cy, w, h, class score (no objectness)    | input pixels        | letterbox       |
 | end2end  | (B, K, 6): x1, y1, x2, y2, score, class (NMS inside/free)   | input pixels        | letterbox       |
 | detr     | boxes (B, Q, 4) cx, cy, w, h + class logits (B, Q, C)       | relative to input   | stretch, ImageNet |
+| rtdetr   | (B, Q, 4 + C): cx, cy, w, h, class score (ultralytics)      | relative to input   | stretch         |
 
 Letterbox is ultralytics' (aspect kept, grey 114 padding split around the image); boxes go back through the
 same scale and padding, so they land on the image the detector was given: the display orientation, since
@@ -26,7 +27,7 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
-Layout = Literal["darknet", "yolov5", "yolov8", "end2end", "detr"]
+Layout = Literal["darknet", "yolov5", "yolov8", "end2end", "detr", "rtdetr"]
 Resize = Literal["stretch", "letterbox"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
 RESIZES: tuple[str, ...] = get_args(Resize)
@@ -60,6 +61,7 @@ FAMILIES: Mapping[str, Family] = {
     "yolov8": Family("letterbox"),
     "end2end": Family("letterbox"),
     "detr": Family("stretch", IMAGENET_MEAN, IMAGENET_STD),
+    "rtdetr": Family("stretch"),
 }
 
 
@@ -161,6 +163,9 @@ def decode(layout: str, outputs: Sequence[np.ndarray], size: int) -> list[Decode
             x1, y1, x2, y2 = (rows[:, i] / size for i in range(4))
             boxes = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=1)
             class_ids, scores = rows[:, 5].astype(np.int64), rows[:, 4]
+        elif layout == "rtdetr":
+            rows = outputs[0][image]
+            boxes, (class_ids, scores) = rows[:, :4], _best(rows[:, 4:])
         elif layout == "detr":
             boxes_out, logits = detr_outputs(outputs)
             boxes = boxes_out[image]
@@ -186,6 +191,8 @@ def class_count(layout: str, outputs: Sequence[np.ndarray]) -> int:
         return shape[-1] - 5
     if layout == "yolov8":
         return shape[1] - 4
+    if layout == "rtdetr":
+        return shape[-1] - 4
     if layout == "detr":
         return detr_outputs(outputs)[1].shape[-1]
     return 0  # end2end: a class id per row, any number of classes
@@ -205,6 +212,8 @@ def detect_layout(outputs: Sequence[np.ndarray], metadata: Mapping[str, str], cl
         return "end2end"
     if rows < columns and rows > 4:
         return "yolov8"
+    if classes is not None and columns == 4 + classes and rows > columns:
+        return "rtdetr"  # one column short of 5 + classes: no objectness
     if columns > 5 and rows > columns:
         return "yolov5" if ultralytics else "darknet"
     raise LayoutError(f"no known layout has an output of shape {shapes[0]}")
