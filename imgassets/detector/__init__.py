@@ -106,18 +106,5 @@ def load_detector(
     if backend == "onnx":
         from imgassets.detector.onnx_backend import OnnxDetector
 
-        return OnnxDetector(
-            files,
-            input_size,
-            confidence,
-            nms,
-            lanes=lanes,
-            classes=classes,
-            layout=model.layout,
-            resize=model.resize,
-            mean=model.mean,
-            std=model.std,
-            nms_mode=model.nms_mode,
-            providers=model.providers,
-        )
+        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes, classes=classes, model=model)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

@@ -19,16 +19,15 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from imgassets.detector import BACKEND_NAMES, DEFAULT_PROVIDERS
+from imgassets.detector import BACKEND_NAMES, DEFAULT_PROVIDERS, ModelOptions
 from imgassets.detector.base import RowsDetector
 from imgassets.detector.darknet_onnx import cached_onnx_model, default_cache_dir
-from imgassets.detector.layouts import FAMILIES, RGB, LayoutError, Preprocess, Resize, class_count, detect_layout
+from imgassets.detector.layouts import FAMILIES, LayoutError, Preprocess, class_count, detect_layout
 from imgassets.detector.model_files import ModelFiles
-from imgassets.detector.postprocess import NmsMode
 
 log = logging.getLogger(__name__)
 
-CPU = "CPUExecutionProvider"
+CPU = DEFAULT_PROVIDERS[0]
 
 
 class ProvidersError(ValueError):
@@ -87,13 +86,10 @@ class OnnxDetector(RowsDetector):
         cache_dir: Path | None = None,
         lanes: int | None = None,
         classes: Collection[str] | None = None,
-        layout: str | None = None,
-        resize: Resize | None = None,
-        mean: RGB | None = None,
-        std: RGB | None = None,
-        nms_mode: NmsMode = "per_class",
-        providers: Sequence[str] = DEFAULT_PROVIDERS,
+        model: ModelOptions | None = None,
     ) -> None:
+        model = model or ModelOptions()
+        layout = model.layout
         if files.cfg is not None:
             self.model_path = cached_onnx_model(files, input_size, cache_dir)
             layout = "darknet"
@@ -112,9 +108,11 @@ class OnnxDetector(RowsDetector):
                 )
             layout = info.layout
         family = FAMILIES[layout]
-        preprocess = Preprocess(input_size, resize or family.resize, mean or family.mean, std or family.std)
-        super().__init__(files, input_size, confidence, nms, classes, lanes, layout, preprocess, nms_mode)
-        self.providers = choose_providers(providers, ort.get_available_providers())
+        preprocess = Preprocess(
+            input_size, model.resize or family.resize, model.mean or family.mean, model.std or family.std
+        )
+        super().__init__(files, input_size, confidence, nms, classes, lanes, layout, preprocess, model.nms_mode)
+        self.providers = choose_providers(model.providers, ort.get_available_providers())
         self._cache_dir = cache_dir or default_cache_dir()
 
     def _network(self) -> ort.InferenceSession:
