@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field, ValidationError
 from imgassets import layout
 from imgassets.detector.versions import Versions
 from imgassets.query import HourRange, QueryError, TablesUnavailable
-from imgassets.records import Agreement, ClassAgreement, Comparison, Detection, DetectionRecord, ImageDisagreement
+from imgassets.records import (
+    Agreement,
+    ClassAgreement,
+    Comparison,
+    Detection,
+    DetectionRecord,
+    ImageDisagreement,
+    TrackSummary,
+)
 from imgassets.search import check_page
 from imgassets.storage import ObjectStore
 
@@ -75,6 +83,9 @@ class ComparePage(Agreement):
     sort: SortOrder
     #: Comparisons in the range that could not be read (their keys): left out of everything above.
     unreadable: list[str] = []
+    #: Distinct objects each version's tracks found per class, summed over the hours both have tracks of.
+    unique_a: dict[str, int] = {}
+    unique_b: dict[str, int] = {}
     total_disagreements: int
     page: int
     page_size: int
@@ -139,6 +150,7 @@ def compare_page(
         "image": lambda d: (d.image_key,),
     }[sort]
     disagreements.sort(key=order)
+    unique_a, unique_b = _unique_objects(store, name, hours)
     return ComparePage(
         **Agreement.counted(*(sum(getattr(c, name) for c in comparisons) for name in _SUMMED)),
         version_a=versions.active_name,
@@ -159,11 +171,33 @@ def compare_page(
         classes=[ClassAgreement(label=label, **counts) for label, counts in sorted(classes.items())],
         sort=sort,
         unreadable=unreadable,
+        unique_a=unique_a,
+        unique_b=unique_b,
         total_disagreements=len(disagreements),
         page=page,
         page_size=page_size,
         disagreements=disagreements[(page - 1) * page_size : page * page_size],
     )
+
+
+def _unique_objects(store: ObjectStore, version: str, hours: HourRange) -> tuple[dict[str, int], dict[str, int]]:
+    """Both versions' distinct objects per class, over the hours that have track summaries of both (a version
+    backfill not yet done for an hour leaves the hour out of both)."""
+    partitions = [layout.partition_key(hour) for hour in hours.hours()]
+    keys = [(layout.track_summary_key(p), layout.track_summary_key(p, version)) for p in partitions]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        pairs = list(pool.map(lambda pair: (store.get_optional(pair[0]), store.get_optional(pair[1])), keys))
+    totals: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    for stored_a, stored_b in pairs:
+        if stored_a is None or stored_b is None:
+            continue
+        try:
+            a, b = (TrackSummary.model_validate_json(found.data) for found in (stored_a, stored_b))
+        except ValidationError:
+            continue
+        totals[0].update(a.unique_objects())
+        totals[1].update(b.unique_objects())
+    return dict(sorted(totals[0].items())), dict(sorted(totals[1].items()))
 
 
 def image_comparison(store: ObjectStore, versions: Versions, version: str, image_key: str) -> ImageComparison:

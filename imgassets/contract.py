@@ -28,8 +28,19 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from imgassets.comparisons import ComparePage, ImageComparison, VersionList
 from imgassets.messages import DeadLetter, ImageMessage
-from imgassets.records import Comparison, DetectionRecord, HourRollup, Manifest, Rejection, Shard, Summary
+from imgassets.records import (
+    Comparison,
+    DetectionRecord,
+    HourRollup,
+    Manifest,
+    Rejection,
+    Shard,
+    SourceTracks,
+    Summary,
+    TrackSummary,
+)
 from imgassets.search import HourPage, SearchPage
+from imgassets.source_pages import SourcePage
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 SCHEMA_FILE = CONTRACT_DIR / "records.schema.json"
@@ -45,6 +56,8 @@ VERSIONED_DOCUMENTS: tuple[type[BaseModel], ...] = (
     Summary,
     HourRollup,
     Comparison,
+    SourceTracks,
+    TrackSummary,
     ImageMessage,
     DeadLetter,
 )
@@ -57,6 +70,7 @@ DOCUMENTS: tuple[type[BaseModel], ...] = (
     VersionList,
     ComparePage,
     ImageComparison,
+    SourcePage,
 )
 
 #: The viewer's pages and resource routes, in React Router's path syntax: `:name` fills one path segment,
@@ -71,6 +85,7 @@ VIEWER_ROUTES: dict[str, dict[str, str]] = {
     "search_download": {"path": "/search/download/:format"},
     "compare": {"path": "/compare"},
     "compare_image": {"path": "/compare/images/*", "splat": "key"},
+    "source": {"path": "/sources/:name"},
     # Access (docs/security.md): the login page, signing out, and a health check answered in every access mode.
     "login": {"path": "/login"},
     "logout": {"path": "/logout"},
@@ -96,6 +111,8 @@ _EXAMPLES: list[tuple[str, dict[str, str]]] = [
     ("search_download", {"format": "csv"}),
     ("compare", {}),
     ("compare_image", {"key": _EXAMPLE_KEY}),
+    ("source", {"name": "cam-gate"}),
+    ("source", {"name": "site:north@2"}),
 ]
 
 

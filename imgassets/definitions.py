@@ -26,6 +26,7 @@ def defs() -> Definitions:
     from imgassets.defs.kafka_sensor import kafka_image_sensor
     from imgassets.defs.resources import pipeline_resources
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
+    from imgassets.defs.tracks import tracks
     from imgassets.defs.versions import version_assets
     from imgassets.resources import DetectorResource
 
@@ -34,7 +35,7 @@ def defs() -> Definitions:
     others = DetectorResource.from_settings(settings).versions().others
     versions = [asset for version in others for asset in version_assets(version)]
     return Definitions(
-        assets=[image_batch, detection_summary, detection_table, *versions],
+        assets=[image_batch, detection_summary, detection_table, tracks, *versions],
         jobs=[image_batch_job],
         sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.

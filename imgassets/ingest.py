@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -31,6 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
 
 from imgassets import images, layout, messages
+from imgassets.capture_time import photo_time, video_start
 from imgassets.messages import UNKNOWN_SOURCE, ImageMessage, Source, VideoFrame, is_source_name
 from imgassets.pipelining import prefetch
 from imgassets.storage import ObjectStore
@@ -83,9 +84,14 @@ def is_video(path: Path) -> bool:
 
 def image_item(path: Path, max_side: int | None = None) -> Item:
     data = path.read_bytes()
+    taken = photo_time(data)  # before resizing, which drops EXIF
     if max_side:
         data = resize_jpeg(data, max_side)
-    return Item(data=data, name=path.name, source=Source(path=str(path.resolve()), host=socket.gethostname()))
+    return Item(
+        data=data,
+        name=path.name,
+        source=Source(path=str(path.resolve()), host=socket.gethostname(), captured_at=taken),
+    )
 
 
 def resize_jpeg(data: bytes, max_side: int) -> bytes:
@@ -102,7 +108,9 @@ def resize_jpeg(data: bytes, max_side: int) -> bytes:
 
 
 def video_frames(path: Path, every_seconds: float, max_side: int | None = None) -> Iterator[Item]:
-    """Frames every `every_seconds` of a video, as JPEG items that remember their video and timestamp."""
+    """Frames every `every_seconds` of a video, as JPEG items that remember their video and timestamp, and when
+    they were taken: the video's creation time (else the moment the ingest opened it) plus the frame's time."""
+    started = video_start(path) or datetime.now(UTC)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ValueError(f"cannot open video {path}")
@@ -118,15 +126,15 @@ def video_frames(path: Path, every_seconds: float, max_side: int | None = None) 
                 encoded_ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
                 if encoded_ok:
                     data = encoded.tobytes()
+                    timestamp_s = round(index / fps, 3)
                     yield Item(
                         data=resize_jpeg(data, max_side) if max_side else data,
                         name=f"{path.stem}-f{index:06d}.jpg",
                         source=Source(
                             path=str(path.resolve()),
                             host=socket.gethostname(),
-                            video_frame=VideoFrame(
-                                video=path.name, frame_index=index, timestamp_s=round(index / fps, 3)
-                            ),
+                            video_frame=VideoFrame(video=path.name, frame_index=index, timestamp_s=timestamp_s),
+                            captured_at=started + timedelta(seconds=timestamp_s),
                         ),
                     )
             index += 1

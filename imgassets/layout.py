@@ -14,6 +14,9 @@
     versions/<version>/detections/YYYY/MM/DD/HH/<image file>.json   another detector version's records
     versions/<version>/rejections/YYYY/MM/DD/HH/<image file>.json   … and its rejections
     versions/<version>/comparisons/YYYY/MM/DD/HH.json  that version against the active one, for the hour
+    tracks/YYYY/MM/DD/HH/<source>.json                 one source's tracks of the hour (imgassets/tracking.py)
+    tracks/YYYY/MM/DD/HH.json                          the hour's track counts, every source
+    versions/<version>/tracks/…                        the same, of another detector version's detections
 
 The records of the active detector version are the pipeline's own `detections/`; every other version
 (imgassets/detector/versions.py) writes under `versions/<version>/` only. Candidates are keyed by what a forward
@@ -46,8 +49,12 @@ INGEST_MARKERS = "ingest/sha256/"
 TABLES = "tables/"
 CANDIDATES = "candidates/"
 VERSIONS = "versions/"
-#: The columnar tables (imgassets/table.py): one row per detection, one row per image.
-TABLE_NAMES = ("detections", "images")
+TRACKS = "tracks/"
+#: The columnar tables of detections (imgassets/table.py): one row per detection, one row per image.
+DETECTION_TABLES = ("detections", "images")
+#: … and of tracks (imgassets/track_table.py): one row per track, one row per event (crossing or zone visit).
+TRACK_TABLES = ("tracks", "events")
+TABLE_NAMES = DETECTION_TABLES + TRACK_TABLES
 
 #: Dagster's hourly partition key format.
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
@@ -66,6 +73,8 @@ _SUMMARY_KEY = re.compile(r"summaries/(\d{4}/\d{2}/\d{2}/\d{2})\.json", re.ASCII
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _VERSION = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
+#: What a camera or site id may be: short, and safe in keys, URLs, file names and SQL literals alike.
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}", re.ASCII)
 #: backend-inputsize-weights, and a hash of how the model is read when that is not the default (forward_id).
 _FORWARD_ID = re.compile(r"[a-z]+-\d{2,4}-[0-9a-f]{16}(?:-[0-9a-f]{8})?", re.ASCII)
 
@@ -274,6 +283,21 @@ def version_rejections_prefix(version: str, partition: str) -> str:
 def comparison_key(version: str, partition: str) -> str:
     """The hour's comparison of `version` with the active version."""
     return f"{version_prefix(version)}comparisons/{_hour_path(parse_partition(partition))}.json"
+
+
+def tracks_prefix(partition: str, version: str | None = None) -> str:
+    """The hour's track documents, one per source, of the active version (None) or another version."""
+    prefix = version_prefix(version) if version is not None else ""
+    return f"{prefix}{TRACKS}{_hour_path(parse_partition(partition))}/"
+
+
+def tracks_key(partition: str, source: str, version: str | None = None) -> str:
+    return f"{tracks_prefix(partition, version)}{_valid(SOURCE_NAME, source, 'a source name')}.json"
+
+
+def track_summary_key(partition: str, version: str | None = None) -> str:
+    """The hour's track counts of every source (beside the hour's folder of per-source documents)."""
+    return f"{tracks_prefix(partition, version).removesuffix('/')}.json"
 
 
 def candidates_prefix(forward_id: str, partition: str) -> str:

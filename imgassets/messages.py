@@ -35,7 +35,7 @@ class VideoFrame(BaseModel):
 
 
 #: What a camera or site id may be: short, and safe in URLs, file names and SQL literals alike.
-SOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+SOURCE_NAME_PATTERN = f"^{layout.SOURCE_NAME.pattern}$"
 UNKNOWN_SOURCE = "unknown"
 
 
@@ -50,6 +50,16 @@ class Source(BaseModel):
     video_frame: VideoFrame | None = None
     #: Camera or site id (`imgassets ingest --source`). Optional: messages written before it existed have none.
     name: str | None = Field(None, pattern=SOURCE_NAME_PATTERN)
+    #: When the photo or frame was taken (imgassets/capture_time.py), what tracks order frames by; absent, the
+    #: upload time stands in.
+    captured_at: datetime | None = None
+
+    @field_validator("captured_at")
+    @classmethod
+    def _captured_utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("captured_at must carry a UTC offset")
+        return value.astimezone(UTC) if value is not None else None
 
     @property
     def label(self) -> str:
@@ -227,6 +237,8 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
         metadata["source-host"] = quote(message.source.host)
     if message.source.name:
         metadata["source-name"] = message.source.name
+    if message.source.captured_at:
+        metadata["captured-at"] = message.source.captured_at.isoformat()
     if message.source.video_frame:
         frame = message.source.video_frame
         metadata |= {
@@ -240,6 +252,20 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
 def is_source_name(name: str) -> bool:
     """Whether `name` may be a source name (`Source.name`)."""
     return re.fullmatch(SOURCE_NAME_PATTERN, name) is not None
+
+
+def _aware(text: str | None) -> datetime | None:
+    """A stored ISO time, read as UTC when it names no offset."""
+    moment = datetime.fromisoformat(text) if text else None
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _captured(text: str | None) -> datetime | None:
+    """A capture time another tool stored that this product cannot read is dropped, not the rest."""
+    try:
+        return _aware(text)
+    except (ValueError, OverflowError):
+        return None
 
 
 def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, Source | None]:
@@ -262,10 +288,8 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
                 host=unquote(metadata.get("source-host", "")) or None,
                 video_frame=frame,
                 name=name if is_source_name(name) else None,
+                captured_at=_captured(metadata.get("captured-at")),
             )
-        uploaded_at = datetime.fromisoformat(uploaded) if uploaded else None
-        if uploaded_at is not None and uploaded_at.tzinfo is None:
-            uploaded_at = uploaded_at.replace(tzinfo=UTC)
-        return uploaded_at, source
+        return _aware(uploaded), source
     except Exception:
         return None, None

@@ -37,10 +37,12 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from imgassets import failures, layout, table
+from imgassets import failures, layout, table, track_table
 from imgassets.settings import Settings
 from imgassets.storage import ObjectStore
 
+#: Every table's schema, by view name.
+SCHEMAS = table.SCHEMAS | track_table.SCHEMAS
 _AGE = re.compile(r"(\d+)\s*([hdw])", re.ASCII)
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 #: Concurrent reads of Arrow's S3 client (the hour objects are small: reading them is latency-bound).
@@ -216,12 +218,15 @@ class Catalog:
     def expose(self, cursor: duckdb.DuckDBPyConnection, name: str, objects: list[tuple[str, str, int]]) -> None:
         """Makes `objects` of table `name` the view `name` on `cursor`: in memory if they fit, else streamed."""
         if not objects:
-            cursor.register(name, table.SCHEMAS[name].empty_table())
+            cursor.register(name, SCHEMAS[name].empty_table())
         elif sum(size for _, _, size in objects) * _DECODED_PER_STORED_BYTE <= self.cache_bytes:
             cursor.register(name, self._in_memory(objects, name))
         else:
             listed = ", ".join(f"'s3://{self.settings.s3_bucket}/{_literal(key)}'" for key, _, _ in objects)
-            cursor.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+            # union_by_name: hours written before a column was added read it as null.
+            cursor.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            )
 
     def _in_memory(self, objects: list[tuple[str, str, int]], name: str) -> pa.Table:
         """The objects' rows as one Arrow table: cached hours as they are, the others read in parallel by Arrow's
@@ -243,7 +248,7 @@ class Catalog:
     def _scan(self, name: str, keys: list[str]) -> list[pa.Table]:
         """The hour objects at `keys`, in that order: one parallel scan by Arrow's S3 client (C++: no per-request
         Python, unlike boto3), its batches grouped back by object."""
-        schema = table.SCHEMAS[name]
+        schema = SCHEMAS[name]
         paths = [f"{self.settings.s3_bucket}/{key}" for key in keys]
         dataset = pads.FileSystemDataset.from_paths(
             paths, schema=schema, format=pads.ParquetFileFormat(), filesystem=self._arrow_s3()

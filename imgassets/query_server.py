@@ -9,6 +9,7 @@ connection, so Parquet metadata stays cached between requests (warm queries).
     GET /versions
     GET /versions/{version}/compare?last=7d|from=…&to=…&sort=difference&page=1&page_size=48
     GET /versions/{version}/images/{image key}
+    GET /sources/{name}?last=24h|from=…&to=…      a source's track counts, distinct objects and latest frames
 
 Errors in the request answer 400 with {"error": …}; S3 down or a table it cannot read answers 503.
 
@@ -42,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imgassets import comparisons, layout, search
+from imgassets import comparisons, layout, search, source_pages
 from imgassets.detector.versions import VersionsError
 from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
 from imgassets.resources import DetectorResource
@@ -222,6 +223,14 @@ def app(settings: Settings, require_token: bool = True) -> Starlette:
             )
         )
 
+    def source(request: Request) -> Response:
+        params = request.query_params
+        if not any(params.get(name) for name in ("from", "to", "last")):
+            hours = HourRange.parse(None, None, "24h")
+        else:
+            hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
+        return _model(source_pages.source_page(store, catalog, request.path_params["name"], hours))
+
     def hour(request: Request) -> Response:
         partition = request.path_params["partition"]
         try:
@@ -250,6 +259,7 @@ def app(settings: Settings, require_token: bool = True) -> Starlette:
             Route("/search", answering(search_page)),
             Route("/search.{format:str}", answering(download)),
             Route("/hours/{partition:str}", answering(hour)),
+            Route("/sources/{name:str}", answering(source)),
             Route("/versions", answering(lambda request: _model(comparisons.version_list(detector.versions())))),
             Route("/versions/{version:str}/compare", answering(compare)),
             Route("/versions/{version:str}/images/{key:path}", answering(compare_image)),

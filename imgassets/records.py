@@ -29,6 +29,8 @@ SHARD_SCHEMA: Final = "imgassets.shard.v1"
 SUMMARY_SCHEMA: Final = "imgassets.summary.v2"
 ROLLUP_SCHEMA: Final = "imgassets.rollup.v1"
 COMPARISON_SCHEMA: Final = "imgassets.comparison.v1"
+TRACKS_SCHEMA: Final = "imgassets.tracks.v1"
+TRACK_SUMMARY_SCHEMA: Final = "imgassets.track-summary.v1"
 
 
 @cache
@@ -140,6 +142,12 @@ class DetectionRecord(Record):
     def source(self) -> str:
         """The camera or site the image came from (records without one: "unknown")."""
         return self.provenance.source.label if self.provenance.source else UNKNOWN_SOURCE
+
+    @property
+    def captured_at(self) -> datetime | None:
+        """When the image was taken (imgassets/capture_time.py), else when it was uploaded."""
+        taken = self.provenance.source.captured_at if self.provenance.source else None
+        return taken or self.provenance.uploaded_at
 
 
 class Rejection(Record):
@@ -420,3 +428,138 @@ class Comparison(Agreement):
     classes: list[ClassAgreement]
     #: Every image where the versions differ, largest difference first.
     disagreements: list[ImageDisagreement]
+
+
+#: An image-relative point [x, y] (0..1, x to the right, y down).
+RelativePoint = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class Observation(Record):
+    """One frame of a track: the frame (and its size, to draw the box on it), when it was taken, and the box."""
+
+    image_key: str
+    captured_at: datetime
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    confidence: float = Field(ge=0, le=1)
+    box: Box
+
+
+class Crossing(Record):
+    """A track's anchor point crossed a line between two frames; `image_key` is the frame after it."""
+
+    line: str
+    direction: Literal["in", "out"]
+    at: datetime
+    image_key: str
+
+
+class ZoneVisit(Record):
+    """A run of frames with the track's anchor inside a zone; dwell is from the first to the last of them."""
+
+    zone: str
+    entered_at: datetime
+    left_at: datetime
+    dwell_s: float = Field(ge=0)
+    #: The frame it entered in.
+    image_key: str
+
+
+class Track(Record):
+    """One object followed across a source's frames. A track that goes on from the previous hour keeps its id
+    (`continued`), and lists only this hour's frames, crossings and visits."""
+
+    track_id: str
+    label: str
+    first_seen: datetime
+    last_seen: datetime
+    frames: int = Field(ge=1)
+    continued: bool = False
+    #: The anchor's path, image-relative (x, y), thinned to at most 32 points.
+    path: list[RelativePoint]
+    crossings: list[Crossing] = []
+    zones: list[ZoneVisit] = []
+    observations: list[Observation]
+
+
+class LineCount(Record):
+    in_: int = Field(0, ge=0, alias="in")
+    out: int = Field(0, ge=0)
+
+
+class ZoneCount(Record):
+    visits: int = Field(0, ge=0)
+    dwell_s: float = Field(0, ge=0)
+
+
+class TrackCounts(Record):
+    """What a source's hour adds up to: distinct objects per class, crossings per line, visits per zone."""
+
+    frames: int = 0
+    unique_objects: dict[str, int] = {}
+    crossings: dict[str, LineCount] = {}
+    zones: dict[str, ZoneCount] = {}
+
+    @classmethod
+    def of(cls, frames: int, tracks: list[Track], lines: list[str], zones: list[str]) -> TrackCounts:
+        crossings = {name: LineCount() for name in lines}
+        visits = {name: ZoneCount() for name in zones}
+        for track in tracks:
+            for crossing in track.crossings:
+                held = crossings[crossing.line]
+                crossings[crossing.line] = LineCount(
+                    in_=held.in_ + (crossing.direction == "in"), out=held.out + (crossing.direction == "out")
+                )
+            for visit in track.zones:
+                zone = visits[visit.zone]
+                visits[visit.zone] = ZoneCount(visits=zone.visits + 1, dwell_s=round(zone.dwell_s + visit.dwell_s, 3))
+        return cls(
+            frames=frames,
+            unique_objects=dict(sorted(Counter(track.label for track in tracks).items())),
+            crossings=crossings,
+            zones=visits,
+        )
+
+
+class RelativeLine(Record):
+    """A source's counting line as the viewer draws it (image-relative points; sources.toml's `Line`)."""
+
+    start: RelativePoint
+    end: RelativePoint
+    in_side: RelativePoint
+
+
+class SourceTracks(Record):
+    """The tracks of one source in one hour (imgassets/tracking.py), with its lines and zones as they were."""
+
+    schema_: Literal["imgassets.tracks.v1"] = Field(TRACKS_SCHEMA, alias="schema")
+    partition: str
+    source: str
+    #: The detector version whose detections were tracked.
+    version: str
+    generated_at: datetime
+    tracker: dict[str, float | int | str | list[str]]
+    lines: dict[str, RelativeLine] = {}
+    zones: dict[str, list[RelativePoint]] = {}
+    counts: TrackCounts
+    tracks: list[Track]
+
+
+class TrackSummary(Record):
+    """The hour's track counts of every source (one detector version): what the source page's timeline and the
+    comparison of versions' unique counts read, one object per hour."""
+
+    schema_: Literal["imgassets.track-summary.v1"] = Field(TRACK_SUMMARY_SCHEMA, alias="schema")
+    partition: str
+    version: str
+    generated_at: datetime
+    sources: dict[str, TrackCounts]
+    #: Sources whose tracking failed in the last run (source → reason); their counts are the last ones stored.
+    failed: dict[str, str] = {}
+
+    def unique_objects(self) -> Counter[str]:
+        """Objects per class over every source."""
+        total: Counter[str] = Counter()
+        for counts in self.sources.values():
+            total.update(counts.unique_objects)
+        return total

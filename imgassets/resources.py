@@ -20,6 +20,7 @@ from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
 from imgassets.detector.versions import DEFAULT, DetectorVersion, Versions, load_versions
 from imgassets.settings import ENV_PREFIX, Settings
+from imgassets.sources import Sources, load_sources
 from imgassets.storage import ObjectStore, S3Access
 
 
@@ -174,6 +175,19 @@ def _cached_detector(version: DetectorVersion, lanes: int | None) -> Detector:
         classes=version.classes,
         model=version.options(),
     )
+
+
+class TrackingResource(ConfigurableResource):
+    """The sources' lines, zones and tracker settings (imgassets/sources.py), read when a run uses them."""
+
+    sources_file: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrackingResource:
+        return cls(**_fields(cls, settings, ""))
+
+    def sources(self) -> Sources:
+        return load_sources(Path(self.sources_file) if self.sources_file else None)
 
 
 class PipelineResource(ConfigurableResource):

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     #: The version the Kafka sensor uses, overriding the versions file's `active` (unset: the file's).
     detector_active_version: str | None = None
 
+    # --- Tracking ---------------------------------------------------------------------------------
+    #: Each source's counting lines, zones and tracker settings (imgassets/sources.py); unset: the project's
+    #: sources.toml when there is one, else every source with the default tracker settings.
+    sources_file: Path | None = None
+
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"
     #: Seconds between Kafka sensor ticks; the local stack's daemon loops at this period (stack/dagster_patches.py;

@@ -62,6 +62,7 @@ def hour_tables(hour: datetime, images: int, rng: np.random.Generator) -> table.
             "source": [str(sources[r]) for r in rows],
             "upload_hour": [hour] * len(rows),
             "uploaded_at": [uploaded[r] for r in rows],
+            "captured_at": [uploaded[r] for r in rows],
             "processed_at": [processed[r] for r in rows],
             "model": ["yolov4-tiny"] * len(rows),
             "backend": ["onnxruntime"] * len(rows),

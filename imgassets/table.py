@@ -28,6 +28,8 @@ _COMMON = [
     pa.field("source", pa.string(), nullable=False),
     pa.field("upload_hour", _TIME, nullable=False),
     pa.field("uploaded_at", _TIME),
+    #: When the image was taken (else uploaded); hours written before it existed read it as null.
+    pa.field("captured_at", _TIME),
     pa.field("processed_at", _TIME, nullable=False),
     pa.field("model", pa.string(), nullable=False),
     pa.field("backend", pa.string(), nullable=False),
@@ -76,6 +78,7 @@ def _common(record: DetectionRecord, upload_hour: datetime) -> dict[str, object]
         "source": record.source,
         "upload_hour": upload_hour,
         "uploaded_at": record.provenance.uploaded_at,
+        "captured_at": record.captured_at,
         "processed_at": record.provenance.processed_at,
         "model": record.model_used,
         "backend": record.backend,
@@ -125,6 +128,15 @@ def from_records(records: Iterable[DetectionRecord]) -> HourTables:
     )
 
 
+def conform(stored: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A stored hour in the current schema: columns added since it was written read as nulls."""
+    columns = [
+        stored.column(field.name) if field.name in stored.column_names else pa.nulls(stored.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
+
+
 def merge(old: HourTables | None, new: HourTables) -> HourTables:
     """`new` rows replace the rows of the same images in `old` (a replayed or reprocessed image); newest first."""
     if old is None:
@@ -133,7 +145,7 @@ def merge(old: HourTables | None, new: HourTables) -> HourTables:
 
     def combined(name: str) -> pa.Table:
         kept = old.of(name).filter(pc.invert(pc.is_in(old.of(name).column("image_key"), value_set=replaced)))
-        return pa.concat_tables([new.of(name), kept.cast(SCHEMAS[name])]).sort_by(
+        return pa.concat_tables([new.of(name), conform(kept, SCHEMAS[name])]).sort_by(
             [("processed_at", "descending"), ("image_key", "descending")]
         )
 
@@ -142,17 +154,21 @@ def merge(old: HourTables | None, new: HourTables) -> HourTables:
 
 def read_hour(store: ObjectStore, partition: str) -> HourTables | None:
     """The hour's stored tables, or None when it has none yet."""
-    found = {name: store.get_optional(layout.table_key(name, partition)) for name in layout.TABLE_NAMES}
+    found = {name: store.get_optional(layout.table_key(name, partition)) for name in layout.DETECTION_TABLES}
     if any(stored is None for stored in found.values()):
         return None
-    tables = {name: pq.read_table(io.BytesIO(stored.data)) for name, stored in found.items() if stored is not None}
+    tables = {
+        name: conform(pq.read_table(io.BytesIO(stored.data)), SCHEMAS[name])
+        for name, stored in found.items()
+        if stored is not None
+    }
     return HourTables(detections=tables["detections"], images=tables["images"])
 
 
 def write_hour(store: ObjectStore, partition: str, tables: HourTables) -> dict[str, int]:
     """Writes both tables of the hour (zstd; row groups of 64k rows); returns the bytes written per table."""
     written = {}
-    for name in layout.TABLE_NAMES:
+    for name in layout.DETECTION_TABLES:
         buffer = io.BytesIO()
         pq.write_table(tables.of(name), buffer, compression="zstd", row_group_size=65_536)
         store.put_bytes(layout.table_key(name, partition), buffer.getvalue(), "application/vnd.apache.parquet")

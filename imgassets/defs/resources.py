@@ -18,6 +18,7 @@ from imgassets.resources import (
     KafkaResource,
     PipelineResource,
     S3Resource,
+    TrackingResource,
 )
 from imgassets.settings import Settings
 
@@ -30,4 +31,5 @@ def pipeline_resources(settings: Settings, **overrides: ConfigurableResource) ->
         "detector": DetectorResource.from_settings(settings),
         "pipeline": PipelineResource.from_settings(settings),
         "alerts": AlertResource.from_settings(settings),
+        "tracking": TrackingResource.from_settings(settings),
     } | overrides

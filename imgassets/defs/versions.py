@@ -22,10 +22,12 @@ from imgassets.defs.detecting import VersionRun, detect_images, images_without_r
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES
+from imgassets.defs.tracks import track_hour, tracked_check, tracked_spec
 from imgassets.detector.versions import DetectorVersion
 from imgassets.records import DetectionRecord
-from imgassets.resources import AlertResource, DetectorResource, PipelineResource, S3Resource
+from imgassets.resources import AlertResource, DetectorResource, PipelineResource, S3Resource, TrackingResource
 from imgassets.storage import ObjectStore
+from imgassets.tracking import Frame, frames_from_records
 
 
 def _records(store: ObjectStore, prefix: str) -> tuple[dict[str, DetectionRecord], dict[str, str]]:
@@ -176,4 +178,29 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
             check_results=[check],
         )
 
-    return [version_detections, comparison]
+    @dg.asset(
+        name="tracks",
+        key_prefix=[name],
+        deps=[detections_key],
+        partitions_def=hourly_partitions,
+        group_name=f"version_{name}",
+        kinds={"s3"},
+        check_specs=[tracked_spec(dg.AssetKey([name, "tracks"]))],
+        description=f"The tracks of {name}'s detections, like `tracks` (the comparison page compares their unique "
+        "counts with the active version's).",
+    )
+    def version_tracks(
+        context: dg.AssetExecutionContext, s3: S3Resource, tracking: TrackingResource, alerts: AlertResource
+    ) -> dg.MaterializeResult:
+        store = s3.store()
+        partition = context.partition_key
+
+        def frames(hour: str) -> dict[str, list[Frame]]:
+            return frames_from_records(_records(store, layout.version_detections_prefix(name, hour))[0].values())
+
+        tracked = track_hour(store, partition, frames, tracking.sources(), name, name)
+        check = tracked_check(tracked, partition)
+        alert_failed_check(alerts, context, check)
+        return dg.MaterializeResult(metadata=tracked.metadata(), check_results=[check])
+
+    return [version_detections, comparison, version_tracks]

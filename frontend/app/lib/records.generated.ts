@@ -14,13 +14,16 @@ export type Document =
   | Summary
   | HourRollup
   | Comparison
+  | SourceTracks
+  | TrackSummary
   | ImageMessage
   | DeadLetter
   | SearchPage
   | HourPage
   | VersionList
   | ComparePage
-  | ImageComparison;
+  | ImageComparison
+  | SourcePage;
 
 export interface DetectionRecord {
   schema: "imgassets.detections.v1";
@@ -82,6 +85,7 @@ export interface Source {
   host?: string | null;
   video_frame?: VideoFrame | null;
   name?: string | null;
+  captured_at?: string | null;
 }
 export interface VideoFrame {
   video: string;
@@ -263,6 +267,132 @@ export interface ImageDisagreement {
   difference: number;
 }
 /**
+ * The tracks of one source in one hour (imgassets/tracking.py), with its lines and zones as they were.
+ */
+export interface SourceTracks {
+  schema: "imgassets.tracks.v1";
+  partition: string;
+  source: string;
+  version: string;
+  generated_at: string;
+  tracker: {
+    [k: string]: number | string | string[];
+  };
+  lines?: {
+    [k: string]: RelativeLine;
+  };
+  zones?: {
+    [k: string]: [number, number][];
+  };
+  counts: TrackCounts;
+  tracks: Track[];
+}
+/**
+ * A source's counting line as the viewer draws it (image-relative points; sources.toml's `Line`).
+ */
+export interface RelativeLine {
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  start: [number, number];
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  end: [number, number];
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  in_side: [number, number];
+}
+/**
+ * What a source's hour adds up to: distinct objects per class, crossings per line, visits per zone.
+ */
+export interface TrackCounts {
+  frames?: number;
+  unique_objects?: {
+    [k: string]: number;
+  };
+  crossings?: {
+    [k: string]: LineCount;
+  };
+  zones?: {
+    [k: string]: ZoneCount;
+  };
+}
+export interface LineCount {
+  in?: number;
+  out?: number;
+}
+export interface ZoneCount {
+  visits?: number;
+  dwell_s?: number;
+}
+/**
+ * One object followed across a source's frames. A track that goes on from the previous hour keeps its id
+ * (`continued`), and lists only this hour's frames, crossings and visits.
+ */
+export interface Track {
+  track_id: string;
+  label: string;
+  first_seen: string;
+  last_seen: string;
+  frames: number;
+  continued?: boolean;
+  path: [number, number][];
+  crossings?: Crossing[];
+  zones?: ZoneVisit[];
+  observations: Observation[];
+}
+/**
+ * A track's anchor point crossed a line between two frames; `image_key` is the frame after it.
+ */
+export interface Crossing {
+  line: string;
+  direction: "in" | "out";
+  at: string;
+  image_key: string;
+}
+/**
+ * A run of frames with the track's anchor inside a zone; dwell is from the first to the last of them.
+ */
+export interface ZoneVisit {
+  zone: string;
+  entered_at: string;
+  left_at: string;
+  dwell_s: number;
+  image_key: string;
+}
+/**
+ * One frame of a track: the frame (and its size, to draw the box on it), when it was taken, and the box.
+ */
+export interface Observation {
+  image_key: string;
+  captured_at: string;
+  width: number;
+  height: number;
+  confidence: number;
+  box: Box;
+}
+/**
+ * The hour's track counts of every source (one detector version): what the source page's timeline and the
+ * comparison of versions' unique counts read, one object per hour.
+ */
+export interface TrackSummary {
+  schema: "imgassets.track-summary.v1";
+  partition: string;
+  version: string;
+  generated_at: string;
+  sources: {
+    [k: string]: TrackCounts;
+  };
+  failed?: {
+    [k: string]: string;
+  };
+}
+/**
  * 'This image is in S3 and ready': sent once per image, only after its upload succeeded.
  */
 export interface ImageMessage {
@@ -377,6 +507,12 @@ export interface ComparePage {
   classes: ClassAgreement[];
   sort: "difference" | "only_a" | "only_b" | "image";
   unreadable?: string[];
+  unique_a?: {
+    [k: string]: number;
+  };
+  unique_b?: {
+    [k: string]: number;
+  };
   total_disagreements: number;
   page: number;
   page_size: number;
@@ -409,4 +545,60 @@ export interface ImageComparison {
   height: number;
   detections_a: Detection[] | null;
   detections_b: Detection[] | null;
+}
+/**
+ * The query endpoint's answer to GET /sources/{name}.
+ */
+export interface SourcePage {
+  source: string;
+  version: string;
+  from: string;
+  to: string;
+  hours: SourceHour[];
+  unique_objects: {
+    [k: string]: number;
+  };
+  crossings: {
+    [k: string]: LineCount;
+  };
+  zones: {
+    [k: string]: ZoneCount;
+  };
+  lines: {
+    [k: string]: RelativeLine;
+  };
+  zone_shapes: {
+    [k: string]: [number, number][];
+  };
+  latest_partition: string | null;
+  strip: StripFrame[];
+  unreadable?: string[];
+}
+/**
+ * One hour of the timeline.
+ */
+export interface SourceHour {
+  frames?: number;
+  unique_objects?: {
+    [k: string]: number;
+  };
+  crossings?: {
+    [k: string]: LineCount;
+  };
+  zones?: {
+    [k: string]: ZoneCount;
+  };
+  partition: string;
+}
+export interface StripFrame {
+  image_key: string;
+  captured_at: string;
+  width: number;
+  height: number;
+  boxes: StripBox[];
+}
+export interface StripBox {
+  track_id: string;
+  label: string;
+  box: Box;
 }

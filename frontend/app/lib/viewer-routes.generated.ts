@@ -36,6 +36,9 @@ export const VIEWER_ROUTES = {
     "path": "/compare/images/*",
     "splat": "key"
   },
+  "source": {
+    "path": "/sources/:name"
+  },
   "login": {
     "path": "/login"
   },

@@ -1,0 +1,171 @@
+"""tracks: each source's detections of the hour, followed into objects (imgassets/tracking.py), with the line
+crossings and zone visits of sources.toml; and the hour's `tracks` and `events` tables. Its check sits beside it.
+
+Every run of the hour tracks the whole hour again from its detection table (a sensor run's table step has just
+added its batch), so frames that arrive late or out of order are simply in the next run's input, in capture
+order: the tracks of an hour depend only on its frames and the previous hour's last seconds, never on arrival.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from imgassets import failures, layout, table, track_table
+from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, now
+from imgassets.defs.partitions import hourly_partitions
+from imgassets.records import SourceTracks, TrackSummary
+from imgassets.resources import AlertResource, DetectorResource, S3Resource, TrackingResource
+from imgassets.sources import Sources
+from imgassets.storage import ObjectStore
+from imgassets.tracking import Frame, tail, track_source
+
+
+def tracked_spec(asset: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "every_source_tracked",
+        asset=asset,
+        partitions_def=hourly_partitions,
+        description="Every source with frames in the hour has its track document, and every track lists only "
+        "frames of the hour.",
+    )
+
+
+TRACKED_CHECK = tracked_spec(dg.AssetKey("tracks"))
+
+#: An hour's frames by source (from its detection table, or a detector version's records).
+FramesOf = Callable[[str], dict[str, list[Frame]]]
+
+
+def previous_partition(partition: str) -> str:
+    return layout.partition_key(layout.parse_partition(partition) - timedelta(hours=1))
+
+
+@dataclass
+class TrackedHour:
+    """What tracking an hour wrote, and what it could not do (source → reason)."""
+
+    documents: list[SourceTracks] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    #: The stored documents of sources that failed this time.
+    kept: list[SourceTracks] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        counts = {doc.source: doc.counts.model_dump(by_alias=True) for doc in self.documents}
+        return {
+            "sources": len(self.documents),
+            "frames": self.frames,
+            "tracks": sum(len(doc.tracks) for doc in self.documents),
+            "unique_objects": dg.MetadataValue.json({doc.source: doc.counts.unique_objects for doc in self.documents}),
+            "counts": dg.MetadataValue.json(counts),
+            "tracker_ms_per_frame": round(1000 * self.seconds / self.frames, 3) if self.frames else 0.0,
+        } | ({"failed_sources": dg.MetadataValue.json(self.failed)} if self.failed else {})
+
+
+def track_hour(
+    store: ObjectStore, partition: str, frames_of: FramesOf, sources: Sources, version: str, version_key: str | None
+) -> TrackedHour:
+    """Tracks every source of the hour and writes its document. A source whose tracking raises costs only
+    itself (its reason is returned); infrastructure failures fail the run."""
+    before = previous_partition(partition)
+    hour, previous_hour = frames_of(partition), frames_of(before)
+    tracked = TrackedHour(frames=sum(len(frames) for frames in hour.values()))
+    for source in sorted(hour):
+        config = sources.get(source)
+        try:
+            stored = store.get_optional(layout.tracks_key(before, source, version_key))
+            previous = SourceTracks.model_validate_json(stored.data) if stored is not None else None
+            started = time.perf_counter()
+            document = track_source(
+                hour[source],
+                tail(previous_hour.get(source, []), config.tracker.carry_s),
+                previous,
+                config,
+                partition=partition,
+                source=source,
+                version=version,
+                generated_at=now(),
+            )
+            tracked.seconds += time.perf_counter() - started
+            store.put_record(layout.tracks_key(partition, source, version_key), document)
+            tracked.documents.append(document)
+        except Exception as exc:
+            tracked.failed[source] = failures.item_reason(exc)
+            kept = store.get_optional(layout.tracks_key(partition, source, version_key))
+            if kept is not None:  # its tables keep the last tracks it had
+                tracked.kept.append(SourceTracks.model_validate_json(kept.data))
+    summary = TrackSummary(
+        partition=partition,
+        version=version,
+        generated_at=now(),
+        sources={doc.source: doc.counts for doc in sorted(tracked.documents + tracked.kept, key=lambda d: d.source)},
+        failed=tracked.failed,
+    )
+    store.put_record(layout.track_summary_key(partition, version_key), summary)
+    return tracked
+
+
+def active_frames(store: ObjectStore) -> FramesOf:
+    """The active version's frames: the hour's detection table, two objects whatever the hour's size."""
+    from imgassets.tracking import frames_from_tables
+
+    def frames(partition: str) -> dict[str, list[Frame]]:
+        tables = table.read_hour(store, partition)
+        return frames_from_tables(tables.images, tables.detections) if tables is not None else {}
+
+    return frames
+
+
+def tracked_check(tracked: TrackedHour, partition: str) -> dg.AssetCheckResult:
+    """The hour's tracks hold only its own frames, and no source failed."""
+    hour = layout.parse_partition(partition)
+    outside = [
+        f"{doc.source}/{track.track_id}"
+        for doc in tracked.documents
+        for track in doc.tracks
+        for observation in track.observations
+        if layout.parse_image_key(observation.image_key).hour != hour
+    ]
+    return dg.AssetCheckResult(
+        check_name="every_source_tracked",
+        passed=not tracked.failed and not outside,
+        metadata={"failed_sources": len(tracked.failed), "tracks_with_other_hours": len(outside)},
+    )
+
+
+@dg.asset(
+    deps=["detection_table"],
+    partitions_def=hourly_partitions,
+    group_name=GROUP,
+    pool=HOUR_ROLLUP_POOL,
+    kinds={"parquet", "s3"},
+    check_specs=[TRACKED_CHECK],
+    description="Objects followed across each source's frames of the hour (ByteTrack), with line crossings and "
+    "zone visits (sources.toml): tracks/<hour>/<source>.json and the tables tracks/… and events/… that `imgassets "
+    "query` and the viewer's source page read.",
+)
+def tracks(
+    context: dg.AssetExecutionContext,
+    s3: S3Resource,
+    tracking: TrackingResource,
+    detector: DetectorResource,
+    alerts: AlertResource,
+) -> dg.MaterializeResult:
+    store = s3.store()
+    partition = context.partition_key
+    active = detector.versions().active_name
+    tracked = track_hour(store, partition, active_frames(store), tracking.sources(), active, None)
+    rows = track_table.write_hour(store, partition, tracked.documents + tracked.kept)
+    for source, reason in tracked.failed.items():
+        context.log.warning(f"tracks of {source} in {partition} not updated: {reason}")
+    check = tracked_check(tracked, partition)
+    alert_failed_check(alerts, context, check)
+    return dg.MaterializeResult(
+        metadata=tracked.metadata() | {"track_rows": rows["tracks"], "event_rows": rows["events"]},
+        check_results=[check],
+    )
