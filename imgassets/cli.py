@@ -569,7 +569,7 @@ def versions_backfill(name: str, start: str | None, end: str | None, last: str |
     url = settings.dagster_url
     try:
         backfill = dagster_api.launch_backfill(
-            url, [[name, "detections"], [name, "comparison"]], partitions, f"detector version {name}"
+            url, [[name, "detections"], [name, "comparison"], [name, "tracks"]], partitions, f"detector version {name}"
         )
         click.echo(f"backfill {backfill}: {len(partitions)} hours under {name} → {url}/runs/b/{backfill}")
         while wait:

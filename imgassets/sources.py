@@ -83,8 +83,9 @@ class TrackerSettings(_Strict):
     algorithm: Literal["ocsort", "bytetrack"] = "ocsort"
     #: A track not matched for longer than this ends; a later detection starts a new track.
     max_gap_s: float = Field(2.0, gt=0, le=600)
-    #: Tracks with fewer frames than this are dropped (a one-frame false detection is not an object).
-    min_frames: int = Field(2, ge=1, le=1000)
+    #: Tracks with fewer frames than this are dropped (a one-frame false detection is never a track: the
+    #: trackers confirm a track on its second sighting).
+    min_frames: int = Field(2, ge=2, le=1000)
     #: Boxes match a track's predicted box from this IoU.
     match_iou: float = Field(0.1, gt=0, lt=1)
     #: Detections from this confidence start and continue tracks; ByteTrack also matches lower ones to

@@ -17,6 +17,7 @@ import pytest
 
 from imgassets.detector.versions import DEFAULT_FILE
 from imgassets.settings import PROJECT_ROOT
+from imgassets.sources import DEFAULT_FILE as SOURCES_FILE
 from imgassets_tests import helpers
 from imgassets_tests.conftest import _base_env, stack_ports
 
@@ -131,9 +132,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookRece
             "IMGASSETS_ENV_FILE": str(home / ".env"),
             # The project's versions, in a copy that `imgassets versions add` may write to.
             "IMGASSETS_DETECTOR_VERSIONS_FILE": str(home / "detector-versions.toml"),
+            # … and its sources, in a copy the journeys describe their cameras in.
+            "IMGASSETS_SOURCES_FILE": str(home / "sources.toml"),
         }
     )
     shutil.copy(DEFAULT_FILE, home / "detector-versions.toml")
+    shutil.copy(SOURCES_FILE, home / "sources.toml")
     del env["IMGASSETS_PARTITIONS_START"]
     saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
     installed = datetime.now(UTC)

@@ -32,6 +32,7 @@ VALID = json.loads(
                 host="vm-1",
                 video_frame=VideoFrame(video="cam.mp4", frame_index=25, timestamp_s=1.0),
                 name="cam-1",
+                captured_at=NOW,
             ),
         )
     )
@@ -219,8 +220,8 @@ def near_valid_messages(draw: st.DrawFn) -> bytes:
             )
             cut = draw(st.integers(min_value=0, max_value=2))
             _set_path(message, path, text[:index] + insert + text[index + cut :])
-        elif action == "timestamp":
-            message["uploaded_at"] = draw(timestamps)
+        elif action == "timestamp":  # the upload time, or the capture time
+            _set_path(message, ("uploaded_at",) if draw(st.booleans()) else ("source", "captured_at"), draw(timestamps))
         else:
             _set_path(message, path[:-1] + (draw(st.text(max_size=8)),), draw(json_values))
     return _big_int_json(message)

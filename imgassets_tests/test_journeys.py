@@ -13,6 +13,8 @@ from an intermediate record.
 | `versions backfill` and the compare page;          |                                                          |
 | `versions add` of a YOLOv8-style export, compared  |                                                          |
 | a backfill launched from Dagster's UI              | test_a_backfill_from_dagster_keeps_the_source            |
+| describe a camera in sources.toml, ingest its clip; | test_a_clip_of_a_gate_counts_its_objects_and_crossings   |
+| `query` its tracks and events; its source page     | (and the browser test's source page)                     |
 | `dlq list`                                         | test_dlq_list_names_the_image_of_a_rejected_message      |
 | Dagster's first contact (location, partitions)     | test_dagster_shows_the_imgassets_location_and_its_hours  |
 
@@ -38,6 +40,7 @@ from imgassets.settings import PROJECT_ROOT
 from imgassets_tests import layout_models
 from imgassets_tests.conftest import PHOTOS
 from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
+from imgassets_tests.synthetic_clips import Clip, make_clip
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +48,8 @@ pytestmark = pytest.mark.e2e
 FOLDER_SOURCE, VIDEO_SOURCE, WATCH_SOURCE = "cam-journey", "cam-video", "cam-watch"
 #: Each photo's file name and a class the detector finds in it (the demo photos; mirrored, so new content).
 PHOTOS_WITH = {"dog.jpg": "dog", "horses.jpg": "horse"}
+#: The camera the user describes in sources.toml, with a line and a zone, and whose clip they ingest.
+TRACKS_SOURCE, TRACKS_LINE, TRACKS_ZONE = "cam-gate-journey", "gate", "left-half"
 #: The name the user gives the model they add as a detector version.
 ADDED_VERSION = "yolo_export"
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -171,6 +176,63 @@ def test_a_watched_folder_with_a_source_is_found_by_it(stack: Stack, tmp_path: P
     assert "arrived.jpg" in out, out + err
 
 
+def _describe_camera(stack: Stack, clip: Clip) -> None:
+    """What the user adds to sources.toml: the gate line and the zone of the clip's camera."""
+    sources = Path(stack.env["IMGASSETS_SOURCES_FILE"])
+    (start, end), inside = clip.line, clip.in_point
+    zone = ", ".join(f"[{x}, {y}]" for x, y in clip.zone)
+    sources.write_text(
+        sources.read_text()
+        + f"\n[sources.{TRACKS_SOURCE}.lines.{TRACKS_LINE}]\nfrom = {list(start)}\nto = {list(end)}\n"
+        + f"in_side = {list(inside)}\n\n[sources.{TRACKS_SOURCE}.zones.{TRACKS_ZONE}]\npoints = [{zone}]\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def tracked_clip(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """The user describes their gate camera in sources.toml, then `imgassets ingest --every 0.125 --source
+    cam-gate-journey gate.mp4`: a clip whose objects, crossings and visits are known by construction
+    (imgassets_tests/synthetic_clips.py). Ready when the hours' track summaries count every frame."""
+    from imgassets import layout
+    from imgassets.records import TrackSummary
+
+    clip = make_clip(tmp_path_factory.mktemp("gate-clip"))
+    _describe_camera(stack, clip)
+    result = cli(stack.env, "ingest", "--every", str(1 / clip.fps), "--source", TRACKS_SOURCE, str(clip.path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"sent {clip.frames}, already ingested 0, failed 0" in result.stdout, result.stdout
+    rows = _images_from(stack, TRACKS_SOURCE, clip.frames, timeout=600)
+    hours = sorted({layout.parse_image_key(row["image_key"]).partition for row in rows})
+
+    def tracked_frames() -> int:
+        found = [stack.store.get_optional(layout.track_summary_key(hour)) for hour in hours]
+        summaries = [TrackSummary.model_validate_json(stored.data) for stored in found if stored is not None]
+        return sum(s.sources[TRACKS_SOURCE].frames for s in summaries if TRACKS_SOURCE in s.sources)
+
+    assert poll(tracked_frames, lambda frames: frames == clip.frames, 300, every=2) == clip.frames
+    return clip
+
+
+def test_a_clip_of_a_gate_counts_its_objects_and_crossings(stack: Stack, tracked_clip: Clip) -> None:
+    """What `imgassets query` answers over the tracks and events tables is the clip's truth: three people, a
+    truck and a dog (one person leaves the zone and comes back, two cross each other, the dog stands still),
+    three crossings in and two out of the line the user drew, six visits of the zone."""
+    clip = tracked_clip
+    source = f"source = '{TRACKS_SOURCE}'"
+    unique = _sql(stack, f"SELECT label, count(DISTINCT track_id) AS n FROM tracks WHERE {source} GROUP BY 1")
+    assert {row["label"]: row["n"] for row in unique} == clip.unique()
+    crossings = _sql(
+        stack,
+        f"SELECT direction, count(*) AS n FROM events WHERE {source} AND kind = 'crossing' AND name = "
+        f"'{TRACKS_LINE}' GROUP BY 1",
+    )
+    assert {row["direction"]: row["n"] for row in crossings} == clip.crossing_counts()
+    visits = _sql(
+        stack, f"SELECT count(*) AS n FROM events WHERE {source} AND kind = 'zone' AND name = '{TRACKS_ZONE}'"
+    )
+    assert visits[0]["n"] == sum(clip.zone_visits.values())
+
+
 @pytest.fixture(scope="module")
 def version_backfill(stack: Stack, folder_ingest: dict) -> str:
     """`imgassets versions backfill conf03 --last 2h --wait`, as `make up` suggests."""
@@ -198,7 +260,7 @@ def added_version(stack: Stack, folder_ingest: dict, tmp_path_factory: pytest.Te
 
 
 def test_the_viewer_shows_what_the_user_ingested(
-    stack: Stack, folder_ingest: dict, version_backfill: str, added_version: dict
+    stack: Stack, folder_ingest: dict, version_backfill: str, added_version: dict, tracked_clip: Clip
 ) -> None:
     """The pages in a real browser, with the user's values: the source's images on the overview, the hour page
     and the search (by source, class and confidence), its downloads, the image page; each page at phone width;
@@ -214,6 +276,15 @@ def test_the_viewer_shows_what_the_user_ingested(
         "JOURNEY_VIDEO_SOURCE": VIDEO_SOURCE,
         "JOURNEY_VERSION": version_backfill,
         "JOURNEY_ADDED": json.dumps(added_version),
+        "JOURNEY_TRACKS": json.dumps(
+            {
+                "source": TRACKS_SOURCE,
+                "unique": tracked_clip.unique(),
+                "crossings": {TRACKS_LINE: tracked_clip.crossing_counts()},
+                "zones": [TRACKS_ZONE],
+                "lines": [TRACKS_LINE],
+            }
+        ),
         "SCREENSHOTS_DIR": str(SCREENSHOTS),
     }
     browser_tests(env, "journeys.e2e.test.mjs")

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import dagster as dg
+from pydantic import ValidationError
 
 from imgassets import failures, layout, table, track_table
 from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, now
@@ -52,6 +53,8 @@ class TrackedHour:
     failed: dict[str, str] = field(default_factory=dict)
     #: The stored documents of sources that failed this time.
     kept: list[SourceTracks] = field(default_factory=list)
+    #: Previous hours' documents that could not be read (key → reason).
+    unreadable: dict[str, str] = field(default_factory=dict)
     frames: int = 0
     seconds: float = 0.0
 
@@ -64,7 +67,11 @@ class TrackedHour:
             "unique_objects": dg.MetadataValue.json({doc.source: doc.counts.unique_objects for doc in self.documents}),
             "counts": dg.MetadataValue.json(counts),
             "tracker_ms_per_frame": round(1000 * self.seconds / self.frames, 3) if self.frames else 0.0,
-        } | ({"failed_sources": dg.MetadataValue.json(self.failed)} if self.failed else {})
+        } | {
+            name: dg.MetadataValue.json(value)
+            for name, value in (("failed_sources", self.failed), ("unreadable_previous", self.unreadable))
+            if value
+        }
 
 
 def track_hour(
@@ -78,8 +85,7 @@ def track_hour(
     for source in sorted(hour):
         config = sources.get(source)
         try:
-            stored = store.get_optional(layout.tracks_key(before, source, version_key))
-            previous = SourceTracks.model_validate_json(stored.data) if stored is not None else None
+            previous = _previous(store, layout.tracks_key(before, source, version_key), tracked)
             started = time.perf_counter()
             document = track_source(
                 hour[source],
@@ -108,6 +114,19 @@ def track_hour(
     )
     store.put_record(layout.track_summary_key(partition, version_key), summary)
     return tracked
+
+
+def _previous(store: ObjectStore, key: str, tracked: TrackedHour) -> SourceTracks | None:
+    """The previous hour's document of the source. It only lends its ids to the tracks that go on: one that cannot
+    be read is noted and done without (the replayed seconds still continue its tracks, under new ids)."""
+    stored = store.get_optional(key)
+    if stored is None:
+        return None
+    try:
+        return SourceTracks.model_validate_json(stored.data)
+    except ValidationError as exc:
+        tracked.unreadable[key] = failures.describe(exc)
+        return None
 
 
 def active_frames(store: ObjectStore) -> FramesOf:

@@ -1,0 +1,129 @@
+"""The tracks asset on a temporary Dagster instance against the real S3 server and broker: a clip of known truth
+ingested frame by frame (in reverse order, so frames arrive out of capture order), its sensor runs, the tracks
+documents and tables, a replay that changes nothing, and a source that fails costing only itself."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context, materialize
+
+from imgassets import ingest, layout
+from imgassets.defs.detection_summary import detection_summary
+from imgassets.defs.detection_table import detection_table
+from imgassets.defs.image_batch import image_batch
+from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.defs.tracks import track_hour, tracked_check, tracks
+from imgassets.query import Catalog, HourRange
+from imgassets.records import Box, SourceTracks, TrackSummary
+from imgassets.sources import load_sources
+from imgassets.tracking import Frame, Sighting
+from imgassets_tests import helpers
+from imgassets_tests.synthetic_clips import Clip, make_clip
+
+pytestmark = pytest.mark.integration
+ASSETS = [image_batch, detection_summary, detection_table, tracks]
+SOURCE = "cam-gate-test"
+
+
+def _sources_file(directory: Path, clip: Clip) -> Path:
+    (start, end), inside = clip.line, clip.in_point
+    zone = ", ".join(f"[{x}, {y}]" for x, y in clip.zone)
+    path = directory / "sources.toml"
+    path.write_text(
+        f"[sources.{SOURCE}.lines.gate]\nfrom = {list(start)}\nto = {list(end)}\nin_side = {list(inside)}\n"
+        f"[sources.{SOURCE}.zones.left-half]\npoints = [{zone}]\n"
+    )
+    return path
+
+
+def _materialize(deployment: helpers.Deployment, instance: DagsterInstance, partition: str, run_config=None):
+    outcome = materialize(
+        ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
+    )
+    assert outcome.success
+    return outcome
+
+
+def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, store, deployment, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path)
+    deployment = deployment.with_values(sources_file=_sources_file(tmp_path, clip), batch_max_images=40)
+    producer = deployment.producer()
+    try:
+        items = list(ingest.path_items([clip.path], every_seconds=1 / clip.fps))
+        report = ingest.Ingestor(store, producer, deployment.settings.kafka_topic, SOURCE).ingest_many(items[::-1])
+    finally:
+        producer.close()
+    assert len(report.sent) == clip.frames and not report.failed
+
+    instance = DagsterInstance.ephemeral()
+    requests = kafka_image_sensor(
+        build_sensor_context(resources=deployment.resources(), instance=instance)
+    ).run_requests
+    assert len(requests) >= 3  # 96 frames in batches of at most 40
+    for request in requests:
+        checks = helpers.check_results(_materialize(deployment, instance, request.partition_key, request.run_config))
+        assert checks["every_source_tracked"][0], checks["every_source_tracked"]
+    partitions = sorted({request.partition_key for request in requests})
+
+    documents = [store.get_record(layout.tracks_key(p, SOURCE), SourceTracks) for p in partitions]
+    assert sum(document.counts.frames for document in documents) == clip.frames
+    distinct = {(track.label, track.track_id) for document in documents for track in document.tracks}
+    assert dict(Counter(label for label, _ in distinct)) == clip.unique()
+    crossings = [c.direction for d in documents for t in d.tracks for c in t.crossings]
+    assert {"in": crossings.count("in"), "out": crossings.count("out")} == clip.crossing_counts()
+    summary = store.get_record(layout.track_summary_key(partitions[-1]), TrackSummary)
+    assert summary.sources[SOURCE] == documents[-1].counts and summary.version == "default"
+
+    # The tables answer the same, through the catalog `imgassets query` uses.
+    hours = HourRange(
+        layout.parse_partition(partitions[0]), layout.parse_partition(partitions[-1]) + timedelta(hours=1)
+    )
+    catalog = Catalog(deployment.settings)
+    rows = catalog.query(
+        "SELECT label, count(DISTINCT track_id) AS n FROM tracks WHERE source = ? GROUP BY 1", hours, [SOURCE]
+    ).to_pylist()
+    assert {row["label"]: row["n"] for row in rows} == clip.unique()
+    events = catalog.query(
+        "SELECT direction, count(*) AS n FROM events WHERE source = ? AND kind = 'crossing' GROUP BY 1", hours, [SOURCE]
+    ).to_pylist()
+    assert {row["direction"]: row["n"] for row in events} == clip.crossing_counts()
+
+    # A backfill of the hours (the whole hour each, no run config) gives the same tracks, ids included.
+    for partition in partitions:
+        _materialize(deployment, instance, partition)
+    again = [store.get_record(layout.tracks_key(p, SOURCE), SourceTracks) for p in partitions]
+    assert [d.model_dump(exclude={"generated_at"}) for d in again] == [
+        d.model_dump(exclude={"generated_at"}) for d in documents
+    ]
+
+
+def test_a_source_whose_tracking_fails_costs_only_itself(store, deployment) -> None:
+    """One source's frames break the tracker (a frame of width 0): its reason is kept, the other source is
+    tracked and written, and the check fails naming it."""
+    partition = "2026-12-06-10:00"
+    person = Sighting("person", 0.9, Box(x=10, y=10, w=50, h=120))
+
+    def walk(name: str, width: int) -> list[Frame]:
+        return [
+            Frame(
+                f"images/2026/12/06/10/0123456789ab-{name}{i}.jpg",
+                datetime(2026, 12, 6, 10, 5, i, tzinfo=UTC),
+                width,
+                480,
+                (person,),
+            )
+            for i in range(3)
+        ]
+
+    def frames(hour: str) -> dict[str, list[Frame]]:
+        return {"good": walk("good", 640), "bad": walk("bad", 0)} if hour == partition else {}
+
+    tracked = track_hour(store, partition, frames, load_sources(None), "default", None)
+    assert [document.source for document in tracked.documents] == ["good"]
+    assert "ZeroDivisionError" in tracked.failed["bad"]
+    assert store.get_optional(layout.tracks_key(partition, "good")) is not None
+    assert store.get_optional(layout.tracks_key(partition, "bad")) is None
+    assert store.get_record(layout.track_summary_key(partition), TrackSummary).failed == tracked.failed
+    assert not tracked_check(tracked, partition).passed
