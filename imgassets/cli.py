@@ -664,22 +664,32 @@ def up(demo: bool, viewer: bool) -> None:
     except (StackError, SettingsError, subprocess.CalledProcessError) as exc:
         _fail(str(exc))
     _print_status(running.status())
+    from imgassets.contract import viewer_link
+    from imgassets.synthetic_clips import DEMO_SOURCE, make_clip
+
     if demo:
         click.echo("ingesting demo photos …")
         ctx = click.get_current_context()
         with contextlib.suppress(SystemExit):
+            ctx.invoke(ingest, paths=(PROJECT_ROOT / "data" / "photos",), watch=False, max_size=None, workers=4)
+        # A gate camera's clip (people crossing a line, a truck, a dog; sources.toml draws the line and a zone).
+        clip = make_clip(settings.home / "demo")
+        click.echo(f"ingesting the demo clip of {DEMO_SOURCE} ({clip.frames} frames) …")
+        with contextlib.suppress(SystemExit):
             ctx.invoke(
                 ingest,
-                paths=(PROJECT_ROOT / "data" / "photos",),
+                paths=(clip.path,),
                 watch=False,
                 max_size=None,
-                every_seconds=1.0,
+                every_seconds=1 / clip.fps,
                 workers=4,
+                source_name=DEMO_SOURCE,
             )
     click.echo(
         f"\nDagster UI: {settings.dagster_url}   viewer: {settings.viewer_url}\n"
         "The sensor launches runs within seconds; watch them under Runs, detections under Catalog.\n"
         "Ingest your own: .venv/bin/imgassets ingest --source cam-2 DIR   (README: your first 10 minutes)\n"
+        f"The demo clip's tracks and crossings: {viewer_link(settings.viewer_url, 'source', name=DEMO_SOURCE)}\n"
         "Try another detector version on them: .venv/bin/imgassets versions backfill conf03 --last 24h --wait, "
         "then the viewer's Compare page."
     )

@@ -29,8 +29,9 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor'] "
-        "['conf03/comparison', 'conf03/detections', 'detection_summary', 'detection_table', 'detections', "
-        "'input608/comparison', 'input608/detections', 'int8/comparison', 'int8/detections', 'raw_images']"
+        "['conf03/comparison', 'conf03/detections', 'conf03/tracks', 'detection_summary', 'detection_table', "
+        "'detections', 'input608/comparison', 'input608/detections', 'input608/tracks', 'int8/comparison', "
+        "'int8/detections', 'int8/tracks', 'raw_images', 'tracks']"
     ), "the pipeline's assets, and those of each detector version of detector-versions.toml but the active one"
 
 

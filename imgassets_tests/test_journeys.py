@@ -37,10 +37,10 @@ from PIL import Image, ImageOps
 from imgassets import dagster_api
 from imgassets.detector import find_model_files
 from imgassets.settings import PROJECT_ROOT
+from imgassets.synthetic_clips import Clip, make_clip
 from imgassets_tests import layout_models
 from imgassets_tests.conftest import PHOTOS
 from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
-from imgassets_tests.synthetic_clips import Clip, make_clip
 
 pytestmark = pytest.mark.e2e
 
@@ -192,7 +192,7 @@ def _describe_camera(stack: Stack, clip: Clip) -> None:
 def tracked_clip(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Clip:
     """The user describes their gate camera in sources.toml, then `imgassets ingest --every 0.125 --source
     cam-gate-journey gate.mp4`: a clip whose objects, crossings and visits are known by construction
-    (imgassets_tests/synthetic_clips.py). Ready when the hours' track summaries count every frame."""
+    (imgassets/synthetic_clips.py). Ready when the hours' track summaries count every frame."""
     from imgassets import layout
     from imgassets.records import TrackSummary
 

@@ -18,9 +18,9 @@ from imgassets.defs.tracks import track_hour, tracked_check, tracks
 from imgassets.query import Catalog, HourRange
 from imgassets.records import Box, SourceTracks, TrackSummary
 from imgassets.sources import load_sources
+from imgassets.synthetic_clips import Clip, make_clip
 from imgassets.tracking import Frame, Sighting
 from imgassets_tests import helpers
-from imgassets_tests.synthetic_clips import Clip, make_clip
 
 pytestmark = pytest.mark.integration
 ASSETS = [image_batch, detection_summary, detection_table, tracks]

@@ -28,6 +28,8 @@ import numpy as np
 from imgassets.settings import PROJECT_ROOT
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
+#: The source `imgassets stack up` ingests the gate clip as (sources.toml draws its line and zone).
+DEMO_SOURCE = "cam-gate"
 
 Point = tuple[float, float]
 Rect = tuple[int, int, int, int]  # x, y, w, h in pixels
