@@ -111,6 +111,23 @@ class Clip:
         counts = Counter(crossing.direction for crossing in self.crossings)
         return {"in": counts["in"], "out": counts["out"]}
 
+    def camera(self, line: str = "gate", zone: str = "left-half") -> dict[str, object]:
+        """The clip's line and zone as a source's table of sources.toml (`SourceConfig`)."""
+        (start, end), inside = self.line, self.in_point
+        return {
+            "lines": {line: {"from": list(start), "to": list(end), "in_side": list(inside)}},
+            "zones": {zone: {"points": [list(point) for point in self.zone]}},
+        }
+
+    def sources_toml(self, source: str, line: str = "gate", zone: str = "left-half") -> str:
+        """What a user writes in sources.toml to describe the clip's camera as `source`."""
+        (start, end), inside = self.line, self.in_point
+        points = ", ".join(f"[{x}, {y}]" for x, y in self.zone)
+        return (
+            f"\n[sources.{source}.lines.{line}]\nfrom = {list(start)}\nto = {list(end)}\nin_side = {list(inside)}\n"
+            f"\n[sources.{source}.zones.{zone}]\npoints = [{points}]\n"
+        )
+
 
 @dataclass(frozen=True)
 class Actor:

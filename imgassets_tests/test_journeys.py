@@ -176,18 +176,6 @@ def test_a_watched_folder_with_a_source_is_found_by_it(stack: Stack, tmp_path: P
     assert "arrived.jpg" in out, out + err
 
 
-def _describe_camera(stack: Stack, clip: Clip) -> None:
-    """What the user adds to sources.toml: the gate line and the zone of the clip's camera."""
-    sources = Path(stack.env["IMGASSETS_SOURCES_FILE"])
-    (start, end), inside = clip.line, clip.in_point
-    zone = ", ".join(f"[{x}, {y}]" for x, y in clip.zone)
-    sources.write_text(
-        sources.read_text()
-        + f"\n[sources.{TRACKS_SOURCE}.lines.{TRACKS_LINE}]\nfrom = {list(start)}\nto = {list(end)}\n"
-        + f"in_side = {list(inside)}\n\n[sources.{TRACKS_SOURCE}.zones.{TRACKS_ZONE}]\npoints = [{zone}]\n"
-    )
-
-
 @pytest.fixture(scope="module")
 def tracked_clip(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Clip:
     """The user describes their gate camera in sources.toml, then `imgassets ingest --every 0.125 --source
@@ -197,7 +185,8 @@ def tracked_clip(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Clip
     from imgassets.records import TrackSummary
 
     clip = make_clip(tmp_path_factory.mktemp("gate-clip"))
-    _describe_camera(stack, clip)
+    sources = Path(stack.env["IMGASSETS_SOURCES_FILE"])
+    sources.write_text(sources.read_text() + clip.sources_toml(TRACKS_SOURCE, TRACKS_LINE, TRACKS_ZONE))
     result = cli(stack.env, "ingest", "--every", str(1 / clip.fps), "--source", TRACKS_SOURCE, str(clip.path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"sent {clip.frames}, already ingested 0, failed 0" in result.stdout, result.stdout

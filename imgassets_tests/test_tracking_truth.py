@@ -50,14 +50,7 @@ class Detected:
         ]
 
     def config(self, algorithm: str = "ocsort") -> SourceConfig:
-        (start, end), inside = self.clip.line, self.clip.in_point
-        return SourceConfig.model_validate(
-            {
-                "lines": {"gate": {"from": start, "to": end, "in_side": inside}},
-                "zones": {"left-half": {"points": list(self.clip.zone)}},
-                "tracker": {"algorithm": algorithm},
-            }
-        )
+        return SourceConfig.model_validate(self.clip.camera() | {"tracker": {"algorithm": algorithm}})
 
 
 @pytest.fixture(scope="module")

@@ -18,24 +18,13 @@ from imgassets.defs.tracks import track_hour, tracked_check, tracks
 from imgassets.query import Catalog, HourRange
 from imgassets.records import Box, SourceTracks, TrackSummary
 from imgassets.sources import load_sources
-from imgassets.synthetic_clips import Clip, make_clip
+from imgassets.synthetic_clips import make_clip
 from imgassets.tracking import Frame, Sighting
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
 ASSETS = [image_batch, detection_summary, detection_table, tracks]
 SOURCE = "cam-gate-test"
-
-
-def _sources_file(directory: Path, clip: Clip) -> Path:
-    (start, end), inside = clip.line, clip.in_point
-    zone = ", ".join(f"[{x}, {y}]" for x, y in clip.zone)
-    path = directory / "sources.toml"
-    path.write_text(
-        f"[sources.{SOURCE}.lines.gate]\nfrom = {list(start)}\nto = {list(end)}\nin_side = {list(inside)}\n"
-        f"[sources.{SOURCE}.zones.left-half]\npoints = [{zone}]\n"
-    )
-    return path
 
 
 def _materialize(deployment: helpers.Deployment, instance: DagsterInstance, partition: str, run_config=None):
@@ -48,7 +37,9 @@ def _materialize(deployment: helpers.Deployment, instance: DagsterInstance, part
 
 def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, store, deployment, tmp_path: Path) -> None:
     clip = make_clip(tmp_path)
-    deployment = deployment.with_values(sources_file=_sources_file(tmp_path, clip), batch_max_images=40)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(clip.sources_toml(SOURCE))
+    deployment = deployment.with_values(sources_file=sources, batch_max_images=40)
     producer = deployment.producer()
     try:
         items = list(ingest.path_items([clip.path], every_seconds=1 / clip.fps))
