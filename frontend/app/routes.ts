@@ -19,6 +19,8 @@ export default [
   route(path("compare"), "routes/compare.tsx"),
   // The splat is the image's S3 key; same query, and show=a|b
   route(path("compare_image"), "routes/compare.image.tsx"),
+  // ?last=24h or ?from=…&to=…: one source's (camera's) tracked objects, lines and zones
+  route(path("source"), "routes/source.tsx"),
   // Access (docs/security.md): the login page (login mode), signing out, the health check.
   route(path("login"), "routes/login.tsx"),
   route(path("logout"), "routes/logout.ts"),

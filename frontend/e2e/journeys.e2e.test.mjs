@@ -9,6 +9,9 @@
 //   JOURNEY_VERSION       the detector version the user backfilled (`imgassets versions backfill NAME`)
 //   JOURNEY_ADDED         JSON: the version the user added (`imgassets versions add NAME --onnx FILE`, then
 //                         backfilled): {name, model (the file's name), layout}
+//   JOURNEY_TRACKS        optional, JSON: the truth of a synthetic clip the test ingested and tracked,
+//                         {source, unique: {class: distinct objects}, crossings: {line: {in, out}}, zones: [names],
+//                         lines: [names]}; without it the source page's journey is skipped
 //   SCREENSHOTS_DIR       where the README's screenshots go (docs/screenshots)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -33,6 +36,8 @@ const VERSION = env("JOURNEY_VERSION");
 /** @type {{name: string, model: string, layout: string}} */
 const ADDED = JSON.parse(env("JOURNEY_ADDED"));
 const SCREENSHOTS = env("SCREENSHOTS_DIR");
+/** @type {{source: string, unique: Record<string, number>, crossings: Record<string, {in: number, out: number}>, zones: string[], lines: string[]} | null} */
+const TRACKS = process.env.JOURNEY_TRACKS ? JSON.parse(process.env.JOURNEY_TRACKS) : null;
 const PHONE = { width: 390, height: 844 };
 
 /** Rows of `text` over the last day's tables, as `imgassets query` gives them. */
@@ -192,6 +197,69 @@ describe("the source the user named", () => {
   });
 });
 
+describe(
+  "a tracked camera's source page",
+  { skip: TRACKS === null ? "JOURNEY_TRACKS is not set: no tracked clip was ingested, so no source page to check" : false },
+  () => {
+    /** The number a test id's element shows (thousands separators dropped). */
+    const shown = async (testId) => {
+      const element = page.getByTestId(testId);
+      assert.equal(await element.count(), 1, `one element [data-testid="${testId}"]`);
+      const text = (await element.innerText()).trim();
+      assert.match(text, /^[\d,]+$/, `[data-testid="${testId}"] shows ${JSON.stringify(text)}`);
+      return Number(text.replaceAll(",", ""));
+    };
+
+    it("counts each distinct object, crossing and zone, draws the lines and zones, and strips the latest frames", async () => {
+      const { source, unique, crossings, zones, lines } = TRACKS;
+      const url = `${VIEWER_URL}/sources/${encodeURIComponent(source)}?last=24h`;
+      const response = await page.goto(url);
+      assert.equal(response.status(), 200, url);
+      assert.equal((await page.locator("h1").innerText()).trim(), `Source ${source}`);
+
+      for (const [label, count] of Object.entries(unique)) {
+        assert.equal(await shown(`unique-${label}`), count, `distinct ${label}s`);
+      }
+      for (const [line, count] of Object.entries(crossings)) {
+        assert.equal(await shown(`crossing-${line}-in`), count.in ?? 0, `crossings of ${line} in`);
+        assert.equal(await shown(`crossing-${line}-out`), count.out ?? 0, `crossings of ${line} out`);
+      }
+      for (const zone of zones) assert.ok((await shown(`zone-${zone}-visits`)) >= 0);
+
+      const drawing = page.getByTestId("lines-zones");
+      for (const line of lines) {
+        assert.equal(await drawing.locator(`[aria-label="line ${line}"]`).count(), 1, `line ${line} is drawn`);
+      }
+      for (const zone of zones) {
+        assert.equal(await drawing.locator(`[aria-label="zone ${zone}"]`).count(), 1, `zone ${zone} is drawn`);
+      }
+
+      const frames = page.getByTestId("strip-frame");
+      assert.ok((await frames.count()) >= 1, "the strip has no frame");
+      const boxed = frames.filter({ has: page.locator("[data-track-id]") });
+      assert.ok((await boxed.count()) >= 1, "no strip frame has a box with a track id");
+      const trackIds = await boxed.first().locator("[data-track-id]").evaluateAll((boxes) =>
+        boxes.map((box) => box.getAttribute("data-track-id")),
+      );
+      assert.ok(trackIds.every((id) => id && id.length >= 6), JSON.stringify(trackIds));
+
+      await page.waitForLoadState("networkidle");
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll(".lines-zones img")].every((img) => img.complete && img.naturalWidth > 0),
+      );
+      await screenshot("source.png", true);
+
+      // A frame of the strip opens its image's page.
+      const key = await boxed.first().getAttribute("data-image-key");
+      assert.ok(key, "the strip frame names no image key");
+      await boxed.first().click();
+      await page.waitForURL((next) => decodeURIComponent(next.pathname) === `/images/${key}`);
+      await page.locator(".key code").waitFor();
+      assert.equal(await page.locator(".key code").innerText(), key);
+    });
+  },
+);
+
 describe("on a phone", () => {
   it("shows the journey's pages without sideways scrolling", async () => {
     await page.setViewportSize(PHONE);
@@ -200,6 +268,7 @@ describe("on a phone", () => {
       `/hours/${hourOf(keys[0])}?source=${SOURCE}`,
       `/images/${withClass[0]}`,
       `/search?last=1d&source=${SOURCE}`,
+      ...(TRACKS === null ? [] : [`/sources/${encodeURIComponent(TRACKS.source)}?last=24h`]),
     ];
     for (const path of pages) {
       await page.goto(`${VIEWER_URL}${path}`);

@@ -1,8 +1,9 @@
 /**
  * The server's client of the query endpoint (`imgassets serve-queries`, imgassets/query_server.py): DuckDB over
  * the hours' Parquet tables in S3, for the search page, its downloads, the hour grids and the overview's latest
- * images; and the detector versions' comparisons (imgassets/comparisons.py), for the compare pages. Only this
- * server calls it (IMGASSETS_QUERY_URL); the browser never does.
+ * images; the detector versions' comparisons (imgassets/comparisons.py), for the compare pages; and a source's
+ * tracked objects (imgassets/source_pages.py), for the source pages. Only this server calls it
+ * (IMGASSETS_QUERY_URL); the browser never does.
  *
  * Every call sends `Authorization: Bearer <IMGASSETS_QUERY_TOKEN>`: the endpoint answers nobody else.
  *
@@ -17,9 +18,12 @@ import type {
   ImageComparison,
   ImageRow,
   SearchPage,
+  SourcePage,
   VersionInfo,
   VersionList,
 } from "./records.generated";
+import type { TimeRange } from "./search";
+import { sourceParams } from "./sources";
 import { encodeSplat } from "./viewer-routes";
 
 // The endpoint's answers are part of the contract (imgassets/search.py → contract/records.schema.json →
@@ -38,6 +42,8 @@ export type ImageCompareResponse = ImageComparison;
 export type DetectorVersion = VersionInfo;
 /** GET /versions: every detector version, by name, and the active one's name. */
 export type VersionsResponse = VersionList;
+/** GET /sources/{name} */
+export type SourceResponse = SourcePage;
 
 export type DownloadFormat = "csv" | "parquet";
 export const DOWNLOAD_FORMATS: readonly DownloadFormat[] = ["csv", "parquet"];
@@ -236,6 +242,14 @@ export function compareImage(
     new URLSearchParams(),
     signal,
   );
+}
+
+/**
+ * One source's (camera's) tracked objects over `range` (the endpoint's default when none: the last 24 hours):
+ * its counts hour by hour and in total, its latest hour's lines, zones and last tracked frames.
+ */
+export function sourcePage(name: string, range: TimeRange, signal?: AbortSignal): Promise<SourceResponse> {
+  return getJson<SourceResponse>(`/sources/${encodeURIComponent(name)}`, sourceParams(range), signal);
 }
 
 /** Every image matching `params` as a file: the endpoint's answer, streamed, with its type and file name. */

@@ -4,6 +4,7 @@ import { loader as compareLoader } from "../routes/compare";
 import { loader as hourLoader } from "../routes/hour";
 import { loader as downloadLoader } from "../routes/search.download";
 import { loader as searchLoader } from "../routes/search";
+import { loader as sourceLoader } from "../routes/source";
 import { config } from "./config.server";
 import { PAGE_SIZE } from "./grid";
 import { guard } from "./http.server";
@@ -15,6 +16,7 @@ import {
   hourImages,
   listVersions,
   searchImages,
+  sourcePage,
 } from "./query.server";
 import type { Summary } from "./records";
 import * as summaries from "./summaries.server";
@@ -455,5 +457,90 @@ describe("compare routes", () => {
       shouldRevalidate({ currentUrl: at(from), nextUrl: at(to), defaultShouldRevalidate: true } as never);
     expect(revalidates("?version=conf03", "?version=conf03&show=a")).toBe(false);
     expect(revalidates("?version=conf03&show=a", "?version=input608&show=a")).toBe(true);
+  });
+});
+
+describe("source route", () => {
+  const SOURCE = {
+    source: "cam-gate",
+    version: "default",
+    from: "2026-11-24T16:00:00+00:00",
+    to: "2026-11-25T16:00:00+00:00",
+    hours: [
+      {
+        partition: "2026-11-25-04:00",
+        frames: 120,
+        unique_objects: { person: 3, truck: 1 },
+        crossings: { gate: { in: 3, out: 2 } },
+        zones: { "left-half": { visits: 4, dwell_s: 12.5 } },
+      },
+    ],
+    unique_objects: { person: 3, truck: 1 },
+    crossings: { gate: { in: 3, out: 2 } },
+    zones: { "left-half": { visits: 4, dwell_s: 12.5 } },
+    lines: { gate: { start: [0, 0.5], end: [1, 0.5], in_side: [0.5, 0.9] } },
+    zone_shapes: { "left-half": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
+    latest_partition: "2026-11-25-04:00",
+    strip: [],
+  };
+
+  it("asks the endpoint for the source, its name encoded, over the URL's range or the last 24 hours", async () => {
+    const asked = endpoint(() => json(SOURCE));
+    const page = (await sourceLoader(args("/sources/cam-gate", { name: "cam-gate" }))) as {
+      name: string;
+      error: null;
+      result: { unique_objects: Record<string, number> };
+    };
+    expect(asked[0].pathname).toBe("/sources/cam-gate");
+    expect(Object.fromEntries(asked[0].searchParams)).toEqual({ last: "24h" });
+    expect(page.name).toBe("cam-gate");
+    expect(page.error).toBeNull();
+    expect(page.result.unique_objects).toEqual({ person: 3, truck: 1 });
+
+    await sourceLoader(args("/sources/site:north@2?from=2026-11-25-04:00&to=2026-11-25-05:00", { name: "site:north@2" }));
+    expect(asked[1].pathname).toBe("/sources/site%3Anorth%402");
+    expect(Object.fromEntries(asked[1].searchParams)).toEqual({ from: "2026-11-25-04:00", to: "2026-11-25-05:00" });
+    await sourcePage("cam-gate", { last: "7d", from: null, to: null });
+    expect(asked[2].search).toBe("?last=7d");
+  });
+
+  it("redirects a form submission to the canonical URL", async () => {
+    const asked = endpoint(() => json(SOURCE));
+    const form = (await caught(
+      sourceLoader(args("/sources/cam-gate?last=&from=2026-11-25T04%3A00&to=", { name: "cam-gate" })),
+    )) as Response;
+    expect(form.status).toBe(302);
+    expect(form.headers.get("Location")).toBe("/sources/cam-gate?from=2026-11-25T04:00");
+    expect(asked).toHaveLength(0);
+  });
+
+  it("refuses what is not a source name with a 400, without asking", async () => {
+    const asked = endpoint(() => json(SOURCE));
+    for (const name of ["../search", "a b", "-cam", "x".repeat(65)]) {
+      const thrown = (await caught(sourceLoader(args(`/sources/${encodeURIComponent(name)}`, { name })))) as {
+        init: { status: number };
+        data: { message: string };
+      };
+      expect(thrown.init.status).toBe(400);
+      expect(thrown.data.message).toContain("is not a source name");
+    }
+    expect(asked).toHaveLength(0);
+  });
+
+  it("shows the endpoint's refusal on the page with status 400, and answers 503 when it is down", async () => {
+    endpoint(() => json({ error: "from must be before to" }, 400));
+    const answer = (await sourceLoader(
+      args("/sources/cam-gate?from=2026-11-26&to=2026-11-25", { name: "cam-gate" }),
+    )) as unknown as { data: { error: string; result: null }; init: { status: number } };
+    expect(answer.init.status).toBe(400);
+    expect(answer.data.error).toBe("from must be before to");
+    expect(answer.data.result).toBeNull();
+
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    endpoint(() => Promise.reject(new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })));
+    const thrown = (await caught(sourceLoader(args("/sources/cam-gate", { name: "cam-gate" })))) as {
+      init: { status: number };
+    };
+    expect(thrown.init.status).toBe(503);
   });
 });

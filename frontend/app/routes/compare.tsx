@@ -275,6 +275,58 @@ function Disagreements({ query, result }: { query: CompareQuery; result: Result 
   );
 }
 
+/** Distinct objects per class of each version, from its tracks (none until the versions' tracks are written). */
+function UniqueObjects({ result }: { result: Result }) {
+  const a = result.unique_a ?? {};
+  const b = result.unique_b ?? {};
+  const labels = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(
+    (x, y) => Math.max(b[y] ?? 0, a[y] ?? 0) - Math.max(b[x] ?? 0, a[x] ?? 0) || x.localeCompare(y),
+  );
+  if (labels.length === 0) return null;
+  return (
+    <section>
+      <h2>Distinct objects (tracks)</h2>
+      <p className="muted">
+        Each version&apos;s objects followed from frame to frame over the compared hours, each counted once however
+        many frames it is in.
+      </p>
+      <div className="table-scroll">
+        <table className="unique-objects" data-testid="compare-unique">
+          <thead>
+            <tr>
+              <th>Class</th>
+              <th>{result.version_a} (A)</th>
+              <th>{result.version_b} (B)</th>
+              <th>B − A</th>
+            </tr>
+          </thead>
+          <tbody>
+            {labels.map((label) => {
+              const [countA, countB] = [a[label] ?? 0, b[label] ?? 0];
+              return (
+                <tr key={label} data-label={label} data-a={countA} data-b={countB}>
+                  <td>
+                    <i className="swatch" style={{ background: classColor(label) }} /> {label}
+                  </td>
+                  <td data-field="a" data-testid={`unique-a-${label}`}>
+                    {countA}
+                  </td>
+                  <td data-field="b" data-testid={`unique-b-${label}`}>
+                    {countB}
+                  </td>
+                  <td data-field="difference" className={countB > countA ? "more" : countB < countA ? "fewer" : undefined}>
+                    {signedDifference(countA, countB)}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 function Comparison({ query, result }: { query: CompareQuery; result: Result }) {
   const unreadable = result.unreadable ?? [];
   return (
@@ -336,6 +388,8 @@ function Comparison({ query, result }: { query: CompareQuery; result: Result }) 
           </table>
         </div>
       </section>
+
+      <UniqueObjects result={result} />
 
       <Disagreements query={query} result={result} />
     </>

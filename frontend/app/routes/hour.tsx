@@ -1,3 +1,4 @@
+import { Fragment } from "react";
 import { Form, Link, redirect } from "react-router";
 import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
@@ -5,6 +6,7 @@ import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
 import { guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
 import { hourImages } from "../lib/query.server";
+import { hourRange, isSourceName, sourceString } from "../lib/sources";
 import { loadSummary } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/hour";
@@ -92,6 +94,42 @@ function EmptyHour({ partition, next }: Pick<HourData, "partition" | "next">) {
   );
 }
 
+/** The hour's sources, each leading to its tracked objects in this hour (the chosen one's first). */
+function HourSourceLinks({
+  partition,
+  next,
+  sources,
+  chosen,
+}: {
+  partition: string;
+  next: string;
+  sources: string[];
+  chosen: string | null;
+}) {
+  const named = [...sources]
+    .sort((a, b) => Number(b === chosen) - Number(a === chosen) || a.localeCompare(b))
+    .filter(isSourceName);
+  if (named.length === 0) return null;
+  const range = sourceString(hourRange(partition, next));
+  return (
+    <p className="source-links muted" data-testid="source-pages">
+      Tracked objects of this hour:{" "}
+      {named.map((source, index) => (
+        <Fragment key={source}>
+          {index > 0 && " · "}
+          <Link
+            to={viewerPath("source", { name: source }) + range}
+            title={`Distinct objects, line crossings and zones of ${source} in ${partition}`}
+            data-source={source}
+          >
+            {source}
+          </Link>
+        </Fragment>
+      ))}
+    </p>
+  );
+}
+
 function SummarizedHour({ loaderData }: { loaderData: Extract<HourData, { kind: "summarized" }> }) {
   const { partition, query, page, classCounts, imagesWithClass, rejected, rejectedCount, sourceCounts } = loaderData;
   const labels = Object.keys(classCounts).sort();
@@ -157,6 +195,8 @@ function SummarizedHour({ loaderData }: { loaderData: Extract<HourData, { kind: 
           <span className="muted">the minimum count applies to a chosen class</span>
         )}
       </Form>
+
+      <HourSourceLinks partition={partition} next={loaderData.next} sources={sources} chosen={query.source} />
 
       {!loaderData.noTable && (
         <p className="result-count" data-total={page.total}>

@@ -6,8 +6,9 @@ import { CountBadges, displayName } from "../components/ImageCard";
 import { classColor } from "../lib/colors";
 import { config } from "../lib/config.server";
 import { fail, guard } from "../lib/http.server";
-import { parseImageKey } from "../lib/layout";
+import { parseImageKey, shiftPartition } from "../lib/layout";
 import { newSearch, searchString } from "../lib/search";
+import { hourRange, isSourceName, sourceString } from "../lib/sources";
 import type { DetectionRecord, Rejection } from "../lib/records";
 import { StorageError, getJson } from "../lib/s3.server";
 import { viewerPath } from "../lib/viewer-routes";
@@ -49,10 +50,20 @@ function time(value: string | null): string {
   return value === null ? "—" : new Date(value).toISOString();
 }
 
-function Provenance({ record, dagsterRunUrl }: { record: DetectionRecord; dagsterRunUrl: string }) {
+function Provenance({
+  record,
+  partition,
+  dagsterRunUrl,
+}: {
+  record: DetectionRecord;
+  /** the image's upload hour */
+  partition: string;
+  dagsterRunUrl: string;
+}) {
   const { provenance: p } = record;
   const frame = p.source?.video_frame;
   const sourceName = p.source?.name ?? p.source?.host ?? "unknown";
+  const nextHour = shiftPartition(partition, 1);
   return (
     <dl className="provenance">
       <dt>Kafka message</dt>
@@ -82,6 +93,20 @@ function Provenance({ record, dagsterRunUrl }: { record: DetectionRecord; dagste
         {/* What the tables and search group by: the name given at ingest, else the host (Source.label). */}
         <Link to={viewerPath("search") + searchString(newSearch({ source: sourceName }))}>{sourceName}</Link>
       </dd>
+      {isSourceName(sourceName) && (
+        <>
+          <dt>Tracks</dt>
+          <dd data-field="source-tracks">
+            {/* The source page of the image's hour: its objects followed from frame to frame, lines and zones. */}
+            <Link
+              to={viewerPath("source", { name: sourceName }) + sourceString(hourRange(partition, nextHour))}
+              data-testid="source-page-link"
+            >
+              objects tracked on {sourceName} this hour
+            </Link>
+          </dd>
+        </>
+      )}
       <dt>File</dt>
       <dd data-field="source">
         {p.source?.path ?? record.source_image_path}
@@ -110,7 +135,15 @@ function Provenance({ record, dagsterRunUrl }: { record: DetectionRecord; dagste
   );
 }
 
-function DetectedImage({ record, dagsterRunUrl }: { record: DetectionRecord; dagsterRunUrl: string }) {
+function DetectedImage({
+  record,
+  partition,
+  dagsterRunUrl,
+}: {
+  record: DetectionRecord;
+  partition: string;
+  dagsterRunUrl: string;
+}) {
   const labels = [...new Set(record.detections.map((d) => d.label))].sort();
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
   const [minConfidence, setMinConfidence] = useState(0);
@@ -167,7 +200,7 @@ function DetectedImage({ record, dagsterRunUrl }: { record: DetectionRecord; dag
         <CountBadges counts={record.counts} />
         <DetectionTable detections={record.detections} isShown={(d) => isShown(d.label, d.confidence)} />
         <h2>Provenance</h2>
-        <Provenance record={record} dagsterRunUrl={dagsterRunUrl} />
+        <Provenance record={record} partition={partition} dagsterRunUrl={dagsterRunUrl} />
       </aside>
     </div>
   );
@@ -190,7 +223,7 @@ export default function Image({ loaderData }: Route.ComponentProps) {
         <code>{data.key}</code>
       </p>
       {data.kind === "detected" ? (
-        <DetectedImage record={data.record} dagsterRunUrl={data.dagsterRunUrl} />
+        <DetectedImage record={data.record} partition={data.partition} dagsterRunUrl={data.dagsterRunUrl} />
       ) : (
         <section className="rejection" data-testid="rejection">
           <h2>Rejected</h2>

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { Fragment, useEffect } from "react";
 import { Link, useRevalidator } from "react-router";
 import { HourChart } from "../components/HourChart";
 import { ImageCard } from "../components/ImageCard";
@@ -8,6 +8,7 @@ import { guard } from "../lib/http.server";
 import { TIMELINE_HOURS, buildOverview, timelineRange } from "../lib/overview";
 import { QueryEndpointError, type QueryImage, searchImages } from "../lib/query.server";
 import { type SearchQuery, endpointParams, newSearch, searchString } from "../lib/search";
+import { isSourceName, sourceString } from "../lib/sources";
 import { loadRecentSummaries } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/overview";
@@ -72,6 +73,29 @@ function EmptyState() {
       </ol>
       <p>This page refreshes by itself: hours appear here as soon as their summaries are written.</p>
     </section>
+  );
+}
+
+/** Each source's page (its tracked objects, lines and zones) over the overview's hours. */
+function SourceLinks({ sources, range }: { sources: string[]; range: SearchQuery }) {
+  const named = sources.filter(isSourceName);
+  if (named.length === 0) return null;
+  return (
+    <p className="source-links" data-testid="source-pages">
+      Tracked objects, line crossings and zones:{" "}
+      {named.map((source, index) => (
+        <Fragment key={source}>
+          {index > 0 && " · "}
+          <Link
+            to={viewerPath("source", { name: source }) + sourceString(range)}
+            title={`Distinct objects, line crossings and zones of ${source}`}
+            data-source={source}
+          >
+            {source}
+          </Link>
+        </Fragment>
+      ))}
+    </p>
   );
 }
 
@@ -147,6 +171,7 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
                   ))}
                 </tbody>
               </table>
+              <SourceLinks sources={sources.map((s) => s.source)} range={search} />
             </>
           )}
         </section>
