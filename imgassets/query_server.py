@@ -117,6 +117,14 @@ def _int(request: Request, name: str, default: int) -> int:
         raise QueryError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _range(request: Request, default_last: str) -> HourRange:
+    """The hours `from`, `to` and `last` ask for; none of them: the last `default_last`."""
+    params = request.query_params
+    if not any(params.get(name) for name in ("from", "to", "last")):
+        return HourRange.parse(None, None, default_last)
+    return HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
+
+
 def _search(request: Request, paged: bool = True) -> search.Search:
     params = request.query_params
     hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
@@ -200,16 +208,12 @@ def app(settings: Settings, require_token: bool = True) -> Starlette:
 
     def compare(request: Request) -> Response:
         params = request.query_params
-        if not any(params.get(name) for name in ("from", "to", "last")):
-            hours = HourRange.parse(None, None, "7d")
-        else:
-            hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
         return _model(
             comparisons.compare_page(
                 store,
                 detector.versions(),
                 request.path_params["version"],
-                hours,
+                _range(request, "7d"),
                 params.get("sort") or "difference",
                 _int(request, "page", 1),
                 _int(request, "page_size", 48),
@@ -224,12 +228,7 @@ def app(settings: Settings, require_token: bool = True) -> Starlette:
         )
 
     def source(request: Request) -> Response:
-        params = request.query_params
-        if not any(params.get(name) for name in ("from", "to", "last")):
-            hours = HourRange.parse(None, None, "24h")
-        else:
-            hours = HourRange.parse(params.get("from") or None, params.get("to") or None, params.get("last") or None)
-        return _model(source_pages.source_page(store, catalog, request.path_params["name"], hours))
+        return _model(source_pages.source_page(store, catalog, request.path_params["name"], _range(request, "24h")))
 
     def hour(request: Request) -> Response:
         partition = request.path_params["partition"]

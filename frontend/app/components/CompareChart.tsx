@@ -1,8 +1,8 @@
 import { percent } from "../lib/compare";
 import type { CompareHour } from "../lib/records";
 import { viewerPath } from "../lib/viewer-routes";
-import { barPlot, percentLength } from "./barPlot";
-import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
+import { barPlot } from "./barPlot";
+import { BarSlot, PairedBars, PlotSvg, hourLabel } from "./PlotParts";
 
 const HEIGHT = 220;
 const PAD = { top: 22, bottom: 30 };
@@ -35,19 +35,6 @@ export function CompareChart({
     Math.max(...hours.map((hour) => Math.max(hour.objects_a, hour.objects_b))),
     10,
   );
-  const half = plot.barWidth / 2;
-  const bar = (x: number, value: number, series: "a" | "b") => (
-    <rect
-      x={percentLength(x)}
-      y={plot.y(value)}
-      // a tenth of the pair's width between A's and B's bars
-      width={percentLength(half * 0.9)}
-      height={plot.y(0) - plot.y(value)}
-      className={`bar-fill series-${series}`}
-      data-series={series}
-      data-value={value}
-    />
-  );
   return (
     <figure className="chart compare-chart" data-hours={hours.length}>
       <PlotSvg plot={plot} aria-labelledby="compare-chart-caption">
@@ -66,8 +53,7 @@ export function CompareChart({
               data-objects-b={hour.objects_b}
               aria-label={title}
             >
-              {bar(plot.x(index), hour.objects_a, "a")}
-              {bar(plot.x(index) + half, hour.objects_b, "b")}
+              <PairedBars plot={plot} index={index} values={[["a", hour.objects_a], ["b", hour.objects_b]]} />
             </BarSlot>
           );
         })}

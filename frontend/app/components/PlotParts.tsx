@@ -100,6 +100,32 @@ export function BarSlot({
 }
 
 /** `2026-11-25-04:00` or `2026-11-25T04:00` → `11-25 04h`, an hour's label under its bar. */
+/** The two bars of one slot side by side (A beside B, in beside out): each half the slot wide, less a tenth of it
+ * between them; `series` names the bar's class (`series-{series}`) and its data attribute. */
+export function PairedBars({
+  plot,
+  index,
+  values,
+}: {
+  plot: BarPlot;
+  index: number;
+  values: readonly [string, number][];
+}) {
+  const half = plot.barWidth / 2;
+  return values.map(([series, value], position) => (
+    <rect
+      key={series}
+      x={percentLength(plot.x(index) + position * half)}
+      y={plot.y(value)}
+      width={percentLength(half * 0.9)}
+      height={plot.y(0) - plot.y(value)}
+      className={`bar-fill series-${series}`}
+      data-series={series}
+      data-value={value}
+    />
+  ));
+}
+
 export function hourLabel(hour: string): string {
   return `${hour.slice(5, 10)} ${hour.slice(11, 13)}h`;
 }

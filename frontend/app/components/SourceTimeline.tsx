@@ -1,7 +1,7 @@
 import { classColor } from "../lib/colors";
 import { type TimelineHour, plural } from "../lib/sources";
 import { barPlot, percentLength } from "./barPlot";
-import { BarSlot, PlotSvg, hourLabel } from "./PlotParts";
+import { BarSlot, PairedBars, PlotSvg, hourLabel } from "./PlotParts";
 
 const HEIGHT = 200;
 const PAD = { top: 22, bottom: 30 };
@@ -99,18 +99,6 @@ function CrossingsChart({ hours, link }: { hours: TimelineHour[]; link: (hour: T
     Math.max(...hours.map((hour) => Math.max(hour.in, hour.out))),
     8,
   );
-  const half = plot.barWidth / 2;
-  const bar = (x: number, value: number, series: "in" | "out") => (
-    <rect
-      x={percentLength(x)}
-      y={plot.y(value)}
-      width={percentLength(half * 0.9)}
-      height={plot.y(0) - plot.y(value)}
-      className={`bar-fill series-${series}`}
-      data-series={series}
-      data-value={value}
-    />
-  );
   return (
     <figure className="chart source-chart" data-testid="crossings-chart" data-hours={hours.length}>
       <PlotSvg plot={plot} aria-labelledby="source-crossings-caption">
@@ -129,8 +117,7 @@ function CrossingsChart({ hours, link }: { hours: TimelineHour[]; link: (hour: T
               data-in={hour.in}
               data-out={hour.out}
             >
-              {bar(plot.x(index), hour.in, "in")}
-              {bar(plot.x(index) + half, hour.out, "out")}
+              <PairedBars plot={plot} index={index} values={[["in", hour.in], ["out", hour.out]]} />
             </BarSlot>
           );
         })}
