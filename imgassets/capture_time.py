@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+#: Container epochs (MP4: 1904, AVI: 1970, Matroska: 2001): a time of 0, that is none written.
+_EPOCHS = frozenset({datetime(1904, 1, 1), datetime(1970, 1, 1), datetime(2001, 1, 1)})
 #: EXIF tags: DateTimeOriginal and its UTC offset (OffsetTimeOriginal) in the Exif IFD.
 _EXIF_IFD, _DATETIME_ORIGINAL, _OFFSET_ORIGINAL = 0x8769, 0x9003, 0x9011
 
@@ -43,18 +45,19 @@ def _zone(offset: object) -> timezone:
 
 
 def video_start(path: Path) -> datetime | None:
-    """The video container's creation time (MP4/MOV `creation_time`), in UTC."""
-    import av
+    """The video's creation time (MP4/MOV `mvhd`, Matroska's DateUTC, …, read with hachoir), in UTC. Encoders
+    that write none leave 0, the format's epoch (1904 in MP4): that is no time."""
+    from hachoir.core import config
+    from hachoir.metadata import extractMetadata
+    from hachoir.parser import createParser
 
+    config.quiet = True  # hachoir reports every parser it tried on stderr
     try:
-        with av.open(str(path)) as container:
-            created = container.metadata.get("creation_time")
-    except (av.error.FFmpegError, OSError):
+        with createParser(str(path)) as parser:
+            metadata = extractMetadata(parser) if parser is not None else None
+            created = metadata.get("creation_date") if metadata is not None and metadata.has("creation_date") else None
+    except Exception:  # hachoir raises its own errors, and any of Python's, on a damaged file
         return None
-    if not created:
+    if not isinstance(created, datetime) or created.replace(tzinfo=None) in _EPOCHS:
         return None
-    try:
-        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    return created.replace(tzinfo=created.tzinfo or UTC).astimezone(UTC)

@@ -39,9 +39,15 @@ TEST_SECRET_KEY = secrets.token_urlsafe(24)
 pytest_plugins = ["imgassets_tests.e2e_stack"]
 
 REPORT: list[dict] = []
+#: Figures measured by tests (benchmark lines: timings are printed, never asserted), shown after the run.
+FIGURES: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
     if not REPORT:
         return
     columns = ["sent", "detections", "rejections", "dead_lettered", "lost", "duplicates"]

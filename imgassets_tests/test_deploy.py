@@ -327,7 +327,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
         f"AND run_id = '{run.run_id}' ORDER BY asset_key"
     )
     assert materialized == [
-        [f'["{a}"]', partition] for a in ("detection_summary", "detection_table", "detections", "raw_images")
+        [f'["{a}"]', partition] for a in ("detection_summary", "detection_table", "detections", "raw_images", "tracks")
     ]
     bodies = [
         deserialize_value(body, InstigatorState)

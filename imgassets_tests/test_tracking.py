@@ -203,18 +203,25 @@ def test_a_photo_is_taken_when_its_exif_says() -> None:
 
 
 def test_a_video_starts_when_its_container_says(tmp_path: Path) -> None:
-    import av
+    """OpenCV writes no creation time (0: MP4's epoch, 1904), so the clip has none; with its `mvhd` box's
+    creation time set (seconds since 1904, as a camera writes it), the video starts then."""
+    import struct
+
+    import cv2
     import numpy as np
 
     path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as container:
-        container.metadata["creation_time"] = "2026-12-06T08:15:00.000000Z"
-        stream = container.add_stream("mpeg4", rate=4)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
-        for _ in range(4):
-            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), dtype=np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    assert video_start(path) == datetime(2026, 12, 6, 8, 15, tzinfo=UTC)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 4.0, (32, 32))
+    for _ in range(4):
+        writer.write(np.zeros((32, 32, 3), dtype=np.uint8))
+    writer.release()
+    assert video_start(path) is None
+    data = bytearray(path.read_bytes())
+    box = data.find(b"mvhd")
+    assert box > 0 and data[box + 4] == 0  # version 0: 32-bit times after version and flags
+    taken = datetime(2026, 12, 6, 8, 15, tzinfo=UTC)
+    data[box + 8 : box + 12] = struct.pack(">I", int((taken - datetime(1904, 1, 1, tzinfo=UTC)).total_seconds()))
+    path.write_bytes(bytes(data))
+    assert video_start(path) == taken
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     assert video_start(tmp_path / "broken.mp4") is None

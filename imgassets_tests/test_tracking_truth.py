@@ -15,6 +15,7 @@ from imgassets.detector import load_detector
 from imgassets.sources import SourceConfig
 from imgassets.synthetic_clips import Clip, make_clip, tracking_scores
 from imgassets.tracking import Frame, Sighting, tail, track_source
+from imgassets_tests.conftest import FIGURES
 
 HOUR = datetime(2026, 12, 6, 10, tzinfo=UTC)
 
@@ -107,7 +108,7 @@ def test_the_clip_across_an_hour_boundary_is_counted_once(detected: Detected) ->
     assert any(track.continued for track in second.tracks)
 
 
-def test_tracking_figures(detected: Detected, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tracking_figures(detected: Detected) -> None:
     """MOTA and IDF1 of both trackers on the clip, and the tracker's cost per frame against the forward pass."""
     clip = detected.clip
     frames = detected.frames()
@@ -136,5 +137,4 @@ def test_tracking_figures(detected: Detected, capsys: pytest.CaptureFixture[str]
             f"(truth {clip.crossing_counts()})  tracker {1000 * spent / clip.frames:.2f} ms/frame = "
             f"{spent / detected.forward_s:.1%} of the forward pass"
         )
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
+    FIGURES.extend(lines)
