@@ -28,6 +28,8 @@ from imgassets.storage import ObjectStore
 
 #: Frames in the strip: the latest hour's last frames with a track.
 STRIP_FRAMES = 12
+#: Events listed: the range's latest.
+EVENTS = 50
 
 
 class SourceHour(TrackCounts):
@@ -50,6 +52,19 @@ class StripFrame(BaseModel):
     boxes: list[StripBox]
 
 
+class SourceEvent(BaseModel):
+    """A line crossing or a zone visit, as the source page lists it."""
+
+    at: datetime
+    track_id: str
+    label: str
+    kind: str
+    name: str
+    direction: str | None
+    dwell_s: float | None
+    image_key: str
+
+
 class SourcePage(BaseModel):
     """The query endpoint's answer to GET /sources/{name}."""
 
@@ -68,6 +83,9 @@ class SourcePage(BaseModel):
     zone_shapes: dict[str, list[RelativePoint]]
     latest_partition: str | None
     strip: list[StripFrame]
+    #: The range's latest events (at most `EVENTS`), newest first, and how many it has in all.
+    events: list[SourceEvent]
+    event_count: int
     #: Hours whose track summary could not be read (their keys): left out of everything above.
     unreadable: list[str] = []
 
@@ -110,8 +128,8 @@ def strip(document: SourceTracks, frames: int = STRIP_FRAMES) -> list[StripFrame
 
 
 def source_page(store: ObjectStore, catalog: Catalog, source: str, hours: HourRange) -> SourcePage:
-    """The source's track counts over the range (one GET per hour, in parallel), its distinct objects (one query
-    over the range's `tracks` table), and the latest hour's frames."""
+    """The source's track counts over the range (one GET per hour, in parallel), its distinct objects and latest
+    events (a query each over the range's `tracks` and `events` tables), and the latest hour's frames."""
     if not layout.SOURCE_NAME.fullmatch(source):
         raise QueryError(f"not a source name: {source!r}")
     summaries, unreadable = _summaries(store, hours)
@@ -133,6 +151,12 @@ def source_page(store: ObjectStore, catalog: Catalog, source: str, hours: HourRa
         hours,
         [source],
     ).to_pylist()
+    events = catalog.query(
+        "SELECT at, track_id, label, kind, name, direction, dwell_s, image_key, count(*) OVER () AS total "
+        "FROM events WHERE source = ? ORDER BY at DESC, track_id, kind, name LIMIT ?",
+        hours,
+        [source, EVENTS],
+    ).to_pylist()
     latest = None
     if timeline:
         stored = store.get_optional(layout.tracks_key(timeline[-1].partition, source))
@@ -151,5 +175,7 @@ def source_page(store: ObjectStore, catalog: Catalog, source: str, hours: HourRa
         zone_shapes=latest.zones if latest else {},
         latest_partition=latest.partition if latest else None,
         strip=strip(latest) if latest else [],
+        events=[SourceEvent(**{k: v for k, v in row.items() if k != "total"}) for row in events],
+        event_count=events[0]["total"] if events else 0,
         unreadable=unreadable,
     )

@@ -304,6 +304,7 @@ def test_the_viewer_shows_what_the_user_ingested(
                 "unique": tracked_clip.unique(),
                 "crossings": {TRACKS_LINE: tracked_clip.crossing_counts()},
                 "zones": [TRACKS_ZONE],
+                "visits": {TRACKS_ZONE: sum(tracked_clip.zone_visits.values())},
                 "lines": [TRACKS_LINE],
             }
         ),

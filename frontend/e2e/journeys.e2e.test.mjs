@@ -11,6 +11,7 @@
 //                         backfilled): {name, model (the file's name), layout}
 //   JOURNEY_TRACKS        optional, JSON: the truth of a synthetic clip the test ingested and tracked,
 //                         {source, unique: {class: distinct objects}, crossings: {line: {in, out}}, zones: [names],
+//                         visits: {zone: visits},
 //                         lines: [names]}; without it the source page's journey is skipped
 //   SCREENSHOTS_DIR       where the README's screenshots go (docs/screenshots)
 import assert from "node:assert/strict";
@@ -211,7 +212,7 @@ describe(
     };
 
     it("counts each distinct object, crossing and zone, draws the lines and zones, and strips the latest frames", async () => {
-      const { source, unique, crossings, zones, lines } = TRACKS;
+      const { source, unique, crossings, zones, lines, visits } = TRACKS;
       const url = `${VIEWER_URL}/sources/${encodeURIComponent(source)}?last=24h`;
       const response = await page.goto(url);
       assert.equal(response.status(), 200, url);
@@ -224,7 +225,20 @@ describe(
         assert.equal(await shown(`crossing-${line}-in`), count.in ?? 0, `crossings of ${line} in`);
         assert.equal(await shown(`crossing-${line}-out`), count.out ?? 0, `crossings of ${line} out`);
       }
-      for (const zone of zones) assert.ok((await shown(`zone-${zone}-visits`)) >= 0);
+      for (const zone of zones) assert.equal(await shown(`zone-${zone}-visits`), visits[zone], `visits of ${zone}`);
+
+      // Every crossing and visit is listed (fewer than the page's 50), each as the user drew its line or zone.
+      const events = page.getByTestId("source-events");
+      for (const [line, count] of Object.entries(crossings)) {
+        for (const direction of ["in", "out"]) {
+          const rows = events.locator(`tbody tr[data-kind="crossing"][data-name="${line}"][data-direction="${direction}"]`);
+          assert.equal(await rows.count(), count[direction] ?? 0, `${line} ${direction} rows in the events table`);
+        }
+      }
+      for (const zone of zones) {
+        const rows = events.locator(`tbody tr[data-kind="zone"][data-name="${zone}"]`);
+        assert.equal(await rows.count(), visits[zone], `${zone} rows in the events table`);
+      }
 
       const drawing = page.getByTestId("lines-zones");
       for (const line of lines) {

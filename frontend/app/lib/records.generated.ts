@@ -572,6 +572,8 @@ export interface SourcePage {
   };
   latest_partition: string | null;
   strip: StripFrame[];
+  events: SourceEvent[];
+  event_count: number;
   unreadable?: string[];
 }
 /**
@@ -601,4 +603,17 @@ export interface StripBox {
   track_id: string;
   label: string;
   box: Box;
+}
+/**
+ * A line crossing or a zone visit, as the source page lists it.
+ */
+export interface SourceEvent {
+  at: string;
+  track_id: string;
+  label: string;
+  kind: string;
+  name: string;
+  direction: string | null;
+  dwell_s: number | null;
+  image_key: string;
 }

@@ -11,6 +11,7 @@ import { type TimeRange, newSearch, readableMinute, searchString } from "../lib/
 import {
   DEFAULT_SOURCE_LAST,
   SOURCE_PRESETS,
+  captureTime,
   featureNames,
   formatDwell,
   hourRange,
@@ -19,6 +20,7 @@ import {
   lineCount,
   parseSourceRange,
   plural,
+  shortTrackId,
   sourceString,
   timelineHours,
   zoneCount,
@@ -170,6 +172,58 @@ function Totals({ result }: { result: SourceResponse }) {
   );
 }
 
+/** The range's latest crossings and zone visits, newest first; each opens the frame it happened in. */
+function Events({ result }: { result: SourceResponse }) {
+  if (result.events.length === 0) return <p className="muted">No line crossings or zone visits in this range.</p>;
+  return (
+    <>
+      <p className="muted">
+        The latest {plural(result.events.length, "event")} of {result.event_count.toLocaleString("en-US")} in the
+        range, newest first (all of them: <code>imgassets query &quot;SELECT * FROM events WHERE source = …&quot;</code>).
+      </p>
+      <div className="table-scroll">
+        <table className="source-events" data-testid="source-events" data-total={result.event_count}>
+          <thead>
+            <tr>
+              <th scope="col">when (UTC)</th>
+              <th scope="col">track</th>
+              <th scope="col">class</th>
+              <th scope="col">event</th>
+              <th scope="col">frame</th>
+            </tr>
+          </thead>
+          <tbody>
+            {result.events.map((event) => (
+              <tr
+                key={`${event.at}-${event.track_id}-${event.kind}-${event.name}`}
+                data-kind={event.kind}
+                data-name={event.name}
+                data-direction={event.direction ?? ""}
+              >
+                <td>
+                  {event.at.slice(0, 10)} {captureTime(event.at)}
+                </td>
+                <td title={event.track_id}>
+                  <code>{shortTrackId(event.track_id)}</code>
+                </td>
+                <td>{event.label}</td>
+                <td>
+                  {event.kind === "crossing"
+                    ? `crossed ${event.name} ${event.direction ?? ""}`
+                    : `in ${event.name} for ${formatDwell(event.dwell_s ?? 0)}`}
+                </td>
+                <td>
+                  <Link to={viewerPath("image", { key: event.image_key })}>open</Link>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
 function Tracks({ name, result }: { name: string; result: SourceResponse }) {
   const hours = timelineHours(result.from, result.to, result.hours);
   const labels = Object.entries(result.unique_objects)
@@ -216,6 +270,11 @@ function Tracks({ name, result }: { name: string; result: SourceResponse }) {
             />
           </div>
         )}
+      </section>
+
+      <section>
+        <h2>Events</h2>
+        <Events result={result} />
       </section>
 
       <section>
