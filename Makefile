@@ -76,6 +76,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m imgassets.contract --check
+	$(BIN)/lint-imports --no-cache
 	cd frontend && npm run --silent lint
 
 test: setup test-deps lint
