@@ -453,11 +453,10 @@ def versions() -> None:
 
 
 def _detector_versions():
-    from imgassets.detector.versions import VersionsError
-    from imgassets.resources import DetectorResource
+    from imgassets.detector.versions import DetectorConfig, VersionsError
 
     try:
-        return DetectorResource.from_settings(get_settings_or_fail()).versions()
+        return DetectorConfig.from_settings(get_settings_or_fail()).versions()
     except VersionsError as exc:
         _fail(str(exc))
 

@@ -44,9 +44,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imgassets import comparisons, layout, search, source_pages
-from imgassets.detector.versions import VersionsError
+from imgassets.detector.versions import DetectorConfig, VersionsError
 from imgassets.query import Catalog, HourRange, QueryError, TablesUnavailable
-from imgassets.resources import DetectorResource
 from imgassets.settings import ENV_PREFIX, Settings, SettingsError
 from imgassets.storage import ObjectStore
 
@@ -204,7 +203,7 @@ def app(settings: Settings, require_token: bool = True) -> Starlette:
         )
 
     store = ObjectStore.from_settings(settings)
-    detector = DetectorResource.from_settings(settings)
+    detector = DetectorConfig.from_settings(settings)
 
     def compare(request: Request) -> Response:
         params = request.query_params

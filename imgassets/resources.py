@@ -18,7 +18,7 @@ from pydantic import PrivateAttr
 
 from imgassets import alerts, kafka_io
 from imgassets.detector import Detector, load_detector
-from imgassets.detector.versions import DEFAULT, DetectorVersion, Versions, load_versions
+from imgassets.detector.versions import DetectorConfig, DetectorVersion, Versions
 from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.sources import Sources, load_sources
 from imgassets.storage import ObjectStore, S3Access
@@ -132,15 +132,15 @@ class DetectorResource(ConfigurableResource):
         return cls(**_fields(cls, settings, "detector_"))
 
     def versions(self) -> Versions:
-        default = DetectorVersion(
-            name=DEFAULT,
+        return DetectorConfig(
             backend=self.backend,
             input_size=self.input_size,
             confidence=self.confidence,
             nms=self.nms,
             model_dir=Path(self.model_dir) if self.model_dir else None,
-        )
-        return load_versions(Path(self.versions_file) if self.versions_file else None, default, self.active_version)
+            versions_file=Path(self.versions_file) if self.versions_file else None,
+            active_version=self.active_version,
+        ).versions()
 
     def prepare(self, log: Callable[[str], None]) -> None:
         """Makes every version's model ready once: Darknet models converted to ONNX, `quantize` versions

@@ -32,7 +32,7 @@ from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions
 from imgassets.detector.layouts import Layout, Resize
 from imgassets.detector.model_files import ModelFiles, ModelFilesError, find_model_files
 from imgassets.detector.postprocess import CANDIDATE_FLOOR, NmsMode
-from imgassets.settings import PROJECT_ROOT
+from imgassets.settings import PROJECT_ROOT, Settings
 
 DEFAULT = "default"
 DEFAULT_FILE = PROJECT_ROOT / "detector-versions.toml"
@@ -200,6 +200,44 @@ class Versions:
             return self.versions[name]
         except KeyError:
             raise VersionsError(f"no detector version {name!r} (known: {', '.join(sorted(self.versions))})") from None
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """What configures the versions: the IMGASSETS_DETECTOR_* settings (the version `default`), the versions
+    file, the active version's name. The one builder of `Versions`, for the Dagster resource (whose fields these
+    are) and for the processes that load no Dagster (the query endpoint, the CLI)."""
+
+    backend: str
+    input_size: int
+    confidence: float
+    nms: float
+    model_dir: Path | None = None
+    versions_file: Path | None = None
+    active_version: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectorConfig:
+        return cls(
+            backend=settings.detector_backend,
+            input_size=settings.detector_input_size,
+            confidence=settings.detector_confidence,
+            nms=settings.detector_nms,
+            model_dir=settings.detector_model_dir,
+            versions_file=settings.detector_versions_file,
+            active_version=settings.detector_active_version,
+        )
+
+    def versions(self) -> Versions:
+        default = DetectorVersion(
+            name=DEFAULT,
+            backend=self.backend,
+            input_size=self.input_size,
+            confidence=self.confidence,
+            nms=self.nms,
+            model_dir=self.model_dir,
+        )
+        return load_versions(self.versions_file, default, self.active_version)
 
 
 def load_versions(path: Path | None, default: DetectorVersion, active: str | None = None) -> Versions:
