@@ -21,7 +21,7 @@ from imgassets.detector import Detector, load_detector
 from imgassets.detector.versions import DetectorConfig, DetectorVersion, Versions
 from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.sources import Sources, load_sources
-from imgassets.storage import ObjectStore, S3Access
+from imgassets.storage import ObjectStore
 
 
 def _fields(
@@ -64,16 +64,16 @@ class S3Resource(ConfigurableResource):
 
     def store(self) -> ObjectStore:
         if self._store is None:
-            access = S3Access(
-                self.endpoint_url,
-                self.region,
-                self.access_key_id,
-                self.secret_access_key,
-                self.addressing_style,
-                self.max_attempts,
-                self.io_threads * 2,
+            self._store = ObjectStore.connect(
+                endpoint_url=self.endpoint_url,
+                region=self.region,
+                bucket=self.bucket,
+                addressing_style=self.addressing_style,
+                max_attempts=self.max_attempts,
+                io_threads=self.io_threads,
+                access_key_id=self.access_key_id,
+                secret_access_key=self.secret_access_key,
             )
-            self._store = ObjectStore(access, self.bucket)
         return self._store
 
 
@@ -197,7 +197,6 @@ class PipelineResource(ConfigurableResource):
     build it with the values they need instead of changing the environment.
     """
 
-    partitions_start: str
     sensor_poll_seconds: float
     sensor_max_messages: int
     batch_max_images: int

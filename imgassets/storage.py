@@ -186,18 +186,38 @@ class ObjectStore:
         return self.access.client()
 
     @classmethod
+    def connect(
+        cls,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        bucket: str,
+        addressing_style: str,
+        max_attempts: int,
+        io_threads: int,
+        access_key_id: str,
+        secret_access_key: str,
+    ) -> ObjectStore:
+        """The one way to open the bucket, from the S3 settings (`from_settings`) or the Dagster resource's fields
+        (`S3Resource.store`): twice as many connections as I/O threads, for a request's retry beside a new one."""
+        access = S3Access(
+            endpoint_url, region, access_key_id, secret_access_key, addressing_style, max_attempts, io_threads * 2
+        )
+        return cls(access, bucket)
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
         access_key_id, secret_access_key = settings.require_s3_credentials()
-        access = S3Access(
-            settings.s3_endpoint_url,
-            settings.s3_region,
-            access_key_id,
-            secret_access_key,
-            settings.s3_addressing_style,
-            settings.s3_max_attempts,
-            settings.s3_io_threads * 2,
+        return cls.connect(
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            bucket=settings.s3_bucket,
+            addressing_style=settings.s3_addressing_style,
+            max_attempts=settings.s3_max_attempts,
+            io_threads=settings.s3_io_threads,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
         )
-        return cls(access, settings.s3_bucket)
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from imgassets import layout, messages
 from imgassets.defs.batch import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
+from imgassets.defs.partitions import hourly_partitions
 from imgassets.failures import InfrastructureError, describe, item_reason
 from imgassets.resources import (
     AlertResource,
@@ -289,7 +290,8 @@ def _evaluate(
             pipeline.sensor_poll_seconds,
             pipeline.sensor_max_messages,
             datetime.now(UTC),
-            pipeline.partitions_start,
+            # The partitions definition's own start: the one the assets have, whatever the launchpad says.
+            layout.partition_key(hourly_partitions.start),
         )
     if poll.dead_letters:
         producer = kafka.producer()
