@@ -1,7 +1,8 @@
 """The Dagster code location (`workspace.yaml` and the compose code server load this module).
 
 It loads `defs/` by domain: one module per asset with its checks, the Kafka sensor, the run status sensors, the
-job and the resources. Nothing runs at import: Dagster calls `defs()` when it loads the code location, and that
+job and the resources, listed here by hand (the project is not a `dg` project: `dg`'s autoloading would take the
+asset specs that `image_batch`'s multi-asset shares for asset definitions of their own). Nothing runs at import: Dagster calls `defs()` when it loads the code location, and that
 needs no credentials (secrets are `EnvVar`s, resolved by the runs and ticks that use them).
 """
 
