@@ -2,6 +2,7 @@
 
     contract/records.schema.json   JSON Schema of the documents the pipeline writes (records.py, messages.py)
     contract/viewer-routes.json    the viewer's URL paths (`VIEWER_ROUTES` below), with example links
+    contract/viewer-settings.json  the defaults and limits of the IMGASSETS_* settings the viewer's server reads
     contract/layout-vectors.json   S3 key layout test vectors (hand-written; read by pytest and vitest)
 
 Python is the source of both generated files; the viewer generates its TypeScript from them (`npm run contract`
@@ -40,11 +41,13 @@ from imgassets.records import (
     TrackSummary,
 )
 from imgassets.search import HourPage, SearchPage
+from imgassets.settings import ENV_PREFIX, Settings
 from imgassets.source_pages import SourcePage
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 SCHEMA_FILE = CONTRACT_DIR / "records.schema.json"
 ROUTES_FILE = CONTRACT_DIR / "viewer-routes.json"
+SETTINGS_FILE = CONTRACT_DIR / "viewer-settings.json"
 LAYOUT_VECTORS_FILE = CONTRACT_DIR / "layout-vectors.json"
 
 #: Documents that are stored or sent, each with its version tag: S3 records first, then the Kafka messages.
@@ -167,6 +170,46 @@ def routes_document() -> dict[str, Any]:
     }
 
 
+#: The settings the viewer's server reads (frontend/app/lib/config.server.ts), by field of `Settings`.
+VIEWER_SETTINGS = (
+    "s3_endpoint_url",
+    "s3_region",
+    "s3_bucket",
+    "s3_addressing_style",
+    "dagster_url",
+    "query_url",
+    "viewer_auth",
+    "viewer_session_hours",
+    "viewer_proxy_user_header",
+    "viewer_login_attempts",
+)
+
+
+def settings_document() -> dict[str, Any]:
+    """Each setting's variable, its default (the local deployment's; compose sets every one it changes), and
+    what it may be: choices, or a whole number's bounds, or a pattern."""
+    settings: dict[str, dict[str, Any]] = {}
+    for name in VIEWER_SETTINGS:
+        field = Settings.model_fields[name]
+        entry: dict[str, Any] = {"default": field.default}
+        choices = getattr(field.annotation, "__args__", None)
+        if choices and all(isinstance(choice, str) for choice in choices):
+            entry["choices"] = list(choices)
+        for rule in field.metadata:
+            for key, bound in (("ge", "min"), ("le", "max"), ("pattern", "pattern")):
+                if getattr(rule, key, None) is not None:
+                    entry[bound] = getattr(rule, key)
+        settings[f"{ENV_PREFIX}{name.upper()}"] = entry
+    return {
+        "$comment": (
+            "The IMGASSETS_* settings the viewer's server reads, with their defaults and limits as imgassets/"
+            "settings.py defines them. Generated from imgassets/contract.py (python -m imgassets.contract --write); "
+            "do not edit. The viewer reads it through frontend/app/lib/settings.generated.ts (npm run contract)."
+        ),
+        "settings": settings,
+    }
+
+
 class _ContractSchema(GenerateJsonSchema):
     # Field titles ("Image Key") would become TypeScript type aliases; model titles stay (interface names).
     def field_title_should_be_set(self, schema: Any) -> bool:
@@ -205,7 +248,11 @@ def _render(document: dict[str, Any]) -> str:
 
 
 def generated_files() -> dict[Path, str]:
-    return {SCHEMA_FILE: _render(records_schema()), ROUTES_FILE: _render(routes_document())}
+    return {
+        SCHEMA_FILE: _render(records_schema()),
+        ROUTES_FILE: _render(routes_document()),
+        SETTINGS_FILE: _render(settings_document()),
+    }
 
 
 def stale_files() -> dict[Path, str]:

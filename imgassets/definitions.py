@@ -2,8 +2,9 @@
 
 It loads `defs/` by domain: one module per asset with its checks, the Kafka sensor, the run status sensors, the
 job and the resources, listed here by hand (the project is not a `dg` project: `dg`'s autoloading would take the
-asset specs that `image_batch`'s multi-asset shares for asset definitions of their own). Nothing runs at import: Dagster calls `defs()` when it loads the code location, and that
-needs no credentials (secrets are `EnvVar`s, resolved by the runs and ticks that use them).
+asset specs that `image_batch`'s multi-asset shares for asset definitions of their own). Nothing runs at
+import: Dagster calls `defs()` when it loads the code location, and that needs no credentials (secrets are
+`EnvVar`s, resolved by the runs and ticks that use them).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_viewer_types_are_generated_from_the_committed_contract(tmp_path: Path) 
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("records.generated.ts", "viewer-routes.generated.ts"):
+    for name in ("records.generated.ts", "viewer-routes.generated.ts", "settings.generated.ts"):
         committed = FRONTEND / "app" / "lib" / name
         assert committed.read_text() == (tmp_path / name).read_text(), (
             f"frontend/app/lib/{name} is stale: run `cd frontend && npm run contract`"

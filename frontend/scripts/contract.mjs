@@ -1,6 +1,7 @@
 // Generates the viewer's side of the contract from ../contract/ (written by `python -m imgassets.contract --write`):
 //   app/lib/records.generated.ts       types of the pipeline's JSON documents (json-schema-to-typescript)
 //   app/lib/viewer-routes.generated.ts the viewer's URL paths
+//   app/lib/settings.generated.ts      the defaults and limits of the IMGASSETS_* settings the server reads
 // Usage: npm run contract [-- --out-dir DIR]   (imgassets_tests/test_contract.py generates into a temporary
 // directory and compares, so a stale committed file fails the tests.)
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -42,7 +43,14 @@ const routes =
   `export const VIEWER_ROUTES = ${JSON.stringify(viewerRoutes.routes, null, 2)} as const;\n\n` +
   `export type ViewerRoute = keyof typeof VIEWER_ROUTES;\n`;
 
+const viewerSettings = JSON.parse(await readFile(join(contract, "viewer-settings.json"), "utf8"));
+const settings =
+  `${banner("viewer-settings.json")}\n\n` +
+  `/** Each IMGASSETS_* setting the server reads: its default (imgassets/settings.py) and what it may be. */\n` +
+  `export const SETTINGS = ${JSON.stringify(viewerSettings.settings, null, 2)} as const;\n`;
+
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, "records.generated.ts"), records);
 await writeFile(join(outDir, "viewer-routes.generated.ts"), routes);
-console.log(`wrote records.generated.ts and viewer-routes.generated.ts in ${outDir}`);
+await writeFile(join(outDir, "settings.generated.ts"), settings);
+console.log(`wrote records.generated.ts, viewer-routes.generated.ts and settings.generated.ts in ${outDir}`);

@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import dotenv from "dotenv";
 import { type PasswordHash, parsePasswordHash } from "./password.server";
+import { SETTINGS } from "./settings.generated";
 
 export interface Config {
   s3: {
@@ -23,7 +24,7 @@ export interface Config {
   queryToken: string | undefined;
 }
 
-export const AUTH_SETTINGS = ["auto", "login", "proxy", "none"] as const;
+export const AUTH_SETTINGS = SETTINGS.IMGASSETS_VIEWER_AUTH.choices;
 export type AuthSetting = (typeof AUTH_SETTINGS)[number];
 
 /** Who may use the viewer (docs/security.md); the defaults are imgassets/settings.py's. */
@@ -45,7 +46,10 @@ export interface Access {
   loginAttempts: number;
 }
 
-const ADDRESSING_STYLES = ["path", "virtual", "auto"] as const;
+const ADDRESSING_STYLES = SETTINGS.IMGASSETS_S3_ADDRESSING_STYLE.choices;
+/** A setting's default, as imgassets/settings.py defines it (contract/viewer-settings.json). */
+const DEFAULT = <Name extends keyof typeof SETTINGS>(name: Name): (typeof SETTINGS)[Name]["default"] =>
+  SETTINGS[name].default;
 
 function loadEnvFile(): void {
   const candidates = [process.env.IMGASSETS_ENV_FILE, resolve(".env"), resolve("..", ".env")];
@@ -56,8 +60,8 @@ function loadEnvFile(): void {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): Config {
-  const get = (name: string, fallback: string): string => env[`IMGASSETS_${name}`]?.trim() || fallback;
-  const style = get("S3_ADDRESSING_STYLE", "path").toLowerCase();
+  const get = (name: keyof typeof SETTINGS): string => env[name]?.trim() || String(DEFAULT(name));
+  const style = get("IMGASSETS_S3_ADDRESSING_STYLE").toLowerCase();
   if (!(ADDRESSING_STYLES as readonly string[]).includes(style)) {
     throw new Error(`IMGASSETS_S3_ADDRESSING_STYLE must be one of ${ADDRESSING_STYLES.join(", ")}`);
   }
@@ -65,15 +69,15 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
   const secretAccessKey = env.IMGASSETS_S3_SECRET_ACCESS_KEY;
   return {
     s3: {
-      endpoint: get("S3_ENDPOINT_URL", "http://127.0.0.1:8333"),
-      region: get("S3_REGION", "us-east-1"),
-      bucket: get("S3_BUCKET", "imgassets"),
+      endpoint: get("IMGASSETS_S3_ENDPOINT_URL"),
+      region: get("IMGASSETS_S3_REGION"),
+      bucket: get("IMGASSETS_S3_BUCKET"),
       // Without both keys the SDK's default chain (AWS_* variables, profiles…) applies, as in boto3.
       credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
       forcePathStyle: style === "path",
     },
-    dagsterUrl: get("DAGSTER_URL", "http://127.0.0.1:3000").replace(/\/+$/, ""),
-    queryUrl: get("QUERY_URL", "http://127.0.0.1:3002").replace(/\/+$/, ""),
+    dagsterUrl: get("IMGASSETS_DAGSTER_URL").replace(/\/+$/, ""),
+    queryUrl: get("IMGASSETS_QUERY_URL").replace(/\/+$/, ""),
     queryToken: env.IMGASSETS_QUERY_TOKEN?.trim() || undefined,
   };
 }
@@ -90,12 +94,17 @@ export function isLoopback(host: string): boolean {
 const TRUE = ["1", "true", "yes", "on", "t", "y"];
 const FALSE = ["0", "false", "no", "off", "f", "n"];
 
-function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[`IMGASSETS_${name}`]?.trim();
+/** A whole-number setting, within the bounds imgassets/settings.py gives it. */
+function whole(
+  env: NodeJS.ProcessEnv,
+  name: "IMGASSETS_VIEWER_SESSION_HOURS" | "IMGASSETS_VIEWER_LOGIN_ATTEMPTS",
+): number {
+  const { default: fallback, min, max } = SETTINGS[name];
+  const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`IMGASSETS_${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`);
   }
   return value;
 }
@@ -106,7 +115,7 @@ function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
  * refuses to start (entry.server.tsx) rather than run open.
  */
 export function readAccess(env: NodeJS.ProcessEnv): Access {
-  const setting = (env.IMGASSETS_VIEWER_AUTH?.trim().toLowerCase() || "auto") as AuthSetting;
+  const setting = (env.IMGASSETS_VIEWER_AUTH?.trim().toLowerCase() || DEFAULT("IMGASSETS_VIEWER_AUTH")) as AuthSetting;
   if (!AUTH_SETTINGS.includes(setting)) {
     throw new Error(`IMGASSETS_VIEWER_AUTH must be one of ${AUTH_SETTINGS.join(", ")}`);
   }
@@ -117,8 +126,9 @@ export function readAccess(env: NodeJS.ProcessEnv): Access {
   if (secureRaw && !TRUE.includes(secureRaw) && !FALSE.includes(secureRaw)) {
     throw new Error("IMGASSETS_VIEWER_COOKIE_SECURE must be true or false (unset: when the request came over https)");
   }
-  const proxyUserHeader = env.IMGASSETS_VIEWER_PROXY_USER_HEADER?.trim() || "X-Forwarded-User";
-  if (!/^[A-Za-z0-9-]+$/.test(proxyUserHeader)) {
+  const proxyUserHeader =
+    env.IMGASSETS_VIEWER_PROXY_USER_HEADER?.trim() || DEFAULT("IMGASSETS_VIEWER_PROXY_USER_HEADER");
+  if (!new RegExp(SETTINGS.IMGASSETS_VIEWER_PROXY_USER_HEADER.pattern).test(proxyUserHeader)) {
     throw new Error("IMGASSETS_VIEWER_PROXY_USER_HEADER must be a header name (letters, digits, -)");
   }
   const access: Access = {
@@ -126,10 +136,10 @@ export function readAccess(env: NodeJS.ProcessEnv): Access {
     mode,
     listen,
     login: undefined,
-    sessionHours: whole(env, "VIEWER_SESSION_HOURS", 12, 1, 24 * 30),
+    sessionHours: whole(env, "IMGASSETS_VIEWER_SESSION_HOURS"),
     cookieSecure: secureRaw ? TRUE.includes(secureRaw) : undefined,
     proxyUserHeader,
-    loginAttempts: whole(env, "VIEWER_LOGIN_ATTEMPTS", 5, 1, 1000),
+    loginAttempts: whole(env, "IMGASSETS_VIEWER_LOGIN_ATTEMPTS"),
   };
   if (mode !== "login") return access;
 
