@@ -66,6 +66,7 @@ def test_check_names_the_stale_file_and_shows_the_difference(
     monkeypatch.setattr(contract, "CONTRACT_DIR", folder)
     monkeypatch.setattr(contract, "SCHEMA_FILE", folder / "records.schema.json")
     monkeypatch.setattr(contract, "ROUTES_FILE", folder / "viewer-routes.json")
+    monkeypatch.setattr(contract, "SETTINGS_FILE", folder / "viewer-settings.json")
     assert contract.main(["--write"]) == 0
     assert contract.main(["--check"]) == 0
     stale = contract.SCHEMA_FILE.read_text().replace('"image_width"', '"image_w"')
