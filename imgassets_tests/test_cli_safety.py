@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imgassets import cli
+from imgassets import redaction
 from imgassets.settings import get_settings
 
 
@@ -86,8 +86,8 @@ def test_filter_redacts_every_secret_of_the_settings(fresh_settings: None, monke
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
     logger.addHandler(logging.StreamHandler(stream))
-    cli.install_redaction(logger)
-    cli.install_redaction(logger)  # once is enough; twice does not stack filters
+    redaction.install_redaction(logger)
+    redaction.install_redaction(logger)  # once is enough; twice does not stack filters
     assert len(logger.handlers[0].filters) == 1
 
     password, secret_key, key_id, webhook = values.values()
@@ -114,7 +114,7 @@ def test_filter_redacts_every_secret_of_the_settings(fresh_settings: None, monke
 
 def test_redact_leaves_ordinary_text_alone() -> None:
     text = "sent 3, already ingested 1, failed 0; password policy: strong; 'sasl_plain_password': None"
-    assert cli.redact(text, []) == text
+    assert redaction.redact(text, []) == text
 
 
 def test_generated_env_file_is_owner_only_from_creation(

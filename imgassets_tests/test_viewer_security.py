@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from imgassets import cli, query_server
+from imgassets import cli, query_server, redaction
 from imgassets.settings import (
     PROJECT_ROOT,
     Settings,
@@ -209,8 +209,8 @@ def test_new_secrets_are_hidden_and_redacted(fresh_settings: None, monkeypatch: 
     settings = get_settings()
     for value in values.values():
         assert value not in repr(settings)
-        assert value in cli.known_secrets()
-        assert cli.redact(f"token {value} sent") == "token *** sent"
+        assert value in redaction.known_secrets()
+        assert redaction.redact(f"token {value} sent") == "token *** sent"
 
 
 # --- the local stack --------------------------------------------------------------------------------------------
