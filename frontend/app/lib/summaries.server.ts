@@ -103,7 +103,7 @@ export async function loadRecentSummaries(): Promise<Summary[]> {
   }
   const oldest = shiftPartition(listed[0].partition, 1 - TIMELINE_HOURS);
   const recent = listed.filter(({ partition }) => partition >= oldest);
-  const summaries: (Summary | null)[] = new Array(recent.length).fill(null);
+  const summaries = Array.from({ length: recent.length }, (): Summary | null => null);
   let next = 0;
   const worker = async () => {
     while (next < recent.length) {
