@@ -282,7 +282,7 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
         # A name another tool stored that this product would refuse is dropped, not the rest.
         name = metadata.get("source-name", "")
         source = None
-        if metadata.get("source-path"):
+        if "source-path" in metadata:  # an empty path is a path (a producer of another tool's may send one)
             source = Source(
                 path=unquote(metadata["source-path"]),
                 host=unquote(metadata.get("source-host", "")) or None,

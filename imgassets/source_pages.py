@@ -55,7 +55,7 @@ class StripFrame(BaseModel):
 class SourceEvent(BaseModel):
     """A line crossing or a zone visit, as the source page lists it."""
 
-    at: datetime
+    happened_at: datetime
     track_id: str
     label: str
     kind: str
@@ -152,8 +152,8 @@ def source_page(store: ObjectStore, catalog: Catalog, source: str, hours: HourRa
         [source],
     ).to_pylist()
     events = catalog.query(
-        "SELECT at, track_id, label, kind, name, direction, dwell_s, image_key, count(*) OVER () AS total "
-        "FROM events WHERE source = ? ORDER BY at DESC, track_id, kind, name LIMIT ?",
+        "SELECT happened_at, track_id, label, kind, name, direction, dwell_s, image_key, count(*) OVER () AS total "
+        "FROM events WHERE source = ? ORDER BY happened_at DESC, track_id, kind, name LIMIT ?",
         hours,
         [source, EVENTS],
     ).to_pylist()

@@ -46,7 +46,7 @@ EVENTS = pa.schema(
         pa.field("kind", pa.string(), nullable=False),  # crossing | zone
         pa.field("name", pa.string(), nullable=False),  # the line's or the zone's
         pa.field("direction", pa.string()),  # in | out (crossings)
-        pa.field("at", _TIME, nullable=False),  # when it crossed, or entered
+        pa.field("happened_at", _TIME, nullable=False),  # when it crossed, or entered
         pa.field("left_at", _TIME),  # zones: the last frame inside
         pa.field("dwell_s", pa.float32()),
         pa.field("image_key", pa.string(), nullable=False),  # the frame it happened in (zones: entered)
@@ -83,7 +83,13 @@ def from_documents(documents: Iterable[SourceTracks]) -> dict[str, pa.Table]:
             )
             event_rows += [
                 common
-                | {"kind": "crossing", "name": c.line, "direction": c.direction, "at": c.at, "image_key": c.image_key}
+                | {
+                    "kind": "crossing",
+                    "name": c.line,
+                    "direction": c.direction,
+                    "happened_at": c.at,
+                    "image_key": c.image_key,
+                }
                 for c in track.crossings
             ]
             event_rows += [
@@ -91,7 +97,7 @@ def from_documents(documents: Iterable[SourceTracks]) -> dict[str, pa.Table]:
                 | {
                     "kind": "zone",
                     "name": visit.zone,
-                    "at": visit.entered_at,
+                    "happened_at": visit.entered_at,
                     "left_at": visit.left_at,
                     "dwell_s": visit.dwell_s,
                     "image_key": visit.image_key,

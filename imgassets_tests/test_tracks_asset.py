@@ -17,6 +17,7 @@ from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.defs.tracks import track_hour, tracked_check, tracks
 from imgassets.query import Catalog, HourRange
 from imgassets.records import Box, SourceTracks, TrackSummary
+from imgassets.source_pages import source_page
 from imgassets.sources import load_sources
 from imgassets.synthetic_clips import make_clip
 from imgassets.tracking import Frame, Sighting
@@ -80,6 +81,14 @@ def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, stor
         "SELECT direction, count(*) AS n FROM events WHERE source = ? AND kind = 'crossing' GROUP BY 1", hours, [SOURCE]
     ).to_pylist()
     assert {row["direction"]: row["n"] for row in events} == clip.crossing_counts()
+    # … and so does the source page's answer (the query endpoint's GET /sources/{name}).
+    page = source_page(store, catalog, SOURCE, hours)
+    assert page.unique_objects == clip.unique()
+    assert {
+        direction: getattr(page.crossings["gate"], field) for direction, field in (("in", "in_"), ("out", "out"))
+    } == (clip.crossing_counts())
+    assert page.event_count == len(page.events) == sum(clip.crossing_counts().values()) + sum(clip.zone_visits.values())
+    assert page.strip and all(box.track_id for frame in page.strip for box in frame.boxes)
 
     # A backfill of the hours (the whole hour each, no run config) gives the same tracks, ids included.
     for partition in partitions:

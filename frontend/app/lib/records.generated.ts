@@ -608,7 +608,7 @@ export interface StripBox {
  * A line crossing or a zone visit, as the source page lists it.
  */
 export interface SourceEvent {
-  at: string;
+  happened_at: string;
   track_id: string;
   label: string;
   kind: string;

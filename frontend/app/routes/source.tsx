@@ -195,13 +195,13 @@ function Events({ result }: { result: SourceResponse }) {
           <tbody>
             {result.events.map((event) => (
               <tr
-                key={`${event.at}-${event.track_id}-${event.kind}-${event.name}`}
+                key={`${event.happened_at}-${event.track_id}-${event.kind}-${event.name}`}
                 data-kind={event.kind}
                 data-name={event.name}
                 data-direction={event.direction ?? ""}
               >
                 <td>
-                  {event.at.slice(0, 10)} {captureTime(event.at)}
+                  {event.happened_at.slice(0, 10)} {captureTime(event.happened_at)}
                 </td>
                 <td title={event.track_id}>
                   <code>{shortTrackId(event.track_id)}</code>
