@@ -233,7 +233,7 @@ def object_metadata(message: ImageMessage) -> dict[str, str]:
     """S3 user metadata stored with the image (ASCII only, hence quoting): a backfill, which has no Kafka
     message, recovers upload time and source from it."""
     metadata = {"uploaded-at": message.uploaded_at.isoformat(), "source-path": quote(message.source.path)}
-    if message.source.host:
+    if message.source.host is not None:  # an empty host is kept as one
         metadata["source-host"] = quote(message.source.host)
     if message.source.name:
         metadata["source-name"] = message.source.name
@@ -273,7 +273,7 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
     try:
         uploaded = metadata.get("uploaded-at")
         frame = None
-        if metadata.get("source-video") and metadata.get("frame-index") and metadata.get("frame-time"):
+        if all(name in metadata for name in ("source-video", "frame-index", "frame-time")):
             frame = VideoFrame(
                 video=unquote(metadata["source-video"]),
                 frame_index=int(metadata["frame-index"]),
@@ -285,7 +285,7 @@ def parse_object_metadata(metadata: dict[str, str]) -> tuple[datetime | None, So
         if "source-path" in metadata:  # an empty path is a path (a producer of another tool's may send one)
             source = Source(
                 path=unquote(metadata["source-path"]),
-                host=unquote(metadata.get("source-host", "")) or None,
+                host=unquote(metadata["source-host"]) if "source-host" in metadata else None,
                 video_frame=frame,
                 name=name if is_source_name(name) else None,
                 captured_at=_captured(metadata.get("captured-at")),
