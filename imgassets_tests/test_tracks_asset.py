@@ -127,3 +127,10 @@ def test_a_source_whose_tracking_fails_costs_only_itself(store, deployment) -> N
     assert store.get_optional(layout.tracks_key(partition, "bad")) is None
     assert store.get_record(layout.track_summary_key(partition), TrackSummary).failed == tracked.failed
     assert not tracked_check(tracked, partition).passed
+
+    # Its stored document damaged too: still only that source is failed, the damage noted.
+    damaged = layout.tracks_key(partition, "bad")
+    store.put_bytes(damaged, b"{not json", "application/json")
+    again = track_hour(store, partition, frames, load_sources(None), "default", None)
+    assert [document.source for document in again.documents] == ["good"] and set(again.failed) == {"bad"}
+    assert not again.kept and damaged in again.unreadable

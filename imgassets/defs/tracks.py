@@ -53,7 +53,7 @@ class TrackedHour:
     failed: dict[str, str] = field(default_factory=dict)
     #: The stored documents of sources that failed this time.
     kept: list[SourceTracks] = field(default_factory=list)
-    #: Previous hours' documents that could not be read (key → reason).
+    #: Stored documents that could not be read (key → reason).
     unreadable: dict[str, str] = field(default_factory=dict)
     frames: int = 0
     seconds: float = 0.0
@@ -69,7 +69,7 @@ class TrackedHour:
             "tracker_ms_per_frame": round(1000 * self.seconds / self.frames, 3) if self.frames else 0.0,
         } | {
             name: dg.MetadataValue.json(value)
-            for name, value in (("failed_sources", self.failed), ("unreadable_previous", self.unreadable))
+            for name, value in (("failed_sources", self.failed), ("unreadable_documents", self.unreadable))
             if value
         }
 
@@ -85,7 +85,7 @@ def track_hour(
     for source in sorted(hour):
         config = sources.get(source)
         try:
-            previous = _previous(store, layout.tracks_key(before, source, version_key), tracked)
+            previous = _readable(store, layout.tracks_key(before, source, version_key), tracked)
             started = time.perf_counter()
             document = track_source(
                 hour[source],
@@ -102,9 +102,9 @@ def track_hour(
             tracked.documents.append(document)
         except Exception as exc:
             tracked.failed[source] = failures.item_reason(exc)
-            kept = store.get_optional(layout.tracks_key(partition, source, version_key))
+            kept = _readable(store, layout.tracks_key(partition, source, version_key), tracked)
             if kept is not None:  # its tables keep the last tracks it had
-                tracked.kept.append(SourceTracks.model_validate_json(kept.data))
+                tracked.kept.append(kept)
     summary = TrackSummary(
         partition=partition,
         version=version,
@@ -116,9 +116,10 @@ def track_hour(
     return tracked
 
 
-def _previous(store: ObjectStore, key: str, tracked: TrackedHour) -> SourceTracks | None:
-    """The previous hour's document of the source. It only lends its ids to the tracks that go on: one that cannot
-    be read is noted and done without (the replayed seconds still continue its tracks, under new ids)."""
+def _readable(store: ObjectStore, key: str, tracked: TrackedHour) -> SourceTracks | None:
+    """A stored track document, or None. Both uses do without one that cannot be read, noted: the previous hour's
+    only lends its ids (the replayed seconds still continue its tracks, under new ids), and a failed source's
+    own only keeps its last tracks in the tables."""
     stored = store.get_optional(key)
     if stored is None:
         return None
