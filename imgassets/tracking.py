@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from imgassets.compare import iou
 from imgassets.records import (
     Box,
     Crossing,
@@ -160,7 +161,7 @@ def track_source(
 
 
 def _follow(ordered: Sequence[Frame], label: str, settings: TrackerSettings) -> list[list[_Seen]]:
-    """ByteTrack over the frames' `label` detections: each track's sightings, in time order."""
+    """The settings' tracker over the frames' `label` detections: each track's sightings, in time order."""
     import supervision as sv
 
     tracker = _tracker(settings)
@@ -238,7 +239,7 @@ class _Inheritance:
                 if (
                     label == sighting.sighting.label
                     and track_id not in self._taken
-                    and _iou(box, sighting.sighting.box) >= _SAME_BOX_IOU
+                    and iou(box, sighting.sighting.box) >= _SAME_BOX_IOU
                 ):
                     self._taken.add(track_id)
                     return track_id, True
@@ -248,14 +249,6 @@ class _Inheritance:
             f"{source}|{first.sighting.label}|{first.frame.image_key}|{box.x},{box.y},{box.w},{box.h}".encode()
         ).hexdigest()
         return digest[:12], False
-
-
-def _iou(a: Box, b: Box) -> float:
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    inter = max(0, width) * max(0, height)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union else 0.0
 
 
 def _track(seen: list[_Seen], own: set[str], config: SourceConfig, identity: tuple[str, bool]) -> Track:
