@@ -75,7 +75,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m imgassets.contract --check
+	$(BIN)/python -m imgassets.devtools.contract --check
 	$(BIN)/lint-imports --no-cache
 	cd frontend && npm run --silent lint
 

@@ -16,7 +16,7 @@ from dagster import Definitions, definitions, in_process_executor
 def defs() -> Definitions:
     from dotenv import load_dotenv
 
-    from imgassets.settings import env_file, get_settings
+    from imgassets.core.settings import env_file, get_settings
 
     # EnvVar secrets are read from the process environment, so values kept in .env must be there too.
     load_dotenv(env_file(), override=False)
@@ -26,11 +26,11 @@ def defs() -> Definitions:
     from imgassets.defs.image_batch import image_batch
     from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import kafka_image_sensor
+    from imgassets.defs.resource_types import DetectorResource
     from imgassets.defs.resources import pipeline_resources
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
     from imgassets.defs.tracks import tracks
-    from imgassets.defs.versions import version_assets
-    from imgassets.resources import DetectorResource
+    from imgassets.defs.version_assets import version_assets
 
     settings = get_settings()
     # Each detector version other than the active one has its assets (filled by backfills).

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imgassets.settings import PROJECT_ROOT, Settings
+from imgassets.core.settings import PROJECT_ROOT, Settings
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
 
@@ -85,7 +85,7 @@ def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def test_settings(test_home: Path) -> Iterator[None]:
     """Every test sees settings that point at the test services."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     saved = {k: v for k, v in os.environ.items() if k.startswith("IMGASSETS_")}
     for key in saved:
@@ -102,7 +102,7 @@ def test_settings(test_home: Path) -> Iterator[None]:
 @contextmanager
 def _running(name: str, timeout: float) -> Iterator[Settings]:
     """Runs the stack's service `name` (a real server process) for the duration of a fixture."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import services
 
     settings = get_settings()
@@ -131,7 +131,7 @@ def kafka_broker(test_settings: None) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(test_settings: None) -> Iterator[str]:
     """A real SeaweedFS S3 server checking signatures; yields its endpoint."""
-    from imgassets.storage import ObjectStore
+    from imgassets.core.storage import ObjectStore
 
     with _running("s3", 60) as settings:
         _wait_bucket_ready(ObjectStore.from_settings(settings))
@@ -161,8 +161,8 @@ class Topics:
 @pytest.fixture
 def topics(kafka_broker: str) -> Topics:
     """Fresh image (3 partitions) and dead-letter topics on the real broker for one test."""
-    from imgassets import kafka_io
-    from imgassets.settings import get_settings
+    from imgassets.core import kafka_io
+    from imgassets.core.settings import get_settings
 
     suffix = uuid.uuid4().hex[:8]
     created = Topics(f"images-{suffix}", f"images-{suffix}.dlq")
@@ -177,8 +177,8 @@ def topics(kafka_broker: str) -> Topics:
 @pytest.fixture
 def bucket(s3_server: str) -> str:
     """A fresh bucket on the real S3 server for one test."""
-    from imgassets.settings import get_settings
-    from imgassets.storage import ObjectStore
+    from imgassets.core.settings import get_settings
+    from imgassets.core.storage import ObjectStore
 
     name = f"t-{uuid.uuid4().hex[:12]}"
     ObjectStore.from_settings(get_settings().model_copy(update={"s3_bucket": name})).ensure_bucket()
@@ -189,7 +189,7 @@ def bucket(s3_server: str) -> str:
 def deployment(request: pytest.FixtureRequest):
     """This test's deployment: the test services, with the test's own topics and bucket when it asks for them.
     Tests configure the code through the resources and clients it builds, never through the environment."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets_tests.helpers import Deployment
 
     values: dict[str, object] = {}

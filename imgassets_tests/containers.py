@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT
 
 CONTAINERS_CONF = """\
 [containers]

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import pytest
 
+from imgassets.core.settings import PROJECT_ROOT
+from imgassets.core.sources import DEFAULT_FILE as SOURCES_FILE
 from imgassets.detector.versions import DEFAULT_FILE
-from imgassets.settings import PROJECT_ROOT
-from imgassets.sources import DEFAULT_FILE as SOURCES_FILE
 from imgassets_tests import helpers
 from imgassets_tests.conftest import _base_env, stack_ports
 
@@ -65,14 +65,14 @@ class Stack:
         #: When `stack up` was first run: the install day.
         self.started = started
         os.environ.update({k: v for k, v in env.items() if k.startswith("IMGASSETS_")})
-        from imgassets.settings import get_settings
-        from imgassets.storage import ObjectStore
+        from imgassets.core.settings import get_settings
+        from imgassets.core.storage import ObjectStore
 
         get_settings.cache_clear()
         self.store = ObjectStore.from_settings(get_settings())
 
     def summaries(self) -> list[dict]:
-        from imgassets import layout
+        from imgassets.core import layout
 
         return [self.store.get_json(key) for key in self.store.list_keys(layout.SUMMARIES)]
 
@@ -148,7 +148,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, webhook: helpers.WebhookRece
     finally:
         stopped = cli(env, "stack", "down")
         os.environ.update(saved)
-        from imgassets.settings import get_settings
+        from imgassets.core.settings import get_settings
 
         get_settings.cache_clear()
         assert stopped.returncode == 0, stopped.stderr

@@ -14,13 +14,14 @@ from click.testing import CliRunner, Result
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from imgassets import ingest, kafka_io, layout, messages, table
-from imgassets.cli import main
+from imgassets.cli.main import main
+from imgassets.core import kafka_io, layout, messages, table
+from imgassets.core.records import HourRollup, Manifest, Shard, Summary
+from imgassets.core.settings import ENV_PREFIX, Settings, get_settings
+from imgassets.core.storage import ObjectStore
+from imgassets.defs.resource_types import PipelineResource
 from imgassets.defs.resources import pipeline_resources
-from imgassets.records import HourRollup, Manifest, Shard, Summary
-from imgassets.resources import PipelineResource
-from imgassets.settings import ENV_PREFIX, Settings, get_settings
-from imgassets.storage import ObjectStore
+from imgassets.ingest import announce, media
 from imgassets_tests.conftest import REPORT
 
 
@@ -54,11 +55,11 @@ class Deployment:
     def producer(self) -> KafkaProducer:
         return kafka_io.make_producer(kafka_io.settings_client_config(self.settings))
 
-    def ingest_folder(self, folder: Path) -> ingest.Report:
+    def ingest_folder(self, folder: Path) -> announce.Report:
         kafka_producer = self.producer()
         try:
-            ingestor = ingest.Ingestor(self.store(), kafka_producer, self.settings.kafka_topic)
-            return ingestor.ingest_many([ingest.image_item(path) for path in ingest.discover([folder])])
+            ingestor = announce.Ingestor(self.store(), kafka_producer, self.settings.kafka_topic)
+            return ingestor.ingest_many([media.image_item(path) for path in media.discover([folder])])
         finally:
             kafka_producer.close()
 

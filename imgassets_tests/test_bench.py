@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 

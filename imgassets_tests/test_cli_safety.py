@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from imgassets import redaction
-from imgassets.settings import get_settings
+from imgassets.core import redaction
+from imgassets.core.settings import get_settings
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_verbose_kafka_client_logs_never_show_the_sasl_password() -> None:
         "IMGASSETS_KAFKA_SASL_PASSWORD": password,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "imgassets.cli", "-v", "dlq", "--timeout", "2", "list"],
+        [sys.executable, "-m", "imgassets.cli.main", "-v", "dlq", "--timeout", "2", "list"],
         env=env,
         capture_output=True,
         text=True,
@@ -54,7 +54,7 @@ def test_verbose_kafka_client_logs_never_show_the_sasl_password() -> None:
 def test_without_verbose_an_unreachable_broker_is_one_clear_line() -> None:
     env = os.environ | {"IMGASSETS_ENV_FILE": "/dev/null", "IMGASSETS_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
     result = subprocess.run(
-        [sys.executable, "-m", "imgassets.cli", "dlq", "--timeout", "1", "list"],
+        [sys.executable, "-m", "imgassets.cli.main", "dlq", "--timeout", "1", "list"],
         env=env,
         capture_output=True,
         text=True,
@@ -191,7 +191,7 @@ def test_first_stack_up_starts_the_partitions_on_the_install_day(
     from datetime import UTC, datetime
 
     import imgassets.stack as stack
-    from imgassets.settings import Settings
+    from imgassets.core.settings import Settings
 
     env_path, home = tmp_path / ".env", tmp_path / "home"
     if existing_install:

@@ -27,11 +27,13 @@ from unittest import mock
 
 import pytest
 
-from imgassets import bench, dagster_api, ingest, kafka_io, layout
-from imgassets.records import DetectionRecord, Summary
-from imgassets.settings import PROJECT_ROOT, Settings, hash_viewer_password, load_settings
-from imgassets.stack import Stack
-from imgassets.storage import ObjectStore
+from imgassets.core import kafka_io, layout
+from imgassets.core.records import DetectionRecord, Summary
+from imgassets.core.settings import PROJECT_ROOT, Settings, hash_viewer_password, load_settings
+from imgassets.core.storage import ObjectStore
+from imgassets.devtools import bench
+from imgassets.ingest import announce
+from imgassets.stack import Stack, dagster_api
 from imgassets_tests import containers
 from imgassets_tests.conftest import _base_env, stack_ports
 from imgassets_tests.e2e_stack import browser_tests, cli, poll
@@ -326,7 +328,7 @@ def test_drain_in_containers_against_the_local_stack(deployment: Deployment, loc
         store = ObjectStore.from_settings(settings)
         producer = kafka_io.make_producer(kafka_io.settings_client_config(settings))
         try:
-            ingestor = ingest.Ingestor(store, producer, settings.kafka_topic, f"drain-{name.split()[0]}")
+            ingestor = announce.Ingestor(store, producer, settings.kafka_topic, f"drain-{name.split()[0]}")
             photos = bench.synthetic_photos(DRAIN_IMAGES, first=1000 + first)
             results[name] = bench.drain(settings, ingestor, photos, f"deploy-{first}", log=lambda line: None)
         finally:

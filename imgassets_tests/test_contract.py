@@ -1,6 +1,6 @@
 """The contract between the pipeline and the viewer (contract/), and the schema-evolution rule for records.
 
-- the committed JSON Schema and route table match the Python code (`python -m imgassets.contract --check`),
+- the committed JSON Schema and route table match the Python code (`python -m imgassets.devtools.contract --check`),
   and the viewer's generated TypeScript matches them (`npm run contract`, regenerated into a temporary folder);
 - `viewer_link` builds the links the pipeline puts in Dagster's UI;
 - records as written by today's code (fixtures/records-v1, never regenerated) still load, and so do records
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from imgassets import contract
-from imgassets.records import (
+from imgassets.core import viewer_routes
+from imgassets.core.records import (
     Box,
     Detection,
     DetectionRecord,
@@ -30,6 +30,7 @@ from imgassets.records import (
     Shard,
     Summary,
 )
+from imgassets.devtools import contract
 from imgassets_tests import helpers
 
 PROJECT_ROOT = contract.CONTRACT_DIR.parent
@@ -49,7 +50,7 @@ V1: dict[str, type[BaseModel]] = {
 
 def test_committed_contract_matches_the_python_code() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "imgassets.contract", "--check"],
+        [sys.executable, "-m", "imgassets.devtools.contract", "--check"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -117,31 +118,31 @@ def test_viewer_types_are_generated_from_the_committed_contract(tmp_path: Path) 
 
 def test_viewer_link_builds_the_image_and_hour_pages() -> None:
     key = "images/2026/11/25/04/5a9522051c3c-dog.jpg"
-    assert contract.viewer_link("http://127.0.0.1:3001", "image", key=key) == f"http://127.0.0.1:3001/images/{key}"
+    assert viewer_routes.viewer_link("http://127.0.0.1:3001", "image", key=key) == f"http://127.0.0.1:3001/images/{key}"
     assert (
-        contract.viewer_link("https://viewer.example.com/", "hour", partition="2026-11-25-04:00")
+        viewer_routes.viewer_link("https://viewer.example.com/", "hour", partition="2026-11-25-04:00")
         == "https://viewer.example.com/hours/2026-11-25-04:00"
     )
-    assert contract.viewer_link("http://h:3001", "overview") == "http://h:3001/"
+    assert viewer_routes.viewer_link("http://h:3001", "overview") == "http://h:3001/"
 
 
 def test_viewer_link_encodes_parameters_and_refuses_wrong_ones() -> None:
-    assert contract.viewer_path("hour", partition="a/b c") == "/hours/a%2Fb%20c"
-    assert contract.viewer_path("image", key="images/x#y?z%.jpg") == "/images/images/x%23y%3Fz%25.jpg"
+    assert viewer_routes.viewer_path("hour", partition="a/b c") == "/hours/a%2Fb%20c"
+    assert viewer_routes.viewer_path("image", key="images/x#y?z%.jpg") == "/images/images/x%23y%3Fz%25.jpg"
     with pytest.raises(ValueError, match="unknown viewer route 'hours'"):
-        contract.viewer_link("http://h", "hours", partition="2026-11-25-04:00")
+        viewer_routes.viewer_link("http://h", "hours", partition="2026-11-25-04:00")
     with pytest.raises(ValueError, match="missing or empty: partition"):
-        contract.viewer_link("http://h", "hour")
+        viewer_routes.viewer_link("http://h", "hour")
     with pytest.raises(ValueError, match="missing or empty: key"):
-        contract.viewer_link("http://h", "image", key="")
+        viewer_routes.viewer_link("http://h", "image", key="")
     with pytest.raises(ValueError, match="unexpected: partition"):
-        contract.viewer_link("http://h", "image", key="images/a", partition="2026-11-25-04:00")
+        viewer_routes.viewer_link("http://h", "image", key="images/a", partition="2026-11-25-04:00")
 
 
 def test_route_examples_are_what_viewer_path_builds() -> None:
     # The viewer's viewerPath is tested against the same examples (frontend/app/lib/viewer-routes.test.ts).
     for example in contract.routes_document()["examples"]:
-        assert contract.viewer_path(example["route"], **example["params"]) == example["path"]
+        assert viewer_routes.viewer_path(example["route"], **example["params"]) == example["path"]
 
 
 # --- schema evolution ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_each_patch_targets_the_pinned_dagster(name: str) -> None:
 
 
 def test_the_pinned_dagster_is_the_one_the_project_installs() -> None:
-    from imgassets.settings import PROJECT_ROOT
+    from imgassets.core.settings import PROJECT_ROOT
 
     assert f'"dagster=={PINNED_DAGSTER}"' in (PROJECT_ROOT / "pyproject.toml").read_text()
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT
 
 
 def _run_clean(argv: list[str], tmp_path: Path, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imgassets.settings import PROJECT_ROOT, Settings
+from imgassets.core.settings import PROJECT_ROOT, Settings
 from imgassets.stack import instance as dagster_instance
 from imgassets_tests.containers import COMPOSE_FILE, compose_binary
 from imgassets_tests.postgres import Postgres, running_postgres
@@ -225,7 +225,7 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
 @pytest.fixture
 def code_location_env(deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The code location is configured as in production, by its environment: here this test's topics and bucket."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     for name, value in deployment.env().items():
         monkeypatch.setenv(name, value)
@@ -256,9 +256,9 @@ def test_sensor_driven_run_state_lives_in_postgres(
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
     from dagster_shared.serdes import deserialize_value
 
-    from imgassets import layout
+    from imgassets.core import layout
+    from imgassets.core.records import Summary
     from imgassets.defs.kafka_sensor import Cursor
-    from imgassets.records import Summary
     from imgassets_tests import helpers
 
     instance = production_instance

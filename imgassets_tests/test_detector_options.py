@@ -6,12 +6,13 @@ import logging
 
 import pytest
 
-from imgassets import bench, images, layout
-from imgassets.compare import iou
+from imgassets.core import images, layout
+from imgassets.core.records import Detection
 from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions, load_detector
+from imgassets.detector.comparison import iou
 from imgassets.detector.onnx_backend import CPU, ProvidersError, choose_providers
 from imgassets.detector.versions import DEFAULT, DetectorVersion, VersionsError, load_versions
-from imgassets.records import Detection
+from imgassets.devtools import bench
 
 
 def key(detection: Detection) -> tuple[str, int, int, int, int]:

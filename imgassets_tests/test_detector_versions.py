@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from imgassets.compare import compare, iou, matches
+from imgassets.core.records import Box, Detection, DetectionRecord, Provenance
 from imgassets.detector import find_model_files, load_detector
+from imgassets.detector.comparison import compare, iou, matches
 from imgassets.detector.layouts import Placement, decode
 from imgassets.detector.postprocess import CANDIDATE_FLOOR, candidates, select
 from imgassets.detector.versions import DEFAULT, DetectorVersion, VersionsError, load_versions
-from imgassets.records import Box, Detection, DetectionRecord, Provenance
 from imgassets_tests.conftest import PHOTOS
 
 DEFAULT_VERSION = DetectorVersion(name=DEFAULT, backend="onnx", input_size=416, confidence=0.5, nms=0.4)
@@ -234,9 +234,9 @@ def test_versions_prepare_fills_the_model_cache_once(tmp_path: Path) -> None:
     in the cache; run again, it converts nothing."""
     from click.testing import CliRunner
 
-    from imgassets.cli import main
-    from imgassets.resources import _cached_detector
-    from imgassets.settings import get_settings
+    from imgassets.cli.main import main
+    from imgassets.core.settings import get_settings
+    from imgassets.defs.resource_types import _cached_detector
 
     get_settings.cache_clear()
     _cached_detector.cache_clear()
@@ -262,8 +262,8 @@ def test_versions_prepare_fills_the_model_cache_once(tmp_path: Path) -> None:
 def test_versions_cli_lists_the_versions_and_refuses_what_it_cannot_backfill() -> None:
     from click.testing import CliRunner
 
-    from imgassets.cli import main
-    from imgassets.settings import get_settings
+    from imgassets.cli.main import main
+    from imgassets.core.settings import get_settings
 
     get_settings.cache_clear()
     try:

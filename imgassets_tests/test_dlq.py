@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import Result
 
-from imgassets import dlq
-from imgassets.messages import MAX_MESSAGE_BYTES, DeadLetter
+from imgassets.core import dlq
+from imgassets.core.messages import MAX_MESSAGE_BYTES, DeadLetter
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration

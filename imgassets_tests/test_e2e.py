@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
@@ -41,8 +41,8 @@ def ingested(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_detections_summary_and_table_appear_in_s3(stack: Stack, ingested: dict) -> None:
-    from imgassets import layout, table
-    from imgassets.records import DetectionRecord
+    from imgassets.core import layout, table
+    from imgassets.core.records import DetectionRecord
 
     assert ingested["image_count"] == 5 and ingested["rejected_count"] == 0
     assert ingested["class_counts"]["dog"] == 2 and ingested["class_counts"]["horse"] == 3
@@ -101,7 +101,7 @@ def conf03_backfill(stack: Stack, ingested: dict) -> dict:
     of its two assets, launched by `imgassets versions backfill` through Dagster's GraphQL API (as the UI's
     Materialize dialog does) and run by the stack's daemon. Returns the conf03/detections materialization's
     metadata, and the active version's records (key → bytes) as they were before."""
-    from imgassets import layout
+    from imgassets.core import layout
 
     partition = ingested["partition"]
     before = {key: stack.store.get(key).data for key in stack.store.list_keys(layout.detections_prefix(partition))}
@@ -127,8 +127,8 @@ def conf03_backfill(stack: Stack, ingested: dict) -> dict:
 def test_a_version_backfill_from_dagster_needs_no_forward_pass_and_leaves_the_active_records(
     stack: Stack, ingested: dict, conf03_backfill: dict
 ) -> None:
-    from imgassets import layout
-    from imgassets.records import Comparison, DetectionRecord
+    from imgassets.core import layout
+    from imgassets.core.records import Comparison, DetectionRecord
 
     partition = ingested["partition"]
     metadata, active = conf03_backfill["metadata"], conf03_backfill["active_before"]
@@ -143,7 +143,7 @@ def test_a_version_backfill_from_dagster_needs_no_forward_pass_and_leaves_the_ac
 
 
 def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict, conf03_backfill: dict) -> None:
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import services
 
     # The tests also ask the query endpoint directly, with the token the stack gave it and the viewer.
@@ -180,7 +180,7 @@ def test_dagster_killed_mid_run_loses_nothing(stack: Stack, ingested: dict, tmp_
     """The code server's and the daemon's whole process groups are SIGKILLed while a run executes, taking the run
     worker along: after both restart, run monitoring finds the worker gone, fails the run, and a retry completes
     it."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
     folder = _photo_folder(tmp_path, "more", 20, first=50_000)
@@ -232,7 +232,7 @@ def _runs(filter_: dict) -> list[dict]:
 def test_a_failed_run_is_retried_by_dagster_and_completes(stack: Stack, ingested: dict, tmp_path: Path) -> None:
     """S3 is down when a sensor run starts: the run fails after bounded S3 retries, Dagster's run-retry daemon
     re-executes it from the failure on its own, and once S3 is back the retry completes the batch."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import Stack as LocalStack
     from imgassets_tests.conftest import _wait_bucket_ready
 
@@ -280,7 +280,7 @@ def test_a_killed_run_worker_fails_its_run_and_dagster_retries_it(stack: Stack, 
     launched each reports its run failed, Dagster's run retries re-execute them, and the batch completes. The
     stack runs two at once, so a second run of the batch may be under way and is killed too."""
 
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
     code = LocalStack(get_settings()).service("dagster-code")
@@ -307,7 +307,7 @@ def _restart_s3_with_capacity(s3, attempts: int = 3) -> None:
     """Starts the stopped S3 server again. SeaweedFS sometimes comes back from a restart with no volume capacity
     (its master reports Max 0 and every read fails with "volume 1 not found" until the next restart), so a
     start whose master never reports capacity is stopped and started again."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import services
 
     status_url = f"http://127.0.0.1:{services.s3_ports(get_settings())['master']}/dir/status"
@@ -336,7 +336,7 @@ def _ingest_photos(stack: Stack, tmp_path: Path, name: str, count: int, first: i
 
 def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
     """`count` distinct real-content photos (never ingested before) in a new folder."""
-    from imgassets.bench import synthetic_photos
+    from imgassets.devtools.bench import synthetic_photos
 
     folder = tmp_path / name
     folder.mkdir()
@@ -369,7 +369,7 @@ def _outcomes(retries: list[dict]) -> str:
 
 def _account(stack: Stack, scenario: str) -> None:
     """A reliability-report row over every message the e2e stack has received so far."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     settings = get_settings()
     helpers.account(scenario, stack.store, settings.kafka_topic, settings.kafka_dlq_topic)
@@ -384,7 +384,7 @@ def _has_tag(run: dict, key: str) -> bool:
 
 
 def _dead_letters() -> list[dict]:
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     return [d for d in helpers.read_all(get_settings().kafka_dlq_topic) if isinstance(d, dict)]
 
@@ -394,7 +394,7 @@ def test_poison_messages_are_dead_lettered_while_the_sensor_keeps_going(
 ) -> None:
     """Poison messages among good ones on the live stack: the sensor keeps ticking, the good images get
     detections, the poison goes to the DLQ with its reason."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     before, dead_before = stack.summarised(), len(_dead_letters())
     producer = helpers.Deployment(get_settings()).producer()
@@ -417,8 +417,8 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
     detections, each bad one a rejection record with its reason; the failed rejection-rate check alerts."""
     from PIL import Image
 
-    from imgassets import layout
-    from imgassets.records import Rejection
+    from imgassets.core import layout
+    from imgassets.core.records import Rejection
 
     folder = _photo_folder(tmp_path, "mixed", 3, first=85_000)
     bad = [
@@ -449,7 +449,7 @@ def test_images_that_raise_cost_only_themselves(stack: Stack, ingested: dict, tm
 
 
 def _announced_keys(fragment: str) -> list[str]:
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     return [
         m["key"]
@@ -485,7 +485,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
     alert fires. After the fix, `imgassets dlq replay` brings them all to detections, idempotently."""
     import psutil
 
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
     code = LocalStack(get_settings()).service("dagster-code")
@@ -535,7 +535,7 @@ def test_a_batch_whose_runs_all_fail_is_dead_lettered_and_replayed(
 def test_failed_sensor_ticks_raise_an_alert(stack: Stack, ingested: dict, webhook) -> None:
     """Kafka down: the sensor's ticks fail (an infrastructure error, the cursor stays); after
     IMGASSETS_ALERT_FAILED_TICKS (2 here) in a row, one alert."""
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import Stack as LocalStack
 
     kafka = LocalStack(get_settings()).service("kafka")
@@ -560,7 +560,7 @@ def test_restart_keeps_kafka_s3_and_dagster_state(stack: Stack, ingested: dict) 
     assert cli(stack.env, "stack", "down").returncode == 0
     restarted = cli(stack.env, "stack", "up", "--no-demo")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-    from imgassets import layout
+    from imgassets.core import layout
 
     assert stack.store.get_json(layout.summary_key(ingested["partition"]))["image_count"] >= 5
     runs = graphql("{ runsOrError { ... on Runs { results { runId } } } }", {})["runsOrError"]["results"]

@@ -1,4 +1,4 @@
-"""Both sides of the line between an item's failure and the infrastructure's (`imgassets.failures`)."""
+"""Both sides of the line between an item's failure and the infrastructure's (`imgassets.core.failures`)."""
 
 import errno
 import struct
@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from obstore.exceptions import GenericError, InvalidPathError, PermissionDeniedError, UnauthenticatedError
 
-from imgassets import alerts
-from imgassets.failures import S3_INFRASTRUCTURE_CODES, InfrastructureError, describe, is_infrastructure
-from imgassets.storage import ObjectMissing, ObjectRefused, s3_failure
+from imgassets.core import alerts
+from imgassets.core.failures import S3_INFRASTRUCTURE_CODES, InfrastructureError, describe, is_infrastructure
+from imgassets.core.storage import ObjectMissing, ObjectRefused, s3_failure
 from imgassets_tests import helpers
 
 

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from imgassets.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT
 
 FRONTEND = PROJECT_ROOT / "frontend"
 

@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, TiffImagePlugin
 
-from imgassets import images
+from imgassets.core import images
 from imgassets_tests.conftest import PHOTOS
 from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgassets import layout
+from imgassets.core import layout
 from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 
 sha256s = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgassets import layout, messages
-from imgassets.messages import ImageMessage, Source, VideoFrame
+from imgassets.core import layout, messages
+from imgassets.core.messages import ImageMessage, Source, VideoFrame
 from imgassets_tests.fuzz_profile import fuzz_settings, regression_files
 
 BUCKET = "imgassets"

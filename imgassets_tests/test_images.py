@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgassets import images
+from imgassets.core import images
 from imgassets_tests.conftest import PHOTOS
 
 LIMIT_BYTES = 64 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""Watch mode (`imgassets ingest --watch`, `imgassets.ingest.Watcher`) on the real Kafka broker and S3 server:
+"""Watch mode (`imgassets ingest --watch`, `imgassets.ingest.watch.Watcher`) on the real Kafka broker and S3 server:
 files created during the initial scan, files seen by both the scan and an event, retries with backoff of a
 failed upload, giving up, and files that stay unstable."""
 
@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from imgassets import ingest
-from imgassets.ingest import Item, RetryPolicy, Watcher
+from imgassets.ingest import announce, media
+from imgassets.ingest.media import Item
+from imgassets.ingest.watch import RetryPolicy, Watcher
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ def producer(topics, deployment):
 def make_watcher(
     deployment: helpers.Deployment, folder: Path, producer: object, recorder: Recorder, **options: object
 ) -> Watcher:
-    ingestor = ingest.Ingestor(deployment.store(), producer, deployment.settings.kafka_topic)
+    ingestor = announce.Ingestor(deployment.store(), producer, deployment.settings.kafka_topic)
     options = {"settle_seconds": 0.2, "echo": recorder.echo, "warn": recorder.warn} | options
     return Watcher([folder], ingestor, workers=2, **options)
 
@@ -94,7 +95,7 @@ def test_file_created_during_the_initial_scan_is_ingested(tmp_path: Path, topics
             read_paths.append(path)
             if len(read_paths) == 1:  # the scan has listed the folder already: this file is not in its list
                 late.write_bytes(jpeg(99))
-            yield from ingest.path_items([path])
+            yield from media.path_items([path])
 
     with make_watcher(deployment, folder, producer, recorder, make_items=items_creating_a_file_midway) as watcher:
         report = watcher.scan()
@@ -121,7 +122,7 @@ def test_file_seen_by_scan_and_event_is_read_once(tmp_path: Path, topics, store,
     def counting_items(paths: Iterable[Path]) -> Iterator[Item]:
         for path in paths:
             reads.append(path.resolve())
-            yield from ingest.path_items([path])
+            yield from media.path_items([path])
 
     with make_watcher(deployment, folder, producer, recorder, make_items=counting_items) as watcher:
         both = folder / "both.jpg"
@@ -231,7 +232,7 @@ def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics
     folder.mkdir()
     (folder / "first.jpg").write_bytes(jpeg(21))
     process = subprocess.Popen(
-        [sys.executable, "-m", "imgassets.cli", "ingest", "--watch", str(folder)],
+        [sys.executable, "-m", "imgassets.cli.main", "ingest", "--watch", str(folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from imgassets.cli import main
-from imgassets.settings import PROJECT_ROOT
+from imgassets.cli.main import main
+from imgassets.core.settings import PROJECT_ROOT
 from imgassets.stack import instance, services
 
 INSTANCE_ENV = {
@@ -57,8 +57,8 @@ def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, mon
 
 
 def test_the_local_stack_and_the_code_image_use_the_template(tmp_path: Path) -> None:
+    from imgassets.core.settings import load_settings
     from imgassets.defs.batch import HOUR_ROLLUP_POOL
-    from imgassets.settings import load_settings
 
     paths = services.Paths(tmp_path)
     settings = load_settings(_env_file=None, home=tmp_path, max_concurrent_runs=3)

@@ -35,10 +35,10 @@ import cv2
 import pytest
 from PIL import Image, ImageOps
 
-from imgassets import dagster_api
+from imgassets.core.settings import PROJECT_ROOT
 from imgassets.detector import find_model_files
-from imgassets.settings import PROJECT_ROOT
-from imgassets.synthetic_clips import Clip, make_clip
+from imgassets.devtools.synthetic_clips import Clip, make_clip
+from imgassets.stack import dagster_api
 from imgassets_tests import layout_models
 from imgassets_tests.conftest import FIGURES, PHOTOS
 from imgassets_tests.e2e_stack import IMGASSETS, PORTS, Stack, browser_tests, cli, graphql, poll
@@ -91,8 +91,8 @@ def folder_ingest(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 
 def test_a_folder_ingested_with_a_source_is_found_by_it(stack: Stack, folder_ingest: dict) -> None:
-    from imgassets import layout
-    from imgassets.records import DetectionRecord
+    from imgassets.core import layout
+    from imgassets.core.records import DetectionRecord
 
     result = folder_ingest["result"]
     output = result.stdout + result.stderr
@@ -133,8 +133,8 @@ def _clip(path: Path, photos: list[str], size: tuple[int, int] = (640, 480)) -> 
 
 
 def test_a_video_ingested_with_a_source_keeps_its_frames(stack: Stack, tmp_path: Path) -> None:
-    from imgassets import layout
-    from imgassets.records import DetectionRecord
+    from imgassets.core import layout
+    from imgassets.core.records import DetectionRecord
 
     clip = _clip(tmp_path / "gate.mp4", ["dog.jpg", "horses.jpg", "person.jpg"])
     result = cli(stack.env, "ingest", "--every", "1", "--source", VIDEO_SOURCE, str(clip))
@@ -181,9 +181,9 @@ def test_a_watched_folder_with_a_source_is_found_by_it(stack: Stack, tmp_path: P
 def tracked_clip(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Clip:
     """The user describes their gate camera in sources.toml, then `imgassets ingest --every 0.125 --source
     cam-gate-journey gate.mp4`: a clip whose objects, crossings and visits are known by construction
-    (imgassets/synthetic_clips.py). Ready when the hours' track summaries count every frame."""
-    from imgassets import layout
-    from imgassets.records import TrackSummary
+    (imgassets/devtools/synthetic_clips.py). Ready when the hours' track summaries count every frame."""
+    from imgassets.core import layout
+    from imgassets.core.records import TrackSummary
 
     clip = make_clip(tmp_path_factory.mktemp("gate-clip"))
     sources = Path(stack.env["IMGASSETS_SOURCES_FILE"])
@@ -242,8 +242,8 @@ def test_a_version_backfill_tracks_the_version_s_detections(
 ) -> None:
     """`versions backfill conf03` fills conf03's tracks too: every frame of the clip tracked under conf03, and the
     compare page's answer has both versions' distinct objects."""
-    from imgassets import layout
-    from imgassets.records import TrackSummary
+    from imgassets.core import layout
+    from imgassets.core.records import TrackSummary
 
     rows = _images_from(stack, TRACKS_SOURCE, tracked_clip.frames)
     hours = sorted({layout.parse_image_key(row["image_key"]).partition for row in rows})
@@ -326,7 +326,8 @@ def test_a_backfill_from_dagster_keeps_the_source(stack: Stack, folder_ingest: d
     """The journey hour backfilled as from Dagster's Materialize dialog (all four assets): a backfill has no
     Kafka message, so the source comes from the image's stored metadata; the table keeps the user's name, and
     each check result shows its hour."""
-    from imgassets import dagster_api, layout
+    from imgassets.core import layout
+    from imgassets.stack import dagster_api
 
     rows = folder_ingest["rows"]
     hours = sorted({layout.parse_image_key(row["image_key"]).partition for row in rows})
@@ -374,8 +375,8 @@ def test_a_backfill_that_fails_says_why(stack: Stack, folder_ingest: dict, tmp_p
 def test_dlq_list_names_the_image_of_a_rejected_message(stack: Stack) -> None:
     """A producer of the user's own announces an image with an upload time outside the key's hour: the sensor
     dead-letters it, and `imgassets dlq list` shows the image key and the reason."""
-    from imgassets import layout, messages
-    from imgassets.settings import get_settings
+    from imgassets.core import layout, messages
+    from imgassets.core.settings import get_settings
     from imgassets_tests import helpers
 
     since = datetime.now(UTC)

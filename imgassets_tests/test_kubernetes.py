@@ -31,7 +31,7 @@ from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_j
 from dagster_k8s.launcher import K8sRunLauncher
 from pydantic import ValidationError
 
-from imgassets.settings import ENV_PREFIX, PROJECT_ROOT, Settings
+from imgassets.core.settings import ENV_PREFIX, PROJECT_ROOT, Settings
 from imgassets.stack import instance as dagster_instance
 
 DEPLOY = PROJECT_ROOT / "deploy"

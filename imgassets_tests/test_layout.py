@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from imgassets import layout
-from imgassets.contract import LAYOUT_VECTORS_FILE
+from imgassets.core import layout
+from imgassets.devtools.contract import LAYOUT_VECTORS_FILE
 
 HOUR = datetime(2026, 11, 25, 4, 37, 12, tzinfo=UTC)
 SHA = "ab" * 32

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from imgassets import images
+from imgassets.core import images
+from imgassets.core.records import Detection
 from imgassets.detector import Detector, ModelFiles, ModelOptions, darknet_onnx, find_model_files, load_detector
 from imgassets.detector.layouts import PAD_VALUE, Decoded, LayoutError, detect_layout, letterbox, metadata_names
 from imgassets.detector.onnx_backend import inspect_model
-from imgassets.records import Detection
 from imgassets_tests import layout_models
 from imgassets_tests.conftest import PHOTOS
 

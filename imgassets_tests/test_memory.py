@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from imgassets import ingest, messages
+from imgassets.core import messages
 from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.ingest import announce, media
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 
@@ -27,7 +28,7 @@ from dagster import DagsterInstance, materialize
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.resources import pipeline_resources
-from imgassets.settings import get_settings
+from imgassets.core.settings import get_settings
 request = json.loads(open(sys.argv[1]).read())
 outcome = materialize([image_batch, detection_summary], partition_key=request["partition_key"],
                       run_config=request["run_config"], resources=pipeline_resources(get_settings()),
@@ -39,7 +40,7 @@ print(json.dumps({"success": outcome.success,
 """
 
 
-def _max_size_images(count: int) -> list[ingest.Item]:
+def _max_size_images(count: int) -> list[media.Item]:
     """50 MP images holding a real photo on a plain canvas, mostly PNG: small files (a few MiB) that decode to
     150 MB each, and PNG has no reduced-size decode, so validation holds every pixel: the worst case."""
     photos = sorted(PHOTOS.glob("*.jpg"))
@@ -54,7 +55,7 @@ def _max_size_images(count: int) -> list[ingest.Item]:
         ok, encoded = cv2.imencode(extension, canvas, params)
         assert ok
         items.append(
-            ingest.Item(
+            media.Item(
                 data=encoded.tobytes(),
                 name=f"max{index}{extension}",
                 source=messages.Source(path=f"/max/max{index}{extension}"),
@@ -85,7 +86,7 @@ def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tm
     settings = deployment.settings
     producer = deployment.producer()
     try:
-        report = ingest.Ingestor(store, producer, settings.kafka_topic).ingest_many(items, workers=2)
+        report = announce.Ingestor(store, producer, settings.kafka_topic).ingest_many(items, workers=2)
     finally:
         producer.close()
     assert len(report.sent) == COUNT, report.failed

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from imgassets import layout, messages
-from imgassets.messages import ImageMessage, Source, VideoFrame
+from imgassets.core import layout, messages
+from imgassets.core.messages import ImageMessage, Source, VideoFrame
 
 NOW = datetime(2026, 11, 25, 4, 5, tzinfo=UTC)
 SHA = "cd" * 32

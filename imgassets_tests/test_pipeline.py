@@ -8,13 +8,13 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 from PIL import Image
 
-from imgassets import layout
+from imgassets.core import layout
+from imgassets.core.images import sha256_hex as images_sha256
+from imgassets.core.records import DetectionRecord, Manifest, Summary
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.defs.raw_images import RAW_IMAGES
-from imgassets.images import sha256_hex as images_sha256
-from imgassets.records import DetectionRecord, Manifest, Summary
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 
@@ -183,7 +183,7 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
 
 
 def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store, deployment) -> None:
-    from imgassets import messages
+    from imgassets.core import messages
 
     now = datetime.now(UTC)
     digest = "0" * 64
@@ -214,8 +214,8 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store, depl
 def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topics, store, deployment) -> None:
     """The announced size is checked before any GET, and an object larger than it said is refused on the GET's
     content length, before its body is read."""
-    from imgassets import messages
-    from imgassets.storage import ObjectTooLarge
+    from imgassets.core import messages
+    from imgassets.core.storage import ObjectTooLarge
 
     now = datetime.now(UTC)
     big = (PHOTOS / "dog.jpg").read_bytes()
@@ -257,8 +257,8 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store, deployment) -
     in the root run's when the parent had no raw_images step either, and the whole hour otherwise."""
     from dagster import DagsterRun
 
+    from imgassets.core.records import ManifestEntry
     from imgassets.defs.batch import batch_manifest, hour_entries
-    from imgassets.records import ManifestEntry
 
     partition = "2026-11-25-07:00"
     now = datetime(2026, 11, 25, 7, 5, tzinfo=UTC)
@@ -293,8 +293,8 @@ def test_a_retry_from_failure_detects_its_parent_runs_batch(store, deployment) -
 def test_a_run_worker_reads_each_shard_of_the_hour_once(store) -> None:
     """The summary and table steps of one run share the hour's shard reads (a shard never changes once its run
     wrote it): each is read from S3 once per process, and one written later is read when it appears."""
+    from imgassets.core.records import Shard
     from imgassets.defs.batch import hour_shards
-    from imgassets.records import Shard
 
     partition = "2026-11-25-07:00"
     created = datetime(2026, 11, 25, 7, 5, tzinfo=UTC)

@@ -4,7 +4,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from imgassets.pipelining import Handoff, prefetch
+from imgassets.core.pipelining import Handoff, prefetch
 
 
 def test_prefetch_keeps_order_and_bounds_work_in_flight() -> None:

@@ -9,8 +9,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from imgassets import images
-from imgassets.bench import synthetic_photos
+from imgassets.core import images
 from imgassets.detector import find_model_files
 from imgassets.detector.agreement import agreement
 from imgassets.detector.darknet_onnx import cached_onnx_model
@@ -24,6 +23,7 @@ from imgassets.detector.quantize import (
     calibration_photos,
     quantize_int8,
 )
+from imgassets.devtools.bench import synthetic_photos
 from imgassets_tests.conftest import PHOTOS
 
 

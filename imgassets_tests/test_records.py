@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgassets.records import HourRollup, ImageResult, Manifest, RejectedImage, Rejection, Shard, Summary
+from imgassets.core.records import HourRollup, ImageResult, Manifest, RejectedImage, Rejection, Shard, Summary
 from imgassets_tests import helpers
 
 T0 = datetime(2026, 11, 25, 4, tzinfo=UTC)

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
-from imgassets import ingest, layout, messages
+from imgassets.core import layout, messages
+from imgassets.core.records import Shard
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
-from imgassets.records import Shard
+from imgassets.ingest import announce, media
 from imgassets.stack import services
-from imgassets.storage import ObjectStore
 from imgassets_tests import helpers
 from imgassets_tests.conftest import TEST_SECRET_KEY
 
@@ -52,20 +53,20 @@ def _account(scenario: str, store: ObjectStore, topics, sent: int) -> dict:
     return helpers.account(scenario, store, topics.images, topics.dlq, sent)
 
 
-def _photos(tmp_path: Path, count: int, first: int = 0) -> list[ingest.Item]:
-    from imgassets.bench import synthetic_photos
+def _photos(tmp_path: Path, count: int, first: int = 0) -> list[media.Item]:
+    from imgassets.devtools.bench import synthetic_photos
 
     return [
-        ingest.Item(data=data, name=f"r{first + i}.jpg", source=messages.Source(path=f"{tmp_path}/r{first + i}.jpg"))
+        media.Item(data=data, name=f"r{first + i}.jpg", source=messages.Source(path=f"{tmp_path}/r{first + i}.jpg"))
         for i, data in enumerate(synthetic_photos(count, first=first + 10_000))
     ]
 
 
-def _ingest(deployment: helpers.Deployment, items: list[ingest.Item]) -> ingest.Report:
+def _ingest(deployment: helpers.Deployment, items: list[media.Item]) -> announce.Report:
     settings = deployment.settings
     producer = deployment.producer()
     try:
-        return ingest.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic).ingest_many(items)
+        return announce.Ingestor(ObjectStore.from_settings(settings), producer, settings.kafka_topic).ingest_many(items)
     finally:
         producer.close()
 
@@ -91,7 +92,7 @@ def test_duplicate_and_replayed_messages_yield_one_record(topics, store, tmp_pat
 def test_bad_messages_and_bad_images_are_accounted_for(topics, store, tmp_path, deployment) -> None:
     items = _photos(tmp_path, 4, first=500)
     good = items[0].data
-    items.append(ingest.Item(data=good[: len(good) // 2], name="cut.jpg", source=messages.Source(path="cut.jpg")))
+    items.append(media.Item(data=good[: len(good) // 2], name="cut.jpg", source=messages.Source(path="cut.jpg")))
     report = _ingest(deployment, items)
     producer = deployment.producer()
     for value in (b"{not json", b'{"schema": "imgassets.image.v1"}', b'{"schema": "imgassets.image.v0"}'):
@@ -112,7 +113,7 @@ def test_kafka_broker_killed_and_restarted_mid_stream(topics, store, tmp_path, d
 
     # Kill -9 the broker while the next images are being ingested.
     items = _photos(tmp_path, 40, first=100)
-    outcome: dict[str, ingest.Report] = {}
+    outcome: dict[str, announce.Report] = {}
     ingesting = threading.Thread(target=lambda: outcome.update(report=_ingest(deployment, items)))
     ingesting.start()
     time.sleep(0.3)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context
 
-from imgassets import layout, messages
+from imgassets.core import layout, messages
 from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, minimum_interval, run_requests
 from imgassets_tests import helpers
 
@@ -105,7 +105,7 @@ def test_the_sensor_ticks_in_every_loop_of_the_daemon(monkeypatch: pytest.Monkey
     import dagster._daemon.controller as controller
     import dagster._daemon.sensor as sensor_daemon
 
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
     from imgassets.stack import daemon
 
     interval = get_settings().sensor_interval_seconds
@@ -183,7 +183,7 @@ def test_offsets_deleted_by_retention_are_a_recorded_gap(topics, bucket, deploym
     """Records deleted before the sensor read them (what retention does) are never skipped silently."""
     from kafka import KafkaAdminClient, TopicPartition
 
-    from imgassets import kafka_io
+    from imgassets.core import kafka_io
 
     now = datetime.now(UTC)
     producer = deployment.producer()
@@ -285,7 +285,7 @@ def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucke
 
 
 def test_ticks_share_one_standing_consumer_and_a_failed_tick_drops_it(topics, bucket, deployment) -> None:
-    from imgassets import kafka_io
+    from imgassets.core import kafka_io
 
     config = kafka_io.settings_client_config(deployment.settings)
     with kafka_io.standing_consumer(config) as first:

@@ -1,6 +1,6 @@
 import pytest
 
-from imgassets.settings import SettingsError, load_settings
+from imgassets.core.settings import SettingsError, load_settings
 
 
 def test_defaults_point_at_the_local_stack() -> None:

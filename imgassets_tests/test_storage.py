@@ -1,5 +1,5 @@
 """The S3 layer on the real S3 server: object bodies through obstore, listing through boto3, and the line between
-an object's own failure and S3's (`imgassets.failures`)."""
+an object's own failure and S3's (`imgassets.core.failures`)."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from imgassets.failures import InfrastructureError, is_infrastructure
-from imgassets.storage import ObjectMissing, ObjectStore, ObjectTooLarge
+from imgassets.core.failures import InfrastructureError, is_infrastructure
+from imgassets.core.storage import ObjectMissing, ObjectStore, ObjectTooLarge
 
 pytestmark = pytest.mark.integration
 

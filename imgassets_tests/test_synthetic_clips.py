@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from imgassets.synthetic_clips import Clip, make_clip, tracking_scores
+from imgassets.devtools.synthetic_clips import Clip, make_clip, tracking_scores
 
 
 @pytest.fixture(scope="module")

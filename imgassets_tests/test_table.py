@@ -16,14 +16,16 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
-from imgassets import layout, query_server, synthetic, table
+from imgassets.core import layout, table
+from imgassets.core.records import DetectionRecord, HourRollup, Manifest, Shard, Summary
 from imgassets.defs.batch import written_records
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
-from imgassets.query import Catalog, HourRange, query
-from imgassets.records import DetectionRecord, HourRollup, Manifest, Shard, Summary
+from imgassets.devtools import synthetic
+from imgassets.reading import server
+from imgassets.reading.query import Catalog, HourRange, query
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -335,7 +337,7 @@ def test_search_endpoint_downloads_and_hour_pages_match_a_direct_count(bucket, d
     expected = _expected_matches(written, {"person": 2, "car": 1}, 0.6)
     assert len(expected) > 20, "the synthetic data should give several pages of matches"
     query = "from=2026-11-20-09:00&to=2026-11-20T13:00&class=person:2&class=car:1&min_confidence=0.6"
-    with query_server.running(deployment.settings) as base:
+    with server.running(deployment.settings) as base:
         status, body, _ = _get(f"{base}/search?{query}&page_size=10")
         found = json.loads(body)
         assert status == 200 and found["total"] == len(expected) and found["bucket"] == "hour"
@@ -388,14 +390,14 @@ def test_query_cli_and_python_function(bucket, deployment) -> None:
 def test_storage_down_is_503_and_a_bad_query_is_400(bucket, deployment) -> None:
     """S3 unreachable is the storage's fault (503, and the CLI says so); a query DuckDB refuses is the caller's."""
     down = deployment.with_values(s3_endpoint_url="http://127.0.0.1:9", s3_max_attempts=1)
-    with query_server.running(down.settings) as base:
+    with server.running(down.settings) as base:
         for path in ["/search?last=1d", "/hours/2026-11-25-04:00", "/search.csv?last=1d"]:
             status, body, _ = _get(base + path)
             assert status == 503 and "cannot be read" in json.loads(body)["error"], path
     result = down.cli("query", "--last", "1d", "SELECT count(*) FROM images")
     assert result.exit_code == 1 and "Error: EndpointConnectionError" in result.output
     _synthetic_hours(deployment.store(), datetime(2026, 11, 22, 0, tzinfo=UTC), 1, 10)
-    with query_server.running(deployment.settings) as base:
+    with server.running(deployment.settings) as base:
         status, body, _ = _get(f"{base}/search?from=2026-11-22&to=2026-11-22T01:00&class=person:1&page=0")
         assert status == 400 and "page" in json.loads(body)["error"]
 

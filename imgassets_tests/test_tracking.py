@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from imgassets.capture_time import photo_time, video_start
-from imgassets.records import Box, SourceTracks
-from imgassets.sources import SourceConfig, SourcesError, load_sources
-from imgassets.tracking import Frame, Sighting, tail, track_source
+from imgassets.core.capture_time import photo_time, video_start
+from imgassets.core.records import Box, SourceTracks
+from imgassets.core.sources import SourceConfig, SourcesError, load_sources
+from imgassets.tracking.follow import Frame, Sighting, tail, track_source
 
 WIDTH, HEIGHT = 960, 540
 HOUR = datetime(2026, 12, 6, 10, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The real detector (YOLOv4-tiny, ONNX Runtime, the default version's thresholds) on a clip whose truth is known
-by construction (imgassets/synthetic_clips.py: real crops over a real background, encoded as an mp4 and decoded again),
-then the tracker: the counts must be the clip's, and the MOTA/IDF1 figures and the tracker's cost against the
-forward pass are printed (figures, not asserts, for timings)."""
+by construction (imgassets/devtools/synthetic_clips.py: real crops over a real background, encoded as an mp4 and
+decoded again), then the tracker: the counts must be the clip's, and the MOTA/IDF1 figures and the tracker's cost
+against the forward pass are printed (figures, not asserts, for timings)."""
 
 import time
 from collections import Counter
@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import pytest
 
+from imgassets.core.sources import SourceConfig
 from imgassets.detector import load_detector
-from imgassets.sources import SourceConfig
-from imgassets.synthetic_clips import Clip, make_clip, tracking_scores
-from imgassets.tracking import Frame, Sighting, tail, track_source
+from imgassets.devtools.synthetic_clips import Clip, make_clip, tracking_scores
+from imgassets.tracking.follow import Frame, Sighting, tail, track_source
 from imgassets_tests.conftest import FIGURES
 
 HOUR = datetime(2026, 12, 6, 10, tzinfo=UTC)

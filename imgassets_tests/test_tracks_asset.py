@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
-from imgassets import ingest, layout
+from imgassets.core import layout
+from imgassets.core.records import Box, SourceTracks, TrackSummary
+from imgassets.core.sources import load_sources
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
 from imgassets.defs.image_batch import image_batch
 from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.defs.tracks import track_hour, tracked_check, tracks
-from imgassets.query import Catalog, HourRange
-from imgassets.records import Box, SourceTracks, TrackSummary
-from imgassets.source_pages import source_page
-from imgassets.sources import load_sources
-from imgassets.synthetic_clips import make_clip
-from imgassets.tracking import Frame, Sighting
+from imgassets.devtools.synthetic_clips import make_clip
+from imgassets.ingest import announce, media
+from imgassets.reading.query import Catalog, HourRange
+from imgassets.reading.source_pages import source_page
+from imgassets.tracking.follow import Frame, Sighting
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -43,8 +44,8 @@ def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, stor
     deployment = deployment.with_values(sources_file=sources, batch_max_images=40)
     producer = deployment.producer()
     try:
-        items = list(ingest.path_items([clip.path], every_seconds=1 / clip.fps))
-        report = ingest.Ingestor(store, producer, deployment.settings.kafka_topic, SOURCE).ingest_many(items[::-1])
+        items = list(media.path_items([clip.path], every_seconds=1 / clip.fps))
+        report = announce.Ingestor(store, producer, deployment.settings.kafka_topic, SOURCE).ingest_many(items[::-1])
     finally:
         producer.close()
     assert len(report.sent) == clip.frames and not report.failed

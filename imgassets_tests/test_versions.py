@@ -14,14 +14,16 @@ import numpy as np
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from imgassets import candidates, layout, query_server, resources
+from imgassets.core import layout
+from imgassets.core.images import decode_bgr
+from imgassets.core.records import Comparison, DetectionRecord
+from imgassets.defs import resource_types
 from imgassets.defs.detection_summary import detection_summary
 from imgassets.defs.detection_table import detection_table
 from imgassets.defs.image_batch import image_batch
-from imgassets.defs.versions import version_assets
-from imgassets.detector import load_detector
-from imgassets.images import decode_bgr
-from imgassets.records import Comparison, DetectionRecord
+from imgassets.defs.version_assets import version_assets
+from imgassets.detector import candidates, load_detector
+from imgassets.reading import server
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -122,8 +124,8 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
     def no_network(*args, **kwargs):
         raise AssertionError("the detector was loaded for a threshold-only version")
 
-    resources._cached_detector.cache_clear()
-    monkeypatch.setattr(resources, "load_detector", no_network)
+    resource_types._cached_detector.cache_clear()
+    monkeypatch.setattr(resource_types, "load_detector", no_network)
     metadata, checks = _backfill(versioned, instance, partition, "conf03")
     assert metadata["conf03/detections"]["forward_passes"] == 0
     assert metadata["conf03/detections"]["from_stored_candidates"] == 5
@@ -154,7 +156,7 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
     assert _objects(store, layout.detections_prefix(partition)) == active
 
     # The query endpoint serves the compare page's data from these comparisons.
-    with query_server.running(versioned.settings) as url:
+    with server.running(versioned.settings) as url:
         with urllib.request.urlopen(f"{url}/versions/conf03/compare?from={partition}&sort=only_b") as response:
             page = json.loads(response.read())
         assert (page["objects_a"], page["objects_b"], page["matched"]) == (
@@ -196,7 +198,7 @@ def test_unreadable_candidates_and_comparisons_cost_only_themselves(topics, stor
     broken = layout.comparison_key("conf03", partition)
     store.put_bytes(broken, b'{"schema": "imgassets.comparison.v1"', "application/json")
     with (
-        query_server.running(versioned.settings) as url,
+        server.running(versioned.settings) as url,
         urllib.request.urlopen(f"{url}/versions/conf03/compare?from={partition}") as response,
     ):
         page = json.loads(response.read())

@@ -4,7 +4,7 @@ sides read; the new secrets are validated and redacted; the local stack gives th
 the same token; and the browser test (frontend/e2e/security.e2e.test.mjs) of the login, proxy mode, the security
 headers and a refused token.
 
-The endpoint runs for real (uvicorn in this process, `query_server.running`) on loopback; nothing here needs S3:
+The endpoint runs for real (uvicorn in this process, `server.running`) on loopback; nothing here needs S3:
 /versions reads the project's detector-versions.toml.
 """
 
@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from imgassets import cli, query_server, redaction
-from imgassets.settings import (
+from imgassets.cli.main import main
+from imgassets.core import redaction
+from imgassets.core.settings import (
     PROJECT_ROOT,
     Settings,
     SettingsError,
@@ -33,6 +34,7 @@ from imgassets.settings import (
     parse_password_hash,
     verify_viewer_password,
 )
+from imgassets.reading import server
 from imgassets.stack import services
 from imgassets_tests.e2e_stack import IMGASSETS, browser_tests
 
@@ -70,7 +72,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 @pytest.fixture
 def endpoint() -> Iterator[str]:
     settings = load_settings(query_token=TOKEN, query_url="http://query-internal.example:3002")
-    with query_server.running(settings, require_token=True) as url:
+    with server.running(settings, require_token=True) as url:
         yield url
 
 
@@ -119,15 +121,15 @@ def test_query_endpoint_answers_only_known_host_names(endpoint: str, host: str, 
 def test_the_in_process_endpoint_of_tests_and_benchmarks_needs_no_token() -> None:
     """`running` (bench-queries, the tests) calls itself, on loopback, for its own life: no token asked for, even
     when one is configured; the Host check stays."""
-    with query_server.running(load_settings(query_token=TOKEN)) as url:
+    with server.running(load_settings(query_token=TOKEN)) as url:
         assert _get(f"{url}/versions")[0] == 200
         assert _get(f"{url}/versions", {"Host": "attacker.example"})[0] == 400
 
 
 def test_query_endpoint_does_not_start_without_a_token(fresh_settings: None) -> None:
     with pytest.raises(SettingsError, match="IMGASSETS_QUERY_TOKEN must be set"):
-        query_server.app(load_settings())
-    result = CliRunner().invoke(cli.main, ["serve-queries", "--port", "1"])
+        server.app(load_settings())
+    result = CliRunner().invoke(main, ["serve-queries", "--port", "1"])
     assert result.exit_code == 1 and "IMGASSETS_QUERY_TOKEN must be set" in result.output
 
 
@@ -160,11 +162,11 @@ def test_hashes_get_fresh_salts_and_no_dollar_signs() -> None:
 
 
 def test_viewer_password_command_prints_a_hash_from_stdin() -> None:
-    result = CliRunner().invoke(cli.main, ["viewer-password"], input="correct horse battery staple\n")
+    result = CliRunner().invoke(main, ["viewer-password"], input="correct horse battery staple\n")
     assert result.exit_code == 0, result.output
     (printed,) = result.stdout.splitlines()
     assert verify_viewer_password("correct horse battery staple", printed)
-    short = CliRunner().invoke(cli.main, ["viewer-password"], input="short\n")
+    short = CliRunner().invoke(main, ["viewer-password"], input="short\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
 
 

@@ -101,11 +101,11 @@ def test_runs_forked_from_the_warm_server_detect_with_the_networks_it_made(tmp_p
         import multiprocessing
         from pathlib import Path
         import numpy as np
-        from imgassets import images
-        from imgassets.bench import PHOTOS
+        from imgassets.core import images
+        from imgassets.devtools.bench import PHOTOS
         from imgassets.detector import load_detector
-        from imgassets.resources import DetectorResource
-        from imgassets.settings import get_settings
+        from imgassets.defs.resource_types import DetectorResource
+        from imgassets.core.settings import get_settings
         from imgassets.stack.warm_code_server import warm_context
 
         def run(queue):

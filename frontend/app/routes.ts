@@ -1,8 +1,8 @@
 import { type RouteConfig, index, route } from "@react-router/dev/routes";
 import { VIEWER_ROUTES } from "./lib/viewer-routes.generated";
 
-// The URL paths are the contract's (contract/viewer-routes.json, generated from imgassets/contract.py, whose
-// `viewer_link` builds the pipeline's links into the viewer); only the files that serve them are chosen here.
+// The URL paths are the contract's (contract/viewer-routes.json, generated from imgassets/core/viewer_routes.py,
+// whose `viewer_link` builds the pipeline's links into the viewer); only the files that serve them are chosen here.
 const path = (name: Exclude<keyof typeof VIEWER_ROUTES, "overview">) => VIEWER_ROUTES[name].path.slice(1);
 
 export default [

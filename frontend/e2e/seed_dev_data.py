@@ -34,9 +34,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from imgassets import layout, table
-from imgassets.messages import Source, VideoFrame
-from imgassets.records import (
+from imgassets.core import layout, table
+from imgassets.core.messages import Source, VideoFrame
+from imgassets.core.records import (
     Box,
     Detection,
     DetectionRecord,
@@ -49,7 +49,7 @@ from imgassets.records import (
     Shard,
     Summary,
 )
-from imgassets.storage import ObjectStore
+from imgassets.core.storage import ObjectStore
 
 COCO = {
     "person": 0,

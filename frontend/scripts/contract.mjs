@@ -1,4 +1,5 @@
-// Generates the viewer's side of the contract from ../contract/ (written by `python -m imgassets.contract --write`):
+// Generates the viewer's side of the contract from ../contract/
+// (written by `python -m imgassets.devtools.contract --write`):
 //   app/lib/records.generated.ts       types of the pipeline's JSON documents (json-schema-to-typescript)
 //   app/lib/viewer-routes.generated.ts the viewer's URL paths
 //   app/lib/settings.generated.ts      the defaults and limits of the IMGASSETS_* settings the server reads
@@ -17,7 +18,7 @@ const outDir = resolve(values["out-dir"]);
 
 const banner = (source) =>
   `/**\n * Generated from contract/${source} by \`npm run contract\` (frontend/scripts/contract.mjs); do not edit.\n` +
-  ` * The contract itself is generated from the Python code: \`.venv/bin/python -m imgassets.contract --write\`.\n */`;
+  ` * The contract itself is generated from the Python code: \`.venv/bin/python -m imgassets.devtools.contract --write\`.\n */`;
 
 const schema = JSON.parse(await readFile(join(contract, "records.schema.json"), "utf8"));
 const records = await compile(schema, "Document", {
@@ -46,7 +47,7 @@ const routes =
 const viewerSettings = JSON.parse(await readFile(join(contract, "viewer-settings.json"), "utf8"));
 const settings =
   `${banner("viewer-settings.json")}\n\n` +
-  `/** Each IMGASSETS_* setting the server reads: its default (imgassets/settings.py) and what it may be. */\n` +
+  `/** Each IMGASSETS_* setting the server reads: its default (imgassets/core/settings.py) and what it may be. */\n` +
   `export const SETTINGS = ${JSON.stringify(viewerSettings.settings, null, 2)} as const;\n`;
 
 await mkdir(outDir, { recursive: true });

@@ -17,12 +17,12 @@ import numpy as np
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
 from pydantic import Field
 
-from imgassets import images, layout
-from imgassets.failures import describe, item_reason
-from imgassets.pipelining import ByteBudget, Handoff
-from imgassets.records import DetectionRecord, HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
-from imgassets.resources import AlertResource
-from imgassets.storage import ObjectStore, ObjectTooLarge
+from imgassets.core import images, layout
+from imgassets.core.failures import describe, item_reason
+from imgassets.core.pipelining import ByteBudget, Handoff
+from imgassets.core.records import DetectionRecord, HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
+from imgassets.core.storage import ObjectStore, ObjectTooLarge
+from imgassets.defs.resource_types import AlertResource
 
 GROUP = "image_analytics"
 #: The steps that read an hour's shards or table and write its roll-up (summary, table) run one at a time

@@ -16,7 +16,18 @@ from functools import cached_property
 
 import numpy as np
 
-from imgassets import candidates, images, layout
+from imgassets.core import images, layout
+from imgassets.core.pipelining import prefetch
+from imgassets.core.records import (
+    Detection,
+    DetectionRecord,
+    ImageResult,
+    KafkaRef,
+    ManifestEntry,
+    Provenance,
+    RejectedImage,
+)
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import (
     item_failure,
     manifests,
@@ -27,22 +38,11 @@ from imgassets.defs.batch import (
     validated_pixels,
     written_records,
 )
-from imgassets.detector import BACKEND_NAMES, Detector
+from imgassets.defs.resource_types import PipelineResource
+from imgassets.detector import BACKEND_NAMES, Detector, candidates
 from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.postprocess import Candidates, select
 from imgassets.detector.versions import DetectorVersion
-from imgassets.pipelining import prefetch
-from imgassets.records import (
-    Detection,
-    DetectionRecord,
-    ImageResult,
-    KafkaRef,
-    ManifestEntry,
-    Provenance,
-    RejectedImage,
-)
-from imgassets.resources import PipelineResource
-from imgassets.storage import ObjectStore
 
 
 @dataclass

@@ -6,8 +6,9 @@ from collections import Counter
 
 import dagster as dg
 
-from imgassets import layout
-from imgassets.contract import viewer_link
+from imgassets.core import layout
+from imgassets.core.records import Summary
+from imgassets.core.viewer_routes import viewer_link
 from imgassets.defs.batch import (
     GROUP,
     HOUR_ROLLUP_POOL,
@@ -22,8 +23,7 @@ from imgassets.defs.batch import (
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.records import Summary
-from imgassets.resources import AlertResource, PipelineResource, S3Resource
+from imgassets.defs.resource_types import AlertResource, PipelineResource, S3Resource
 
 SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
     "summary_covers_all_detections",

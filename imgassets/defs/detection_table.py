@@ -3,7 +3,9 @@ time. Its check sits beside it."""
 
 import dagster as dg
 
-from imgassets import layout, table
+from imgassets.core import layout, table
+from imgassets.core.records import DetectionRecord
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import (
     GROUP,
     HOUR_ROLLUP_POOL,
@@ -16,9 +18,7 @@ from imgassets.defs.batch import (
 )
 from imgassets.defs.detections import DETECTIONS
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.records import DetectionRecord
-from imgassets.resources import AlertResource, S3Resource
-from imgassets.storage import ObjectStore
+from imgassets.defs.resource_types import AlertResource, S3Resource
 
 TABLE_ROWS_CHECK = dg.AssetCheckSpec(
     "table_rows_match_detection_records",

@@ -6,16 +6,16 @@ from collections import Counter
 
 import dagster as dg
 
-from imgassets import layout
-from imgassets.contract import viewer_link
+from imgassets.core import layout
+from imgassets.core.records import ImageResult, ManifestEntry, Shard
+from imgassets.core.storage import ObjectStore
+from imgassets.core.viewer_routes import viewer_link
 from imgassets.defs.batch import GROUP, alert_failed_check, class_table, now
 from imgassets.defs.detecting import Detected, VersionRun, images_without_records
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES
+from imgassets.defs.resource_types import AlertResource, DetectorResource, PipelineResource
 from imgassets.detector import BACKEND_NAMES
-from imgassets.records import ImageResult, ManifestEntry, Shard
-from imgassets.resources import AlertResource, DetectorResource, PipelineResource
-from imgassets.storage import ObjectStore
 
 DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
     "every_valid_image_has_detections",

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from imgassets.core.records import ManifestEntry, Rejection
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import BatchConfig, batch_manifest, hour_entries
 from imgassets.defs.detecting import VersionRun, detect_images
 from imgassets.defs.detections import DETECTIONS, DETECTIONS_COMPLETE_CHECK, active_run, detections_result
 from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES, REJECTION_RATE_CHECK, batch_refs, raw_images_result, validate_batch
-from imgassets.records import ManifestEntry, Rejection
-from imgassets.resources import AlertResource, DetectorResource, PipelineResource, S3Resource
-from imgassets.storage import ObjectStore
+from imgassets.defs.resource_types import AlertResource, DetectorResource, PipelineResource, S3Resource
 
 
 @dg.multi_asset(

@@ -25,18 +25,18 @@ from dagster import (
 )
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from imgassets import layout, messages
+from imgassets.core import layout, messages
+from imgassets.core.failures import InfrastructureError, describe, item_reason
+from imgassets.core.settings import get_settings
 from imgassets.defs.batch import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.failures import InfrastructureError, describe, item_reason
-from imgassets.resources import (
+from imgassets.defs.resource_types import (
     AlertResource,
     KafkaResource,
     PipelineResource,
     S3Resource,
 )
-from imgassets.settings import get_settings
 
 #: Tag on every run the Kafka sensor requests (and on their retries and re-requests).
 TRIGGER_TAG = "imgassets/trigger"
@@ -83,7 +83,7 @@ def read_messages(
     """Reads from the cursor until caught up, `max_messages`, or `budget_seconds`; classifies each message.
 
     Any exception while handling one message makes a dead letter for that message alone (reason: the
-    exception's type and text); only infrastructure errors (`imgassets.failures`) fail the tick. Offsets the
+    exception's type and text); only infrastructure errors (`imgassets.core.failures`) fail the tick. Offsets the
     cursor expected but Kafka no longer holds become `gap` dead letters: never skipped silently.
     """
     partitions = consumer.partitions_for_topic(topic)

@@ -6,7 +6,7 @@ import warnings
 
 from dagster import HourlyPartitionsDefinition, PreviewWarning
 
-from imgassets.settings import get_settings
+from imgassets.core.settings import get_settings
 
 #: Fixed at import: a partitions definition is part of each asset's definition, so its start cannot come from a
 #: resource. end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it.

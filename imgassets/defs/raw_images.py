@@ -7,7 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 
-from imgassets import images, layout, messages
+from imgassets.core import images, layout, messages
+from imgassets.core.pipelining import prefetch
+from imgassets.core.records import Manifest, ManifestEntry, Rejection
+from imgassets.core.storage import ObjectMissing, ObjectStore
 from imgassets.defs.batch import (
     GROUP,
     BatchConfig,
@@ -21,10 +24,7 @@ from imgassets.defs.batch import (
     validated_pixels,
 )
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.pipelining import prefetch
-from imgassets.records import Manifest, ManifestEntry, Rejection
-from imgassets.resources import AlertResource, PipelineResource
-from imgassets.storage import ObjectMissing, ObjectStore
+from imgassets.defs.resource_types import AlertResource, PipelineResource
 
 REJECTION_RATE_CHECK = dg.AssetCheckSpec(
     "rejection_rate_below_threshold",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from imgassets.resources import (
+from imgassets.core.settings import Settings
+from imgassets.defs.resource_types import (
     AlertResource,
     DetectorResource,
     KafkaResource,
@@ -20,7 +21,6 @@ from imgassets.resources import (
     S3Resource,
     TrackingResource,
 )
-from imgassets.settings import Settings
 
 
 def pipeline_resources(settings: Settings, **overrides: ConfigurableResource) -> dict[str, ConfigurableResource]:

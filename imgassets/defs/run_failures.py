@@ -27,17 +27,17 @@ from dagster import (
 from dagster._core.storage.tags import WILL_RETRY_TAG
 from kafka import KafkaConsumer, TopicPartition
 
-from imgassets import messages
+from imgassets.core import messages
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import ImageRef, hour_manifests, hour_shards
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
-from imgassets.resources import (
+from imgassets.defs.resource_types import (
     AlertResource,
     KafkaResource,
     PipelineResource,
     S3Resource,
 )
-from imgassets.storage import ObjectStore
 
 #: On a re-requested run: the original request's run key, and which re-request this is.
 BATCH_KEY_TAG = "imgassets/batch_key"

@@ -1,4 +1,4 @@
-"""tracks: each source's detections of the hour, followed into objects (imgassets/tracking.py), with the line
+"""tracks: each source's detections of the hour, followed into objects (imgassets/tracking/follow.py), with the line
 crossings and zone visits of sources.toml; and the hour's `tracks` and `events` tables. Its check sits beside it.
 
 Every run of the hour tracks the whole hour again from its detection table (a sensor run's table step has just
@@ -15,14 +15,15 @@ from typing import Any
 import dagster as dg
 from pydantic import ValidationError
 
-from imgassets import failures, layout, table, track_table
+from imgassets.core import failures, layout, table
+from imgassets.core.records import SourceTracks, TrackSummary
+from imgassets.core.sources import Sources
+from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, now
 from imgassets.defs.partitions import hourly_partitions
-from imgassets.records import SourceTracks, TrackSummary
-from imgassets.resources import AlertResource, DetectorResource, S3Resource, TrackingResource
-from imgassets.sources import Sources
-from imgassets.storage import ObjectStore
-from imgassets.tracking import Frame, tail, track_source
+from imgassets.defs.resource_types import AlertResource, DetectorResource, S3Resource, TrackingResource
+from imgassets.tracking import tables
+from imgassets.tracking.follow import Frame, tail, track_source
 
 
 def tracked_spec(asset: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -132,7 +133,7 @@ def _readable(store: ObjectStore, key: str, tracked: TrackedHour) -> SourceTrack
 
 def active_frames(store: ObjectStore) -> FramesOf:
     """The active version's frames: the hour's detection table, two objects whatever the hour's size."""
-    from imgassets.tracking import frames_from_tables
+    from imgassets.tracking.follow import frames_from_tables
 
     def frames(partition: str) -> dict[str, list[Frame]]:
         tables = table.read_hour(store, partition)
@@ -180,7 +181,7 @@ def tracks(
     partition = context.partition_key
     active = detector.versions().active_name
     tracked = track_hour(store, partition, active_frames(store), tracking.sources(), active, None)
-    rows = track_table.write_hour(store, partition, tracked.documents + tracked.kept)
+    rows = tables.write_hour(store, partition, tracked.documents + tracked.kept)
     for source, reason in tracked.failed.items():
         context.log.warning(f"tracks of {source} in {partition} not updated: {reason}")
     check = tracked_check(tracked, partition)

@@ -10,10 +10,10 @@ from typing import Protocol
 
 import numpy as np
 
+from imgassets.core.records import Detection
 from imgassets.detector.layouts import RGB, Resize
 from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_files
 from imgassets.detector.postprocess import Candidates, NmsMode
-from imgassets.records import Detection
 
 #: The name each backend setting (`opencv`, `onnx`) has in records (`DetectionRecord.backend`).
 BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime"}

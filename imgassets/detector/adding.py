@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from imgassets import images
+from imgassets.core import images
 from imgassets.detector.layouts import LAYOUTS, metadata_size
 from imgassets.detector.model_files import ModelFiles, ModelFilesError
 from imgassets.detector.onnx_backend import inspect_model

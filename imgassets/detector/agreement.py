@@ -1,5 +1,6 @@
 """How far one detector's detections are from another's on the same images: B's precision and recall with A as the
-reference, matched as the versions' comparisons match them (`imgassets.compare.matches`: same class, IoU >= 0.5)."""
+reference, matched as the versions' comparisons match them (`imgassets.detector.comparison.matches`: same
+class, IoU >= 0.5)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgassets.compare import matches
 from imgassets.detector import Detector
+from imgassets.detector.comparison import matches
 
 
 @dataclass(frozen=True)

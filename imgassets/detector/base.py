@@ -10,11 +10,11 @@ from typing import Any, Generic, TypeVar
 import cv2
 import numpy as np
 
+from imgassets.core.records import Detection
 from imgassets.detector import lane_threads
 from imgassets.detector.layouts import Preprocess, decode
 from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, NmsMode, candidates, select
-from imgassets.records import Detection
 
 Network = TypeVar("Network")
 

@@ -1,7 +1,7 @@
 """Turning raw YOLO output rows into clipped, NMS-filtered detections (shared by every backend).
 
 Two steps, so a detector version that differs only in thresholds or classes needs no forward pass: `candidates`
-keeps the rows whose best class score is above a floor (what is stored per image, imgassets/candidates.py), and
+keeps the rows whose best class score is above a floor (what is stored per image, imgassets/detector/candidates.py), and
 `select` applies a confidence, NMS and class filter to them. `select(candidates(rows, floor), c, …)` equals
 `select(candidates(rows, c), c, …)` for any c >= floor: the same rows, in the same order, reach NMS.
 """
@@ -15,8 +15,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from imgassets.core.records import Box, Detection
 from imgassets.detector.layouts import Decoded, Placement
-from imgassets.records import Box, Detection
 
 NmsMode = Literal["per_class", "agnostic"]
 

@@ -2,7 +2,7 @@
 
 Versions are defined in a TOML file (IMGASSETS_DETECTOR_VERSIONS_FILE, by default the project's
 detector-versions.toml), and one of them is `active`: the one the Kafka sensor's runs use, writing the pipeline's
-own `detections/`. Every other version gets its own assets and S3 prefix (imgassets/defs/versions.py) and is
+own `detections/`. Every other version gets its own assets and S3 prefix (imgassets/defs/version_assets.py) and is
 filled by backfills. `default` is today's detector, from the IMGASSETS_DETECTOR_* settings (DetectorResource);
 each other version states only what it changes from it.
 
@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from imgassets.core.settings import PROJECT_ROOT, Settings
 from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions
 from imgassets.detector.layouts import Layout, Resize
 from imgassets.detector.model_files import ModelFiles, ModelFilesError, find_model_files
 from imgassets.detector.postprocess import CANDIDATE_FLOOR, NmsMode
-from imgassets.settings import PROJECT_ROOT, Settings
 
 DEFAULT = "default"
 DEFAULT_FILE = PROJECT_ROOT / "detector-versions.toml"

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from imgassets import kafka_io, layout
-from imgassets.settings import ENV_PREFIX, Settings, env_file, get_settings
+from imgassets.core import kafka_io, layout
+from imgassets.core.settings import ENV_PREFIX, Settings, env_file, get_settings
+from imgassets.core.storage import ObjectStore
 from imgassets.stack import services
 from imgassets.stack.processes import Service, StackError
-from imgassets.storage import ObjectStore
 
 __all__ = ["Stack", "StackError", "ensure_local_env"]
 
@@ -107,8 +107,8 @@ class Stack:
     def prepare_models(self, log: Callable[[str], None]) -> None:
         """Every detector version's model made ready once (converted, quantised, optimized; cached after the first
         `up`). A version that cannot be prepared is reported and left to fail its own runs, naming the cause."""
+        from imgassets.defs.resource_types import DetectorResource
         from imgassets.detector.versions import VersionsError
-        from imgassets.resources import DetectorResource
 
         log("preparing the detector versions' models …")
         try:

@@ -14,7 +14,7 @@ def main(argv: list[str]) -> None:
     """`dagster-daemon ARGS`, patched."""
     from dagster._daemon.cli import main as daemon_main
 
-    from imgassets.settings import get_settings
+    from imgassets.core.settings import get_settings
 
     settings = get_settings()
     dagster_patches.shorten_daemon_loops(settings.sensor_interval_seconds, settings.backfill_interval_seconds)

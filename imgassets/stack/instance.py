@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from imgassets.settings import Deployment
+from imgassets.core.settings import Deployment
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from imgassets.settings import ENV_PREFIX, PROJECT_ROOT, Settings
+from imgassets.core.settings import ENV_PREFIX, PROJECT_ROOT, Settings
 from imgassets.stack import instance
 from imgassets.stack.processes import Service, StackError
 

@@ -35,7 +35,7 @@ PRELOAD = [
     "imgassets.defs.detections",
     "imgassets.defs.detection_summary",
     "imgassets.defs.detection_table",
-    "imgassets.defs.versions",
+    "imgassets.defs.version_assets",
     "imgassets.defs.kafka_sensor",
     "imgassets.defs.run_failures",
     "imgassets.detector.onnx_backend",

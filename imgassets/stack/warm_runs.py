@@ -4,10 +4,10 @@ else imports it."""
 
 import logging
 
-from imgassets.resources import DetectorResource
-from imgassets.settings import get_settings
+from imgassets.core.settings import get_settings
+from imgassets.core.storage import S3Access
+from imgassets.defs.resource_types import DetectorResource
 from imgassets.stack.dagster_patches import cache_migration_scripts, cache_sqlite_engines
-from imgassets.storage import S3Access
 
 
 def warm_detector() -> None:

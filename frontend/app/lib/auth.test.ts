@@ -14,7 +14,7 @@ import {
   signSession,
 } from "./session.server";
 
-// Made by the pipeline's side (imgassets/settings.py hash_viewer_password, fixed salts); imgassets_tests/
+// Made by the pipeline's side (imgassets/core/settings.py hash_viewer_password, fixed salts); imgassets_tests/
 // test_viewer_security.py checks the same two vectors, so both sides read the one format alike.
 const VECTORS = [
   {

@@ -1,5 +1,5 @@
 /**
- * Configuration from the same IMGASSETS_* variables as the backend (imgassets/settings.py). A `.env` file is read
+ * Configuration from the same IMGASSETS_* variables as the backend (imgassets/core/settings.py). A `.env` file is read
  * too (IMGASSETS_ENV_FILE, else ./.env, else the repository root's ../.env) without overriding real variables.
  */
 import { existsSync } from "node:fs";
@@ -27,7 +27,7 @@ export interface Config {
 export const AUTH_SETTINGS = SETTINGS.IMGASSETS_VIEWER_AUTH.choices;
 export type AuthSetting = (typeof AUTH_SETTINGS)[number];
 
-/** Who may use the viewer (docs/security.md); the defaults are imgassets/settings.py's. */
+/** Who may use the viewer (docs/security.md); the defaults are imgassets/core/settings.py's. */
 export interface Access {
   /** IMGASSETS_VIEWER_AUTH */
   setting: AuthSetting;
@@ -47,7 +47,7 @@ export interface Access {
 }
 
 const ADDRESSING_STYLES = SETTINGS.IMGASSETS_S3_ADDRESSING_STYLE.choices;
-/** A setting's default, as imgassets/settings.py defines it (contract/viewer-settings.json). */
+/** A setting's default, as imgassets/core/settings.py defines it (contract/viewer-settings.json). */
 const DEFAULT = <Name extends keyof typeof SETTINGS>(name: Name): (typeof SETTINGS)[Name]["default"] =>
   SETTINGS[name].default;
 
@@ -94,7 +94,7 @@ export function isLoopback(host: string): boolean {
 const TRUE = ["1", "true", "yes", "on", "t", "y"];
 const FALSE = ["0", "false", "no", "off", "f", "n"];
 
-/** A whole-number setting, within the bounds imgassets/settings.py gives it. */
+/** A whole-number setting, within the bounds imgassets/core/settings.py gives it. */
 function whole(
   env: NodeJS.ProcessEnv,
   name: "IMGASSETS_VIEWER_SESSION_HOURS" | "IMGASSETS_VIEWER_LOGIN_ATTEMPTS",

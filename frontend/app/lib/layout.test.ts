@@ -74,7 +74,7 @@ describe("partitions", () => {
   });
 });
 
-// The shared vectors (contract/layout-vectors.json), also checked against imgassets/layout.py, the reference.
+// The shared vectors (contract/layout-vectors.json), also checked against imgassets/core/layout.py, the reference.
 interface Vectors {
   image_keys: {
     valid: {
@@ -104,7 +104,7 @@ const vectors = JSON.parse(
 ) as Vectors;
 const isoHour = (date: Date) => date.toISOString().replace(".000Z", "Z");
 
-describe("layout vectors shared with imgassets/layout.py", () => {
+describe("layout vectors shared with imgassets/core/layout.py", () => {
   it.each(vectors.image_keys.valid.map((v) => [v.why, v] as const))("image key: %s", (_, v) => {
     const parsed = parseImageKey(v.key);
     expect({

@@ -1,7 +1,7 @@
 /**
  * The S3 key layout, as far as the viewer needs it.
  *
- * This mirrors imgassets/layout.py (`_IMAGE_KEY`, `parse_image_key`, `summary_key`, `partition_of_summary_key`),
+ * This mirrors imgassets/core/layout.py (`_IMAGE_KEY`, `parse_image_key`, `summary_key`, `partition_of_summary_key`),
  * the reference: both are tested against the same vectors, contract/layout-vectors.json (layout.test.ts here,
  * imgassets_tests/test_layout.py there); a case either side gets wrong belongs in that file. Every key the server
  * reads is derived here from a validated image key or partition, so a request can never name an object outside
@@ -12,7 +12,7 @@ export const SUMMARIES = "summaries/";
 const NAME_MAX = 96;
 const KEY_MAX = 256;
 
-// Same pattern as imgassets/layout.py `_IMAGE_KEY`, matched whole and ASCII-only like there (in JavaScript without
+// Same pattern as imgassets/core/layout.py `_IMAGE_KEY`, matched whole and ASCII-only like there (in JavaScript without
 // the m and u flags, \d is [0-9] and $ is the end of the input, never before a trailing newline).
 const IMAGE_KEY = new RegExp(
   String.raw`^images/(?<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?<file>(?<sha12>[0-9a-f]{12})-(?<name>[A-Za-z0-9][A-Za-z0-9._-]{0,${NAME_MAX - 1}}))$`,

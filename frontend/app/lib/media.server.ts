@@ -25,7 +25,7 @@ function contentType(key: string): string {
 
 /**
  * `splat` is the image key after /media/<kind>/. It is validated with layout.ts's pattern (which mirrors
- * imgassets/layout.py); only the image object itself or its derived thumbnail key are ever read.
+ * imgassets/core/layout.py); only the image object itself or its derived thumbnail key are ever read.
  */
 export async function serveMedia(request: Request, kind: MediaKind, splat: string | undefined): Promise<Response> {
   let key: string;

@@ -1,6 +1,6 @@
 /**
  * The login's password check: IMGASSETS_VIEWER_PASSWORD_HASH, as `imgassets viewer-password` makes it
- * (imgassets/settings.py `hash_viewer_password`), verified with Node's built-in scrypt.
+ * (imgassets/core/settings.py `hash_viewer_password`), verified with Node's built-in scrypt.
  *
  *   scrypt:N=32768,r=8,p=1:<salt>:<key>
  *
@@ -17,7 +17,7 @@ export interface PasswordHash {
 }
 
 const PATTERN = /^scrypt:N=(\d{1,8}),r=(\d{1,2}),p=(\d{1,2}):([A-Za-z0-9_-]{22,88}):([A-Za-z0-9_-]{43,86})$/;
-/** 128·N·r, the memory one check takes, at most (as in imgassets/settings.py). */
+/** 128·N·r, the memory one check takes, at most (as in imgassets/core/settings.py). */
 const MAX_MEMORY = 256 * 2 ** 20;
 const FORMAT = "the output of `imgassets viewer-password`: scrypt:N=32768,r=8,p=1:<salt>:<key>";
 

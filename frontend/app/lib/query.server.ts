@@ -1,8 +1,8 @@
 /**
- * The server's client of the query endpoint (`imgassets serve-queries`, imgassets/query_server.py): DuckDB over
+ * The server's client of the query endpoint (`imgassets serve-queries`, imgassets/reading/server.py): DuckDB over
  * the hours' Parquet tables in S3, for the search page, its downloads, the hour grids and the overview's latest
- * images; the detector versions' comparisons (imgassets/comparisons.py), for the compare pages; and a source's
- * tracked objects (imgassets/source_pages.py), for the source pages. Only this server calls it
+ * images; the detector versions' comparisons (imgassets/reading/compare_pages.py), for the compare pages; and a source's
+ * tracked objects (imgassets/reading/source_pages.py), for the source pages. Only this server calls it
  * (IMGASSETS_QUERY_URL); the browser never does.
  *
  * Every call sends `Authorization: Bearer <IMGASSETS_QUERY_TOKEN>`: the endpoint answers nobody else.
@@ -26,7 +26,7 @@ import type { TimeRange } from "./search";
 import { sourceParams } from "./sources";
 import { encodeSplat } from "./viewer-routes";
 
-// The endpoint's answers are part of the contract (imgassets/search.py → contract/records.schema.json →
+// The endpoint's answers are part of the contract (imgassets/reading/search.py → contract/records.schema.json →
 // records.generated.ts): the same names on both sides.
 /** One image as the endpoint lists it; fits `ImageCard`. */
 export type QueryImage = ImageRow;

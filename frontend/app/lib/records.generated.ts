@@ -1,10 +1,10 @@
 /**
  * Generated from contract/records.schema.json by `npm run contract` (frontend/scripts/contract.mjs); do not edit.
- * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.contract --write`.
+ * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.devtools.contract --write`.
  */
 
 /**
- * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary), Kafka messages (image announcement, dead letter) and the query endpoint's answers (search page, hour page). Generated from imgassets/records.py, imgassets/messages.py and imgassets/search.py by `python -m imgassets.contract --write`; do not edit.
+ * Any JSON document imgassets writes: records in S3 (detection, rejection, manifest, shard, summary), Kafka messages (image announcement, dead letter) and the query endpoint's answers (search page, hour page). Generated from imgassets/core/records.py, imgassets/core/messages.py and imgassets/reading/search.py by `python -m imgassets.devtools.contract --write`; do not edit.
  */
 export type Document =
   | DetectionRecord
@@ -162,7 +162,7 @@ export interface RejectedImage {
 }
 /**
  * Per-hour roll-up: the successor of the original 'label@hour' job. Counts only, so its size does not grow
- * with the hour's images; the per-image index is the hour's table (imgassets/table.py).
+ * with the hour's images; the per-image index is the hour's table (imgassets/core/table.py).
  */
 export interface Summary {
   schema: "imgassets.summary.v2" | "imgassets.summary.v1";
@@ -220,7 +220,7 @@ export interface RolledRejection {
   at: string;
 }
 /**
- * A detector version (B) against the active one (A) for one hour (imgassets/compare.py).
+ * A detector version (B) against the active one (A) for one hour (imgassets/detector/comparison.py).
  *
  * Boxes match when their class is the same and their IoU is at least `iou_threshold` (each box matches at
  * most once, B's most confident first); B's precision and recall are measured against A as the reference.
@@ -267,7 +267,7 @@ export interface ImageDisagreement {
   difference: number;
 }
 /**
- * The tracks of one source in one hour (imgassets/tracking.py), with its lines and zones as they were.
+ * The tracks of one source in one hour (imgassets/tracking/follow.py), with its lines and zones as they were.
  */
 export interface SourceTracks {
   schema: "imgassets.tracks.v1";

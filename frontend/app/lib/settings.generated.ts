@@ -1,9 +1,9 @@
 /**
  * Generated from contract/viewer-settings.json by `npm run contract` (frontend/scripts/contract.mjs); do not edit.
- * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.contract --write`.
+ * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.devtools.contract --write`.
  */
 
-/** Each IMGASSETS_* setting the server reads: its default (imgassets/settings.py) and what it may be. */
+/** Each IMGASSETS_* setting the server reads: its default (imgassets/core/settings.py) and what it may be. */
 export const SETTINGS = {
   "IMGASSETS_S3_ENDPOINT_URL": {
     "default": "http://127.0.0.1:8333"

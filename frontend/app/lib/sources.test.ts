@@ -30,7 +30,7 @@ const close = (actual: Point, expected: Point, digits = 6) => {
 };
 
 describe("source names", () => {
-  it("accepts what imgassets/layout.py SOURCE_NAME accepts", () => {
+  it("accepts what imgassets/core/layout.py SOURCE_NAME accepts", () => {
     for (const name of ["cam-gate", "site:north@2", "a", "Cam_1.front", "0", "x".repeat(64)]) {
       expect(isSourceName(name), name).toBe(true);
     }
@@ -83,7 +83,7 @@ describe("a counting line's in direction", () => {
     in_side: [...inSide] as [number, number],
   });
 
-  it("uses imgassets/sources.py's side: the sign of the cross product", () => {
+  it("uses imgassets/core/sources.py's side: the sign of the cross product", () => {
     // y down: below a line drawn left to right is the positive side.
     expect(side([0, 0.5], [1, 0.5], [0.5, 0.9])).toBeGreaterThan(0);
     expect(side([0, 0.5], [1, 0.5], [0.5, 0.1])).toBeLessThan(0);

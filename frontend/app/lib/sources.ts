@@ -21,7 +21,7 @@ export const SOURCE_PRESETS: readonly RangePreset[] = [
 /** The range when the URL gives none (the endpoint's default too). */
 export const DEFAULT_SOURCE_LAST = "24h";
 
-/** A source's name (imgassets/layout.py SOURCE_NAME): a path segment of the endpoint and a key of the bucket. */
+/** A source's name (imgassets/core/layout.py SOURCE_NAME): a path segment of the endpoint and a key of the bucket. */
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
 
 /** Whether `name` can be a source's name; anything else is refused before asking the endpoint. */
@@ -60,7 +60,7 @@ export function hourRange(partition: string, next: string): TimeRange {
 export type Point = readonly [number, number];
 
 /**
- * Which side of the line `start` → `end` `point` is on: the sign of the cross product, as imgassets/sources.py
+ * Which side of the line `start` → `end` `point` is on: the sign of the cross product, as imgassets/core/sources.py
  * `side` computes it (positive, negative, or 0 on the line). Scaling x and y by positive factors (relative points
  * → pixels) keeps the sign.
  */

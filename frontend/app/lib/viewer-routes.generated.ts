@@ -1,6 +1,6 @@
 /**
  * Generated from contract/viewer-routes.json by `npm run contract` (frontend/scripts/contract.mjs); do not edit.
- * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.contract --write`.
+ * The contract itself is generated from the Python code: `.venv/bin/python -m imgassets.devtools.contract --write`.
  */
 
 /** React Router paths: `:name` fills one segment, a trailing `*` the rest, filled by `splat`. */

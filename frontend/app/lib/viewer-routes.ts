@@ -1,7 +1,7 @@
 /**
  * Paths of the viewer's routes, from the contract shared with the pipeline (contract/viewer-routes.json, via
  * viewer-routes.generated.ts). `viewerPath` fills and encodes parameters exactly like the pipeline's
- * `imgassets.contract.viewer_path`; the contract's examples test both.
+ * `imgassets.devtools.contract.viewer_path`; the contract's examples test both.
  */
 import { VIEWER_ROUTES, type ViewerRoute } from "./viewer-routes.generated";
 

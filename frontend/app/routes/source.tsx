@@ -42,7 +42,7 @@ export async function loader({ params, request }: Route.LoaderArgs) {
   const range = parseSourceRange(url.searchParams);
   const dagsterUrl = config().dagsterUrl;
   return guard(async () => {
-    // Source names are path segments of the endpoint and keys of the bucket (imgassets/layout.py SOURCE_NAME).
+    // Source names are path segments of the endpoint and keys of the bucket (imgassets/core/layout.py SOURCE_NAME).
     if (!isSourceName(name)) {
       fail(
         400,

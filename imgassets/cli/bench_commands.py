@@ -1,0 +1,76 @@
+"""`imgassets bench` and `imgassets bench-queries`: the benchmarks (imgassets/devtools/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from imgassets.cli.common import fail, settings_or_fail
+from imgassets.core.settings import SettingsError
+
+
+@click.command("bench-queries")
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
+@click.option("--images-per-hour", type=click.IntRange(1, 100_000), default=600, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 50), default=5, show_default=True, help="Warm repetitions.")
+@click.option(
+    "--busy-hour",
+    "busy_hour_images",
+    type=click.IntRange(1, 1_000_000),
+    default=100_000,
+    show_default=True,
+    help="Images of the one busy hour whose hour page is timed.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+def bench_queries(days: int, images_per_hour: int, repeats: int, busy_hour_images: int, out: Path | None) -> None:
+    """Generate DAYS of synthetic hour tables in the local S3 (its own bucket) and time a month-wide search,
+    a per-class-per-day aggregation, the search page's server response and a busy hour's page, cold and warm."""
+    from imgassets.devtools import query_bench
+
+    figures = query_bench.run(settings_or_fail(), days, images_per_hour, repeats, busy_hour_images, log=click.echo)
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2, default=str))
+        click.echo(f"figures → {out}")
+
+
+@click.command()
+@click.option(
+    "--images",
+    "images_count",
+    type=click.IntRange(10),
+    default=1000,
+    show_default=True,
+    help="Images for the raw and end-to-end throughput phases.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1),
+    help="Latency phase ingest rate (default: 60% of the measured end-to-end rate).",
+)
+@click.option("--duration", type=click.FloatRange(5), default=45, show_default=True, help="Latency phase seconds.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.option("--keep", is_flag=True, help="Leave the bench stack running afterwards.")
+@click.option(
+    "--drain",
+    "drain_count",
+    type=click.IntRange(1),
+    default=400,
+    show_default=True,
+    help="Drain phase: images announced while the sensor is stopped, then drained once it starts.",
+)
+@click.option("--version", help="The detector version the bench's sensor uses (default: the active one), e.g. int8.")
+def bench(
+    images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int, version: str | None
+) -> None:
+    """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
+    from imgassets.devtools import bench as benchmark
+    from imgassets.stack import StackError, ensure_local_env
+
+    try:
+        ensure_local_env()
+        result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo, version=version)
+    except (StackError, SettingsError, TimeoutError) as exc:
+        fail(str(exc))
+    click.echo(json.dumps(result, indent=2))
