@@ -9,7 +9,12 @@ import: Dagster calls `defs()` when it loads the code location, and that needs n
 
 from __future__ import annotations
 
-from dagster import Definitions, definitions, in_process_executor
+from typing import TYPE_CHECKING
+
+from dagster import ConfigurableResource, Definitions, definitions, in_process_executor
+
+if TYPE_CHECKING:
+    from imgassets.core.settings import Settings
 
 
 @definitions
@@ -20,27 +25,44 @@ def defs() -> Definitions:
 
     # EnvVar secrets are read from the process environment, so values kept in .env must be there too.
     load_dotenv(env_file(), override=False)
+    return build_definitions(get_settings())
 
-    from imgassets.defs.detection_summary import detection_summary
-    from imgassets.defs.detection_table import detection_table
-    from imgassets.defs.image_batch import image_batch
+
+def build_definitions(settings: Settings, **resources: ConfigurableResource) -> Definitions:
+    """The code location of `settings`: every setting reaches the definitions here, when Dagster loads them (the
+    partitions' start and the sensor's interval, which Dagster reads from the definitions) or through the
+    resources (everything else); `resources` replace whole resources (tests)."""
+    from imgassets.defs.detection_summary import detection_summary_asset
+    from imgassets.defs.detection_table import detection_table_asset
+    from imgassets.defs.image_batch import image_batch_asset
     from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import kafka_image_sensor
+    from imgassets.defs.partitions import hourly_partitions
     from imgassets.defs.resource_types import DetectorResource
     from imgassets.defs.resources import pipeline_resources
     from imgassets.defs.run_failures import canceled_batch_sensor, failed_batch_sensor
-    from imgassets.defs.tracks import tracks
+    from imgassets.defs.tracks import tracks_asset
     from imgassets.defs.version_assets import version_assets
 
-    settings = get_settings()
+    partitions = hourly_partitions(settings.partitions_start)
     # Each detector version other than the active one has its assets (filled by backfills).
     others = DetectorResource.from_settings(settings).versions().others
-    versions = [asset for version in others for asset in version_assets(version)]
+    versions = [asset for version in others for asset in version_assets(version, partitions)]
     return Definitions(
-        assets=[image_batch, detection_summary, detection_table, tracks, *versions],
+        assets=[
+            image_batch_asset(partitions),
+            detection_summary_asset(partitions),
+            detection_table_asset(partitions),
+            tracks_asset(partitions),
+            *versions,
+        ],
         jobs=[image_batch_job],
-        sensors=[kafka_image_sensor, failed_batch_sensor, canceled_batch_sensor],
+        sensors=[
+            kafka_image_sensor(partitions, settings.sensor_interval_seconds),
+            failed_batch_sensor,
+            canceled_batch_sensor,
+        ],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
         executor=in_process_executor,
-        resources=pipeline_resources(settings),
+        resources=pipeline_resources(settings, **resources),
     )

@@ -12,12 +12,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from imgassets.core.settings import PROJECT_ROOT, Settings
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from imgassets.core.storage import ObjectStore
+    from imgassets_tests.helpers import Deployment
+
 PHOTOS = PROJECT_ROOT / "data" / "photos"
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image at `path` as OpenCV decodes it (BGR); fails when OpenCV cannot read it."""
+    import cv2
+
+    image = cv2.imread(str(path))
+    assert image is not None, f"OpenCV cannot read {path}"
+    return image
+
 
 # Ports of the test services (the dev stack uses 9092/8333/3000/3001). With their derived ports (SeaweedFS: up to
 # +11013) they stay below the ephemeral range (32768+), where a recent client connection can hold a port.
@@ -138,7 +155,7 @@ def s3_server(test_settings: None) -> Iterator[str]:
         yield str(settings.s3_endpoint_url)
 
 
-def _wait_bucket_ready(store: object, timeout: float = 60) -> None:
+def _wait_bucket_ready(store: ObjectStore, timeout: float = 60) -> None:
     import time
 
     deadline = time.monotonic() + timeout
@@ -186,7 +203,7 @@ def bucket(s3_server: str) -> str:
 
 
 @pytest.fixture
-def deployment(request: pytest.FixtureRequest):
+def deployment(request: pytest.FixtureRequest) -> Deployment:
     """This test's deployment: the test services, with the test's own topics and bucket when it asks for them.
     Tests configure the code through the resources and clients it builds, never through the environment."""
     from imgassets.core.settings import get_settings
@@ -202,7 +219,7 @@ def deployment(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def store(bucket: str, deployment):
+def store(bucket: str, deployment: Deployment) -> ObjectStore:
     return deployment.store()
 
 

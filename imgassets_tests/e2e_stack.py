@@ -44,10 +44,11 @@ def graphql(query: str, variables: dict) -> dict:
     return body["data"]
 
 
-def browser_tests(env: dict[str, str], script: str) -> None:
-    """Runs one of the viewer's browser test files (frontend/e2e/) with `env`; fails with its output if any failed."""
+def browser_tests(env: dict[str, str], suite: str) -> None:
+    """Runs one suite of the viewer's browser tests with `env`: a Playwright project of frontend/playwright.config.ts
+    (viewer, journeys, security or deploy; its specs in frontend/e2e/<suite>/); fails with its output if any failed."""
     result = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", f"e2e/{script}"],
+        ["npx", "--no", "playwright", "test", "--config", "playwright.config.ts", "--project", suite],
         cwd=PROJECT_ROOT / "frontend",
         env=env,
         capture_output=True,

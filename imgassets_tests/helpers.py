@@ -9,8 +9,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
+from dagster import (
+    ConfigurableResource,
+    ExecuteInProcessResult,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+)
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -19,10 +27,38 @@ from imgassets.core import kafka_io, layout, messages, table
 from imgassets.core.records import HourRollup, Manifest, Shard, Summary
 from imgassets.core.settings import ENV_PREFIX, Settings, get_settings
 from imgassets.core.storage import ObjectStore
+from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import PipelineResource
 from imgassets.defs.resources import pipeline_resources
 from imgassets.ingest import announce, media
 from imgassets_tests.conftest import REPORT
+
+#: The partitions of the tests' assets: from the settings' default start, as a deployment's are.
+PARTITIONS = hourly_partitions(Settings.model_fields["partitions_start"].default)
+#: The Kafka sensor as the tests tick it (its interval matters only to Dagster's daemon).
+SENSOR = kafka_image_sensor(PARTITIONS, interval_seconds=0)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A tick of SENSOR that read new messages: its new cursor and the runs it requests."""
+
+    cursor: str | None
+    run_requests: list[RunRequest]
+
+
+def tick(context: SensorEvaluationContext) -> Tick:
+    """Ticks SENSOR where the test expects it to request runs (a SensorResult, not a SkipReason)."""
+    result = SENSOR(context)
+    assert isinstance(result, SensorResult) and result.run_requests is not None, result
+    return Tick(result.cursor, list(result.run_requests))
+
+
+def partition_of(request: RunRequest) -> str:
+    """The hour a run request of SENSOR is for (each of them names one)."""
+    assert request.partition_key is not None, request
+    return request.partition_key
 
 
 @dataclass(frozen=True)
@@ -41,7 +77,7 @@ class Deployment:
     def with_values(self, **values: object) -> Deployment:
         return Deployment(self.base, self.values | values)
 
-    def resources(self, **overrides: object) -> dict[str, object]:
+    def resources(self, **overrides: ConfigurableResource) -> dict[str, ConfigurableResource]:
         """The deployment's resource set; `overrides` replace whole resources."""
         return pipeline_resources(self.settings, **overrides)
 
@@ -77,7 +113,7 @@ class Deployment:
             get_settings.cache_clear()
 
 
-def check_results(outcome: object) -> dict[str, tuple[bool, dict]]:
+def check_results(outcome: ExecuteInProcessResult) -> dict[str, tuple[bool, dict[str, Any]]]:
     """Asset check name → (passed, metadata values) of one materialization."""
     return {
         e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
@@ -102,7 +138,7 @@ def records(topic: str) -> list[ConsumerRecord]:
         consumer.close()
 
 
-def read_all(topic: str) -> list[object]:
+def read_all(topic: str) -> list[Any]:
     """Every message currently in `topic`, decoded as JSON where it is JSON (raw bytes otherwise)."""
     return [_json_or_bytes(record.value) for record in records(topic)]
 
@@ -116,7 +152,7 @@ def end_offsets(topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def _json_or_bytes(value: bytes) -> object:
+def _json_or_bytes(value: bytes) -> Any:
     try:
         return json.loads(value)
     except (ValueError, RecursionError):

@@ -10,6 +10,7 @@ a scale or an order cannot pass.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -56,7 +57,7 @@ class _Surgery:
         self.graph.initializer.append(numpy_helper.from_array(array, name))
         return name
 
-    def node(self, op: str, inputs: list[str], **attributes: object) -> str:
+    def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
         self._count += 1
         name = f"surgery_{op.lower()}_{self._count}"
         self.graph.node.append(helper.make_node(op, inputs, [name], name=name, **attributes))
@@ -111,7 +112,13 @@ def end2end(names: tuple[str, ...]) -> onnx.ModelProto:
     by_class = s.node("Transpose", [only_best], perm=[0, 2, 1])
     selected = s.node(
         "NonMaxSuppression",
-        [corners, by_class, s.const([4096]), s.const(np.float32([E2E_IOU])), s.const(np.float32([E2E_SCORE]))],
+        [
+            corners,
+            by_class,
+            s.const([4096]),
+            s.const(np.array([E2E_IOU], dtype=np.float32)),
+            s.const(np.array([E2E_SCORE], dtype=np.float32)),
+        ],
     )
     class_column = s.node("Gather", [selected, s.const(np.int64(1))], axis=1)
     box_column = s.node("Gather", [selected, s.const(np.int64(2))], axis=1)

@@ -12,11 +12,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from imgassets.core import redaction
 from imgassets.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from _typeshed import StrOrBytesPath
 
 
 @pytest.fixture
@@ -131,7 +135,7 @@ def test_generated_env_file_is_owner_only_from_creation(
     modes_at_open: list[int] = []
     real_open = os.open
 
-    def spying_open(path: object, flags: int, mode: int = 0o777, *args: object, **kwargs: object) -> int:
+    def spying_open(path: StrOrBytesPath, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
         fd = real_open(path, flags, mode, *args, **kwargs)
         if Path(os.fsdecode(path)) == env_path:
             modes_at_open.append(stat.S_IMODE(os.fstat(fd).st_mode))

@@ -268,7 +268,7 @@ def test_photos_ingested_from_the_host_are_detected_by_run_containers(deployment
         lambda s: s is not None and s.source_counts.get(SOURCE, 0) >= 5,
         timeout=120,
     )
-    assert summary.source_counts[SOURCE] == 5
+    assert summary is not None and summary.source_counts[SOURCE] == 5
     queried = cli(
         deployment.env,
         "query",
@@ -300,7 +300,7 @@ def test_viewer_container_serves_the_hour_page_with_boxes_after_login(deployment
         "SOURCE": SOURCE,
         "IMAGES": json.dumps(images),
     }
-    browser_tests(env, "deploy.e2e.test.mjs")
+    browser_tests(env, "deploy")
 
 
 @pytest.fixture

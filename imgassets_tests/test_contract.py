@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from imgassets.core import viewer_routes
 from imgassets.core.records import (
@@ -26,6 +26,7 @@ from imgassets.core.records import (
     DetectionRecord,
     ImageResult,
     Manifest,
+    Record,
     Rejection,
     Shard,
     Summary,
@@ -36,7 +37,7 @@ from imgassets_tests import helpers
 PROJECT_ROOT = contract.CONTRACT_DIR.parent
 FRONTEND = PROJECT_ROOT / "frontend"
 FIXTURES = Path(__file__).parent / "fixtures" / "records-v1"
-V1: dict[str, type[BaseModel]] = {
+V1: dict[str, type[Record]] = {
     "detection": DetectionRecord,
     "rejection": Rejection,
     "manifest": Manifest,
@@ -258,7 +259,7 @@ def test_a_v1_summary_reads_as_v2_without_its_image_list() -> None:
 
 def test_records_built_in_code_still_refuse_misspelt_fields() -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted: heigth"):
-        ImageResult(
+        ImageResult(  # type: ignore[call-arg]  # deliberately misspelt: the model must refuse it
             image_key="images/2026/11/25/04/5a9522051c3c-dog.jpg",
             detection_key="d",
             width=1,

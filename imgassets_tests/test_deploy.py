@@ -179,7 +179,8 @@ def test_production_instance_config_is_valid(monkeypatch: pytest.MonkeyPatch, tm
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
     # The launcher accepts its config (checked by dagster-docker itself; it only talks to Docker on launch).
     built = ConfigurableClassData(launcher["module"], launcher["class"], yaml.safe_dump(launcher["config"]))
-    assert isinstance(built.rehydrate(as_type=RunLauncher), DockerRunLauncher)
+    # rehydrate takes the abstract base, which mypy refuses for a `type[T]` parameter.
+    assert isinstance(built.rehydrate(as_type=RunLauncher), DockerRunLauncher)  # type: ignore[type-abstract]
     # Run containers get the instance credentials (they open the run storage before importing any code).
     assert {f"DAGSTER_PG_{k}" for k in ("HOST", "PORT", "DB", "USER", "PASSWORD")} <= set(
         launcher["config"]["env_vars"]
@@ -248,7 +249,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
 ) -> None:
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
     from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.scheduler.instigation import InstigatorState, TickStatus
+    from dagster._core.scheduler.instigation import InstigatorState, SensorInstigatorData, TickStatus
     from dagster._core.test_utils import create_test_daemon_workspace_context
     from dagster._core.workspace.load_target import ModuleTarget
     from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
@@ -305,11 +306,12 @@ def test_sensor_driven_run_state_lives_in_postgres(
     # … and everything Dagster knows is in PostgreSQL: read back through a new instance and with plain SQL.
     fresh = DagsterInstance.from_config(os.environ["DAGSTER_HOME"])
     try:
-        assert fresh.get_run_by_id(run.run_id).status == DagsterRunStatus.SUCCESS
+        stored_run = fresh.get_run_by_id(run.run_id)
+        assert stored_run is not None and stored_run.status == DagsterRunStatus.SUCCESS
         for asset in ("raw_images", "detections", "detection_summary"):
             event = fresh.get_latest_materialization_event(AssetKey(asset))
             assert event is not None and event.run_id == run.run_id
-            assert event.asset_materialization.partition == partition
+            assert event.asset_materialization is not None and event.asset_materialization.partition == partition
         states = fresh.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         sensors = {state.instigator_name: state for state in states}
         # The run status sensors (failed and cancelled batches) keep state too; the Kafka sensor's is checked here.
@@ -334,5 +336,6 @@ def test_sensor_driven_run_state_lives_in_postgres(
         for (body,) in postgres.sql("SELECT instigator_body FROM instigators WHERE instigator_type = 'SENSOR'")
     ]
     (stored,) = [state for state in bodies if state.instigator_name == "kafka_image_sensor"]
+    assert isinstance(stored.instigator_data, SensorInstigatorData)
     cursor = Cursor.parse(stored.instigator_data.cursor)
     assert cursor.offsets == helpers.end_offsets(topics.images)

@@ -1,10 +1,13 @@
 """The detector on real photos with the real YOLOv4-tiny weights, against an independent OpenCV run."""
 
+from typing import Any
+
 import cv2
 import pytest
 
 from imgassets.detector import find_model_files, load_detector
-from imgassets_tests.conftest import PHOTOS
+from imgassets.detector.base import RowsDetector
+from imgassets_tests.conftest import PHOTOS, read_image
 
 WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
 
@@ -39,9 +42,9 @@ def test_finds_the_objects_in_real_photos(detector, photo: str, expected: set[st
 def test_matches_an_independent_opencv_detection_model(detector, photo: str) -> None:
     """cv2.dnn_DetectionModel does its own pre/post-processing: same boxes (±2 px) and scores."""
     files = find_model_files()
-    reference = cv2.dnn_DetectionModel(cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights)))
+    reference = cv2.dnn.DetectionModel(cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights)))
     reference.setInputParams(scale=1 / 255.0, size=(416, 416), swapRB=True)
-    image = cv2.imread(str(PHOTOS / photo))
+    image = read_image(PHOTOS / photo)
     class_ids, scores, boxes = reference.detect(image, confThreshold=0.5, nmsThreshold=0.4)
     expected = sorted(
         (files.labels[int(c)], round(float(s), 3), tuple(int(v) for v in b))
@@ -77,7 +80,7 @@ def test_batches_give_the_same_result_as_single_images(detector) -> None:
 
 
 def test_boxes_are_clipped_to_the_image(detector) -> None:
-    image = cv2.imread(str(PHOTOS / "giraffe.jpg"))
+    image = read_image(PHOTOS / "giraffe.jpg")
     height, width = image.shape[:2]
     for found in detector.detect([image])[0]:
         assert found.box.x + found.box.w <= width and found.box.y + found.box.h <= height
@@ -90,12 +93,18 @@ def test_lanes_share_as_many_networks_as_run_at_once(backend: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     detector = load_detector(backend, 416, 0.5, 0.4, lanes=2)
-    made = []
+    assert isinstance(detector, RowsDetector)
+    made: list[int] = []
     make = detector._networks._make
-    detector._networks._make = lambda: made.append(1) or make()
+
+    def counting_make() -> Any:
+        made.append(1)
+        return make()
+
+    detector._networks._make = counting_make
     detector.warm()
     assert len(made) == 2 and len(detector._networks) == 2
-    images = [cv2.imread(str(path)) for path in sorted(PHOTOS.glob("*.jpg"))] * 2
+    images = [read_image(path) for path in sorted(PHOTOS.glob("*.jpg"))] * 2
     expected = [detector.detect([image])[0] for image in images]
     for _ in range(2):
         with ThreadPoolExecutor(2) as lanes:

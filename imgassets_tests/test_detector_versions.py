@@ -99,6 +99,7 @@ def test_an_onnx_file_given_by_path_is_used_as_it_is(tmp_path: Path) -> None:
     version = DEFAULT_VERSION.model_copy(update={"weights": model, "names": files.names})
     detector = load_detector("onnx", 416, 0.5, 0.4, files=version.files())
     image = cv2.imread(str(PHOTOS / "dog.jpg"))
+    assert image is not None
     assert detector.detect([image]) == converted.detect([image])
 
 
@@ -142,6 +143,7 @@ def test_real_photos_a_lower_threshold_from_candidates_equals_running_the_networ
     people = load_detector(backend, 416, 0.5, 0.4, classes=("person", "dog"))
     for photo in sorted(PHOTOS.glob("*.jpg")):
         image = cv2.imread(str(photo))
+        assert image is not None, photo
         (stored,) = active.candidates([image])
         assert lower.select(stored) == lower.detect([image])[0]
         assert people.select(stored) == [d for d in active.detect([image])[0] if d.label in ("person", "dog")]

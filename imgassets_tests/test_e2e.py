@@ -57,7 +57,7 @@ def test_detections_summary_and_table_appear_in_s3(stack: Stack, ingested: dict)
     for image in hour.images.to_pylist():
         record = stack.store.get_record(image["detection_key"], DetectionRecord)
         assert dict(image["counts"]) == record.counts
-        assert record.provenance.kafka is not None
+        assert record.provenance.kafka is not None and record.provenance.uploaded_at is not None
         assert layout.parse_image_key(record.image_key).partition == ingested["partition"]
         latency = (record.provenance.processed_at - record.provenance.uploaded_at).total_seconds()
         print(f"upload → detection JSON for {record.image_key.rsplit('/', 1)[-1]}: {latency:.1f} s")
@@ -154,7 +154,7 @@ def test_viewer_shows_the_results_in_a_real_browser(stack: Stack, ingested: dict
         "IMGASSETS_CLI": IMGASSETS,
         "IMGASSETS_QUERY_TOKEN": token,
     }
-    browser_tests(env, "viewer.e2e.test.mjs")
+    browser_tests(env, "viewer")
 
 
 def test_status_up_again_and_busy_ports(stack: Stack, ingested: dict, tmp_path: Path) -> None:

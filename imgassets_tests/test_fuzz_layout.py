@@ -4,6 +4,7 @@ canonical form (what the builders produce), raising nothing but InvalidKey for a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def _utc_hour(moment: datetime) -> datetime | None:
 def check_parse_image_key(key: object) -> layout.ImageKey | None:
     """parse_image_key: InvalidKey, or a parse whose key is canonical (re-builds to itself)."""
     try:
-        parsed = layout.parse_image_key(key)
+        # `key` may be any JSON value (a regression file's argument): the parser must refuse a non-string too.
+        parsed = layout.parse_image_key(key)  # type: ignore[arg-type]
     except layout.InvalidKey:
         return None
     assert isinstance(key, str) and parsed.key == key
@@ -80,7 +82,7 @@ def check_parse_image_key(key: object) -> layout.ImageKey | None:
 
 def check_parse_partition(text: object) -> datetime | None:
     try:
-        hour = layout.parse_partition(text)
+        hour = layout.parse_partition(text)  # type: ignore[arg-type]  # any JSON value, as above
     except layout.InvalidKey:
         return None
     assert layout.partition_key(hour) == text, "only the canonical partition key is accepted"
@@ -89,7 +91,7 @@ def check_parse_partition(text: object) -> datetime | None:
 
 def check_partition_of_summary_key(key: object) -> str | None:
     try:
-        partition = layout.partition_of_summary_key(key)
+        partition = layout.partition_of_summary_key(key)  # type: ignore[arg-type]  # any JSON value, as above
     except layout.InvalidKey:
         return None
     assert layout.summary_key(partition) == key, "only the canonical summary key is accepted"
@@ -200,7 +202,7 @@ def test_run_ids_and_hashes_outside_the_alphabet_are_refused(text: str) -> None:
         assert key.isascii() and "\n" not in key and "/" not in text and ".." not in text
 
 
-CHECKS = {
+CHECKS: dict[str, Callable[..., object]] = {
     "parse_image_key": check_parse_image_key,
     "parse_partition": check_parse_partition,
     "partition_of_summary_key": check_partition_of_summary_key,

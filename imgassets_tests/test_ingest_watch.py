@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,11 +68,11 @@ def producer(topics, deployment):
 
 
 def make_watcher(
-    deployment: helpers.Deployment, folder: Path, producer: object, recorder: Recorder, **options: object
+    deployment: helpers.Deployment, folder: Path, producer: object, recorder: Recorder, **options: Any
 ) -> Watcher:
     ingestor = announce.Ingestor(deployment.store(), producer, deployment.settings.kafka_topic)
-    options = {"settle_seconds": 0.2, "echo": recorder.echo, "warn": recorder.warn} | options
-    return Watcher([folder], ingestor, workers=2, **options)
+    defaults: dict[str, Any] = {"settle_seconds": 0.2, "echo": recorder.echo, "warn": recorder.warn}
+    return Watcher([folder], ingestor, workers=2, **(defaults | options))
 
 
 def test_retry_delays_double_up_to_the_cap() -> None:
@@ -239,7 +240,14 @@ def test_cli_watch_sends_new_files_and_stops_on_interrupt(tmp_path: Path, topics
         env=os.environ | deployment.env(),
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    stdout = process.stdout
+    assert stdout is not None
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
 
     def wait_for(prefix: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from imgassets.cli.main import main
-from imgassets.core.settings import PROJECT_ROOT
+from imgassets.core.settings import PROJECT_ROOT, Deployment
 from imgassets.stack import instance, services
 
 INSTANCE_ENV = {
@@ -36,7 +36,9 @@ def test_deployments_differ_only_in_storage_and_run_launcher() -> None:
 
 
 @pytest.mark.parametrize("deployment", ["local", "compose"])
-def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_rendering_is_a_valid_instance(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dagster._core.instance.config import dagster_instance_config
 
     for name, value in INSTANCE_ENV.items():
@@ -47,9 +49,10 @@ def test_each_rendering_is_a_valid_instance(deployment: str, tmp_path: Path, mon
     # A dead run's claim on the roll-up pool is released (else every later roll-up waits for it forever).
     assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
     if deployment == "local":  # compose's storage would connect to PostgreSQL (test_deploy.py does that)
-        from dagster import DagsterInstance
+        from dagster import DagsterInstance, QueuedRunCoordinator
 
         with DagsterInstance.from_config(str(tmp_path)) as loaded:
+            assert isinstance(loaded.run_coordinator, QueuedRunCoordinator)
             assert loaded.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
             assert type(loaded.run_launcher).__name__ == "LocalRunLauncher"
             # The asset daemon keeps Dagster's 30 s loop whatever the backfill daemon's (imgassets/stack/daemon.py).

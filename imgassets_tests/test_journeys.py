@@ -9,7 +9,7 @@ from an intermediate record.
 | ingest a video with --source                       | test_a_video_ingested_with_a_source_keeps_its_frames     |
 | ingest --watch with --source                       | test_a_watched_folder_with_a_source_is_found_by_it       |
 | overview, hour, image, search (class, source,      | test_the_viewer_shows_what_the_user_ingested (browser:   |
-| confidence), CSV/Parquet download, phone width;    | frontend/e2e/journeys.e2e.test.mjs), screenshots in docs |
+| confidence), CSV/Parquet download, phone width;    | frontend/e2e/journeys/*.spec.ts), screenshots in docs    |
 | `versions backfill` and the compare page;          |                                                          |
 | `versions add` of a YOLOv8-style export, compared  |                                                          |
 | a backfill launched from Dagster's UI              | test_a_backfill_from_dagster_keeps_the_source            |
@@ -126,7 +126,9 @@ def _clip(path: Path, photos: list[str], size: tuple[int, int] = (640, 480)) -> 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 1.0, size)
     assert writer.isOpened(), "OpenCV cannot write mp4v here"
     for photo in photos:
-        frame = cv2.resize(cv2.flip(cv2.imread(str(PHOTOS / photo)), 1), size, interpolation=cv2.INTER_AREA)
+        image = cv2.imread(str(PHOTOS / photo))
+        assert image is not None, photo
+        frame = cv2.resize(cv2.flip(image, 1), size, interpolation=cv2.INTER_AREA)
         writer.write(frame)
     writer.release()
     return path
@@ -310,7 +312,7 @@ def test_the_viewer_shows_what_the_user_ingested(
         ),
         "SCREENSHOTS_DIR": str(SCREENSHOTS),
     }
-    browser_tests(env, "journeys.e2e.test.mjs")
+    browser_tests(env, "journeys")
     assert {path.name for path in SCREENSHOTS.glob("*.png")} >= {
         "viewer-overview.png",
         "viewer-hour.png",

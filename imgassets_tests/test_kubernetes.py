@@ -381,7 +381,8 @@ def test_secret_template_holds_placeholders_and_loads_as_settings() -> None:
     # As the code image reads it (IMGASSETS_DEPLOYMENT=compose, no .env file).
     overrides = {key.removeprefix(ENV_PREFIX).lower(): value for key, value in settings_env.items()}
     settings = Settings(_env_file=None, deployment="compose", **overrides)
-    assert settings.kafka_security_protocol == "SASL_SSL" and settings.s3_endpoint_url.startswith("https://")
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.s3_endpoint_url is not None and settings.s3_endpoint_url.startswith("https://")
     # The viewer's and the query endpoint's secrets are settings too, and their placeholders refuse to start.
     web = _resource("Secret", "imgassets-web")["stringData"]
     assert all(key.removeprefix(ENV_PREFIX).lower() in Settings.model_fields for key in web)
@@ -542,7 +543,7 @@ def test_the_code_image_opens_the_chart_instance_without_dagster_k8s(
 ) -> None:
     """The code image (run pods, the code server, init) ships dagster-docker, not dagster-k8s: the instance loads
     its run launcher only when one is used (launching, or resuming runs: maxResumeRunAttempts must stay 0)."""
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, QueuedRunCoordinator
 
     assert values["dagsterDaemon"]["runMonitoring"]["maxResumeRunAttempts"] == 0
     rendered = chart_instance(values)
@@ -552,6 +553,7 @@ def test_the_code_image_opens_the_chart_instance_without_dagster_k8s(
     monkeypatch.setitem(sys.modules, "dagster_k8s", None)  # `import dagster_k8s` fails, as in the image
     with DagsterInstance.from_config(str(tmp_path)) as loaded:
         assert loaded.run_monitoring_enabled and loaded.run_retries_enabled
+        assert isinstance(loaded.run_coordinator, QueuedRunCoordinator)
         assert loaded.run_coordinator.get_run_queue_config().max_concurrent_runs == 2
         with pytest.raises(Exception, match="dagster_k8s"):
             loaded.run_launcher  # noqa: B018 - the lazy load is what is tested
@@ -563,7 +565,8 @@ def test_the_code_image_opens_the_chart_instance_without_dagster_k8s(
 def test_values_pins(values: dict[str, Any]) -> None:
     text = VALUES_FILE.read_text()
     dagster_version = importlib.metadata.version("dagster")
-    assert re.search(r"^# Chart: dagster/dagster (\S+) ", text, re.M)[1] == dagster_version
+    chart = re.search(r"^# Chart: dagster/dagster (\S+) ", text, re.M)
+    assert chart is not None and chart[1] == dagster_version
     assert f"--version {dagster_version} " in text
     assert importlib.metadata.version("dagster-k8s") == importlib.metadata.version("dagster-postgres")
 

@@ -18,10 +18,11 @@ from PIL import Image
 from imgassets.core import images
 from imgassets.core.records import Detection
 from imgassets.detector import Detector, ModelFiles, ModelOptions, darknet_onnx, find_model_files, load_detector
+from imgassets.detector.base import RowsDetector
 from imgassets.detector.layouts import PAD_VALUE, Decoded, LayoutError, detect_layout, letterbox, metadata_names
 from imgassets.detector.onnx_backend import inspect_model
 from imgassets_tests import layout_models
-from imgassets_tests.conftest import PHOTOS
+from imgassets_tests.conftest import PHOTOS, read_image
 
 PHOTO_NAMES = ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"]
 LABELS = find_model_files().labels
@@ -29,7 +30,7 @@ LABELS = find_model_files().labels
 
 @pytest.fixture(scope="module")
 def photos() -> list[np.ndarray]:
-    return [cv2.imread(str(PHOTOS / name)) for name in PHOTO_NAMES]
+    return [read_image(PHOTOS / name) for name in PHOTO_NAMES]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,7 @@ def test_letterboxed_boxes_land_where_an_independent_computation_puts_them(photo
     files = ModelFiles(None, darknet_onnx.cached_onnx_model(find_model_files(), 416), find_model_files().names)
     boxed = load_detector("onnx", 416, 0.5, 0.4, files=files, model=ModelOptions(layout="darknet", resize="letterbox"))
     stretched = load_detector("onnx", 416, 0.5, 0.4, files=files)
+    assert isinstance(boxed, RowsDetector) and isinstance(stretched, RowsDetector)
     assert np.array_equal(boxed.blob([photo]), stretched.blob([canvas]))
     expected = [(d.label, d.box.x, d.box.y - 104, d.box.w, d.box.h) for d in stretched.detect([canvas])[0]]
     found = [(d.label, d.box.x, d.box.y, d.box.w, d.box.h) for d in boxed.detect([photo])[0]]

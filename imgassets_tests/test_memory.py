@@ -14,7 +14,6 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from imgassets.core import messages
-from imgassets.defs.kafka_sensor import kafka_image_sensor
 from imgassets.ingest import announce, media
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
@@ -25,14 +24,17 @@ COUNT = 10
 _RUN = """
 import json, resource, sys
 from dagster import DagsterInstance, materialize
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.image_batch import image_batch
-from imgassets.defs.resources import pipeline_resources
 from imgassets.core.settings import get_settings
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.image_batch import image_batch_asset
+from imgassets.defs.partitions import hourly_partitions
+from imgassets.defs.resources import pipeline_resources
+settings = get_settings()
+partitions = hourly_partitions(settings.partitions_start)
 request = json.loads(open(sys.argv[1]).read())
-outcome = materialize([image_batch, detection_summary], partition_key=request["partition_key"],
-                      run_config=request["run_config"], resources=pipeline_resources(get_settings()),
-                      instance=DagsterInstance.ephemeral())
+outcome = materialize([image_batch_asset(partitions), detection_summary_asset(partitions)],
+                      partition_key=request["partition_key"], run_config=request["run_config"],
+                      resources=pipeline_resources(settings), instance=DagsterInstance.ephemeral())
 records = [e for e in outcome.get_asset_materialization_events() if e.asset_key.path == ["detections"]]
 print(json.dumps({"success": outcome.success,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -47,7 +49,9 @@ def _max_size_images(count: int) -> list[media.Item]:
     items = []
     for index in range(count):
         canvas = np.full((HEIGHT, WIDTH, 3), 90 + index, dtype=np.uint8)
-        photo = cv2.resize(cv2.imread(str(photos[index % len(photos)])), (2400, 1800))
+        image = cv2.imread(str(photos[index % len(photos)]))
+        assert image is not None
+        photo = cv2.resize(image, (2400, 1800))
         canvas[1000:2800, 1500:3900] = photo
         extension, params = (
             (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 85]) if index % 3 == 2 else (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3])
@@ -90,9 +94,7 @@ def test_peak_rss_of_a_run_over_maximum_size_images_is_bounded(topics, store, tm
     finally:
         producer.close()
     assert len(report.sent) == COUNT, report.failed
-    result = kafka_image_sensor(
-        build_sensor_context(resources=deployment.resources(), instance=DagsterInstance.ephemeral())
-    )
+    result = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=DagsterInstance.ephemeral()))
     (request,) = result.run_requests
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps({"partition_key": request.partition_key, "run_config": request.run_config}))

@@ -29,6 +29,7 @@ def test_round_trip() -> None:
     raw = json.dumps(_message()).encode()
     decoded = messages.decode(raw, "imgassets")
     assert decoded.partition == "2026-11-25-04:00"
+    assert decoded.source.video_frame is not None
     assert decoded.source.video_frame.frame_index == 25
     assert json.loads(messages.encode(decoded))["schema"] == messages.IMAGE_SCHEMA
 

@@ -9,7 +9,7 @@ import pytest
 
 from imgassets.detector import darknet_onnx, find_model_files, load_detector
 from imgassets.detector.onnx_backend import OnnxDetector
-from imgassets_tests.conftest import PHOTOS
+from imgassets_tests.conftest import PHOTOS, read_image
 
 NAMES = ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"]
 
@@ -31,7 +31,7 @@ def opencv_detector():
 
 @pytest.fixture(scope="module")
 def images() -> list[np.ndarray]:
-    return [cv2.imread(str(PHOTOS / name)) for name in NAMES]
+    return [read_image(PHOTOS / name) for name in NAMES]
 
 
 def opencv_rows(images: list[np.ndarray]) -> np.ndarray:

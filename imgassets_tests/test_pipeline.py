@@ -3,23 +3,31 @@
 import io
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import (
+    AssetKey,
+    ConfigurableResource,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    RunRequest,
+    build_sensor_context,
+    materialize,
+)
 from PIL import Image
 
 from imgassets.core import layout
 from imgassets.core.images import sha256_hex as images_sha256
 from imgassets.core.records import DetectionRecord, Manifest, Summary
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.image_batch import image_batch
-from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.image_batch import image_batch_asset
 from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets_tests import helpers
 from imgassets_tests.conftest import PHOTOS
 
 pytestmark = pytest.mark.integration
-ASSETS = [image_batch, detection_summary]
+ASSETS = [image_batch_asset(helpers.PARTITIONS), detection_summary_asset(helpers.PARTITIONS)]
 EXPECTED = {
     "dog.jpg": {"dog", "bicycle", "truck"},
     "person.jpg": {"person", "dog", "horse"},
@@ -29,12 +37,14 @@ EXPECTED = {
 }
 
 
-def _sensor_runs(deployment: helpers.Deployment, instance: DagsterInstance) -> list:
-    result = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
+def _sensor_runs(deployment: helpers.Deployment, instance: DagsterInstance) -> list[RunRequest]:
+    result = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance))
     return result.run_requests
 
 
-def _run(deployment: helpers.Deployment, instance: DagsterInstance, request, **resources: object):
+def _run(
+    deployment: helpers.Deployment, instance: DagsterInstance, request: RunRequest, **resources: ConfigurableResource
+) -> ExecuteInProcessResult:
     outcome = materialize(
         ASSETS,
         partition_key=request.partition_key,
@@ -56,7 +66,7 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment)
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(deployment, instance)
     checks = helpers.check_results(_run(deployment, instance, request))
-    partition = request.partition_key
+    partition = helpers.partition_of(request)
     # A sensor run answers for its own batch.
     assert checks["every_valid_image_has_detections"] == (
         True,
@@ -88,8 +98,8 @@ def test_ingest_sensor_run_detections_summary(topics, store, photos, deployment)
     assert summary.total_objects == sum(len(r.detections) for r in records.values())
     assert summary.class_counts["horse"] == 3 and summary.images_with_class["horse"] == 2
 
-    materialization = instance.get_latest_materialization_event(detection_summary.key)
-    assert materialization is not None
+    materialization = instance.get_latest_materialization_event(AssetKey("detection_summary"))
+    assert materialization is not None and materialization.asset_materialization is not None
     assert materialization.asset_materialization.partition == partition
     assert materialization.asset_materialization.metadata["images"].value == 5
 
@@ -126,7 +136,7 @@ def test_raw_images_and_detections_materialize_alone_too(topics, store, photos, 
     partition = layout.parse_image_key(report.sent[0]).partition
     instance = DagsterInstance.ephemeral()
 
-    def run(selection: AssetSelection, **kwargs: object):
+    def run(selection: AssetSelection, **kwargs: Any):
         return materialize(
             ASSETS,
             selection=selection,
@@ -166,7 +176,7 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(deployment, instance)
     _run(deployment, instance, request)
-    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    summary = store.get_record(layout.summary_key(helpers.partition_of(request)), Summary)
     assert summary.image_count == 5 and summary.rejected_count == 2
     reasons = {r.image_key.rsplit("-", 1)[-1]: r.reason for r in summary.rejected}
     assert "truncated" in reasons["truncated.jpg"]
@@ -179,6 +189,7 @@ def test_bad_images_are_rejected_with_reasons_and_the_rest_is_processed(topics, 
     assert rejection["kafka"]["topic"] == topics.images
 
     check = instance.get_latest_materialization_event(RAW_IMAGES.key)
+    assert check is not None and check.asset_materialization is not None
     assert check.asset_materialization.metadata["rejected"].value == 2
 
 
@@ -207,7 +218,7 @@ def test_a_message_for_a_missing_object_is_rejected_not_lost(topics, store, depl
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(deployment, instance)
     _run(deployment, instance, request)
-    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    summary = store.get_record(layout.summary_key(helpers.partition_of(request)), Summary)
     assert [r.reason for r in summary.rejected] == ["object not found in S3"]
 
 
@@ -245,7 +256,7 @@ def test_objects_over_the_size_limit_are_rejected_before_their_body_is_read(topi
     instance = DagsterInstance.ephemeral()
     (request,) = _sensor_runs(deployment, instance)
     _run(deployment, instance, request, pipeline=deployment.pipeline(max_image_bytes=4096))
-    summary = store.get_record(layout.summary_key(request.partition_key), Summary)
+    summary = store.get_record(layout.summary_key(helpers.partition_of(request)), Summary)
     assert sorted(r.reason for r in summary.rejected) == [
         f"file too large: {len(big)} bytes > limit 4096",
         f"file too large: {len(big)} bytes > limit 4096",

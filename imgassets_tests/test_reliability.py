@@ -16,20 +16,20 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 from imgassets.core import layout, messages
 from imgassets.core.records import Shard
 from imgassets.core.storage import ObjectStore
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.image_batch import image_batch
-from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.image_batch import image_batch_asset
+from imgassets.defs.kafka_sensor import Cursor
 from imgassets.ingest import announce, media
 from imgassets.stack import services
 from imgassets_tests import helpers
 from imgassets_tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.integration
-ASSETS = [image_batch, detection_summary]
+ASSETS = [image_batch_asset(helpers.PARTITIONS), detection_summary_asset(helpers.PARTITIONS)]
 
 
 def _tick(deployment: helpers.Deployment, instance: DagsterInstance, cursor: str | None):
-    return kafka_image_sensor(build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance))
+    return helpers.SENSOR(build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance))
 
 
 def _drain(deployment: helpers.Deployment, instance: DagsterInstance, cursor: str | None) -> str | None:
@@ -179,7 +179,7 @@ def test_s3_outage_during_a_run_fails_clearly_and_a_retry_completes(topics, stor
     assert not failed.success
     failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_key in ("raw_images", "detection_summary")  # the step of raw_images and detections
-    error = str(failure.event_specific_data.error)
+    error = str(failure.step_failure_data.error)
     # An object's read or write (obstore) or a listing (boto3) found the server gone.
     assert "error sending request" in error or "Could not connect to the endpoint URL" in error
 

@@ -4,12 +4,13 @@ import inspect
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from dagster import DagsterInstance, SkipReason, build_sensor_context
+from dagster import ConfigurableResource, DagsterInstance, SkipReason, build_sensor_context
 
 from imgassets.core import layout, messages
-from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor, minimum_interval, run_requests
+from imgassets.defs.kafka_sensor import Cursor, minimum_interval, run_requests
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
@@ -31,12 +32,15 @@ def _message(name: str, uploaded_at: datetime, bucket: str = "imgassets") -> byt
 
 
 def _evaluate(
-    deployment: helpers.Deployment, cursor: str | None, instance: DagsterInstance | None = None, **resources: object
+    deployment: helpers.Deployment,
+    cursor: str | None,
+    instance: DagsterInstance | None = None,
+    **resources: ConfigurableResource,
 ):
     context = build_sensor_context(
         cursor=cursor, resources=deployment.resources(**resources), instance=instance or DagsterInstance.ephemeral()
     )
-    return kafka_image_sensor(context)
+    return helpers.SENSOR(context)
 
 
 def test_groups_by_hour_dead_letters_bad_messages_and_advances_cursor(topics, bucket, deployment) -> None:
@@ -106,11 +110,15 @@ def test_the_sensor_ticks_in_every_loop_of_the_daemon(monkeypatch: pytest.Monkey
     import dagster._daemon.sensor as sensor_daemon
 
     from imgassets.core.settings import get_settings
+    from imgassets.defs.kafka_sensor import kafka_image_sensor
+    from imgassets.defs.partitions import hourly_partitions
     from imgassets.stack import daemon
 
-    interval = get_settings().sensor_interval_seconds
-    assert kafka_image_sensor.minimum_interval_seconds is not None
-    assert kafka_image_sensor.minimum_interval_seconds < interval  # every loop
+    settings = get_settings()
+    interval = settings.sensor_interval_seconds
+    sensor = kafka_image_sensor(hourly_partitions(settings.partitions_start), interval)
+    assert sensor.minimum_interval_seconds is not None
+    assert sensor.minimum_interval_seconds < interval  # every loop
     for seconds in (1, 5, 10, 60, 3600):  # the loop that comes `seconds` after the last tick
         assert seconds - 1 <= minimum_interval(seconds) < seconds
 
@@ -231,7 +239,7 @@ def test_any_value_on_the_topic_ends_in_a_batch_or_the_dead_letter_topic(topics,
         min_size=20,
         max_size=40,
     )
-    state = {"cursor": None, "sent": 0, "batched": 0}
+    state: dict[str, Any] = {"cursor": None, "sent": 0, "batched": 0}
 
     @fuzz_settings(examples=3)
     @given(values=values)
@@ -260,6 +268,7 @@ def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucke
     from dagster import DagsterRunStatus
     from dagster._core.test_utils import create_run_for_test
 
+    from imgassets.defs.batch import ImageRef
     from imgassets.defs.jobs import image_batch_job
     from imgassets.defs.kafka_sensor import _chunks
 
@@ -277,7 +286,7 @@ def test_an_idle_pipeline_answers_a_backlog_with_a_small_first_run(topics, bucke
     producer.close()
     result = _evaluate(deployment, result.cursor, busy)
     assert [len(r.run_config["ops"]["raw_images"]["config"]["images"]) for r in result.run_requests] == [130]
-    refs = list(range(10))
+    refs = [ImageRef(key=f"k{i}") for i in range(10)]
     assert [len(c) for c in _chunks(refs, 4, None)] == [4, 4, 2]
     assert [len(c) for c in _chunks(refs, 4, 3)] == [3, 4, 3]
     assert [len(c) for c in _chunks(refs, 4, 9)] == [4, 4, 2]

@@ -42,4 +42,5 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMGASSETS_KAFKA_SASL_PASSWORD", "hunter2-very-secret")
     settings = load_settings()
     assert "hunter2-very-secret" not in repr(settings)
+    assert settings.s3_secret_access_key is not None
     assert settings.s3_secret_access_key.get_secret_value() not in repr(settings)

@@ -9,27 +9,32 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import DagsterInstance, ExecuteInProcessResult, build_sensor_context, materialize
 
 from imgassets.core import layout, table
 from imgassets.core.records import DetectionRecord, HourRollup, Manifest, Shard, Summary
 from imgassets.defs.batch import written_records
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detection_table import detection_table
-from imgassets.defs.image_batch import image_batch
-from imgassets.defs.kafka_sensor import kafka_image_sensor
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.detection_table import detection_table_asset
+from imgassets.defs.image_batch import image_batch_asset
 from imgassets.devtools import synthetic
 from imgassets.reading import server
 from imgassets.reading.query import Catalog, HourRange, query
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
-ASSETS = [image_batch, detection_summary, detection_table]
+ASSETS = [
+    image_batch_asset(helpers.PARTITIONS),
+    detection_summary_asset(helpers.PARTITIONS),
+    detection_table_asset(helpers.PARTITIONS),
+]
 
 
 def _json_records(store, partition: str) -> list[DetectionRecord]:
@@ -69,9 +74,10 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     assert len(deployment.ingest_folder(photos).sent) == 5
     (photos / "second").mkdir()
     (photos / "second" / "copy.jpg").write_bytes(b"\xff\xd8" + (photos / "dog.jpg").read_bytes()[2:] + b"\x00")
-    tick = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
+    tick = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance))
     (request,) = tick.run_requests
     partition = request.partition_key
+    assert partition is not None
 
     def run(run_config=None) -> tuple[bool, dict]:
         outcome = materialize(
@@ -104,9 +110,7 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     # A second batch of the same hour adds its rows to the stored table.
     second = deployment.ingest_folder(photos / "second")
     assert len(second.sent) == 1 and layout.parse_image_key(second.sent[0]).partition == partition
-    tick = kafka_image_sensor(
-        build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance)
-    )
+    tick = helpers.tick(build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance))
     (request2,) = tick.run_requests
     passed, counts = run(request2.run_config)
     assert passed and counts["image_rows"] == 6 == counts["shard_images"] and counts["added"] == 1
@@ -137,7 +141,10 @@ def test_a_record_that_cannot_be_read_costs_only_its_own_row(topics, store, phot
     broken = layout.parse_image_key(report.sent[0]).detection_key
     store.put_bytes(broken, b'{"schema": "imgassets.detections.v1", "image_key": ', "application/json")
     outcome = materialize(
-        [detection_table], partition_key=partition, resources=deployment.resources(), instance=instance
+        [detection_table_asset(helpers.PARTITIONS)],
+        partition_key=partition,
+        resources=deployment.resources(),
+        instance=instance,
     )
     assert outcome.success
     passed, counts = _table_check(outcome)
@@ -152,11 +159,12 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
     the hour still succeeds, its summary and table count every readable run, and both checks fail naming them."""
     instance = DagsterInstance.ephemeral()
     deployment.ingest_folder(photos)
-    tick = kafka_image_sensor(build_sensor_context(resources=deployment.resources(), instance=instance))
+    tick = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance))
     (request,) = tick.run_requests
     partition = request.partition_key
+    assert partition is not None
 
-    def run(run_config: dict):
+    def run(run_config: Mapping[str, Any]) -> ExecuteInProcessResult:
         return materialize(
             ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
         )
@@ -170,9 +178,7 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
     (photos / "second").mkdir()
     (photos / "second" / "copy.jpg").write_bytes((photos / "dog.jpg").read_bytes() + b"\x00")
     deployment.ingest_folder(photos / "second")
-    tick = kafka_image_sensor(
-        build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance)
-    )
+    tick = helpers.tick(build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance))
     (second,) = tick.run_requests
     outcome = run(second.run_config)
     assert outcome.success
@@ -191,18 +197,19 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
     """Each sensor run's roll-ups start from the hour's stored roll-up and fold in only its own shard and manifest;
     a damaged roll-up is rebuilt from the shards and manifests (nothing lost), and a backfill always rebuilds."""
     instance = DagsterInstance.ephemeral()
-    cursor = None
+    cursor: str | None = None
 
     def sensor_run(folder) -> tuple[dict, Summary]:
         nonlocal cursor
         deployment.ingest_folder(folder)
         context = build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance)
-        tick = kafka_image_sensor(context)
+        tick = helpers.tick(context)
         cursor = tick.cursor
         (request,) = tick.run_requests
+        assert request.partition_key is not None
         return _rolled(request.partition_key, request.run_config)
 
-    def _rolled(partition: str, run_config: dict | None) -> tuple[dict, Summary]:
+    def _rolled(partition: str, run_config: Mapping[str, Any] | None) -> tuple[dict, Summary]:
         outcome = materialize(
             ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
         )

@@ -4,6 +4,7 @@ test_journeys.py."""
 
 import io
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _walk(xs: list[float], step: float = 0.01) -> list[float]:
     return path
 
 
-def _track(frames: list[Frame], carried: list[Frame] = (), previous: SourceTracks | None = None, **changes):
+def _track(frames: list[Frame], carried: Sequence[Frame] = (), previous: SourceTracks | None = None, **changes):
     config = CONFIG.model_copy(update={"tracker": CONFIG.tracker.model_copy(update=changes)}) if changes else CONFIG
     partition = f"{frames[0].captured_at:%Y-%m-%d-%H}:00"
     return track_source(

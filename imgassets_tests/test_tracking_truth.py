@@ -5,7 +5,7 @@ against the forward pass are printed (figures, not asserts, for timings)."""
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -59,7 +59,7 @@ def detected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Detected]:
     yield Detected(make_clip(tmp_path_factory.mktemp("clip")))
 
 
-def _track(frames: list[Frame], config: SourceConfig, carried: list[Frame] = (), previous=None):
+def _track(frames: list[Frame], config: SourceConfig, carried: Sequence[Frame] = (), previous=None):
     partition = f"{frames[0].captured_at:%Y-%m-%d-%H}:00"
     return track_source(
         frames,

@@ -12,11 +12,10 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 from imgassets.core import layout
 from imgassets.core.records import Box, SourceTracks, TrackSummary
 from imgassets.core.sources import load_sources
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detection_table import detection_table
-from imgassets.defs.image_batch import image_batch
-from imgassets.defs.kafka_sensor import kafka_image_sensor
-from imgassets.defs.tracks import track_hour, tracked_check, tracks
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.detection_table import detection_table_asset
+from imgassets.defs.image_batch import image_batch_asset
+from imgassets.defs.tracks import track_hour, tracked_check, tracks_asset
 from imgassets.devtools.synthetic_clips import make_clip
 from imgassets.ingest import announce, media
 from imgassets.reading.query import Catalog, HourRange
@@ -25,7 +24,12 @@ from imgassets.tracking.follow import Frame, Sighting
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
-ASSETS = [image_batch, detection_summary, detection_table, tracks]
+ASSETS = [
+    image_batch_asset(helpers.PARTITIONS),
+    detection_summary_asset(helpers.PARTITIONS),
+    detection_table_asset(helpers.PARTITIONS),
+    tracks_asset(helpers.PARTITIONS),
+]
 SOURCE = "cam-gate-test"
 
 
@@ -51,14 +55,13 @@ def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, stor
     assert len(report.sent) == clip.frames and not report.failed
 
     instance = DagsterInstance.ephemeral()
-    requests = kafka_image_sensor(
-        build_sensor_context(resources=deployment.resources(), instance=instance)
-    ).run_requests
+    requests = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance)).run_requests
     assert len(requests) >= 3  # 96 frames in batches of at most 40
     for request in requests:
-        checks = helpers.check_results(_materialize(deployment, instance, request.partition_key, request.run_config))
+        outcome = _materialize(deployment, instance, helpers.partition_of(request), request.run_config)
+        checks = helpers.check_results(outcome)
         assert checks["every_source_tracked"][0], checks["every_source_tracked"]
-    partitions = sorted({request.partition_key for request in requests})
+    partitions = sorted({helpers.partition_of(request) for request in requests})
 
     documents = [store.get_record(layout.tracks_key(p, SOURCE), SourceTracks) for p in partitions]
     assert sum(document.counts.frames for document in documents) == clip.frames

@@ -18,16 +18,20 @@ from imgassets.core import layout
 from imgassets.core.images import decode_bgr
 from imgassets.core.records import Comparison, DetectionRecord
 from imgassets.defs import resource_types
-from imgassets.defs.detection_summary import detection_summary
-from imgassets.defs.detection_table import detection_table
-from imgassets.defs.image_batch import image_batch
+from imgassets.defs.detection_summary import detection_summary_asset
+from imgassets.defs.detection_table import detection_table_asset
+from imgassets.defs.image_batch import image_batch_asset
 from imgassets.defs.version_assets import version_assets
 from imgassets.detector import candidates, load_detector
 from imgassets.reading import server
 from imgassets_tests import helpers
 
 pytestmark = pytest.mark.integration
-PIPELINE = [image_batch, detection_summary, detection_table]
+PIPELINE = [
+    image_batch_asset(helpers.PARTITIONS),
+    detection_summary_asset(helpers.PARTITIONS),
+    detection_table_asset(helpers.PARTITIONS),
+]
 VERSIONS = 'active = "default"\n[versions.conf03]\nconfidence = 0.3\n[versions.input608]\ninput_size = 608\n'
 
 
@@ -49,7 +53,7 @@ def _records(store, prefix: str) -> dict[str, DetectionRecord]:
 def _backfill(deployment, instance, partition: str, name: str):
     """What a backfill of the version's two assets from Dagster's UI runs for one hour."""
     versions = deployment.resources()["detector"].versions()
-    assets = version_assets(versions.get(name))
+    assets = version_assets(versions.get(name), helpers.PARTITIONS)
     outcome = materialize(
         [*PIPELINE, *assets],
         selection=[AssetKey([name, "detections"]), AssetKey([name, "comparison"])],
@@ -59,7 +63,7 @@ def _backfill(deployment, instance, partition: str, name: str):
     )
     assert outcome.success
     metadata = {
-        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
         for e in outcome.get_asset_materialization_events()
     }
     return metadata, helpers.check_results(outcome)

@@ -1,7 +1,7 @@
 """Who gets in (docs/security.md): the query endpoint answers only the viewer's server (bearer token, Host
 allow-list, nosniff); the viewer's password hash, as `imgassets viewer-password` makes it, in the one format both
 sides read; the new secrets are validated and redacted; the local stack gives the query endpoint and the viewer
-the same token; and the browser test (frontend/e2e/security.e2e.test.mjs) of the login, proxy mode, the security
+the same token; and the browser tests (frontend/e2e/security/) of the login, proxy mode, the security
 headers and a refused token.
 
 The endpoint runs for real (uvicorn in this process, `server.running`) on loopback; nothing here needs S3:
@@ -240,7 +240,7 @@ def test_local_stack_gives_the_query_endpoint_and_the_viewer_one_token(tmp_path:
 
 def test_login_settings_reach_the_local_viewer(tmp_path: Path) -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         home=tmp_path,
         viewer_auth="login",
         viewer_user="alice",
@@ -262,12 +262,15 @@ def test_login_settings_reach_the_local_viewer(tmp_path: Path) -> None:
 def test_login_proxy_headers_and_tokens_in_a_real_browser() -> None:
     services.prepare_viewer()  # builds the viewer when its sources changed
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGASSETS_")} | {"IMGASSETS_CLI": IMGASSETS}
-    browser_tests(env, "security.e2e.test.mjs")
+    browser_tests(env, "security")
 
 
 def test_the_browser_test_uses_the_documented_settings() -> None:
-    """The names the browser test sets are the settings' (a renamed variable would leave it testing nothing)."""
-    text = (PROJECT_ROOT / "frontend" / "e2e" / "security.e2e.test.mjs").read_text()
+    """The names the browser tests set are the settings' (a renamed variable would leave them testing nothing): the
+    security suite's specs (frontend/e2e/security/) and the modules they share (frontend/e2e/support/), the other
+    suites' too."""
+    text = "\n".join(path.read_text() for path in sorted((PROJECT_ROOT / "frontend" / "e2e").rglob("*.ts")))
     used = set(re.findall(r"IMGASSETS_[A-Z0-9_]+", text))
+    assert {"IMGASSETS_VIEWER_AUTH", "IMGASSETS_QUERY_TOKEN"} <= used, "the browser tests were not found"
     known = {f"IMGASSETS_{name.upper()}" for name in Settings.model_fields} | {"IMGASSETS_ENV_FILE", "IMGASSETS_CLI"}
     assert used <= known, used - known

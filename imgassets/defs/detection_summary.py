@@ -22,28 +22,21 @@ from imgassets.defs.batch import (
     unreadable_metadata,
 )
 from imgassets.defs.detections import DETECTIONS
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import AlertResource, PipelineResource, S3Resource
 
-SUMMARY_COMPLETE_CHECK = dg.AssetCheckSpec(
-    "summary_covers_all_detections",
-    asset="detection_summary",
-    partitions_def=hourly_partitions,
-    description="Sensor runs: the stored hour summary, read back, counts this run's results. Backfills: it counts "
-    "every per-image detection record of the hour.",
-)
+SUMMARY_COMPLETE = "summary_covers_all_detections"
 
 
-@dg.asset(
-    deps=[DETECTIONS],
-    partitions_def=hourly_partitions,
-    group_name=GROUP,
-    pool=HOUR_ROLLUP_POOL,
-    kinds={"s3"},
-    check_specs=[SUMMARY_COMPLETE_CHECK],
-    description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "
-    "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
-)
+def summary_complete_check(partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        SUMMARY_COMPLETE,
+        asset="detection_summary",
+        partitions_def=partitions,
+        description="Sensor runs: the stored hour summary, read back, counts this run's results. Backfills: it counts "
+        "every per-image detection record of the hour.",
+    )
+
+
 def detection_summary(
     context: dg.AssetExecutionContext, s3: S3Resource, pipeline: PipelineResource, alerts: AlertResource
 ) -> dg.MaterializeResult:
@@ -76,7 +69,7 @@ def detection_summary(
         passed = summary.image_count >= detection_records
     # A shard or manifest that cannot be read is left out of the merge, named, and fails the check.
     summary_check = dg.AssetCheckResult(
-        check_name=SUMMARY_COMPLETE_CHECK.name,
+        check_name=SUMMARY_COMPLETE,
         passed=passed and not unreadable,
         metadata=check | unreadable_metadata(unreadable),
     )
@@ -95,3 +88,17 @@ def detection_summary(
         },
         check_results=[summary_check],
     )
+
+
+def detection_summary_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The hour's roll-up asset, partitioned by `partitions`."""
+    return dg.asset(
+        deps=[DETECTIONS],
+        partitions_def=partitions,
+        group_name=GROUP,
+        pool=HOUR_ROLLUP_POOL,
+        kinds={"s3"},
+        check_specs=[summary_complete_check(partitions)],
+        description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "
+        "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
+    )(detection_summary)

@@ -17,16 +17,19 @@ from imgassets.defs.batch import (
     written_records,
 )
 from imgassets.defs.detections import DETECTIONS
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import AlertResource, S3Resource
 
-TABLE_ROWS_CHECK = dg.AssetCheckSpec(
-    "table_rows_match_detection_records",
-    asset="detection_table",
-    partitions_def=hourly_partitions,
-    description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
-    "one row per detection record of the hour. Either way the detections table has one row per detection of them.",
-)
+TABLE_ROWS = "table_rows_match_detection_records"
+
+
+def table_rows_check(partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        TABLE_ROWS,
+        asset="detection_table",
+        partitions_def=partitions,
+        description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
+        "one row per detection record of the hour. Either way the detections table has one row per detection of them.",
+    )
 
 
 def _batch_tables(
@@ -68,17 +71,6 @@ def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, 
     return table.from_records(list(records.values())), audit | unreadable_metadata(unreadable)
 
 
-@dg.asset(
-    deps=[DETECTIONS],
-    partitions_def=hourly_partitions,
-    group_name=GROUP,
-    pool=HOUR_ROLLUP_POOL,
-    kinds={"parquet", "s3"},
-    check_specs=[TABLE_ROWS_CHECK],
-    description="The hour as two Parquet tables in S3 (tables/detections/…, tables/images/…): what `imgassets "
-    "query` and the viewer's search read. One object per hour and table, rewritten whole, so replays and "
-    "backfills replace rows.",
-)
 def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
@@ -94,7 +86,7 @@ def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: A
     keys = tables.images.column("image_key").to_pylist()
     objects = table.objects(tables)
     check = dg.AssetCheckResult(
-        check_name=TABLE_ROWS_CHECK.name,
+        check_name=TABLE_ROWS,
         passed=complete and len(keys) == len(set(keys)) and tables.detections.num_rows == objects,
         metadata=audit
         | {"image_rows": len(keys), "detection_rows": tables.detections.num_rows, "objects_in_images": objects},
@@ -111,3 +103,18 @@ def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: A
         },
         check_results=[check],
     )
+
+
+def detection_table_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The hour's tables asset, partitioned by `partitions`."""
+    return dg.asset(
+        deps=[DETECTIONS],
+        partitions_def=partitions,
+        group_name=GROUP,
+        pool=HOUR_ROLLUP_POOL,
+        kinds={"parquet", "s3"},
+        check_specs=[table_rows_check(partitions)],
+        description="The hour as two Parquet tables in S3 (tables/detections/…, tables/images/…): what `imgassets "
+        "query` and the viewer's search read. One object per hour and table, rewritten whole, so replays and "
+        "backfills replace rows.",
+    )(detection_table)

@@ -12,18 +12,21 @@ from imgassets.core.storage import ObjectStore
 from imgassets.core.viewer_routes import viewer_link
 from imgassets.defs.batch import GROUP, alert_failed_check, class_table, now
 from imgassets.defs.detecting import Detected, VersionRun, images_without_records
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.defs.resource_types import AlertResource, DetectorResource, PipelineResource
 from imgassets.detector import BACKEND_NAMES
 
-DETECTIONS_COMPLETE_CHECK = dg.AssetCheckSpec(
-    "every_valid_image_has_detections",
-    asset="detections",
-    partitions_def=hourly_partitions,
-    description="Sensor runs: every image of the batch has a confirmed detection record (or failed to decode). "
-    "Backfills: every image of the hour accepted by raw_images has a detection record (or a rejection).",
-)
+DETECTIONS_COMPLETE = "every_valid_image_has_detections"
+
+
+def detections_complete_check(partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        DETECTIONS_COMPLETE,
+        asset="detections",
+        partitions_def=partitions,
+        description="Sensor runs: every image of the batch has a confirmed detection record (or failed to decode). "
+        "Backfills: every image of the hour accepted by raw_images has a detection record (or a rejection).",
+    )
 
 
 DETECTIONS = dg.AssetSpec(
@@ -72,7 +75,7 @@ def detections_result(
         scope, missing = "hour", images_without_records(store, partition, None)
     check = dg.AssetCheckResult(
         asset_key=DETECTIONS.key,
-        check_name=DETECTIONS_COMPLETE_CHECK.name,
+        check_name=DETECTIONS_COMPLETE,
         passed=not missing,
         metadata={
             "scope": scope,

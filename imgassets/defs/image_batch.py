@@ -15,20 +15,11 @@ from imgassets.core.records import ManifestEntry, Rejection
 from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import BatchConfig, batch_manifest, hour_entries
 from imgassets.defs.detecting import VersionRun, detect_images
-from imgassets.defs.detections import DETECTIONS, DETECTIONS_COMPLETE_CHECK, active_run, detections_result
-from imgassets.defs.partitions import hourly_partitions
-from imgassets.defs.raw_images import RAW_IMAGES, REJECTION_RATE_CHECK, batch_refs, raw_images_result, validate_batch
+from imgassets.defs.detections import DETECTIONS, active_run, detections_complete_check, detections_result
+from imgassets.defs.raw_images import RAW_IMAGES, batch_refs, raw_images_result, rejection_rate_check, validate_batch
 from imgassets.defs.resource_types import AlertResource, DetectorResource, PipelineResource, S3Resource
 
 
-@dg.multi_asset(
-    # The op keeps raw_images' name: the Kafka sensor's run config (ops.raw_images.config) names it.
-    name="raw_images",
-    specs=[RAW_IMAGES, DETECTIONS],
-    check_specs=[REJECTION_RATE_CHECK, DETECTIONS_COMPLETE_CHECK],
-    partitions_def=hourly_partitions,
-    can_subset=True,
-)
 def image_batch(
     context: dg.AssetExecutionContext,
     config: BatchConfig,
@@ -89,3 +80,15 @@ def _detections_alone(
     done = detect_images(store, run, entries, pipeline, io_threads, stored={})
     in_batch = batch.accepted if batch is not None and batch.mode == "batch" else None
     return detections_result(context, store, pipeline, alerts, run, done, in_batch)
+
+
+def image_batch_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """raw_images and detections, materialized together, partitioned by `partitions`."""
+    return dg.multi_asset(
+        # The op keeps raw_images' name: the Kafka sensor's run config (ops.raw_images.config) names it.
+        name="raw_images",
+        specs=[RAW_IMAGES, DETECTIONS],
+        check_specs=[rejection_rate_check(partitions), detections_complete_check(partitions)],
+        partitions_def=partitions,
+        can_subset=True,
+    )(image_batch)

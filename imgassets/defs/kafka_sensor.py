@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
+    HourlyPartitionsDefinition,
     RunConfig,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -27,10 +29,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from imgassets.core import layout, messages
 from imgassets.core.failures import InfrastructureError, describe, item_reason
-from imgassets.core.settings import get_settings
 from imgassets.defs.batch import BatchConfig, ImageRef
 from imgassets.defs.jobs import image_batch_job
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import (
     AlertResource,
     KafkaResource,
@@ -244,37 +244,49 @@ def minimum_interval(interval_seconds: int) -> int:
     return max(0, interval_seconds - TICK_SLACK_SECONDS)
 
 
-@sensor(
-    job=image_batch_job,
-    # Fixed at import: Dagster reads a sensor's interval from its definition.
-    minimum_interval_seconds=minimum_interval(get_settings().sensor_interval_seconds),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
-)
-def kafka_image_sensor(
+def kafka_image_sensor(partitions: HourlyPartitionsDefinition, interval_seconds: int) -> SensorDefinition:
+    """The sensor over the assets' `partitions`, ticking every `interval_seconds` (IMGASSETS_SENSOR_INTERVAL_SECONDS;
+    Dagster reads a sensor's interval from its definition, so definitions.py passes it when the code loads)."""
+    # The partitions definition's own start: the one the assets have.
+    first_hour = layout.partition_key(partitions.start)
+
+    @sensor(
+        name="kafka_image_sensor",
+        job=image_batch_job,
+        minimum_interval_seconds=minimum_interval(interval_seconds),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Reads image messages from Kafka and launches one run per upload hour with that batch.",
+    )
+    def evaluate(
+        context: SensorEvaluationContext,
+        kafka: KafkaResource,
+        s3: S3Resource,
+        pipeline: PipelineResource,
+        alerts: AlertResource,
+    ) -> SensorResult | SkipReason:
+        try:
+            return _evaluate(context, kafka, s3, pipeline, first_hour)
+        except Exception as exc:
+            # Only infrastructure fails a tick (messages cost only themselves); the cursor stays, the next tick
+            # retries. An operator hears of it once per streak, after IMGASSETS_ALERT_FAILED_TICKS in a row.
+            threshold = alerts.failed_ticks
+            try:
+                streak = _failed_ticks_before(context, threshold) + 1
+            except Exception:
+                streak = 0
+            if streak == threshold:
+                alerts.send(f"kafka_image_sensor: {streak} failed ticks in a row; last error: {describe(exc)}")
+            raise
+
+    return evaluate
+
+
+def _evaluate(
     context: SensorEvaluationContext,
     kafka: KafkaResource,
     s3: S3Resource,
     pipeline: PipelineResource,
-    alerts: AlertResource,
-) -> SensorResult | SkipReason:
-    try:
-        return _evaluate(context, kafka, s3, pipeline)
-    except Exception as exc:
-        # Only infrastructure fails a tick (messages cost only themselves); the cursor stays, the next tick
-        # retries. An operator hears of it once per streak, after IMGASSETS_ALERT_FAILED_TICKS in a row.
-        threshold = alerts.failed_ticks
-        try:
-            streak = _failed_ticks_before(context, threshold) + 1
-        except Exception:
-            streak = 0
-        if streak == threshold:
-            alerts.send(f"kafka_image_sensor: {streak} failed ticks in a row; last error: {describe(exc)}")
-        raise
-
-
-def _evaluate(
-    context: SensorEvaluationContext, kafka: KafkaResource, s3: S3Resource, pipeline: PipelineResource
+    first_hour: str,
 ) -> SensorResult | SkipReason:
     if _runs_waiting_to_start(context):
         # Backpressure: while a run still waits for a slot, new messages stay in Kafka and join the next,
@@ -290,8 +302,7 @@ def _evaluate(
             pipeline.sensor_poll_seconds,
             pipeline.sensor_max_messages,
             datetime.now(UTC),
-            # The partitions definition's own start: the one the assets have, whatever the launchpad says.
-            layout.partition_key(hourly_partitions.start),
+            first_hour,
         )
     if poll.dead_letters:
         producer = kafka.producer()

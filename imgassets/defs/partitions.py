@@ -6,11 +6,13 @@ import warnings
 
 from dagster import HourlyPartitionsDefinition, PreviewWarning
 
-from imgassets.core.settings import get_settings
 
-#: Fixed at import: a partitions definition is part of each asset's definition, so its start cannot come from a
-#: resource. end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it.
-hourly_partitions = HourlyPartitionsDefinition(start_date=get_settings().partitions_start, timezone="UTC", end_offset=1)
+def hourly_partitions(start: str) -> HourlyPartitionsDefinition:
+    """Every upload hour from `start` (IMGASSETS_PARTITIONS_START, read by definitions.py when Dagster loads the
+    code location). A partitions definition is part of each asset's definition, so it cannot come from a resource.
+    end_offset=1 makes the current, still-filling hour a partition, so sensor runs can target it."""
+    return HourlyPartitionsDefinition(start_date=start, timezone="UTC", end_offset=1)
+
 
 #: Asset checks carry the hour they checked (`AssetCheckSpec.partitions_def`), so Dagster's UI shows each result's
 #: partition. Dagster 1.13 calls that a preview and warns at every definition; that is said here once instead.

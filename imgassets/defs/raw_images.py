@@ -23,16 +23,19 @@ from imgassets.defs.batch import (
     validated_bytes,
     validated_pixels,
 )
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import AlertResource, PipelineResource
 
-REJECTION_RATE_CHECK = dg.AssetCheckSpec(
-    "rejection_rate_below_threshold",
-    asset="raw_images",
-    partitions_def=hourly_partitions,
-    description="Share of rejected images in the run's batch stays below the pipeline's max_rejection_rate "
-    "(IMGASSETS_MAX_REJECTION_RATE).",
-)
+REJECTION_RATE = "rejection_rate_below_threshold"
+
+
+def rejection_rate_check(partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        REJECTION_RATE,
+        asset="raw_images",
+        partitions_def=partitions,
+        description="Share of rejected images in the run's batch stays below the pipeline's max_rejection_rate "
+        "(IMGASSETS_MAX_REJECTION_RATE).",
+    )
 
 
 RAW_IMAGES = dg.AssetSpec(
@@ -103,7 +106,7 @@ def raw_images_result(
     limit = pipeline.max_rejection_rate
     check = dg.AssetCheckResult(
         asset_key=RAW_IMAGES.key,
-        check_name=REJECTION_RATE_CHECK.name,
+        check_name=REJECTION_RATE,
         passed=rate <= limit,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"rejection_rate": rate, "threshold": limit, "rejected": len(rejected), "images": total},

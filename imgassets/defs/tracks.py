@@ -20,23 +20,20 @@ from imgassets.core.records import SourceTracks, TrackSummary
 from imgassets.core.sources import Sources
 from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import GROUP, HOUR_ROLLUP_POOL, alert_failed_check, now
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.resource_types import AlertResource, DetectorResource, S3Resource, TrackingResource
 from imgassets.tracking import tables
 from imgassets.tracking.follow import Frame, tail, track_source
 
 
-def tracked_spec(asset: dg.AssetKey) -> dg.AssetCheckSpec:
+def tracked_spec(asset: dg.AssetKey, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         "every_source_tracked",
         asset=asset,
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         description="Every source with frames in the hour has its track document, and every track lists only "
         "frames of the hour.",
     )
 
-
-TRACKED_CHECK = tracked_spec(dg.AssetKey("tracks"))
 
 #: An hour's frames by source (from its detection table, or a detector version's records).
 FramesOf = Callable[[str], dict[str, list[Frame]]]
@@ -159,17 +156,6 @@ def tracked_check(tracked: TrackedHour, partition: str) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
-    deps=["detection_table"],
-    partitions_def=hourly_partitions,
-    group_name=GROUP,
-    pool=HOUR_ROLLUP_POOL,
-    kinds={"parquet", "s3"},
-    check_specs=[TRACKED_CHECK],
-    description="Objects followed across each source's frames of the hour (ByteTrack), with line crossings and "
-    "zone visits (sources.toml): tracks/<hour>/<source>.json and the tables tracks/… and events/… that `imgassets "
-    "query` and the viewer's source page read.",
-)
 def tracks(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
@@ -190,3 +176,18 @@ def tracks(
         metadata=tracked.metadata() | {"track_rows": rows["tracks"], "event_rows": rows["events"]},
         check_results=[check],
     )
+
+
+def tracks_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The hour's tracks asset, partitioned by `partitions`."""
+    return dg.asset(
+        deps=["detection_table"],
+        partitions_def=partitions,
+        group_name=GROUP,
+        pool=HOUR_ROLLUP_POOL,
+        kinds={"parquet", "s3"},
+        check_specs=[tracked_spec(dg.AssetKey("tracks"), partitions)],
+        description="Objects followed across each source's frames of the hour (ByteTrack), with line crossings and "
+        "zone visits (sources.toml): tracks/<hour>/<source>.json and the tables tracks/… and events/… that `imgassets "
+        "query` and the viewer's source page read.",
+    )(tracks)

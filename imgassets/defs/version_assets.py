@@ -21,7 +21,6 @@ from imgassets.core.viewer_routes import viewer_link
 from imgassets.defs.batch import alert_failed_check, class_table, hour_entries, now, unreadable_metadata
 from imgassets.defs.detecting import VersionRun, detect_images, images_without_records
 from imgassets.defs.detections import DETECTIONS
-from imgassets.defs.partitions import hourly_partitions
 from imgassets.defs.raw_images import RAW_IMAGES
 from imgassets.defs.resource_types import (
     AlertResource,
@@ -43,7 +42,7 @@ def _records(store: ObjectStore, prefix: str) -> tuple[dict[str, DetectionRecord
     return {record.image_key: record for record in records.values()}, unreadable
 
 
-def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
+def version_assets(version: DetectorVersion, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """`<version>/detections` and `<version>/comparison`. The version's fields are read from the detector
     resource when a run starts, so a run uses the configuration it is launched with."""
     name = version.name
@@ -51,13 +50,13 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
     complete = dg.AssetCheckSpec(
         "every_valid_image_has_detections",
         asset=detections_key,
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         description=f"Every image of the hour accepted by raw_images has a record (or a rejection) of {name}.",
     )
     compared = dg.AssetCheckSpec(
         "every_image_compared",
         asset=dg.AssetKey([name, "comparison"]),
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         description=f"Every image of the hour has a record of both the active version and {name}, all readable.",
     )
 
@@ -65,7 +64,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
         name="detections",
         key_prefix=[name],
         deps=[RAW_IMAGES],
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         group_name=f"version_{name}",
         kinds={"s3"},
         check_specs=[complete],
@@ -125,7 +124,7 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
         name="comparison",
         key_prefix=[name],
         deps=[DETECTIONS, detections_key],
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         group_name=f"version_{name}",
         kinds={"s3"},
         check_specs=[compared],
@@ -189,10 +188,10 @@ def version_assets(version: DetectorVersion) -> list[dg.AssetsDefinition]:
         name="tracks",
         key_prefix=[name],
         deps=[detections_key],
-        partitions_def=hourly_partitions,
+        partitions_def=partitions,
         group_name=f"version_{name}",
         kinds={"s3"},
-        check_specs=[tracked_spec(dg.AssetKey([name, "tracks"]))],
+        check_specs=[tracked_spec(dg.AssetKey([name, "tracks"]), partitions)],
         description=f"The tracks of {name}'s detections, like `tracks` (the comparison page compares their unique "
         "counts with the active version's).",
     )
