@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from imgassets.core.settings import PROJECT_ROOT, Settings
+from imgassets.detector.postprocess import Thresholds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from imgassets_tests.helpers import Deployment
 
 PHOTOS = PROJECT_ROOT / "data" / "photos"
+#: The original project's thresholds, which the default detector version has.
+THRESHOLDS = Thresholds(confidence=0.5, nms=0.4)
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -32,6 +32,8 @@ from imgassets.core.records import DetectionRecord, Summary
 from imgassets.core.settings import PROJECT_ROOT, Settings, hash_viewer_password, load_settings
 from imgassets.core.storage import ObjectStore
 from imgassets.devtools import bench
+from imgassets.devtools.bench_photos import synthetic_photos
+from imgassets.devtools.bench_uploads import await_detections, read_records
 from imgassets.ingest import announce
 from imgassets.stack import Stack, dagster_api
 from imgassets_tests import containers
@@ -93,8 +95,8 @@ class Deployment:
 
     def records(self, keys: list[str], timeout: float = 300) -> list[DetectionRecord]:
         """The detection records of these images, once all exist."""
-        detection_keys = bench._await_detections(self.store(), keys, timeout)
-        return bench._read_records(self.store(), detection_keys)
+        detection_keys = await_detections(self.store(), keys, timeout)
+        return read_records(self.store(), detection_keys)
 
     def wait_healthy(self) -> dict[str, str]:
         """Each service's state once every long-running one is healthy and the one-shots have exited."""
@@ -329,7 +331,7 @@ def test_drain_in_containers_against_the_local_stack(deployment: Deployment, loc
         producer = kafka_io.make_producer(kafka_io.settings_client_config(settings))
         try:
             ingestor = announce.Ingestor(store, producer, settings.kafka_topic, f"drain-{name.split()[0]}")
-            photos = bench.synthetic_photos(DRAIN_IMAGES, first=1000 + first)
+            photos = synthetic_photos(DRAIN_IMAGES, first=1000 + first)
             results[name] = bench.drain(settings, ingestor, photos, f"deploy-{first}", log=lambda line: None)
         finally:
             producer.close()
@@ -376,7 +378,7 @@ def test_a_killed_daemon_restarts_and_nothing_is_lost(deployment: Deployment, tm
     # Photos arrive while the daemon is down: new bytes, so they are new images.
     folder = tmp_path / "while-down"
     folder.mkdir()
-    for i, photo in enumerate(bench.synthetic_photos(6)):
+    for i, photo in enumerate(synthetic_photos(6)):
         (folder / f"frame-{i}.jpg").write_bytes(photo)
     keys = deployment.ingest(folder, source="cam-daemon-down")
     assert len(keys) == 6

@@ -7,14 +7,14 @@ import pytest
 
 from imgassets.detector import find_model_files, load_detector
 from imgassets.detector.base import RowsDetector
-from imgassets_tests.conftest import PHOTOS, read_image
+from imgassets_tests.conftest import PHOTOS, THRESHOLDS, read_image
 
 WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
 
 
 @pytest.fixture(scope="module")
 def detector():
-    return load_detector("opencv", 416, 0.5, 0.4)
+    return load_detector("opencv", 416)
 
 
 def test_model_files_are_the_known_weights() -> None:
@@ -34,7 +34,7 @@ def test_model_files_are_the_known_weights() -> None:
 )
 def test_finds_the_objects_in_real_photos(detector, photo: str, expected: set[str]) -> None:
     image = cv2.imread(str(PHOTOS / photo))
-    labels = {d.label for d in detector.detect([image])[0]}
+    labels = {d.label for d in detector.detect([image], THRESHOLDS)[0]}
     assert labels == expected
 
 
@@ -51,7 +51,8 @@ def test_matches_an_independent_opencv_detection_model(detector, photo: str) -> 
         for c, s, b in zip(class_ids, scores, boxes, strict=False)
     )
     ours = sorted(
-        (d.label, round(d.confidence, 3), (d.box.x, d.box.y, d.box.w, d.box.h)) for d in detector.detect([image])[0]
+        (d.label, round(d.confidence, 3), (d.box.x, d.box.y, d.box.w, d.box.h))
+        for d in detector.detect([image], THRESHOLDS)[0]
     )
     assert [e[0] for e in expected] == [o[0] for o in ours]
     height, width = image.shape[:2]
@@ -76,13 +77,13 @@ def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 
 def test_batches_give_the_same_result_as_single_images(detector) -> None:
     images = [cv2.imread(str(PHOTOS / name)) for name in ("dog.jpg", "person.jpg")]
-    assert detector.detect(images) == [detector.detect([image])[0] for image in images]
+    assert detector.detect(images, THRESHOLDS) == [detector.detect([image], THRESHOLDS)[0] for image in images]
 
 
 def test_boxes_are_clipped_to_the_image(detector) -> None:
     image = read_image(PHOTOS / "giraffe.jpg")
     height, width = image.shape[:2]
-    for found in detector.detect([image])[0]:
+    for found in detector.detect([image], THRESHOLDS)[0]:
         assert found.box.x + found.box.w <= width and found.box.y + found.box.h <= height
 
 
@@ -92,7 +93,7 @@ def test_lanes_share_as_many_networks_as_run_at_once(backend: str) -> None:
     # threads per batch, as each run has) make two networks, and warm() makes them ahead without adding more.
     from concurrent.futures import ThreadPoolExecutor
 
-    detector = load_detector(backend, 416, 0.5, 0.4, lanes=2)
+    detector = load_detector(backend, 416, lanes=2)
     assert isinstance(detector, RowsDetector)
     made: list[int] = []
     make = detector._networks._make
@@ -105,8 +106,8 @@ def test_lanes_share_as_many_networks_as_run_at_once(backend: str) -> None:
     detector.warm()
     assert len(made) == 2 and len(detector._networks) == 2
     images = [read_image(path) for path in sorted(PHOTOS.glob("*.jpg"))] * 2
-    expected = [detector.detect([image])[0] for image in images]
+    expected = [detector.detect([image], THRESHOLDS)[0] for image in images]
     for _ in range(2):
         with ThreadPoolExecutor(2) as lanes:
-            assert list(lanes.map(lambda image: detector.detect([image])[0], images)) == expected
+            assert list(lanes.map(lambda image: detector.detect([image], THRESHOLDS)[0], images)) == expected
     assert len(made) == 2 and len(detector._networks) == 2

@@ -11,8 +11,10 @@ from imgassets.core.records import Detection
 from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions, load_detector
 from imgassets.detector.comparison import iou
 from imgassets.detector.onnx_backend import CPU, ProvidersError, choose_providers
+from imgassets.detector.postprocess import Thresholds
 from imgassets.detector.versions import DEFAULT, DetectorVersion, VersionsError, load_versions
-from imgassets.devtools import bench
+from imgassets.devtools.bench_photos import synthetic_photos
+from imgassets_tests.conftest import THRESHOLDS
 
 
 def key(detection: Detection) -> tuple[str, int, int, int, int]:
@@ -22,12 +24,12 @@ def key(detection: Detection) -> tuple[str, int, int, int, int]:
 def test_agnostic_nms_drops_boxes_inside_boxes_of_another_class() -> None:
     """At confidence 0.3 (the original project's frames), per-class NMS keeps a box of one class inside a
     higher-scored box of another; class-agnostic NMS drops it, and only such boxes."""
-    per_class = load_detector("onnx", 416, 0.3, 0.4)
-    agnostic = load_detector("onnx", 416, 0.3, 0.4, model=ModelOptions(nms_mode="agnostic"))
+    network = load_detector("onnx", 416)
+    per_class, agnostic = Thresholds(0.3, 0.4), Thresholds(0.3, 0.4, nms_mode="agnostic")
     dropped = 0
-    for data in bench.synthetic_photos(20):
+    for data in synthetic_photos(20):
         pixels = images.decode_bgr(data)
-        kept_all, kept_agnostic = per_class.detect([pixels])[0], agnostic.detect([pixels])[0]
+        kept_all, kept_agnostic = network.detect([pixels], per_class)[0], network.detect([pixels], agnostic)[0]
         assert {key(d) for d in kept_agnostic} <= {key(d) for d in kept_all}
         for detection in kept_all:
             if key(detection) in {key(d) for d in kept_agnostic}:
@@ -47,11 +49,9 @@ def test_the_first_available_provider_runs_and_the_fallback_is_logged(caplog: py
         detector = load_detector(
             "onnx",
             416,
-            0.5,
-            0.4,
             model=ModelOptions(providers=("CUDAExecutionProvider", "OpenVINOExecutionProvider", CPU)),
         )
-        found = detector.detect([images.decode_bgr(bench.synthetic_photos(1)[0])])[0]
+        found = detector.detect([images.decode_bgr(synthetic_photos(1)[0])], THRESHOLDS)[0]
     assert found
     assert detector.providers == [CPU]  # type: ignore[attr-defined]
     lines = [r.getMessage() for r in caplog.records if "running on" in r.getMessage()]

@@ -18,9 +18,9 @@ from imgassets.core.records import Box, Detection, DetectionRecord, Provenance
 from imgassets.detector import find_model_files, load_detector
 from imgassets.detector.comparison import compare, iou, matches
 from imgassets.detector.layouts import Placement, decode
-from imgassets.detector.postprocess import CANDIDATE_FLOOR, candidates, select
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, Thresholds, candidates
 from imgassets.detector.versions import DEFAULT, DetectorVersion, VersionsError, load_versions
-from imgassets_tests.conftest import PHOTOS
+from imgassets_tests.conftest import PHOTOS, THRESHOLDS
 
 DEFAULT_VERSION = DetectorVersion(name=DEFAULT, backend="onnx", input_size=416, confidence=0.5, nms=0.4)
 LABELS = tuple(f"class{i}" for i in range(4))
@@ -92,15 +92,15 @@ def test_model_files_are_checked_when_a_version_is_loaded(tmp_path: Path) -> Non
 
 def test_an_onnx_file_given_by_path_is_used_as_it_is(tmp_path: Path) -> None:
     """The design accepts ONNX weights by path: here the converted YOLOv4-tiny, given as a plain .onnx file."""
-    converted = load_detector("onnx", 416, 0.5, 0.4)
+    converted = load_detector("onnx", 416)
     model = tmp_path / "yolo.onnx"
     model.write_bytes(Path(converted.model_path).read_bytes())  # type: ignore[attr-defined]
     files = find_model_files()
     version = DEFAULT_VERSION.model_copy(update={"weights": model, "names": files.names})
-    detector = load_detector("onnx", 416, 0.5, 0.4, files=version.files())
+    detector = load_detector("onnx", 416, files=version.files())
     image = cv2.imread(str(PHOTOS / "dog.jpg"))
     assert image is not None
-    assert detector.detect([image]) == converted.detect([image])
+    assert detector.detect([image], THRESHOLDS) == converted.detect([image], THRESHOLDS)
 
 
 # --- candidates: a threshold-only version is exact ------------------------------------------------------------
@@ -131,23 +131,24 @@ def test_selecting_from_stored_candidates_equals_a_fresh_decode(rows, confidence
     placement = Placement(416 / 640, 416 / 480, stretched=True)
     stored = candidates(decoded, placement, 416, 640, 480, CANDIDATE_FLOOR)  # what a run stores, at the floor
     fresh = candidates(decoded, placement, 416, 640, 480, confidence)  # what a forward pass at it keeps
-    assert select(stored, LABELS, confidence, nms, classes, nms_mode) == select(
-        fresh, LABELS, confidence, nms, classes, nms_mode
-    )
+    thresholds = Thresholds(confidence, nms, frozenset(classes) if classes is not None else None, nms_mode)
+    assert thresholds.select(stored, LABELS) == thresholds.select(fresh, LABELS)
 
 
 @pytest.mark.parametrize("backend", ["onnx", "opencv"])
 def test_real_photos_a_lower_threshold_from_candidates_equals_running_the_network_at_it(backend: str) -> None:
-    active = load_detector(backend, 416, 0.5, 0.4)
-    lower = load_detector(backend, 416, 0.3, 0.4)
-    people = load_detector(backend, 416, 0.5, 0.4, classes=("person", "dog"))
+    network = load_detector(backend, 416)
+    labels = network.files.labels
+    active, lower = THRESHOLDS, Thresholds(0.3, 0.4)
+    people = Thresholds(0.5, 0.4, frozenset({"person", "dog"}))
     for photo in sorted(PHOTOS.glob("*.jpg")):
         image = cv2.imread(str(photo))
         assert image is not None, photo
-        (stored,) = active.candidates([image])
-        assert lower.select(stored) == lower.detect([image])[0]
-        assert people.select(stored) == [d for d in active.detect([image])[0] if d.label in ("person", "dog")]
-        assert len(lower.select(stored)) >= len(active.select(stored))
+        (stored,) = network.candidates([image])
+        assert lower.select(stored, labels) == network.detect([image], lower)[0]
+        wanted = [d for d in network.detect([image], active)[0] if d.label in ("person", "dog")]
+        assert people.select(stored, labels) == wanted
+        assert len(lower.select(stored, labels)) >= len(active.select(stored, labels))
 
 
 # --- comparison ---------------------------------------------------------------------------------------------------

@@ -336,7 +336,7 @@ def _ingest_photos(stack: Stack, tmp_path: Path, name: str, count: int, first: i
 
 def _photo_folder(tmp_path: Path, name: str, count: int, first: int) -> Path:
     """`count` distinct real-content photos (never ingested before) in a new folder."""
-    from imgassets.devtools.bench import synthetic_photos
+    from imgassets.devtools.bench_photos import synthetic_photos
 
     folder = tmp_path / name
     folder.mkdir()

@@ -22,7 +22,7 @@ from imgassets.detector.base import RowsDetector
 from imgassets.detector.layouts import PAD_VALUE, Decoded, LayoutError, detect_layout, letterbox, metadata_names
 from imgassets.detector.onnx_backend import inspect_model
 from imgassets_tests import layout_models
-from imgassets_tests.conftest import PHOTOS, read_image
+from imgassets_tests.conftest import PHOTOS, THRESHOLDS, read_image
 
 PHOTO_NAMES = ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"]
 LABELS = find_model_files().labels
@@ -35,7 +35,7 @@ def photos() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def native() -> Detector:
-    return load_detector("onnx", 416, 0.5, 0.4)
+    return load_detector("onnx", 416)
 
 
 def seen(detections: list[Detection]) -> list[tuple[str, int, int, int, int, float]]:
@@ -45,7 +45,7 @@ def seen(detections: list[Detection]) -> list[tuple[str, int, int, int, int, flo
 def from_model(model: onnx.ModelProto, path: Path, names: Path | None, **options: object) -> Detector:
     """A detector on a surgery model; layout and everything else told from the graph unless given."""
     files = ModelFiles(cfg=None, weights=layout_models.save(model, path), names=names)
-    return load_detector("onnx", 416, 0.5, 0.4, files=files, model=ModelOptions(**options))  # type: ignore[arg-type]
+    return load_detector("onnx", 416, files=files, model=ModelOptions(**options))  # type: ignore[arg-type]
 
 
 SURGERY: dict[str, Callable[[], onnx.ModelProto]] = {
@@ -62,10 +62,10 @@ def test_each_layout_gives_the_native_detections(layout: str, photos, native, tm
     # The surgery models are YOLOv4-tiny, trained on stretched input: read them with its preprocessing.
     detector = from_model(SURGERY[layout](), tmp_path / f"{layout}.onnx", find_model_files().names, resize="stretch")
     assert detector.layout == layout  # told from the outputs and the metadata, not stated
-    expected = [native.detect([photo])[0] for photo in photos]
+    expected = [native.detect([photo], THRESHOLDS)[0] for photo in photos]
     assert sum(map(len, expected)) >= 10
     for photo, wanted in zip(photos, expected, strict=True):
-        found = detector.detect([photo])[0]
+        found = detector.detect([photo], THRESHOLDS)[0]
         assert [d.label for d in found] == [d.label for d in wanted]
         for a, b in zip(found, wanted, strict=True):
             assert max(abs(u - v) for u, v in zip(seen([a])[0][1:5], seen([b])[0][1:5], strict=True)) <= 1
@@ -84,7 +84,7 @@ def test_names_and_size_come_from_metadata(tmp_path: Path) -> None:
 def test_a_model_of_another_size_than_the_version_says_is_refused(tmp_path: Path) -> None:
     files = ModelFiles(None, layout_models.save(layout_models.yolov8(LABELS), tmp_path / "v8.onnx"), None)
     with pytest.raises(LayoutError, match="takes 416x416 images; set input_size = 416"):
-        load_detector("onnx", 640, 0.5, 0.4, files=files)
+        load_detector("onnx", 640, files=files)
 
 
 def test_a_names_file_of_another_length_is_refused(tmp_path: Path) -> None:
@@ -107,12 +107,12 @@ def test_letterboxed_boxes_land_where_an_independent_computation_puts_them(photo
     photo = cv2.resize(photos[2], (832, 624), interpolation=cv2.INTER_AREA)
     canvas = cv2.copyMakeBorder(photo, 104, 104, 0, 0, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
     files = ModelFiles(None, darknet_onnx.cached_onnx_model(find_model_files(), 416), find_model_files().names)
-    boxed = load_detector("onnx", 416, 0.5, 0.4, files=files, model=ModelOptions(layout="darknet", resize="letterbox"))
-    stretched = load_detector("onnx", 416, 0.5, 0.4, files=files)
+    boxed = load_detector("onnx", 416, files=files, model=ModelOptions(layout="darknet", resize="letterbox"))
+    stretched = load_detector("onnx", 416, files=files)
     assert isinstance(boxed, RowsDetector) and isinstance(stretched, RowsDetector)
     assert np.array_equal(boxed.blob([photo]), stretched.blob([canvas]))
-    expected = [(d.label, d.box.x, d.box.y - 104, d.box.w, d.box.h) for d in stretched.detect([canvas])[0]]
-    found = [(d.label, d.box.x, d.box.y, d.box.w, d.box.h) for d in boxed.detect([photo])[0]]
+    expected = [(d.label, d.box.x, d.box.y - 104, d.box.w, d.box.h) for d in stretched.detect([canvas], THRESHOLDS)[0]]
+    found = [(d.label, d.box.x, d.box.y, d.box.w, d.box.h) for d in boxed.detect([photo], THRESHOLDS)[0]]
     assert len(found) >= 2 and len(found) == len(expected)
     for a, b in zip(found, expected, strict=True):
         assert a[0] == b[0] and max(abs(u - v) for u, v in zip(a[1:], b[1:], strict=True)) <= 1
@@ -129,10 +129,10 @@ def test_letterboxed_boxes_follow_the_exif_orientation(photos, tmp_path: Path) -
     shown = images.decode_bgr(stored.getvalue())
     assert np.array_equal(shown, upright)
     files = ModelFiles(None, layout_models.save(layout_models.yolov8(LABELS), tmp_path / "v8.onnx"), None)
-    detector = load_detector("onnx", 416, 0.5, 0.4, files=files)
+    detector = load_detector("onnx", 416, files=files)
     assert detector.layout == "yolov8" and detector.preprocess.resize == "letterbox"  # type: ignore[attr-defined]
-    found = detector.detect([shown])[0]
-    assert found and seen(found) == seen(detector.detect([upright])[0])
+    found = detector.detect([shown], THRESHOLDS)[0]
+    assert found and seen(found) == seen(detector.detect([upright], THRESHOLDS)[0])
     assert all(d.box.x + d.box.w <= upright.shape[1] and d.box.y + d.box.h <= upright.shape[0] for d in found)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from imgassets.detector import darknet_onnx, find_model_files, load_detector
 from imgassets.detector.onnx_backend import OnnxDetector
-from imgassets_tests.conftest import PHOTOS, read_image
+from imgassets_tests.conftest import PHOTOS, THRESHOLDS, read_image
 
 NAMES = ["dog.jpg", "person.jpg", "horses.jpg", "giraffe.jpg", "eagle.jpg"]
 
@@ -21,12 +21,12 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_detector(cache_dir: Path) -> OnnxDetector:
-    return OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+    return OnnxDetector(find_model_files(), 416, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")
 def opencv_detector():
-    return load_detector("opencv", 416, 0.5, 0.4)
+    return load_detector("opencv", 416)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_raw_rows_match_opencv(onnx_detector: OnnxDetector, images: list[np.ndar
 @pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
 def test_detections_match_opencv(onnx_detector, opencv_detector, images, index: int) -> None:
     image = images[index]
-    ours = sorted(onnx_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
-    expected = sorted(opencv_detector.detect([image])[0], key=lambda d: (d.label, d.box.x, d.box.y))
+    ours = sorted(onnx_detector.detect([image], THRESHOLDS)[0], key=lambda d: (d.label, d.box.x, d.box.y))
+    expected = sorted(opencv_detector.detect([image], THRESHOLDS)[0], key=lambda d: (d.label, d.box.x, d.box.y))
     assert expected, "every demo photo has objects"
     assert [d.label for d in ours] == [d.label for d in expected]
     for found, reference in zip(ours, expected, strict=False):
@@ -69,8 +69,10 @@ def test_detections_match_opencv(onnx_detector, opencv_detector, images, index: 
 
 
 def test_a_batch_gives_the_per_image_results(onnx_detector: OnnxDetector, images: list[np.ndarray]) -> None:
-    assert onnx_detector.detect(images) == [onnx_detector.detect([image])[0] for image in images]
-    assert onnx_detector.detect([]) == []
+    assert onnx_detector.detect(images, THRESHOLDS) == [
+        onnx_detector.detect([image], THRESHOLDS)[0] for image in images
+    ]
+    assert onnx_detector.detect([], THRESHOLDS) == []
 
 
 def test_conversion_is_cached(onnx_detector: OnnxDetector, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,14 +84,14 @@ def test_conversion_is_cached(onnx_detector: OnnxDetector, cache_dir: Path, monk
         raise AssertionError("converted again despite the cache")
 
     monkeypatch.setattr(darknet_onnx, "convert", no_conversion)
-    again = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+    again = OnnxDetector(find_model_files(), 416, cache_dir=cache_dir)
     assert again.model_path == path and path.stat().st_mtime_ns == stamp
     optimized = onnx_detector.optimized_model()
     # The converted model and its graph optimized by ONNX Runtime; no leftover temporary files.
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted([path.name, optimized.name])
     # Another input size is another model.
     monkeypatch.undo()
-    other = OnnxDetector(find_model_files(), 320, 0.5, 0.4, cache_dir)
+    other = OnnxDetector(find_model_files(), 320, cache_dir=cache_dir)
     assert other.model_path != path and other.raw_rows([np.zeros((50, 80, 3), np.uint8)]).shape == (1, 1500, 85)
 
 
@@ -109,7 +111,7 @@ def test_sessions_load_the_saved_optimized_graph_and_give_the_same_rows(
 
     unwritable = tmp_path / "not-a-directory"
     unwritable.write_bytes(b"")
-    fallback = OnnxDetector(find_model_files(), 416, 0.5, 0.4, cache_dir)
+    fallback = OnnxDetector(find_model_files(), 416, cache_dir=cache_dir)
     fallback._cache_dir = unwritable
     assert fallback.optimized_model() == fallback.model_path
     assert np.array_equal(fallback.raw_rows(images[:1]), onnx_detector.raw_rows(images[:1]))
@@ -118,14 +120,9 @@ def test_sessions_load_the_saved_optimized_graph_and_give_the_same_rows(
 def test_load_detector_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The `onnx` backend name; the default cache is under $XDG_CACHE_HOME/imgassets."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    detector = load_detector("onnx", 416, 0.5, 0.4)
+    detector = load_detector("onnx", 416)
     assert isinstance(detector, OnnxDetector) and detector.backend == "onnxruntime"
-    assert (detector.files, detector.input_size, detector.confidence, detector.nms) == (
-        find_model_files(),
-        416,
-        0.5,
-        0.4,
-    )
+    assert (detector.files, detector.input_size) == (find_model_files(), 416)
     assert detector.model_path.parent == tmp_path / "imgassets"
 
 
@@ -134,10 +131,10 @@ def test_lanes_in_parallel_give_the_sequential_detections(backend: str, images: 
     """Each lane has its own network: concurrent callers get exactly what one caller gets."""
     from concurrent.futures import ThreadPoolExecutor
 
-    detector = load_detector(backend, 416, 0.5, 0.4, lanes=3)
+    detector = load_detector(backend, 416, lanes=3)
     assert detector.lanes == 3
-    sequential = [detector.detect([image])[0] for image in images]
+    sequential = [detector.detect([image], THRESHOLDS)[0] for image in images]
     work = images * 4
     with ThreadPoolExecutor(detector.lanes) as pool:
-        parallel = list(pool.map(lambda image: detector.detect([image])[0], work))
+        parallel = list(pool.map(lambda image: detector.detect([image], THRESHOLDS)[0], work))
     assert parallel == sequential * 4

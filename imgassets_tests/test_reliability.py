@@ -54,7 +54,7 @@ def _account(scenario: str, store: ObjectStore, topics, sent: int) -> dict:
 
 
 def _photos(tmp_path: Path, count: int, first: int = 0) -> list[media.Item]:
-    from imgassets.devtools.bench import synthetic_photos
+    from imgassets.devtools.bench_photos import synthetic_photos
 
     return [
         media.Item(data=data, name=f"r{first + i}.jpg", source=messages.Source(path=f"{tmp_path}/r{first + i}.jpg"))

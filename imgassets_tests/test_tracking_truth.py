@@ -15,7 +15,7 @@ from imgassets.core.sources import SourceConfig
 from imgassets.detector import load_detector
 from imgassets.devtools.synthetic_clips import Clip, make_clip, tracking_scores
 from imgassets.tracking.follow import Frame, Sighting, tail, track_source
-from imgassets_tests.conftest import FIGURES
+from imgassets_tests.conftest import FIGURES, THRESHOLDS
 
 HOUR = datetime(2026, 12, 6, 10, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ class Detected:
     """The clip's frames as the pipeline sees them, and how long the forward passes took."""
 
     def __init__(self, clip: Clip) -> None:
-        detector = load_detector("onnx", 416, 0.5, 0.4)
+        detector = load_detector("onnx", 416)
         capture = cv2.VideoCapture(str(clip.path))
         self.clip, self.sightings, self.forward_s = clip, [], 0.0
         while True:
@@ -36,7 +36,7 @@ class Detected:
             if not ok:
                 break
             started = time.perf_counter()
-            (found,) = detector.detect([pixels])
+            (found,) = detector.detect([pixels], THRESHOLDS)
             self.forward_s += time.perf_counter() - started
             self.sightings.append(tuple(Sighting(d.label, d.confidence, d.box) for d in found))
         capture.release()

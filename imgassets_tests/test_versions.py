@@ -23,6 +23,7 @@ from imgassets.defs.detection_table import detection_table_asset
 from imgassets.defs.image_batch import image_batch_asset
 from imgassets.defs.version_assets import version_assets
 from imgassets.detector import candidates, load_detector
+from imgassets.detector.postprocess import Thresholds
 from imgassets.reading import server
 from imgassets_tests import helpers
 
@@ -137,11 +138,11 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
     monkeypatch.undo()
 
     # Its records are what the network run at confidence 0.3 gives on the same pixels.
-    network = load_detector("onnx", 416, 0.3, 0.4)
+    network, conf03_thresholds = load_detector("onnx", 416), Thresholds(0.3, 0.4)
     conf03 = _records(store, layout.version_detections_prefix("conf03", partition))
     for key, record in conf03.items():
         pixels = decode_bgr(store.get(key).data, 50_000_000)
-        assert record.detections == network.detect([pixels])[0]
+        assert record.detections == network.detect([pixels], conf03_thresholds)[0]
         assert record.confidence_threshold == 0.3 and record.input_size == 416
     comparison = _check_comparison(store, "conf03", partition)
     assert comparison.recall == 1.0 and comparison.objects_b > comparison.objects_a  # lower threshold: a superset

@@ -102,8 +102,7 @@ def test_runs_forked_from_the_warm_server_detect_with_the_networks_it_made(tmp_p
         from pathlib import Path
         import numpy as np
         from imgassets.core import images
-        from imgassets.devtools.bench import PHOTOS
-        from imgassets.detector import load_detector
+        from imgassets.devtools.bench_photos import PHOTOS
         from imgassets.defs.resource_types import DetectorResource
         from imgassets.core.settings import get_settings
         from imgassets.stack.warm_code_server import warm_context
@@ -125,8 +124,7 @@ def test_runs_forked_from_the_warm_server_detect_with_the_networks_it_made(tmp_p
             assert process.exitcode == 0 and photos, (process.exitcode, photos)
             assert idle == lanes == after, (idle, lanes, after)  # none made in the run, none lost
             version = DetectorResource.from_settings(get_settings()).versions().active
-            fresh = load_detector(version.backend, version.input_size, version.confidence, version.nms,
-                                  files=version.files())
+            fresh = version.detector()
             for path, got in zip(photos, rows, strict=True):
                 assert np.array_equal(got, fresh.raw_rows([images.decode_bgr(Path(path).read_bytes())])), path
             print("preloaded", idle, "networks;", len(photos), "photos detected alike")

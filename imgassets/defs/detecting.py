@@ -41,7 +41,7 @@ from imgassets.defs.batch import (
 from imgassets.defs.resource_types import PipelineResource
 from imgassets.detector import BACKEND_NAMES, Detector, candidates
 from imgassets.detector.model_files import ModelFiles
-from imgassets.detector.postprocess import Candidates, select
+from imgassets.detector.postprocess import Candidates
 from imgassets.detector.versions import DetectorVersion
 
 
@@ -96,6 +96,7 @@ def detect_images(
     kafka_refs: dict[str, KafkaRef | None] = {}
     outcome = Detected()
     model: list[Detector] = []  # loaded on the first image that needs the network
+    thresholds = run.version.thresholds
 
     def network() -> Detector:
         if not model:
@@ -128,10 +129,7 @@ def detect_images(
             else:
                 tick, candidates_found = forward(entry, data)
                 found[entry.key] = candidates_found
-            version = run.version
-            kept = select(
-                candidates_found, run.files.labels, version.confidence, version.nms, version.classes, version.nms_mode
-            )
+            kept = thresholds.select(candidates_found, run.files.labels)
             return record(entry, candidates_found, kept, (time.perf_counter() - tick) * 1000)
         except Exception as exc:  # the per-image boundary
             return RejectedImage(image_key=entry.key, reason=item_failure(exc))
@@ -141,10 +139,10 @@ def detect_images(
         detector = network()
         if isinstance(data, np.ndarray):
             with budget.hold(data.nbytes):
-                return time.perf_counter(), detector.candidates([data])[0]
+                return time.perf_counter(), detector.candidates([data], thresholds.floor)[0]
         with budget.hold(max(entry.width * entry.height * 3, images.decoded_bytes(data))):
             pixels = images.decode_bgr(data, pipeline.max_image_pixels)
-            return time.perf_counter(), detector.candidates([pixels])[0]
+            return time.perf_counter(), detector.candidates([pixels], thresholds.floor)[0]
 
     def record(entry: ManifestEntry, source: Candidates, kept: list[Detection], elapsed_ms: float) -> DetectionRecord:
         return DetectionRecord(

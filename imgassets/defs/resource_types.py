@@ -20,7 +20,7 @@ from imgassets.core import alerts, kafka_io
 from imgassets.core.settings import ENV_PREFIX, Settings
 from imgassets.core.sources import Sources, load_sources
 from imgassets.core.storage import ObjectStore
-from imgassets.detector import Detector, load_detector
+from imgassets.detector import Detector
 from imgassets.detector.versions import DetectorConfig, DetectorVersion, Versions
 
 
@@ -165,16 +165,7 @@ class DetectorResource(ConfigurableResource):
 
 @cache
 def _cached_detector(version: DetectorVersion, lanes: int | None) -> Detector:
-    return load_detector(
-        version.backend,
-        version.input_size,
-        version.confidence,
-        version.nms,
-        lanes=lanes,
-        files=version.files(),
-        classes=version.classes,
-        model=version.options(),
-    )
+    return version.detector(lanes)
 
 
 class TrackingResource(ConfigurableResource):

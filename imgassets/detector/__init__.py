@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -13,7 +12,7 @@ import numpy as np
 from imgassets.core.records import Detection
 from imgassets.detector.layouts import RGB, Resize
 from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_files
-from imgassets.detector.postprocess import Candidates, NmsMode
+from imgassets.detector.postprocess import Candidates, Thresholds
 
 #: The name each backend setting (`opencv`, `onnx`) has in records (`DetectionRecord.backend`).
 BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime"}
@@ -37,25 +36,24 @@ DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """How a model is read and run, beyond its thresholds: its layout (None: told from the ONNX graph), the
-    layout's preprocessing unless overridden, the NMS mode and the ONNX Runtime execution providers in order
-    of preference."""
+    """How a model is read and run (its thresholds are the version's, postprocess.Thresholds): its layout (None:
+    told from the ONNX graph), the layout's preprocessing unless overridden, and the ONNX Runtime execution
+    providers in order of preference."""
 
     layout: str | None = None
     resize: Resize | None = None
     mean: RGB | None = None
     std: RGB | None = None
-    nms_mode: NmsMode = "per_class"
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
 
 
 class Detector(Protocol):
+    """A network of a backend: images in, candidates out. A version's thresholds (postprocess.Thresholds) turn
+    candidates into detections; the network holds none."""
+
     backend: str
     files: ModelFiles
     input_size: int
-    confidence: float
-    nms: float
-    classes: frozenset[str] | None
     #: How the network's outputs are read (layouts.py).
     layout: str
     #: How many threads should call `detect` at once to use the machine: each lane has its own network.
@@ -63,11 +61,9 @@ class Detector(Protocol):
 
     def raw_rows(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
 
-    def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]: ...
+    def candidates(self, images: Sequence[np.ndarray], floor: float = ...) -> list[Candidates]: ...
 
-    def select(self, found: Candidates) -> list[Detection]: ...
-
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
+    def detect(self, images: Sequence[np.ndarray], thresholds: Thresholds) -> list[list[Detection]]: ...
 
     def warm(self) -> None: ...
 
@@ -84,27 +80,24 @@ def lane_threads(lanes: int | None) -> tuple[int, int]:
 
 
 def load_detector(
-    backend: str = "opencv",
-    input_size: int = 416,
-    confidence: float = 0.5,
-    nms: float = 0.4,
-    model_dir: Path | None = None,
-    lanes: int | None = None,
+    backend: str,
+    input_size: int,
     files: ModelFiles | None = None,
-    classes: Collection[str] | None = None,
+    lanes: int | None = None,
     model: ModelOptions | None = None,
 ) -> Detector:
-    """A detector on `files` (default: the YOLOv4-tiny files in `model_dir` or the model wheel)."""
-    files = files or find_model_files(model_dir)
+    """The one builder of a network: `backend` ("opencv" or "onnx") over `files` (default: the YOLOv4-tiny files
+    of the model wheel). The pipeline builds it from a detector version (`DetectorVersion.detector`)."""
+    files = files or find_model_files()
     model = model or ModelOptions()
     if backend == "opencv":
         from imgassets.detector.opencv_backend import OpenCVDetector
 
         if model.layout not in (None, "darknet") or model.resize not in (None, "stretch"):
             raise ValueError("the OpenCV backend runs Darknet models only (layout darknet, resize stretch)")
-        return OpenCVDetector(files, input_size, confidence, nms, lanes, classes, model.nms_mode)
+        return OpenCVDetector(files, input_size, lanes)
     if backend == "onnx":
         from imgassets.detector.onnx_backend import OnnxDetector
 
-        return OnnxDetector(files, input_size, confidence, nms, lanes=lanes, classes=classes, model=model)
+        return OnnxDetector(files, input_size, lanes, model)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

@@ -86,23 +86,15 @@ def add_version(
 
 def _try_on(added: Added, photos: list[Path]) -> None:
     """Runs the version on the photos as a run would (decoded the pipeline's way, its thresholds)."""
-    from imgassets.detector import load_detector
-
     version = added.version
     try:
-        detector = load_detector(
-            "onnx",
-            version.input_size,
-            version.confidence,
-            version.nms,
-            files=version.files(),
-            model=version.options(),
-        )
+        detector = version.detector()
         pixels = [images.decode_bgr(photo.read_bytes()) for photo in photos]
-        detector.detect(pixels[:1])  # warm-up: the session is made on first use
+        detector.detect(pixels[:1], version.thresholds)  # warm-up: the session is made on first use
         started = time.perf_counter()
         for photo, image in zip(photos, pixels, strict=True):
-            added.found[photo.name] = Counter(d.label for d in detector.detect([image])[0])
+            found = detector.detect([image], version.thresholds)[0]
+            added.found[photo.name] = Counter(d.label for d in found)
     except (ModelFilesError, ValueError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
         raise VersionsError(f"{version.weights}: does not run: {exc}") from None
     added.ms_per_image = round((time.perf_counter() - started) * 1000 / max(1, len(photos)), 1)

@@ -11,6 +11,7 @@ import numpy as np
 
 from imgassets.detector import Detector
 from imgassets.detector.comparison import matches
+from imgassets.detector.postprocess import Thresholds
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,12 @@ class Agreement:
         return self.matched / self.reference if self.reference else 1.0
 
 
-def agreement(reference: Detector, other: Detector, images: Iterable[np.ndarray]) -> Agreement:
-    """`other`'s agreement with `reference` on BGR images, summed over the images (one forward pass each)."""
+def agreement(reference: Detector, other: Detector, images: Iterable[np.ndarray], thresholds: Thresholds) -> Agreement:
+    """`other`'s agreement with `reference` on BGR images under the same `thresholds`, summed over the images (one
+    forward pass each)."""
     count = total_a = total_b = matched = 0
     for image in images:
-        a, b = reference.detect([image])[0], other.detect([image])[0]
+        a, b = reference.detect([image], thresholds)[0], other.detect([image], thresholds)[0]
         count += 1
         total_a += len(a)
         total_b += len(b)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -14,7 +14,7 @@ from imgassets.core.records import Detection
 from imgassets.detector import lane_threads
 from imgassets.detector.layouts import Preprocess, decode
 from imgassets.detector.model_files import ModelFiles
-from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, NmsMode, candidates, select
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, Candidates, Thresholds, candidates
 
 Network = TypeVar("Network")
 
@@ -57,8 +57,8 @@ class NetworkPool(Generic[Network]):
 
 class RowsDetector:
     """A backend makes its networks and runs one on the network's input; this lends them to forward passes and
-    turns their outputs, read by the model's layout (layouts.py), into candidates and detections with its
-    thresholds."""
+    turns their outputs, read by the model's layout (layouts.py), into candidates, and candidates into detections
+    with a version's thresholds (which the network does not hold)."""
 
     backend: str
 
@@ -66,20 +66,12 @@ class RowsDetector:
         self,
         files: ModelFiles,
         input_size: int,
-        confidence: float,
-        nms: float,
-        classes: Collection[str] | None = None,
         lanes: int | None = None,
         layout: str = "darknet",
         preprocess: Preprocess | None = None,
-        nms_mode: NmsMode = "per_class",
     ) -> None:
         self.files = files
         self.input_size = input_size
-        self.confidence = confidence
-        self.nms = nms
-        self.nms_mode = nms_mode
-        self.classes = frozenset(classes) if classes is not None else None
         self.layout = layout
         self.preprocess = preprocess or Preprocess(input_size)
         self.lanes, self._threads = lane_threads(lanes)
@@ -118,12 +110,11 @@ class RowsDetector:
         """The network's input for BGR images (layouts.Preprocess), NCHW float32."""
         return self.preprocess.blob(images)[0]
 
-    def candidates(self, images: Sequence[np.ndarray]) -> list[Candidates]:
-        """Each BGR image's candidate boxes above the floor (or above this detector's confidence if lower):
-        one forward pass for the whole list. Thread-safe."""
+    def candidates(self, images: Sequence[np.ndarray], floor: float = CANDIDATE_FLOOR) -> list[Candidates]:
+        """Each BGR image's candidate boxes above `floor` (what is stored: CANDIDATE_FLOOR): one forward pass for
+        the whole list. Thread-safe."""
         if not images:
             return []
-        floor = min(CANDIDATE_FLOOR, self.confidence)
         blob, placements = self.preprocess.blob(images)
         decoded = decode(self.layout, self.outputs(blob), self.preprocess.size)
         return [
@@ -131,10 +122,8 @@ class RowsDetector:
             for rows, placement, image in zip(decoded, placements, images, strict=True)
         ]
 
-    def select(self, found: Candidates) -> list[Detection]:
-        """This detector's detections among an image's candidates."""
-        return select(found, self.files.labels, self.confidence, self.nms, self.classes, self.nms_mode)
-
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detects objects in BGR uint8 images; one forward pass for the whole list. Thread-safe."""
-        return [self.select(found) for found in self.candidates(images)]
+    def detect(self, images: Sequence[np.ndarray], thresholds: Thresholds) -> list[list[Detection]]:
+        """The detections in BGR uint8 images under a version's `thresholds`; one forward pass for the whole list.
+        Thread-safe."""
+        labels = self.files.labels
+        return [thresholds.select(found, labels) for found in self.candidates(images, thresholds.floor)]

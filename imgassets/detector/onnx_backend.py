@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +81,9 @@ class OnnxDetector(RowsDetector):
         self,
         files: ModelFiles,
         input_size: int,
-        confidence: float,
-        nms: float,
-        cache_dir: Path | None = None,
         lanes: int | None = None,
-        classes: Collection[str] | None = None,
         model: ModelOptions | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         model = model or ModelOptions()
         layout = model.layout
@@ -111,7 +108,7 @@ class OnnxDetector(RowsDetector):
         preprocess = Preprocess(
             input_size, model.resize or family.resize, model.mean or family.mean, model.std or family.std
         )
-        super().__init__(files, input_size, confidence, nms, classes, lanes, layout, preprocess, model.nms_mode)
+        super().__init__(files, input_size, lanes, layout, preprocess)
         self.providers = choose_providers(model.providers, ort.get_available_providers())
         self._cache_dir = cache_dir or default_cache_dir()
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import cv2
 import numpy as np
 
 from imgassets.detector import BACKEND_NAMES
 from imgassets.detector.base import RowsDetector
 from imgassets.detector.model_files import ModelFiles
-from imgassets.detector.postprocess import NmsMode
 
 
 class OpenCVDetector(RowsDetector):
@@ -20,15 +17,11 @@ class OpenCVDetector(RowsDetector):
         self,
         files: ModelFiles,
         input_size: int,
-        confidence: float,
-        nms: float,
         lanes: int | None = None,
-        classes: Collection[str] | None = None,
-        nms_mode: NmsMode = "per_class",
     ) -> None:
         if files.cfg is None:
             raise ValueError("the OpenCV backend reads Darknet models (.cfg + .weights); use onnx for an ONNX file")
-        super().__init__(files, input_size, confidence, nms, classes, lanes, nms_mode=nms_mode)
+        super().__init__(files, input_size, lanes)
 
     def _network(self) -> cv2.dnn.Net:
         """A Net is not safe to share between threads: the pool lends each to one forward pass at a time."""

@@ -2,13 +2,13 @@
 
 Two steps, so a detector version that differs only in thresholds or classes needs no forward pass: `candidates`
 keeps the rows whose best class score is above a floor (what is stored per image, imgassets/detector/candidates.py), and
-`select` applies a confidence, NMS and class filter to them. `select(candidates(rows, floor), c, …)` equals
-`select(candidates(rows, c), c, …)` for any c >= floor: the same rows, in the same order, reach NMS.
+`Thresholds.select` applies a version's confidence, NMS and class filter to them: `select(candidates(rows, floor))`
+equals `select(candidates(rows, c))` for its confidence c >= floor: the same rows, in the same order, reach NMS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,46 +53,59 @@ def candidates(decoded: Decoded, placement: Placement, size: int, width: int, he
     )
 
 
-def select(
-    found: Candidates,
-    labels: Sequence[str],
-    confidence: float,
-    nms: float,
-    classes: Collection[str] | None = None,
-    nms_mode: NmsMode = "per_class",
-) -> list[Detection]:
-    """The detections above `confidence` after NMS, in pixels, clipped; only `classes` when given (filtered
-    before NMS). NMS is per class (Darknet, OpenCV's DetectionModel) or class-agnostic, over all boxes (the
-    original project's `cv2.dnn.NMSBoxes`: a box overlapping a higher-scored box of another class is dropped)."""
-    keep = found.scores > confidence
-    if classes is not None:
-        wanted = [index for index, label in enumerate(labels) if label in classes]
-        keep &= np.isin(found.class_ids, wanted)
-    if not keep.any():
-        return []
-    rows, class_ids, confidences = found.boxes[keep], found.class_ids[keep], found.scores[keep]
-    width, height = found.width, found.height
-    centers_x, centers_y = rows[:, 0] * width, rows[:, 1] * height
-    box_w, box_h = rows[:, 2] * width, rows[:, 3] * height
-    boxes = np.stack([centers_x - box_w / 2, centers_y - box_h / 2, box_w, box_h], axis=1)
-    if nms_mode == "agnostic":
-        chosen = cv2.dnn.NMSBoxes(boxes.tolist(), confidences.tolist(), confidence, nms)
-    else:
-        chosen = cv2.dnn.NMSBoxesBatched(boxes.tolist(), confidences.tolist(), class_ids.tolist(), confidence, nms)
-    detections = []
-    for index in np.asarray(chosen, dtype=int).reshape(-1):
-        box = _clip(boxes[index], width, height)
-        if box is None:
-            continue
-        detections.append(
-            Detection(
-                label=labels[int(class_ids[index])],
-                class_id=int(class_ids[index]),
-                confidence=round(float(confidences[index]), 4),
-                box=box,
+@dataclass(frozen=True)
+class Thresholds:
+    """What turns candidates into detections: a detector version's confidence, NMS, class filter and NMS mode.
+    They belong to the version (`DetectorVersion.thresholds`), not to the network, so versions that differ only
+    here share one forward pass (and its stored candidates)."""
+
+    confidence: float
+    nms: float
+    #: Only these classes are kept (None: every class of the model).
+    classes: frozenset[str] | None = None
+    nms_mode: NmsMode = "per_class"
+
+    @property
+    def floor(self) -> float:
+        """The candidates these thresholds need: the stored floor, or their own confidence when it is lower."""
+        return min(CANDIDATE_FLOOR, self.confidence)
+
+    def select(self, found: Candidates, labels: Sequence[str]) -> list[Detection]:
+        """The detections above `confidence` after NMS, in pixels, clipped; only `classes` when given (filtered
+        before NMS). NMS is per class (Darknet, OpenCV's DetectionModel) or class-agnostic, over all boxes (the
+        original project's `cv2.dnn.NMSBoxes`: a box overlapping a higher-scored box of another class is dropped).
+        `labels`: the model's class names."""
+        keep = found.scores > self.confidence
+        if self.classes is not None:
+            wanted = [index for index, label in enumerate(labels) if label in self.classes]
+            keep &= np.isin(found.class_ids, wanted)
+        if not keep.any():
+            return []
+        rows, class_ids, confidences = found.boxes[keep], found.class_ids[keep], found.scores[keep]
+        width, height = found.width, found.height
+        centers_x, centers_y = rows[:, 0] * width, rows[:, 1] * height
+        box_w, box_h = rows[:, 2] * width, rows[:, 3] * height
+        boxes = np.stack([centers_x - box_w / 2, centers_y - box_h / 2, box_w, box_h], axis=1)
+        if self.nms_mode == "agnostic":
+            chosen = cv2.dnn.NMSBoxes(boxes.tolist(), confidences.tolist(), self.confidence, self.nms)
+        else:
+            chosen = cv2.dnn.NMSBoxesBatched(
+                boxes.tolist(), confidences.tolist(), class_ids.tolist(), self.confidence, self.nms
             )
-        )
-    return sorted(detections, key=lambda d: -d.confidence)
+        detections = []
+        for index in np.asarray(chosen, dtype=int).reshape(-1):
+            box = _clip(boxes[index], width, height)
+            if box is None:
+                continue
+            detections.append(
+                Detection(
+                    label=labels[int(class_ids[index])],
+                    class_id=int(class_ids[index]),
+                    confidence=round(float(confidences[index]), 4),
+                    box=box,
+                )
+            )
+        return sorted(detections, key=lambda d: -d.confidence)
 
 
 def _clip(box: np.ndarray, width: int, height: int) -> Box | None:

@@ -4,7 +4,7 @@ detector version.
 The result is a QDQ model: int8 weights with a scale per output channel, uint8 activations with one scale per
 tensor, which ONNX Runtime's CPU provider runs as QLinearConv / QLinearLeakyRelu / QLinearConcat (VNNI where the
 CPU has it). Each choice below was measured on YOLOv4-tiny at 416 against the fp32 model on the bench photos
-(200 `bench.synthetic_photos` and data/photos; `python -m imgassets.devtools.quantize_bench`): the detections'
+(200 `bench_photos.synthetic_photos` and data/photos; `python -m imgassets.devtools.quantize_bench`): the detections'
 precision / recall (same class, IoU >= 0.5, confidence 0.5, NMS 0.4), and the mean class-score difference on the
 rows either model scores above 0.3, which moves less by chance (a detection more or less moves recall by 0.002).
 The calibration photos are other photos (calibration/, see its ATTRIBUTION.md), so agreement is not measured

@@ -29,10 +29,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from imgassets.core.settings import PROJECT_ROOT, Settings
-from imgassets.detector import DEFAULT_PROVIDERS, ModelOptions
+from imgassets.detector import DEFAULT_PROVIDERS, Detector, ModelOptions, load_detector
 from imgassets.detector.layouts import Layout, Resize
 from imgassets.detector.model_files import ModelFiles, ModelFilesError, find_model_files
-from imgassets.detector.postprocess import CANDIDATE_FLOOR, NmsMode
+from imgassets.detector.postprocess import CANDIDATE_FLOOR, NmsMode, Thresholds
 
 DEFAULT = "default"
 DEFAULT_FILE = PROJECT_ROOT / "detector-versions.toml"
@@ -149,7 +149,17 @@ class DetectorVersion(BaseModel):
     def options(self) -> ModelOptions:
         """How its model is read and run (detector.ModelOptions)."""
         layout = "darknet" if self.quantize else self.layout  # the quantised model gives the Darknet rows
-        return ModelOptions(layout, self.resize, self.mean, self.std, self.nms_mode, self.providers)
+        return ModelOptions(layout, self.resize, self.mean, self.std, self.providers)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """What turns its network's candidates into its detections."""
+        classes = frozenset(self.classes) if self.classes is not None else None
+        return Thresholds(self.confidence, self.nms, classes, self.nms_mode)
+
+    def detector(self, lanes: int | None = None) -> Detector:
+        """Its network, with `lanes` networks side by side (None: one per core); checks its model files first."""
+        return load_detector(self.backend, self.input_size, self.files(), lanes, self.options())
 
     @property
     def uses_candidates(self) -> bool:

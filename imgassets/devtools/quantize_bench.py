@@ -3,9 +3,9 @@ rates (images/s with every lane busy, as `imgassets bench` measures the detector
 
     python -m imgassets.devtools.quantize_bench [--photos 200] [--rounds 3] [--lanes N]
 
-The bench photos are `bench.synthetic_photos` (crops and mirror images of data/photos); the calibration photos are
-calibration/. Rates alternate between the two models, round by round, and the best round of each is kept, so
-a busy machine slows both alike.
+The bench photos are `bench_photos.synthetic_photos` (crops and mirror images of data/photos); the calibration
+photos are calibration/. Rates alternate between the two models, round by round, and the best round of each is
+kept, so a busy machine slows both alike.
 """
 
 from __future__ import annotations
@@ -20,24 +20,27 @@ from pathlib import Path
 import numpy as np
 
 from imgassets.core import images
+from imgassets.core.settings import get_settings
 from imgassets.detector import find_model_files
 from imgassets.detector.agreement import agreement
 from imgassets.detector.darknet_onnx import cached_onnx_model
 from imgassets.detector.model_files import ModelFiles
 from imgassets.detector.onnx_backend import OnnxDetector
+from imgassets.detector.postprocess import Thresholds
 from imgassets.detector.quantize import calibration_photos, quantize_int8
-from imgassets.devtools.bench import synthetic_photos
+from imgassets.detector.versions import DEFAULT, DetectorConfig
+from imgassets.devtools.bench_photos import synthetic_photos
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _round(detector: OnnxDetector, decoded: list[np.ndarray]) -> tuple[float, float]:
+def _round(detector: OnnxDetector, thresholds: Thresholds, decoded: list[np.ndarray]) -> tuple[float, float]:
     """(images/s, CPU ms per image) of one pass over the photos, every lane busy."""
     with ThreadPoolExecutor(detector.lanes) as lanes:
         cpu, started = time.process_time(), time.perf_counter()
-        list(lanes.map(lambda pixels: detector.detect([pixels]), decoded))
+        list(lanes.map(lambda pixels: detector.detect([pixels], thresholds), decoded))
         return len(decoded) / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / len(decoded)
 
 
@@ -64,23 +67,26 @@ def main() -> None:
 
         def detector(model: Path) -> OnnxDetector:
             model_files = ModelFiles(cfg=None, weights=model, names=files.names)
-            return OnnxDetector(model_files, args.input_size, 0.5, 0.4, cache_dir=directory, lanes=args.lanes)
+            return OnnxDetector(model_files, args.input_size, args.lanes, cache_dir=directory)
 
         detectors = {"fp32": detector(fp32), "int8": detector(int8)}
         decoded = [images.decode_bgr(photo) for photo in synthetic_photos(args.photos)]
-        found = agreement(detectors["fp32"], detectors["int8"], decoded)
+        # The default version's thresholds (IMGASSETS_DETECTOR_CONFIDENCE, _NMS).
+        thresholds = DetectorConfig.from_settings(get_settings()).versions().get(DEFAULT).thresholds
+        found = agreement(detectors["fp32"], detectors["int8"], decoded, thresholds)
         print(
-            f"int8 vs fp32 on {found.images} bench photos (confidence 0.5, NMS 0.4, IoU >= 0.5, same class): "
+            f"int8 vs fp32 on {found.images} bench photos (confidence {thresholds.confidence:g}, NMS "
+            f"{thresholds.nms:g}, IoU >= 0.5, same class): "
             f"precision {found.precision:.4f}, recall {found.recall:.4f} "
             f"({found.matched} matched of {found.reference} fp32 and {found.other} int8 detections)"
         )
         rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in detectors}
         for each in detectors.values():
             each.warm()
-            _round(each, decoded[: 3 * each.lanes])
+            _round(each, thresholds, decoded[: 3 * each.lanes])
         for _ in range(args.rounds):
             for name, each in detectors.items():
-                rounds[name].append(_round(each, decoded))
+                rounds[name].append(_round(each, thresholds, decoded))
         best = {name: (max(r for r, _ in runs), min(c for _, c in runs)) for name, runs in rounds.items()}
         lanes = detectors["fp32"].lanes
         for name, (rate, cpu) in best.items():

@@ -29,7 +29,8 @@ from imgassets.core import layout, table
 from imgassets.core.settings import Settings
 from imgassets.core.storage import ObjectStore
 from imgassets.devtools import synthetic
-from imgassets.devtools.bench import raw_detector, synthetic_photos
+from imgassets.devtools.bench_photos import synthetic_photos
+from imgassets.devtools.raw_rate import raw_detector
 from imgassets.reading import search, server
 from imgassets.reading.query import Catalog, HourRange
 

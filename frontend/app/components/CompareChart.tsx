@@ -2,7 +2,7 @@ import { percent } from "../lib/compare";
 import type { CompareHour } from "../lib/records";
 import { viewerPath } from "../lib/viewer-routes";
 import { barPlot } from "./barPlot";
-import { BarSlot, PairedBars, PlotSvg, hourLabel } from "./PlotParts";
+import { HourSlots, PairedBars, PlotSvg } from "./PlotParts";
 
 const HEIGHT = 220;
 const PAD = { top: 22, bottom: 30 };
@@ -38,25 +38,23 @@ export function CompareChart({
   return (
     <figure className="chart compare-chart" data-hours={hours.length}>
       <PlotSvg plot={plot} aria-labelledby="compare-chart-caption">
-        {hours.map((hour, index) => {
-          const title = hourTitle(hour, versionA, versionB);
-          return (
-            <BarSlot
-              key={hour.partition}
-              plot={plot}
-              index={index}
-              to={viewerPath("hour", { partition: hour.partition })}
-              title={title}
-              label={hourLabel(hour.partition)}
-              data-partition={hour.partition}
-              data-objects-a={hour.objects_a}
-              data-objects-b={hour.objects_b}
-              aria-label={title}
-            >
-              <PairedBars plot={plot} index={index} values={[["a", hour.objects_a], ["b", hour.objects_b]]} />
-            </BarSlot>
-          );
-        })}
+        <HourSlots
+          plot={plot}
+          hours={hours}
+          slot={(hour, index) => {
+            const title = hourTitle(hour, versionA, versionB);
+            return {
+              to: viewerPath("hour", { partition: hour.partition }),
+              title,
+              "data-objects-a": hour.objects_a,
+              "data-objects-b": hour.objects_b,
+              "aria-label": title,
+              children: (
+                <PairedBars plot={plot} index={index} values={[["a", hour.objects_a], ["b", hour.objects_b]]} />
+              ),
+            };
+          }}
+        />
       </PlotSvg>
       <figcaption id="compare-chart-caption" className="legend">
         <span>

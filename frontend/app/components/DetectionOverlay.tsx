@@ -2,6 +2,8 @@ import { useRef } from "react";
 import { classColor, textColorOn } from "../lib/colors";
 import { type Rect, leaderLine, placeLabels } from "../lib/labelPlacement";
 import type { Detection } from "../lib/records";
+import { viewerPath } from "../lib/viewer-routes";
+import { displayName } from "./ImageCard";
 import { useRenderedWidth } from "./useRenderedWidth";
 
 /** One set of boxes over the image, drawn in one style. */
@@ -17,8 +19,8 @@ export interface BoxLayer {
 }
 
 interface Props {
-  src: string;
-  alt: string;
+  /** the image's key: its original (the media_original route), named after its file */
+  imageKey: string;
   width: number;
   height: number;
   /** one set of boxes in the classes' colours… */
@@ -74,7 +76,7 @@ function CaptionLabel({ caption, fontSize, padding }: { caption: Caption; fontSi
  * with `layers`, one group per set, its boxes marked `data-layer`. The captions are drawn over all the boxes, each
  * where it covers no other caption (lib/labelPlacement).
  */
-export function DetectionOverlay({ src, alt, width, height, detections = [], layers }: Props) {
+export function DetectionOverlay({ imageKey, width, height, detections = [], layers }: Props) {
   const overlay = useRef<HTMLDivElement>(null);
   const rendered = useRenderedWidth(overlay);
   // In the image's pixels: CAPTION_PX at the size the image is drawn; until measured, a guess from its size.
@@ -102,7 +104,12 @@ export function DetectionOverlay({ src, alt, width, height, detections = [], lay
   const captions: Caption[] = wanted.map((caption, index) => ({ ...caption, place: places[index] }));
   return (
     <div className="overlay" ref={overlay} style={{ aspectRatio: `${width} / ${height}`, maxWidth: width }}>
-      <img src={src} alt={alt} width={width} height={height} />
+      <img
+        src={viewerPath("media_original", { key: imageKey })}
+        alt={displayName(imageKey)}
+        width={width}
+        height={height}
+      />
       <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label="Detections">
         {sets.map((layer, index) => (
           <g key={layer.name ?? index} className={layerClass(layer)}>

@@ -1,5 +1,5 @@
-import { classColor } from "../lib/colors";
 import type { Detection } from "../lib/records";
+import { ClassLabel } from "./ClassLabel";
 
 /**
  * Detections as rows: class, confidence, box; the ones `isShown` rejects (hidden on the image) dimmed. The table
@@ -31,7 +31,7 @@ export function DetectionTable({
           {detections.map((d, index) => (
             <tr key={index} className={isShown(d) ? "" : "dimmed"} data-label={d.label} data-confidence={d.confidence}>
               <td>
-                <i className="swatch" style={{ background: classColor(d.label) }} /> {d.label}
+                <ClassLabel label={d.label} />
               </td>
               <td>{(d.confidence * 100).toFixed(1)}%</td>
               <td>{d.box.x}</td>

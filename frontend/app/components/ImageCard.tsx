@@ -24,6 +24,20 @@ export function CountBadges({ counts }: { counts: Record<string, number> }) {
   );
 }
 
+/** An image page's heading: the file's name (the whole key as its tooltip), then the whole key. */
+export function ImageHeading({ imageKey }: { imageKey: string }) {
+  return (
+    <>
+      <h1 className="image-title" title={imageKey}>
+        {displayName(imageKey)}
+      </h1>
+      <p className="muted key">
+        <code>{imageKey}</code>
+      </p>
+    </>
+  );
+}
+
 /** A grid card: thumbnail (served through the media_thumbnail route), name, object counts. */
 export function ImageCard({ image }: { image: Pick<QueryImage, "image_key" | "width" | "height" | "objects" | "counts"> }) {
   const scale = Math.min(1, THUMB / Math.max(image.width, image.height, 1));

@@ -27,6 +27,16 @@ function Name({
   );
 }
 
+/** A counting line or its arrow as drawn: a dark casing under a yellow stroke (app.css), to show on any frame. */
+function CasedLine(ends: { x1: number; y1: number; x2: number; y2: number }) {
+  return (
+    <>
+      <line {...ends} className="casing" />
+      <line {...ends} className="stroke" />
+    </>
+  );
+}
+
 /** Where a line's name goes: beside its start, towards the middle of the frame, above it unless at the top. */
 function namePlace(start: Point, width: number, fontSize: number): { at: Point; anchor: "start" | "end" } {
   const right = start[0] > width / 2;
@@ -91,26 +101,12 @@ export function LinesAndZones({
           return (
             <g key={`line-${name}`} className="counting-line" role="group" aria-label={`line ${name}`} data-line={name}>
               <title>{`line ${name}: crossing it the way of the arrow counts "in", the other way "out"`}</title>
-              <line {...ends} className="casing" />
-              <line {...ends} className="stroke" />
+              <CasedLine {...ends} />
               <circle cx={drawn.start[0]} cy={drawn.start[1]} r={fontSize * 0.3} className="end" />
               <circle cx={drawn.end[0]} cy={drawn.end[1]} r={fontSize * 0.3} className="end" />
               {hasArrow && (
                 <g className="arrow" data-direction="in">
-                  <line
-                    x1={drawn.middle[0]}
-                    y1={drawn.middle[1]}
-                    x2={drawn.arrowTip[0]}
-                    y2={drawn.arrowTip[1]}
-                    className="casing"
-                  />
-                  <line
-                    x1={drawn.middle[0]}
-                    y1={drawn.middle[1]}
-                    x2={drawn.arrowTip[0]}
-                    y2={drawn.arrowTip[1]}
-                    className="stroke"
-                  />
+                  <CasedLine x1={drawn.middle[0]} y1={drawn.middle[1]} x2={drawn.arrowTip[0]} y2={drawn.arrowTip[1]} />
                   <polygon points={drawn.arrowHead.map(([x, y]) => `${x},${y}`).join(" ")} className="head" />
                   <Name at={drawn.inLabel} text="in" fontSize={fontSize * 0.85} />
                   <Name at={drawn.outLabel} text="out" fontSize={fontSize * 0.85} />

@@ -1,5 +1,6 @@
 import type { ComponentProps, ReactNode } from "react";
 import { Link } from "react-router";
+import { classColor } from "../lib/colors";
 import { type BarPlot, percentLength } from "./barPlot";
 
 /** Pixels per digit of a gridline's number (11px text), and the gap to the plot. */
@@ -39,21 +40,10 @@ export function PlotSvg({
   );
 }
 
-/**
- * Slot `index` of a bar chart: a link over the plot's whole height (hovered as one), with its title, its bars
- * (the children), a value over them and a label under them (every `labelEvery`-th slot; on a phone fewer of both,
- * app.css hiding the `minor` ones). Other attributes (data-*, aria-label) go to the link.
- */
-export function BarSlot({
-  plot,
-  index,
-  to,
-  title,
-  label,
-  value,
-  children,
-  ...attributes
-}: {
+/** A slot's `data-*` attributes (on its link), as an object. */
+type DataAttributes = { [name: `data-${string}`]: string | number | undefined };
+
+type BarSlotProps = {
   plot: BarPlot;
   index: number;
   to: string;
@@ -62,7 +52,15 @@ export function BarSlot({
   /** written over the bars, at its height (none: no value) */
   value?: number;
   children: ReactNode;
-} & Omit<ComponentProps<typeof Link>, "to" | "title" | "children" | "className">) {
+} & Omit<ComponentProps<typeof Link>, "to" | "title" | "children" | "className"> &
+  DataAttributes;
+
+/**
+ * Slot `index` of a bar chart: a link over the plot's whole height (hovered as one), with its title, its bars
+ * (the children), a value over them and a label under them (every `labelEvery`-th slot; on a phone fewer of both,
+ * app.css hiding the `minor` ones). Other attributes (data-*, aria-label) go to the link.
+ */
+export function BarSlot({ plot, index, to, title, label, value, children, ...attributes }: BarSlotProps) {
   const middle = percentLength(plot.x(index) + plot.barWidth / 2);
   return (
     <Link to={to} className="bar" {...attributes}>
@@ -99,7 +97,90 @@ export function BarSlot({
   );
 }
 
-/** `2026-11-25-04:00` or `2026-11-25T04:00` → `11-25 04h`, an hour's label under its bar. */
+/** What a chart says of one hour's slot (`HourSlots` adds its place and label). */
+export type HourSlot = Omit<BarSlotProps, "plot" | "index" | "label">;
+
+/**
+ * The slots of a chart over hours, one per hour in order: each a `BarSlot` keyed by its partition, labelled with its
+ * hour (`hourLabel`) and marked `data-partition`; `slot` gives the rest (link, title, value, data-*, bars). The
+ * hourly charts (overview, compare, a source's timeline) lay out their slots alike through it.
+ */
+export function HourSlots<Hour extends { partition: string }>({
+  plot,
+  hours,
+  slot,
+}: {
+  plot: BarPlot;
+  hours: readonly Hour[];
+  slot: (hour: Hour, index: number) => HourSlot;
+}) {
+  return hours.map((hour, index) => {
+    const { children, ...attributes } = slot(hour, index);
+    return (
+      <BarSlot
+        key={hour.partition}
+        plot={plot}
+        index={index}
+        label={hourLabel(hour.partition)}
+        data-partition={hour.partition}
+        {...attributes}
+      >
+        {children}
+      </BarSlot>
+    );
+  });
+}
+
+/**
+ * The bars of slot `index` stacked bottom up, one per class of `labels` (in that order) that `counts` has, each in
+ * its class's colour (the overview's and a source's objects per hour). `marked`: each bar also carries its class
+ * and count as `data-label` and `data-value`.
+ */
+export function StackedBars({
+  plot,
+  index,
+  labels,
+  counts,
+  marked = false,
+}: {
+  plot: BarPlot;
+  index: number;
+  labels: readonly string[];
+  counts: Readonly<Record<string, number>>;
+  marked?: boolean;
+}) {
+  const x = percentLength(plot.x(index));
+  const width = percentLength(plot.barWidth);
+  let top = plot.y(0);
+  return labels
+    .filter((label) => counts[label])
+    .map((label) => {
+      const height = (counts[label] / plot.max) * plot.plotHeight;
+      top -= height;
+      return (
+        <rect
+          key={label}
+          x={x}
+          y={top}
+          width={width}
+          height={height}
+          fill={classColor(label)}
+          data-label={marked ? label : undefined}
+          data-value={marked ? counts[label] : undefined}
+        />
+      );
+    });
+}
+
+/** The legend of stacked bars: each class of `labels` with its colour, in the order of the stack. */
+export function ClassKeys({ labels }: { labels: readonly string[] }) {
+  return labels.map((label) => (
+    <span key={label}>
+      <i style={{ background: classColor(label) }} /> {label}
+    </span>
+  ));
+}
+
 /** The two bars of one slot side by side (A beside B, in beside out): each half the slot wide, less a tenth of it
  * between them; `series` names the bar's class (`series-{series}`) and its data attribute. */
 export function PairedBars({
@@ -126,6 +207,7 @@ export function PairedBars({
   ));
 }
 
+/** `2026-11-25-04:00` or `2026-11-25T04:00` → `11-25 04h`, an hour's label under its bar. */
 export function hourLabel(hour: string): string {
   return `${hour.slice(5, 10)} ${hour.slice(11, 13)}h`;
 }

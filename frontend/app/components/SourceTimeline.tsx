@@ -1,7 +1,7 @@
-import { classColor } from "../lib/colors";
+import type { ReactNode } from "react";
 import { type TimelineHour, plural } from "../lib/sources";
-import { barPlot, percentLength } from "./barPlot";
-import { BarSlot, PairedBars, PlotSvg, hourLabel } from "./PlotParts";
+import { type BarPlot, barPlot } from "./barPlot";
+import { ClassKeys, type HourSlot, HourSlots, PairedBars, PlotSvg, StackedBars } from "./PlotParts";
 
 const HEIGHT = 200;
 const PAD = { top: 22, bottom: 30 };
@@ -25,6 +25,50 @@ function crossingsTitle(hour: TimelineHour): string {
   return `${hour.partition} UTC: ${hour.in} in, ${hour.out} out${detail ? ` (${detail})` : ""}`;
 }
 
+/**
+ * One of a source's charts over its hours (`{name}-chart`, its legend `source-{name}-caption`): a slot per hour,
+ * named by its title (for screen readers too) and opening the source page of its hour; `slot` gives a slot's bars
+ * and the rest of its attributes.
+ */
+function TimelineChart({
+  name,
+  hours,
+  max,
+  link,
+  title,
+  slot,
+  children,
+}: {
+  name: "objects" | "crossings";
+  hours: TimelineHour[];
+  /** the highest bar's value */
+  max: number;
+  link: (hour: TimelineHour) => string;
+  title: (hour: TimelineHour) => string;
+  slot: (hour: TimelineHour, index: number, plot: BarPlot) => Omit<HourSlot, "to" | "title">;
+  /** the legend */
+  children: ReactNode;
+}) {
+  const plot = barPlot({ height: HEIGHT, pad: PAD }, hours.length, max, 8);
+  return (
+    <figure className="chart source-chart" data-testid={`${name}-chart`} data-hours={hours.length}>
+      <PlotSvg plot={plot} aria-labelledby={`source-${name}-caption`}>
+        <HourSlots
+          plot={plot}
+          hours={hours}
+          slot={(hour, index) => {
+            const text = title(hour);
+            return { to: link(hour), title: text, "aria-label": text, ...slot(hour, index, plot) };
+          }}
+        />
+      </PlotSvg>
+      <figcaption id={`source-${name}-caption`} className="legend">
+        {children}
+      </figcaption>
+    </figure>
+  );
+}
+
 /** Distinct objects per class per hour as stacked bars; each slot opens the source page of its hour. */
 function ObjectsChart({
   hours,
@@ -35,103 +79,48 @@ function ObjectsChart({
   labels: string[];
   link: (hour: TimelineHour) => string;
 }) {
-  const plot = barPlot({ height: HEIGHT, pad: PAD }, hours.length, Math.max(...hours.map((hour) => hour.objects)), 8);
   return (
-    <figure className="chart source-chart" data-testid="objects-chart" data-hours={hours.length}>
-      <PlotSvg plot={plot} aria-labelledby="source-objects-caption">
-        {hours.map((hour, index) => {
-          const x = percentLength(plot.x(index));
-          const width = percentLength(plot.barWidth);
-          let top = plot.y(0);
-          const title = objectsTitle(hour);
-          return (
-            <BarSlot
-              key={hour.partition}
-              plot={plot}
-              index={index}
-              to={link(hour)}
-              title={title}
-              aria-label={title}
-              label={hourLabel(hour.partition)}
-              value={hours.length <= 48 && hour.objects > 0 ? hour.objects : undefined}
-              data-partition={hour.partition}
-              data-objects={hour.objects}
-            >
-              {labels
-                .filter((label) => hour.unique[label])
-                .map((label) => {
-                  const height = (hour.unique[label] / plot.max) * plot.plotHeight;
-                  top -= height;
-                  return (
-                    <rect
-                      key={label}
-                      x={x}
-                      y={top}
-                      width={width}
-                      height={height}
-                      fill={classColor(label)}
-                      data-label={label}
-                      data-value={hour.unique[label]}
-                    />
-                  );
-                })}
-            </BarSlot>
-          );
-        })}
-      </PlotSvg>
-      <figcaption id="source-objects-caption" className="legend">
-        {labels.map((label) => (
-          <span key={label}>
-            <i style={{ background: classColor(label) }} /> {label}
-          </span>
-        ))}
-        <span className="muted">distinct objects (tracks) per hour (UTC); a bar opens its hour</span>
-      </figcaption>
-    </figure>
+    <TimelineChart
+      name="objects"
+      hours={hours}
+      max={Math.max(...hours.map((hour) => hour.objects))}
+      link={link}
+      title={objectsTitle}
+      slot={(hour, index, plot) => ({
+        value: hours.length <= 48 && hour.objects > 0 ? hour.objects : undefined,
+        "data-objects": hour.objects,
+        children: <StackedBars plot={plot} index={index} labels={labels} counts={hour.unique} marked />,
+      })}
+    >
+      <ClassKeys labels={labels} />
+      <span className="muted">distinct objects (tracks) per hour (UTC); a bar opens its hour</span>
+    </TimelineChart>
   );
 }
 
 /** Line crossings per hour, "in" beside "out" (every line together; each bar's title has them line by line). */
 function CrossingsChart({ hours, link }: { hours: TimelineHour[]; link: (hour: TimelineHour) => string }) {
-  const plot = barPlot(
-    { height: HEIGHT, pad: PAD },
-    hours.length,
-    Math.max(...hours.map((hour) => Math.max(hour.in, hour.out))),
-    8,
-  );
   return (
-    <figure className="chart source-chart" data-testid="crossings-chart" data-hours={hours.length}>
-      <PlotSvg plot={plot} aria-labelledby="source-crossings-caption">
-        {hours.map((hour, index) => {
-          const title = crossingsTitle(hour);
-          return (
-            <BarSlot
-              key={hour.partition}
-              plot={plot}
-              index={index}
-              to={link(hour)}
-              title={title}
-              aria-label={title}
-              label={hourLabel(hour.partition)}
-              data-partition={hour.partition}
-              data-in={hour.in}
-              data-out={hour.out}
-            >
-              <PairedBars plot={plot} index={index} values={[["in", hour.in], ["out", hour.out]]} />
-            </BarSlot>
-          );
-        })}
-      </PlotSvg>
-      <figcaption id="source-crossings-caption" className="legend">
-        <span>
-          <i className="series-in" /> in
-        </span>
-        <span>
-          <i className="series-out" /> out
-        </span>
-        <span className="muted">line crossings per hour (UTC), every line together; a pair of bars opens its hour</span>
-      </figcaption>
-    </figure>
+    <TimelineChart
+      name="crossings"
+      hours={hours}
+      max={Math.max(...hours.map((hour) => Math.max(hour.in, hour.out)))}
+      link={link}
+      title={crossingsTitle}
+      slot={(hour, index, plot) => ({
+        "data-in": hour.in,
+        "data-out": hour.out,
+        children: <PairedBars plot={plot} index={index} values={[["in", hour.in], ["out", hour.out]]} />,
+      })}
+    >
+      <span>
+        <i className="series-in" /> in
+      </span>
+      <span>
+        <i className="series-out" /> out
+      </span>
+      <span className="muted">line crossings per hour (UTC), every line together; a pair of bars opens its hour</span>
+    </TimelineChart>
   );
 }
 

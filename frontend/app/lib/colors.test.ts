@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { COCO_CLASSES } from "./classes";
-import { CLASS_COLORS, COMMON_CLASS_COLORS, classColor, contrast, textColorOn } from "./colors";
+import { CLASS_COLORS, COMMON_CLASS_COLORS, classColor, contrast, linearRgb, textColorOn } from "./colors";
 
 /** CIELAB (D65) of a #RRGGBB colour. */
 function lab(color: string): [number, number, number] {
-  const [r, g, b] = [1, 3, 5].map((offset) => {
-    const value = parseInt(color.slice(offset, offset + 2), 16) / 255;
-    return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
-  });
+  const [r, g, b] = linearRgb(color);
   const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
   const x = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047);
   const y = f(0.2126 * r + 0.7152 * g + 0.0722 * b);

@@ -55,13 +55,19 @@ export function classColor(label: string): string {
   return PALETTE[hash % PALETTE.length];
 }
 
-/** WCAG relative luminance of a #RRGGBB colour. */
-export function luminance(color: string): number {
+/** The linear (0–1) red, green and blue of a #RRGGBB colour (sRGB decoded): what luminance and CIELAB start from. */
+export function linearRgb(color: string): [number, number, number] {
   const channel = (offset: number) => {
     const value = parseInt(color.slice(offset, offset + 2), 16) / 255;
     return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
   };
-  return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+  return [channel(1), channel(3), channel(5)];
+}
+
+/** WCAG relative luminance of a #RRGGBB colour. */
+export function luminance(color: string): number {
+  const [r, g, b] = linearRgb(color);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
 /** WCAG contrast ratio of two #RRGGBB colours (1 to 21). */

@@ -12,20 +12,13 @@
  */
 import { PAGE_SIZE } from "./grid";
 import type { ComparePage } from "./records";
-import { type RangePreset, type TimeRange, noRange, parseRange, positiveInt, rangeEntries, serialize, textParam } from "./search";
+import { type TimeRange, noRange, parseRange, positiveInt, rangeEntries, serialize, textParam } from "./search";
 
 /** How the disagreements are ordered (the endpoint's `sort`): most first, or by image key. */
 export type CompareSort = ComparePage["sort"];
 export const COMPARE_SORTS: readonly CompareSort[] = ["difference", "only_a", "only_b", "image"];
 export const DEFAULT_SORT: CompareSort = "difference";
 
-/** The range presets of the compare form. */
-export const COMPARE_PRESETS: readonly RangePreset[] = [
-  { last: "6h", label: "last 6 hours" },
-  { last: "24h", label: "last 24 hours" },
-  { last: "7d", label: "last week" },
-  { last: "30d", label: "last month" },
-];
 /** The range when the URL gives none (the endpoint's default too). */
 export const DEFAULT_COMPARE_LAST = "7d";
 

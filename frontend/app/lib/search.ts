@@ -26,6 +26,17 @@ export const RANGE_PRESETS: readonly RangePreset[] = [
 /** The range when the URL gives none. */
 export const DEFAULT_LAST = "7d";
 
+/**
+ * The range presets of the pages over hourly results (compare: the versions' comparisons; source: its tracks), from
+ * 6 hours up: one list, so that both pages offer the same ranges.
+ */
+export const HOURLY_PRESETS: readonly RangePreset[] = [
+  { last: "6h", label: "last 6 hours" },
+  { last: "24h", label: "last 24 hours" },
+  { last: "7d", label: "last week" },
+  { last: "30d", label: "last month" },
+];
+
 /** At least `count` detections of class `label` ("person:3"); `count` kept as typed, the endpoint checks it. */
 export interface Condition {
   label: string;

@@ -9,15 +9,8 @@
  * dwell times. Pure: unit-tested.
  */
 import type { LineCount, RelativeLine, SourceHour, ZoneCount } from "./records";
-import { type RangePreset, type TimeRange, noRange, parseRange, rangeEntries, serialize } from "./search";
+import { type TimeRange, noRange, parseRange, rangeEntries, serialize } from "./search";
 
-/** The range presets of the source page's form. */
-export const SOURCE_PRESETS: readonly RangePreset[] = [
-  { last: "6h", label: "last 6 hours" },
-  { last: "24h", label: "last 24 hours" },
-  { last: "7d", label: "last week" },
-  { last: "30d", label: "last month" },
-];
 /** The range when the URL gives none (the endpoint's default too). */
 export const DEFAULT_SOURCE_LAST = "24h";
 

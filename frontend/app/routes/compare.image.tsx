@@ -1,7 +1,7 @@
 import { Link, type ShouldRevalidateFunctionArgs, redirect, useSearchParams } from "react-router";
 import { type BoxLayer, DetectionOverlay } from "../components/DetectionOverlay";
 import { DetectionTable } from "../components/DetectionTable";
-import { displayName } from "../components/ImageCard";
+import { ImageHeading, displayName } from "../components/ImageCard";
 import {
   type CompareQuery,
   type Shown,
@@ -142,16 +142,10 @@ export default function CompareImage({ loaderData }: Route.ComponentProps) {
         </Link>
         <a href={viewerPath("media_original", { key: comparison.image_key })}>original file</a>
       </nav>
-      <h1 className="image-title" title={comparison.image_key}>
-        {displayName(comparison.image_key)}
-      </h1>
-      <p className="muted key">
-        <code>{comparison.image_key}</code>
-      </p>
+      <ImageHeading imageKey={comparison.image_key} />
       <div className="compare-image" data-testid="compare-overlay">
         <DetectionOverlay
-          src={viewerPath("media_original", { key: comparison.image_key })}
-          alt={displayName(comparison.image_key)}
+          imageKey={comparison.image_key}
           width={comparison.width}
           height={comparison.height}
           layers={layers}

@@ -1,12 +1,12 @@
 import { Form, Link, data, redirect } from "react-router";
+import { ClassLabel } from "../components/ClassLabel";
 import { CompareChart } from "../components/CompareChart";
 import { displayName } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
 import { RangeFields } from "../components/RangeFields";
+import { HoursInRange, QueryRefusal, UnreadableHours } from "../components/RangeNotes";
 import { Stat } from "../components/Stat";
-import { classColor } from "../lib/colors";
 import {
-  COMPARE_PRESETS,
   type CompareQuery,
   type CompareSort,
   DEFAULT_COMPARE_LAST,
@@ -31,7 +31,7 @@ import {
   compareVersions,
   listVersions,
 } from "../lib/query.server";
-import { readableMinute } from "../lib/search";
+import { HOURLY_PRESETS } from "../lib/search";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/compare";
 
@@ -137,7 +137,7 @@ function CompareForm({
         legend="Uploaded"
         range={query}
         shown={range}
-        presets={COMPARE_PRESETS}
+        presets={HOURLY_PRESETS}
         defaultLast={DEFAULT_COMPARE_LAST}
       />
       <fieldset className="more">
@@ -275,6 +275,69 @@ function Disagreements({ query, result }: { query: CompareQuery; result: Result 
   );
 }
 
+/** One class's count in each version, and how many of B's matched one of A's (where that is known). */
+interface ClassCounts {
+  label: string;
+  a: number;
+  b: number;
+  matched?: number;
+}
+
+/**
+ * Both versions' counts per class side by side, with B − A (a `more` or `fewer` cell) and, with `matched`, the matched
+ * ones: the page's class tables. `countIds` marks the two counts of each row (`{countIds}-a-{label}`, `…-b-…`).
+ */
+function ClassCountsTable({
+  result,
+  rows,
+  className,
+  matched = false,
+  countIds,
+  ...attributes
+}: {
+  result: Result;
+  rows: readonly ClassCounts[];
+  className: string;
+  "data-testid": string;
+  matched?: boolean;
+  countIds?: string;
+}) {
+  return (
+    <div className="table-scroll">
+      <table className={className} {...attributes}>
+        <thead>
+          <tr>
+            <th>Class</th>
+            <th>{result.version_a} (A)</th>
+            <th>{result.version_b} (B)</th>
+            <th>B − A</th>
+            {matched && <th>Matched</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.label} data-label={row.label} data-a={row.a} data-b={row.b} data-matched={row.matched}>
+              <td>
+                <ClassLabel label={row.label} />
+              </td>
+              <td data-field="a" data-testid={countIds && `${countIds}-a-${row.label}`}>
+                {row.a}
+              </td>
+              <td data-field="b" data-testid={countIds && `${countIds}-b-${row.label}`}>
+                {row.b}
+              </td>
+              <td data-field="difference" className={row.b > row.a ? "more" : row.b < row.a ? "fewer" : undefined}>
+                {signedDifference(row.a, row.b)}
+              </td>
+              {matched && <td data-field="matched">{row.matched}</td>}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** Distinct objects per class of each version, from its tracks (none until the versions' tracks are written). */
 function UniqueObjects({ result }: { result: Result }) {
   const a = result.unique_a ?? {};
@@ -290,45 +353,18 @@ function UniqueObjects({ result }: { result: Result }) {
         Each version&apos;s objects followed from frame to frame over the compared hours, each counted once however
         many frames it is in.
       </p>
-      <div className="table-scroll">
-        <table className="unique-objects" data-testid="compare-unique">
-          <thead>
-            <tr>
-              <th>Class</th>
-              <th>{result.version_a} (A)</th>
-              <th>{result.version_b} (B)</th>
-              <th>B − A</th>
-            </tr>
-          </thead>
-          <tbody>
-            {labels.map((label) => {
-              const [countA, countB] = [a[label] ?? 0, b[label] ?? 0];
-              return (
-                <tr key={label} data-label={label} data-a={countA} data-b={countB}>
-                  <td>
-                    <i className="swatch" style={{ background: classColor(label) }} /> {label}
-                  </td>
-                  <td data-field="a" data-testid={`unique-a-${label}`}>
-                    {countA}
-                  </td>
-                  <td data-field="b" data-testid={`unique-b-${label}`}>
-                    {countB}
-                  </td>
-                  <td data-field="difference" className={countB > countA ? "more" : countB < countA ? "fewer" : undefined}>
-                    {signedDifference(countA, countB)}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <ClassCountsTable
+        result={result}
+        rows={labels.map((label) => ({ label, a: a[label] ?? 0, b: b[label] ?? 0 }))}
+        className="unique-objects"
+        data-testid="compare-unique"
+        countIds="unique"
+      />
     </section>
   );
 }
 
 function Comparison({ query, result }: { query: CompareQuery; result: Result }) {
-  const unreadable = result.unreadable ?? [];
   return (
     <>
       <section className="stats" aria-label="Comparison totals">
@@ -340,13 +376,12 @@ function Comparison({ query, result }: { query: CompareQuery; result: Result }) 
         <Stat name="recall" value={result.recall} text={percent(result.recall)} label="recall of B" />
         <Stat name="disagreements" value={result.total_disagreements} label="images disagree" />
       </section>
-      {unreadable.length > 0 && (
-        <p className="search-error" role="alert" data-testid="compare-unreadable">
-          {unreadable.length} hour{unreadable.length === 1 ? "" : "s"}&apos; comparison could not be read and{" "}
-          {unreadable.length === 1 ? "is" : "are"} left out: {unreadable.join(", ")}. Materialize their{" "}
-          {result.version_b}/comparison partitions again.
-        </p>
-      )}
+      <UnreadableHours
+        hours={result.unreadable ?? []}
+        document="comparison"
+        asset={`${result.version_b}/comparison`}
+        data-testid="compare-unreadable"
+      />
       <p className="muted">
         B&apos;s boxes are measured against A&apos;s: precision is the share of B&apos;s boxes that match one of
         A&apos;s, recall the share of A&apos;s that B found too; “—” when that version found nothing.
@@ -359,34 +394,13 @@ function Comparison({ query, result }: { query: CompareQuery; result: Result }) 
 
       <section>
         <h2>Classes</h2>
-        <div className="table-scroll">
-          <table className="compare-classes" data-testid="compare-classes">
-            <thead>
-              <tr>
-                <th>Class</th>
-                <th>{result.version_a} (A)</th>
-                <th>{result.version_b} (B)</th>
-                <th>B − A</th>
-                <th>Matched</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.classes.map((c) => (
-                <tr key={c.label} data-label={c.label} data-a={c.a} data-b={c.b} data-matched={c.matched}>
-                  <td>
-                    <i className="swatch" style={{ background: classColor(c.label) }} /> {c.label}
-                  </td>
-                  <td data-field="a">{c.a}</td>
-                  <td data-field="b">{c.b}</td>
-                  <td data-field="difference" className={c.b > c.a ? "more" : c.b < c.a ? "fewer" : undefined}>
-                    {signedDifference(c.a, c.b)}
-                  </td>
-                  <td data-field="matched">{c.matched}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ClassCountsTable
+          result={result}
+          rows={result.classes}
+          className="compare-classes"
+          data-testid="compare-classes"
+          matched
+        />
       </section>
 
       <UniqueObjects result={result} />
@@ -429,21 +443,16 @@ export default function Compare({ loaderData }: Route.ComponentProps) {
           )}
           {/* Remounted per comparison, so the fields show the URL's query after every navigation. */}
           <CompareForm key={compareString(query)} query={query} versions={versions} range={result} />
-          {error !== null && (
-            <p className="search-error" role="alert" data-status={400} data-testid="compare-error">
-              {error}
-            </p>
-          )}
+          <QueryRefusal error={error} data-testid="compare-error" />
           {result !== null && (
             <>
-              <p className="result-total" data-hours={result.hours.length} data-page={result.page}>
-                <b>{result.hours.length.toLocaleString("en-US")}</b> hour{result.hours.length === 1 ? "" : "s"}{" "}
-                compared
-                <span className="muted">
-                  {" "}
-                  between {readableMinute(result.from)} and {readableMinute(result.to)} UTC
-                </span>
-              </p>
+              <HoursInRange
+                count={result.hours.length}
+                what="compared"
+                from={result.from}
+                to={result.to}
+                data-page={result.page}
+              />
               {result.hours.length === 0 ? (
                 <NoComparison version={result.version_b} active={result.version_a} dagsterUrl={dagsterUrl} />
               ) : (

@@ -1,12 +1,12 @@
-import { Fragment } from "react";
 import { Form, Link, redirect } from "react-router";
 import { CountBadges, ImageCard, displayName } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
+import { SourcePageLinks } from "../components/SourcePageLinks";
 import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
 import { guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
 import { hourImages } from "../lib/query.server";
-import { hourRange, isSourceName, sourceString } from "../lib/sources";
+import { hourRange, sourceString } from "../lib/sources";
 import { loadSummary } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/hour";
@@ -106,27 +106,50 @@ function HourSourceLinks({
   sources: string[];
   chosen: string | null;
 }) {
-  const named = [...sources]
-    .sort((a, b) => Number(b === chosen) - Number(a === chosen) || a.localeCompare(b))
-    .filter(isSourceName);
-  if (named.length === 0) return null;
-  const range = sourceString(hourRange(partition, next));
   return (
-    <p className="source-links muted" data-testid="source-pages">
-      Tracked objects of this hour:{" "}
-      {named.map((source, index) => (
-        <Fragment key={source}>
-          {index > 0 && " · "}
-          <Link
-            to={viewerPath("source", { name: source }) + range}
-            title={`Distinct objects, line crossings and zones of ${source} in ${partition}`}
-            data-source={source}
-          >
-            {source}
-          </Link>
-        </Fragment>
-      ))}
-    </p>
+    <SourcePageLinks
+      sources={[...sources].sort((a, b) => Number(b === chosen) - Number(a === chosen) || a.localeCompare(b))}
+      range={sourceString(hourRange(partition, next))}
+      title={(source) => `Distinct objects, line crossings and zones of ${source} in ${partition}`}
+      className="source-links muted"
+    >
+      Tracked objects of this hour:
+    </SourcePageLinks>
+  );
+}
+
+/** A choice of the grid's filter: `any` (no filter) or one of `choices`, each with its number of images where known. */
+function FilterSelect({
+  label,
+  name,
+  any,
+  chosen,
+  choices,
+  images,
+}: {
+  label: string;
+  name: string;
+  any: string;
+  chosen: string | null;
+  choices: readonly string[];
+  images: (choice: string) => number | undefined;
+}) {
+  return (
+    <label>
+      {label}{" "}
+      <select name={name} defaultValue={chosen ?? ""}>
+        <option value="">{any}</option>
+        {choices.map((choice) => {
+          const count = images(choice);
+          return (
+            <option key={choice} value={choice}>
+              {choice}
+              {count !== undefined && ` (${count} images)`}
+            </option>
+          );
+        })}
+      </select>
+    </label>
   );
 }
 
@@ -163,32 +186,25 @@ function SummarizedHour({ loaderData }: { loaderData: Extract<HourData, { kind: 
       </p>
 
       <Form method="get" className="filters" key={gridSearch(query, { page: 1 })}>
-        <label>
-          Class{" "}
-          <select name="class" defaultValue={query.label ?? ""}>
-            <option value="">any class</option>
-            {labels.map((label) => (
-              <option key={label} value={label}>
-                {label} ({imagesWithClass[label] ?? 0} images)
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Class"
+          name="class"
+          any="any class"
+          chosen={query.label}
+          choices={labels}
+          images={(label) => imagesWithClass[label] ?? 0}
+        />
         <label>
           at least <input type="number" name="min" min={0} defaultValue={query.min} /> of it
         </label>
-        <label>
-          Source{" "}
-          <select name="source" defaultValue={query.source ?? ""}>
-            <option value="">any source</option>
-            {sources.map((source) => (
-              <option key={source} value={source}>
-                {source}
-                {sourceCounts[source] !== undefined && ` (${sourceCounts[source]} images)`}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Source"
+          name="source"
+          any="any source"
+          chosen={query.source}
+          choices={sources}
+          images={(source) => sourceCounts[source]}
+        />
         <button type="submit">Filter</button>
         {(query.label !== null || query.min > 0 || query.source !== null) && <Link to={base}>clear</Link>}
         {query.label === null && query.min > 0 && (

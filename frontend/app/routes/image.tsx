@@ -2,8 +2,8 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { DetectionOverlay } from "../components/DetectionOverlay";
 import { DetectionTable } from "../components/DetectionTable";
-import { CountBadges, displayName } from "../components/ImageCard";
-import { classColor } from "../lib/colors";
+import { ClassLabel } from "../components/ClassLabel";
+import { CountBadges, ImageHeading, displayName } from "../components/ImageCard";
 import { config } from "../lib/config.server";
 import { fail, guard } from "../lib/http.server";
 import { parseImageKey, shiftPartition } from "../lib/layout";
@@ -50,16 +50,15 @@ function time(value: string | null): string {
   return value === null ? "—" : new Date(value).toISOString();
 }
 
-function Provenance({
-  record,
-  partition,
-  dagsterRunUrl,
-}: {
+/** What the page shows of an image with detections: its record, its upload hour, its Dagster run's page. */
+interface Detected {
   record: DetectionRecord;
   /** the image's upload hour */
   partition: string;
   dagsterRunUrl: string;
-}) {
+}
+
+function Provenance({ record, partition, dagsterRunUrl }: Detected) {
   const { provenance: p } = record;
   const frame = p.source?.video_frame;
   const sourceName = p.source?.name ?? p.source?.host ?? "unknown";
@@ -135,15 +134,7 @@ function Provenance({
   );
 }
 
-function DetectedImage({
-  record,
-  partition,
-  dagsterRunUrl,
-}: {
-  record: DetectionRecord;
-  partition: string;
-  dagsterRunUrl: string;
-}) {
+function DetectedImage({ record, partition, dagsterRunUrl }: Detected) {
   const labels = [...new Set(record.detections.map((d) => d.label))].sort();
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
   const [minConfidence, setMinConfidence] = useState(0);
@@ -159,8 +150,7 @@ function DetectedImage({
     <div className="image-layout">
       <div>
         <DetectionOverlay
-          src={viewerPath("media_original", { key: record.image_key })}
-          alt={displayName(record.image_key)}
+          imageKey={record.image_key}
           width={record.image_width}
           height={record.image_height}
           detections={shown}
@@ -175,7 +165,7 @@ function DetectedImage({
                 checked={!hidden.has(label)}
                 onChange={() => toggle(label)}
               />
-              <i className="swatch" style={{ background: classColor(label) }} /> {label}
+              <ClassLabel label={label} />
             </label>
           ))}
           <label className="slider">
@@ -216,12 +206,7 @@ export default function Image({ loaderData }: Route.ComponentProps) {
         <span className="spacer" />
         <a href={viewerPath("media_original", { key: data.key })}>original file</a>
       </nav>
-      <h1 className="image-title" title={data.key}>
-        {displayName(data.key)}
-      </h1>
-      <p className="muted key">
-        <code>{data.key}</code>
-      </p>
+      <ImageHeading imageKey={data.key} />
       {data.kind === "detected" ? (
         <DetectedImage record={data.record} partition={data.partition} dagsterRunUrl={data.dagsterRunUrl} />
       ) : (

@@ -1,14 +1,15 @@
-import { Fragment, useEffect } from "react";
+import { useEffect } from "react";
 import { Link, useRevalidator } from "react-router";
+import { ClassLabel } from "../components/ClassLabel";
 import { HourChart } from "../components/HourChart";
 import { ImageCard } from "../components/ImageCard";
+import { SourcePageLinks } from "../components/SourcePageLinks";
 import { Stat } from "../components/Stat";
-import { classColor } from "../lib/colors";
 import { guard } from "../lib/http.server";
 import { TIMELINE_HOURS, buildOverview, timelineRange } from "../lib/overview";
 import { QueryEndpointError, type QueryImage, searchImages } from "../lib/query.server";
 import { type SearchQuery, endpointParams, newSearch, searchString } from "../lib/search";
-import { isSourceName, sourceString } from "../lib/sources";
+import { sourceString } from "../lib/sources";
 import { loadRecentSummaries } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/overview";
@@ -76,29 +77,6 @@ function EmptyState() {
   );
 }
 
-/** Each source's page (its tracked objects, lines and zones) over the overview's hours. */
-function SourceLinks({ sources, range }: { sources: string[]; range: SearchQuery }) {
-  const named = sources.filter(isSourceName);
-  if (named.length === 0) return null;
-  return (
-    <p className="source-links" data-testid="source-pages">
-      Tracked objects, line crossings and zones:{" "}
-      {named.map((source, index) => (
-        <Fragment key={source}>
-          {index > 0 && " · "}
-          <Link
-            to={viewerPath("source", { name: source }) + sourceString(range)}
-            title={`Distinct objects, line crossings and zones of ${source}`}
-            data-source={source}
-          >
-            {source}
-          </Link>
-        </Fragment>
-      ))}
-    </p>
-  );
-}
-
 export default function Overview({ loaderData }: Route.ComponentProps) {
   useAutoRefresh(REFRESH_MS);
   const { hours, totals, classes, sources, search, latest } = loaderData;
@@ -137,10 +115,14 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
               {classes.slice(0, TOP_CLASSES).map((c) => (
                 <tr key={c.label} data-label={c.label} data-objects={c.objects} data-images={c.images}>
                   <td>
-                    <i className="swatch" style={{ background: classColor(c.label) }} />{" "}
-                    <Link to={searchFor({ conditions: [{ label: c.label, count: "1" }] })} title={`Search images with ${c.label}`}>
-                      {c.label}
-                    </Link>
+                    <ClassLabel label={c.label}>
+                      <Link
+                        to={searchFor({ conditions: [{ label: c.label, count: "1" }] })}
+                        title={`Search images with ${c.label}`}
+                      >
+                        {c.label}
+                      </Link>
+                    </ClassLabel>
                   </td>
                   <td>{c.objects}</td>
                   <td>{c.images}</td>
@@ -171,7 +153,15 @@ export default function Overview({ loaderData }: Route.ComponentProps) {
                   ))}
                 </tbody>
               </table>
-              <SourceLinks sources={sources.map((s) => s.source)} range={search} />
+              {/* Each source's page over the overview's hours. */}
+              <SourcePageLinks
+                sources={sources.map((s) => s.source)}
+                range={sourceString(search)}
+                title={(source) => `Distinct objects, line crossings and zones of ${source}`}
+                className="source-links"
+              >
+                Tracked objects, line crossings and zones:
+              </SourcePageLinks>
             </>
           )}
         </section>

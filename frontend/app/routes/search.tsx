@@ -3,6 +3,7 @@ import { Form, Link, data, redirect } from "react-router";
 import { ImageCard } from "../components/ImageCard";
 import { Pager } from "../components/Pager";
 import { RangeFields } from "../components/RangeFields";
+import { QueryRefusal } from "../components/RangeNotes";
 import { SearchChart } from "../components/SearchChart";
 import { COCO_CLASSES } from "../lib/classes";
 import { PAGE_SIZE, pageCount } from "../lib/grid";
@@ -218,11 +219,7 @@ export default function Search({ loaderData }: Route.ComponentProps) {
         labels={labels}
         sources={loaderData.sources}
       />
-      {error !== null && (
-        <p className="search-error" role="alert" data-status={400}>
-          {error}
-        </p>
-      )}
+      <QueryRefusal error={error} />
       {result !== null && (
         <>
           <p className="result-total" data-total={result.total} data-page={result.page}>

@@ -2,15 +2,15 @@ import { Form, Link, data, redirect } from "react-router";
 import { FrameStrip } from "../components/FrameStrip";
 import { LinesAndZones } from "../components/LinesAndZones";
 import { RangeFields } from "../components/RangeFields";
+import { HoursInRange, QueryRefusal, UnreadableHours } from "../components/RangeNotes";
 import { SourceTimeline } from "../components/SourceTimeline";
 import { Stat } from "../components/Stat";
 import { config } from "../lib/config.server";
 import { fail, guard } from "../lib/http.server";
 import { QueryEndpointError, type SourceResponse, sourcePage } from "../lib/query.server";
-import { type TimeRange, newSearch, readableMinute, searchString } from "../lib/search";
+import { HOURLY_PRESETS, type TimeRange, newSearch, readableMinute, searchString } from "../lib/search";
 import {
   DEFAULT_SOURCE_LAST,
-  SOURCE_PRESETS,
   captureTime,
   featureNames,
   formatDwell,
@@ -71,7 +71,7 @@ function RangeForm({ name, range, shown }: { name: string; range: TimeRange; sho
         legend="Tracked"
         range={range}
         shown={shown}
-        presets={SOURCE_PRESETS}
+        presets={HOURLY_PRESETS}
         defaultLast={DEFAULT_SOURCE_LAST}
       />
       <fieldset className="more">
@@ -300,7 +300,6 @@ function Tracks({ name, result }: { name: string; result: SourceResponse }) {
 
 export default function Source({ loaderData }: Route.ComponentProps) {
   const { name, range, result, error, dagsterUrl } = loaderData;
-  const unreadable = result?.unreadable ?? [];
   return (
     <>
       <nav className="crumbs">
@@ -316,27 +315,16 @@ export default function Source({ loaderData }: Route.ComponentProps) {
       )}
       {/* Remounted per range, so the fields show the URL's range after every navigation. */}
       <RangeForm key={sourceString(range)} name={name} range={range} shown={result} />
-      {error !== null && (
-        <p className="search-error" role="alert" data-status={400} data-testid="source-error">
-          {error}
-        </p>
-      )}
+      <QueryRefusal error={error} data-testid="source-error" />
       {result !== null && (
         <>
-          <p className="result-total" data-hours={result.hours.length}>
-            <b>{result.hours.length.toLocaleString("en-US")}</b> hour{result.hours.length === 1 ? "" : "s"} with tracks
-            <span className="muted">
-              {" "}
-              between {readableMinute(result.from)} and {readableMinute(result.to)} UTC
-            </span>
-          </p>
-          {unreadable.length > 0 && (
-            <p className="search-error" role="alert" data-testid="source-unreadable">
-              {unreadable.length} hour{unreadable.length === 1 ? "" : "s"}&apos; track summary could not be read and{" "}
-              {unreadable.length === 1 ? "is" : "are"} left out: {unreadable.join(", ")}. Materialize their tracks
-              partitions again.
-            </p>
-          )}
+          <HoursInRange count={result.hours.length} what="with tracks" from={result.from} to={result.to} />
+          <UnreadableHours
+            hours={result.unreadable ?? []}
+            document="track summary"
+            asset="tracks"
+            data-testid="source-unreadable"
+          />
           {result.hours.length === 0 ? (
             <NoTracks name={name} result={result} dagsterUrl={dagsterUrl} />
           ) : (
