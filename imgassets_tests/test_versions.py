@@ -24,6 +24,7 @@ from imgassets.defs.image_batch import image_batch_asset
 from imgassets.defs.version_assets import version_assets
 from imgassets.detector import candidates, load_detector
 from imgassets.detector.postprocess import Thresholds
+from imgassets.detector.versions import DetectorVersion
 from imgassets.reading import server
 from imgassets_tests import helpers
 
@@ -130,7 +131,7 @@ def test_an_hour_backfilled_under_other_versions_keeps_the_active_records_and_co
         raise AssertionError("the detector was loaded for a threshold-only version")
 
     resource_types._cached_detector.cache_clear()
-    monkeypatch.setattr(resource_types, "load_detector", no_network)
+    monkeypatch.setattr(DetectorVersion, "detector", no_network)
     metadata, checks = _backfill(versioned, instance, partition, "conf03")
     assert metadata["conf03/detections"]["forward_passes"] == 0
     assert metadata["conf03/detections"]["from_stored_candidates"] == 5
