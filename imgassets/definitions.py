@@ -32,6 +32,7 @@ def build_definitions(settings: Settings, **resources: ConfigurableResource) -> 
     """The code location of `settings`: every setting reaches the definitions here, when Dagster loads them (the
     partitions' start and the sensor's interval, which Dagster reads from the definitions) or through the
     resources (everything else); `resources` replace whole resources (tests)."""
+    from imgassets.defs.compaction import compact_tables_job, table_compaction_sensor
     from imgassets.defs.detection_summary import detection_summary_asset
     from imgassets.defs.detection_table import detection_table_asset
     from imgassets.defs.image_batch import image_batch_asset
@@ -56,11 +57,12 @@ def build_definitions(settings: Settings, **resources: ConfigurableResource) -> 
             tracks_asset(partitions),
             *versions,
         ],
-        jobs=[image_batch_job],
+        jobs=[image_batch_job, compact_tables_job],
         sensors=[
             kafka_image_sensor(partitions, settings.sensor_interval_seconds),
             failed_batch_sensor,
             canceled_batch_sensor,
+            table_compaction_sensor,
         ],
         # Materializations and backfills launched from the asset graph run in process too, like image_batch_job.
         executor=in_process_executor,

@@ -246,8 +246,5 @@ class WebhookReceiver:
 
 def merged_summary(partition: str, generated_at: datetime, shards: list[Shard], manifests: list[Manifest]) -> Summary:
     """The hour's summary from these shards and manifests all at once: what the incremental roll-ups must equal."""
-    rollup = HourRollup(partition=partition).fold(
-        {f"shard {index}": shard for index, shard in enumerate(shards)},
-        {f"manifest {index}": manifest for index, manifest in enumerate(manifests)},
-    )
+    rollup = HourRollup.rebuilt(partition, shards, manifests)
     return Summary.of(rollup, generated_at)

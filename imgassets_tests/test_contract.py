@@ -220,8 +220,10 @@ def test_an_hour_with_newer_shards_and_manifests_still_rebuilds_its_summary() ->
     stored = Summary.model_validate_json(_fixture("summary"))
     # Fields added after the v1 fixture was written are computed by the merge; the stored record defaults them.
     added = set(Summary.model_fields) - set(json.loads(_fixture("summary"))) - {"schema_"}
-    assert added == {"images_without_objects", "source_counts"}
+    assert added == {"images_without_objects", "source_counts", "run_count"}
     assert summary.source_counts == {"unknown": summary.image_count}
+    # An older summary counts as many runs as it names (it named every one).
+    assert stored.run_count == len(stored.runs)
     ignored = {"generated_at", *added}
     assert summary.model_dump(exclude=ignored) == stored.model_dump(exclude=ignored)
 

@@ -28,7 +28,7 @@ def test_definitions_load_without_credentials(tmp_path: Path) -> None:
     done = _run_clean([sys.executable, "-c", script], tmp_path, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor'] "
+        "['canceled_batch_sensor', 'failed_batch_sensor', 'kafka_image_sensor', 'table_compaction_sensor'] "
         "['conf03/comparison', 'conf03/detections', 'conf03/tracks', 'detection_summary', 'detection_table', "
         "'detections', 'input608/comparison', 'input608/detections', 'input608/tracks', 'int8/comparison', "
         "'int8/detections', 'int8/tracks', 'raw_images', 'tracks']"

@@ -20,7 +20,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult, build_sensor_contex
 
 from imgassets.core import layout, table
 from imgassets.core.records import DetectionRecord, HourRollup, Manifest, Shard, Summary
-from imgassets.defs.batch import written_records
+from imgassets.defs.batch import REQUEUE_TAG, hour_rollup, written_records
 from imgassets.defs.detection_summary import detection_summary_asset
 from imgassets.defs.detection_table import detection_table_asset
 from imgassets.defs.image_batch import image_batch_asset
@@ -107,25 +107,28 @@ def test_sensor_runs_and_backfills_write_the_hour_table(topics, store, photos, d
     # same rows as the records in S3 give.
     assert len(written_records) == left
     _assert_table_matches_records(store, partition)
-    # A second batch of the same hour adds its rows to the stored table.
+    # A second batch of the same hour appends its own part: one row, and the hour has six.
     second = deployment.ingest_folder(photos / "second")
     assert len(second.sent) == 1 and layout.parse_image_key(second.sent[0]).partition == partition
     tick = helpers.tick(build_sensor_context(cursor=tick.cursor, resources=deployment.resources(), instance=instance))
     (request2,) = tick.run_requests
     passed, counts = run(request2.run_config)
-    assert passed and counts["image_rows"] == 6 == counts["shard_images"] and counts["added"] == 1
-    # The first batch replayed (its rows replaced by the new results), then the whole hour backfilled: rows are
-    # replaced, never added.
+    assert passed and counts["image_rows"] == 1 == counts["shard_images"] == counts["added"]
+    _assert_table_matches_records(store, partition)
+    # The first batch replayed: its new part's rows replace the old ones wherever the hour is read.
     passed, counts = run(request.run_config)
-    assert passed and counts["image_rows"] == 6 and counts["added"] == 5
+    assert passed and counts["image_rows"] == 5 == counts["added"]
+    _assert_table_matches_records(store, partition)
+    parts = [key for key in store.list_keys(layout.table_hour_prefix("images", partition)) if "/run-" in key]
+    assert len(parts) == 3
+    # A compaction merges the three parts; then the whole hour is backfilled: rows are replaced, never added.
+    assert table.compact_hour(store, partition).merged == {"detections": 3, "images": 3}
+    _assert_table_matches_records(store, partition)
     passed, counts = run()
     assert passed and (counts["scope"], counts["image_rows"], counts["detection_records"]) == ("hour", 6, 6)
-    # A stored table that lost rows (deleted here) is completed by the next sensor run from the shards.
-    store.delete(layout.table_key("images", partition))
-    store.delete(layout.table_key("detections", partition))
-    passed, counts = run(request2.run_config)
-    assert passed and counts["image_rows"] == 6 and counts["added"] == 6
-
+    assert list(store.list_keys(layout.table_hour_prefix("images", partition))) == [
+        layout.table_key("images", partition)
+    ]
     _assert_table_matches_records(store, partition)
     summary = store.get_record(layout.summary_key(partition), Summary)
     assert sum(summary.source_counts.values()) == 6
@@ -155,8 +158,9 @@ def test_a_record_that_cannot_be_read_costs_only_its_own_row(topics, store, phot
 
 
 def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, deployment) -> None:
-    """A shard and a manifest of the hour that cannot be parsed (a bad write, a bit flip): the next sensor run of
-    the hour still succeeds, its summary and table count every readable run, and both checks fail naming them."""
+    """A shard and a manifest of the hour that cannot be parsed (a bad write, a bit flip): sensor runs, which fold
+    only their own, never read them; the compaction's catch-up and a backfill read every one of the hour's, count
+    every readable run, and name the damaged ones (the backfill's checks fail)."""
     instance = DagsterInstance.ephemeral()
     deployment.ingest_folder(photos)
     tick = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance))
@@ -183,12 +187,27 @@ def test_a_damaged_shard_or_manifest_costs_only_itself(topics, store, photos, de
     outcome = run(second.run_config)
     assert outcome.success
     checks = helpers.check_results(outcome)
+    assert checks["summary_covers_all_detections"][0] and checks["table_rows_match_detection_records"][0]
+    assert store.get_record(layout.summary_key(partition), Summary).image_count == 6
+
+    caught_up = hour_rollup(store, partition, None)
+    assert set(caught_up.unreadable_shards) == {damaged_shard}
+    assert set(caught_up.unreadable_manifests) == {damaged_manifest}
+    assert caught_up.rollup.image_count == 6 and caught_up.rollup.run_count == 2
+
+    # A backfill of the summary (a backfill of raw_images refuses the hour while a manifest is damaged).
+    outcome = materialize(
+        [detection_summary_asset(helpers.PARTITIONS)],
+        partition_key=partition,
+        resources=deployment.resources(),
+        instance=instance,
+    )
+    assert outcome.success
+    checks = helpers.check_results(outcome)
     passed, summary_check = checks["summary_covers_all_detections"]
     assert not passed and summary_check["unreadable_records"] == 2
     assert damaged_shard in summary_check["unreadable_examples"]
     assert damaged_manifest in summary_check["unreadable_examples"]
-    passed, table_check = checks["table_rows_match_detection_records"]
-    assert not passed and table_check["image_rows"] == 6 and damaged_shard in table_check["unreadable_examples"]
     summary = store.get_record(layout.summary_key(partition), Summary)
     assert summary.image_count == 6 and len(summary.runs) == 2
 
@@ -198,6 +217,7 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
     a damaged roll-up is rebuilt from the shards and manifests (nothing lost), and a backfill always rebuilds."""
     instance = DagsterInstance.ephemeral()
     cursor: str | None = None
+    requests: list[Mapping[str, Any]] = []
 
     def sensor_run(folder) -> tuple[dict, Summary]:
         nonlocal cursor
@@ -207,11 +227,19 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
         cursor = tick.cursor
         (request,) = tick.run_requests
         assert request.partition_key is not None
+        requests.append(request.run_config)
         return _rolled(request.partition_key, request.run_config)
 
-    def _rolled(partition: str, run_config: Mapping[str, Any] | None) -> tuple[dict, Summary]:
+    def _rolled(
+        partition: str, run_config: Mapping[str, Any] | None, tags: dict[str, str] | None = None
+    ) -> tuple[dict, Summary]:
         outcome = materialize(
-            ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
+            ASSETS,
+            partition_key=partition,
+            run_config=run_config,
+            resources=deployment.resources(),
+            instance=instance,
+            tags=tags,
         )
         assert outcome.success
         checks = helpers.check_results(outcome)
@@ -222,6 +250,7 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
 
     metadata, summary = sensor_run(photos)
     partition = summary.partition
+    first_request = requests[0]
     assert (metadata["rollup"], metadata["folded"]) == ("rebuilt (none stored)", 2)
     assert summary.image_count == 5
     folders = []
@@ -253,7 +282,12 @@ def test_roll_ups_fold_only_what_is_new_and_rebuild_what_is_lost(topics, store, 
     assert (metadata["rollup"], metadata["folded"]) == ("rebuilt (a backfill)", 10)
     assert backfilled.image_count == summary.image_count == 8 and len(backfilled.runs) == 5
     stored = store.get_record(layout.rollup_key(partition), HourRollup)
-    assert len(stored.shards) == len(stored.manifests) == 5 and len(stored.images) == 8
+    assert stored.run_count == len(stored.recent_runs) == 5 and stored.image_count == 8
+    # A batch processed again (a re-queued run, tagged so): its images are counted already, so the hour is
+    # rebuilt, each image's latest result winning, and nothing is counted twice.
+    metadata, again = _rolled(partition, first_request, tags={REQUEUE_TAG: "1"})
+    assert metadata["rollup"].startswith("rebuilt (a batch processed again")
+    assert again.image_count == 8 and again.run_count == 6
 
 
 def _objects(store, partition: str) -> int:

@@ -35,6 +35,33 @@ def bench_queries(days: int, images_per_hour: int, repeats: int, busy_hour_image
         click.echo(f"figures → {out}")
 
 
+@click.command("bench-steps")
+@click.option(
+    "--images",
+    type=click.IntRange(1, 2_000_000),
+    default=200_000,
+    show_default=True,
+    help="Images the busy hour already holds when its runs are measured.",
+)
+@click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True, help="Images per run.")
+@click.option("--runs", type=click.IntRange(1, 100), default=7, show_default=True, help="Runs measured per point.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+def bench_steps(images: int, batch: int, runs: int, out: Path | None) -> None:
+    """The per-run CPU of the roll-up and table steps at an hour's first image and after IMAGES of it, against the
+    local S3 (a bucket of its own): append, then compact, keeps them flat."""
+    from imgassets.devtools import step_bench
+
+    settings = settings_or_fail()
+    try:
+        settings.require_s3_credentials()
+    except SettingsError as exc:
+        fail(str(exc))
+    figures = step_bench.run(settings, images, batch, runs, log=click.echo)
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2))
+        click.echo(f"figures → {out}")
+
+
 @click.command()
 @click.option(
     "--images",
@@ -61,8 +88,23 @@ def bench_queries(days: int, images_per_hour: int, repeats: int, busy_hour_image
     help="Drain phase: images announced while the sensor is stopped, then drained once it starts.",
 )
 @click.option("--version", help="The detector version the bench's sensor uses (default: the active one), e.g. int8.")
+@click.option(
+    "--detector",
+    type=click.Choice(["model", "none"]),
+    default="model",
+    show_default=True,
+    help="none: the stack runs a zero-cost detector that finds nothing, so the end-to-end rate is what the "
+    "orchestration carries (not a detection result), set against the model's raw rate measured first.",
+)
 def bench(
-    images_count: int, rate: float | None, duration: float, out: Path, keep: bool, drain_count: int, version: str | None
+    images_count: int,
+    rate: float | None,
+    duration: float,
+    out: Path,
+    keep: bool,
+    drain_count: int,
+    version: str | None,
+    detector: str,
 ) -> None:
     """Measure detector vs end-to-end throughput, latency and memory on a dedicated local stack."""
     from imgassets.devtools import bench as benchmark
@@ -70,7 +112,9 @@ def bench(
 
     try:
         ensure_local_env()
-        result = benchmark.run(images_count, rate, duration, out, keep, drain_count, log=click.echo, version=version)
+        result = benchmark.run(
+            images_count, rate, duration, out, keep, drain_count, log=click.echo, version=version, detector=detector
+        )
     except (StackError, SettingsError, TimeoutError) as exc:
         fail(str(exc))
     click.echo(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@
     summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
     rollups/YYYY/MM/DD/HH.json                        the shards/manifests merged so far, and which (derived)
     tables/<table>/date=YYYY-MM-DD/hour=HH/part-0.parquet   the hour as a columnar table (detections, images)
+    tables/<table>/date=YYYY-MM-DD/hour=HH/run-<run id>.parquet   one run's rows, until a compaction merges them
     ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
     candidates/<forward id>/YYYY/MM/DD/HH/<run id>.parquet   one run's candidate boxes per image (detector versions)
     versions/<version>/detections/YYYY/MM/DD/HH/<image file>.json   another detector version's records
@@ -23,7 +24,8 @@ The records of the active detector version are the pipeline's own `detections/`;
 pass depends on (backend, input size, weights), so versions differing only in thresholds share them.
 
 The tables use Hive-style partition directories, so Trino, Spark, Athena or DuckDB can read `tables/<table>/`
-as one partitioned table (partition columns `date` and `hour`); each hour is one object, rewritten whole.
+as one partitioned table (partition columns `date` and `hour`). Each run appends its own object to the hour
+(`run-<run id>.parquet`), and a compaction merges them into `part-0.parquet` (imgassets/core/table.py).
 
 The content hash prefix makes image keys collision-free (two `cat.jpg` from different folders differ), the
 hour directory lets a backfill list one hour by prefix, and per-run manifests/shards mean concurrent runs of
@@ -250,21 +252,41 @@ def table_day_prefix(table: str, day: datetime) -> str:
     return f"{TABLES}{table}/date={utc.year:04d}-{utc.month:02d}-{utc.day:02d}/"
 
 
-def table_key(table: str, partition: str) -> str:
-    """The hour's object of a table."""
+def table_hour_prefix(table: str, partition: str) -> str:
+    """Every object of one hour of a table: its compacted part and the runs' parts not merged yet."""
     hour = parse_partition(partition)
-    return f"{table_day_prefix(table, hour)}hour={hour.hour:02d}/part-0.parquet"
+    return f"{table_day_prefix(table, hour)}hour={hour.hour:02d}/"
 
 
-_TABLE_KEY = re.compile(r"tables/[a-z]+/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part-0\.parquet", re.ASCII)
+def table_key(table: str, partition: str) -> str:
+    """The hour's compacted object of a table."""
+    return f"{table_hour_prefix(table, partition)}part-0.parquet"
 
 
-def parse_table_key(key: str) -> datetime:
-    """The upload hour of a table object (inverse of `table_key`)."""
+def table_part_key(table: str, partition: str, run_id: str) -> str:
+    """One run's rows of the hour, until a compaction merges them into `table_key`."""
+    return f"{table_hour_prefix(table, partition)}run-{_valid(_RUN_ID, run_id, 'a run id')}.parquet"
+
+
+_TABLE_KEY = re.compile(
+    r"tables/[a-z]+/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/(?:part-0|run-([0-9A-Za-z_-]{1,64}))\.parquet", re.ASCII
+)
+
+
+@dataclass(frozen=True)
+class TableObject:
+    """A table object's hour, and the run whose part it is (None: the compacted part)."""
+
+    hour: datetime
+    run_id: str | None
+
+
+def parse_table_key(key: str) -> TableObject:
+    """The upload hour and run of a table object (inverse of `table_key` and `table_part_key`)."""
     match = _TABLE_KEY.fullmatch(key) if isinstance(key, str) else None
     if match is None:
         raise InvalidKey(f"not a table key: {key!r}")
-    return parse_partition(f"{match[1]}-{match[2]}:00")
+    return TableObject(parse_partition(f"{match[1]}-{match[2]}:00"), match[3])
 
 
 def version_prefix(version: str) -> str:

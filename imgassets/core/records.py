@@ -13,6 +13,7 @@ Writers emit exactly the model's fields. New fields get a default; a breaking ch
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Final, Literal
@@ -27,7 +28,7 @@ REJECTION_SCHEMA: Final = "imgassets.rejection.v1"
 MANIFEST_SCHEMA: Final = "imgassets.manifest.v1"
 SHARD_SCHEMA: Final = "imgassets.shard.v1"
 SUMMARY_SCHEMA: Final = "imgassets.summary.v2"
-ROLLUP_SCHEMA: Final = "imgassets.rollup.v1"
+ROLLUP_SCHEMA: Final = "imgassets.rollup.v2"
 COMPARISON_SCHEMA: Final = "imgassets.comparison.v1"
 TRACKS_SCHEMA: Final = "imgassets.tracks.v1"
 TRACK_SUMMARY_SCHEMA: Final = "imgassets.track-summary.v1"
@@ -231,17 +232,6 @@ class Shard(Record):
     rejected: list[RejectedImage] = []
 
 
-class RolledImage(Record):
-    """An image's latest result in the hour's roll-up: what the summary counts and the table step looks up, and
-    the run whose shard it came from."""
-
-    image_key: str
-    detection_key: str
-    run_id: str
-    counts: dict[str, int]
-    source: str | None = None
-
-
 class RolledRejection(Record):
     image_key: str
     reason: str
@@ -249,63 +239,113 @@ class RolledRejection(Record):
     at: datetime
 
 
-class HourRollup(Record):
-    """The hour's shards and manifests merged so far, and which ones (by key). Each run's roll-ups fold in only
-    the shards and manifests written since, instead of reading every one of the hour's (at 1,000 runs an hour,
-    2,000 objects per run). Derived state: if it is lost or damaged, the next roll-up rebuilds it from the
-    shards and manifests themselves, and a backfill of the hour always does."""
+#: How many of the latest folded runs a roll-up and a summary name: a run's step retried finds its own run there.
+RECENT_RUNS = 256
 
-    schema_: Literal["imgassets.rollup.v1"] = Field(ROLLUP_SCHEMA, alias="schema")
+
+class HourRollup(Record):
+    """The hour's counts so far, folded run by run: a sensor run adds only its own shard's and manifest's counts,
+    so the roll-up step reads and writes the same few kilobytes early and late in a busy hour. A batch processed
+    again (a re-queued run) would count its images twice, so such a run rebuilds the hour instead (`rebuilt`:
+    each image's latest result wins), and so does the compaction of a closed hour: its final counts are exact even
+    if an image reached two runs unnoticed (an ingest that re-sent a message). Derived state: lost or damaged, it is
+    rebuilt from the shards and manifests, and a backfill always rebuilds it."""
+
+    schema_: Literal["imgassets.rollup.v2"] = Field(ROLLUP_SCHEMA, alias="schema")
     partition: str
-    shards: list[str] = []
-    manifests: list[str] = []
-    #: Every folded shard's run, and when the shard was written.
-    runs: dict[str, datetime] = {}
-    images: list[RolledImage] = []
+    #: How many runs' shards are folded in.
+    run_count: int = 0
+    #: The latest of them (at most RECENT_RUNS), and when each one's shard was written: a run folded again adds
+    #: nothing.
+    recent_runs: dict[str, datetime] = {}
+    image_count: int = 0
+    class_counts: dict[str, int] = {}
+    images_with_class: dict[str, int] = {}
+    images_without_objects: int = 0
+    source_counts: dict[str, int] = {}
+    #: Rejected images no folded shard detected (the latest reason of each).
     rejected: list[RolledRejection] = []
 
-    def fold(self, shards: dict[str, Shard], manifests: dict[str, Manifest]) -> HourRollup:
-        """This roll-up with `shards` and `manifests` (by key) merged in; keys already folded are skipped. The
-        result does not depend on how the hour's objects were split between folds: per image the result of the
-        latest shard wins (ties broken by run id), and per rejected image the latest reason (ties broken by reason)."""
-        folded_shards, folded_manifests = set(self.shards), set(self.manifests)
-        shards = {key: shard for key, shard in shards.items() if key not in folded_shards}
-        manifests = {key: manifest for key, manifest in manifests.items() if key not in folded_manifests}
-        runs = {**self.runs, **{shard.run_id: shard.created_at for shard in shards.values()}}
-        latest = {image.image_key: image for image in self.images}
-        for shard in shards.values():
-            for result in shard.images:
-                held = latest.get(result.image_key)
-                if held is None or (runs[held.run_id], held.run_id) < (shard.created_at, shard.run_id):
-                    latest[result.image_key] = RolledImage(
-                        image_key=result.image_key,
-                        detection_key=result.detection_key,
-                        run_id=shard.run_id,
-                        counts=result.counts,
-                        source=result.source,
-                    )
-        reasons = {rejection.image_key: rejection for rejection in self.rejected}
-        found = [
-            RolledRejection(image_key=rejection.image_key, reason=rejection.reason, at=manifest.created_at)
-            for manifest in manifests.values()
-            for rejection in manifest.rejected
-        ] + [
-            RolledRejection(image_key=rejected.image_key, reason=rejected.reason, at=shard.created_at)
-            for shard in shards.values()
-            for rejected in shard.rejected
-        ]
-        for rejection in found:
-            held_rejection = reasons.get(rejection.image_key)
-            if held_rejection is None or (held_rejection.at, held_rejection.reason) < (rejection.at, rejection.reason):
-                reasons[rejection.image_key] = rejection
+    def fold(self, shard: Shard | None, manifest: Manifest | None) -> HourRollup:
+        """This roll-up with one run's shard and manifest added (either may be missing); a run already folded
+        adds nothing."""
+        run_id = shard.run_id if shard is not None else manifest.run_id if manifest is not None else None
+        if run_id is None or run_id in self.recent_runs:
+            return self
+        results = shard.images if shard is not None else []
+        class_counts, images_with, sources = (
+            Counter(self.class_counts),
+            Counter(self.images_with_class),
+            Counter(self.source_counts),
+        )
+        for result in results:
+            class_counts.update(result.counts)
+            images_with.update(result.counts.keys())
+            sources[result.source or UNKNOWN_SOURCE] += 1
+        detected = {result.image_key for result in results}
+        rejected = _latest_rejections(
+            [r for r in self.rejected if r.image_key not in detected],
+            [shard] if shard is not None else [],
+            [manifest] if manifest is not None else [],
+        )
+        at = shard.created_at if shard is not None else manifest.created_at if manifest is not None else datetime.min
+        recent = sorted({**self.recent_runs, run_id: at}.items(), key=lambda item: (item[1], item[0]))
         return HourRollup(
             partition=self.partition,
-            shards=sorted({*self.shards, *shards}),
-            manifests=sorted({*self.manifests, *manifests}),
-            runs=dict(sorted(runs.items())),
-            images=sorted(latest.values(), key=lambda image: image.image_key),
-            rejected=sorted(reasons.values(), key=lambda rejection: rejection.image_key),
+            run_count=self.run_count + (shard is not None),
+            recent_runs=dict(recent[-RECENT_RUNS:]),
+            image_count=self.image_count + len(results),
+            class_counts=dict(class_counts.most_common()),
+            images_with_class=dict(images_with.most_common()),
+            images_without_objects=self.images_without_objects + sum(1 for result in results if not result.counts),
+            source_counts=dict(sources.most_common()),
+            rejected=[r for r in rejected if r.image_key not in detected],
         )
+
+    @classmethod
+    def rebuilt(cls, partition: str, shards: Iterable[Shard], manifests: Iterable[Manifest]) -> HourRollup:
+        """The hour's roll-up from all its shards and manifests: per image the result of the latest shard wins
+        (ties broken by run id), and per rejected image the latest reason (ties broken by reason)."""
+        shards, manifests = list(shards), list(manifests)
+        latest: dict[str, tuple[tuple[datetime, str], ImageResult]] = {}
+        for shard in shards:
+            for result in shard.images:
+                held = latest.get(result.image_key)
+                if held is None or held[0] < (shard.created_at, shard.run_id):
+                    latest[result.image_key] = ((shard.created_at, shard.run_id), result)
+        # Counted as one shard of each image's latest result, so the counts are those of `fold`.
+        whole = Shard(partition=partition, run_id="", created_at=datetime.min, images=[r for _, r in latest.values()])
+        counted = cls(partition=partition).fold(whole, None)
+        runs = sorted((shard.created_at, shard.run_id) for shard in shards)
+        rejected = _latest_rejections([], shards, manifests)
+        return counted.model_copy(
+            update={
+                "run_count": len(runs),
+                "recent_runs": {run_id: at for at, run_id in runs[-RECENT_RUNS:]},
+                "rejected": [r for r in rejected if r.image_key not in latest],
+            }
+        )
+
+
+def _latest_rejections(
+    held: list[RolledRejection], shards: Iterable[Shard], manifests: Iterable[Manifest]
+) -> list[RolledRejection]:
+    """Per rejected image, its latest reason (ties broken by reason), by image key."""
+    reasons = {rejection.image_key: rejection for rejection in held}
+    found = [
+        RolledRejection(image_key=rejection.image_key, reason=rejection.reason, at=manifest.created_at)
+        for manifest in manifests
+        for rejection in manifest.rejected
+    ] + [
+        RolledRejection(image_key=rejected.image_key, reason=rejected.reason, at=shard.created_at)
+        for shard in shards
+        for rejected in shard.rejected
+    ]
+    for rejection in found:
+        current = reasons.get(rejection.image_key)
+        if current is None or (current.at, current.reason) < (rejection.at, rejection.reason):
+            reasons[rejection.image_key] = rejection
+    return sorted(reasons.values(), key=lambda rejection: rejection.image_key)
 
 
 class Summary(Record):
@@ -327,36 +367,35 @@ class Summary(Record):
     #: Images per camera or site (results without a source count as "unknown").
     source_counts: dict[str, int] = {}
     rejected: list[RejectedImage]
+    #: The latest runs folded in (at most 20, newest last); all of them in summaries written before `run_count`.
     runs: list[str]
+    #: How many runs the hour's counts come from (summaries written before it existed: as many as `runs` names).
+    run_count: int | None = None
 
     @model_validator(mode="after")
     def _read_as_v2(self) -> Summary:
         """A v1 summary is read as v2 (its image list, an unknown field now, is already dropped)."""
         self.schema_ = SUMMARY_SCHEMA
+        if self.run_count is None:
+            self.run_count = len(self.runs)
         return self
 
     @classmethod
     def of(cls, rollup: HourRollup, generated_at: datetime) -> Summary:
         """The hour's counts from its roll-up; an image counts as rejected only if it has no detection."""
-        detected = {image.image_key for image in rollup.images}
-        rejected = [rejection for rejection in rollup.rejected if rejection.image_key not in detected]
-        class_counts: Counter[str] = Counter()
-        images_with: Counter[str] = Counter()
-        for result in rollup.images:
-            class_counts.update(result.counts)
-            images_with.update(result.counts.keys())
         return cls(
             partition=rollup.partition,
             generated_at=generated_at,
-            image_count=len(rollup.images),
-            rejected_count=len(rejected),
-            total_objects=sum(class_counts.values()),
-            class_counts=dict(class_counts.most_common()),
-            images_with_class=dict(images_with.most_common()),
-            images_without_objects=sum(1 for result in rollup.images if not result.counts),
-            source_counts=dict(Counter(result.source or UNKNOWN_SOURCE for result in rollup.images).most_common()),
-            rejected=[RejectedImage(image_key=r.image_key, reason=r.reason) for r in rejected],
-            runs=list(rollup.runs),
+            image_count=rollup.image_count,
+            rejected_count=len(rollup.rejected),
+            total_objects=sum(rollup.class_counts.values()),
+            class_counts=rollup.class_counts,
+            images_with_class=rollup.images_with_class,
+            images_without_objects=rollup.images_without_objects,
+            source_counts=rollup.source_counts,
+            rejected=[RejectedImage(image_key=r.image_key, reason=r.reason) for r in rollup.rejected],
+            runs=list(rollup.recent_runs)[-20:],
+            run_count=rollup.run_count,
         )
 
 

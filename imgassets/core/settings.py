@@ -149,8 +149,9 @@ class Settings(BaseSettings):
 
     # --- Detector ---------------------------------------------------------------------------------
     #: onnx: the same YOLOv4-tiny weights through ONNX Runtime, ~2x faster here, detections identical to
-    #: OpenCV DNN (the reference, tested); the model is converted once and cached.
-    detector_backend: Literal["opencv", "onnx"] = "onnx"
+    #: OpenCV DNN (the reference, tested); the model is converted once and cached. none: finds nothing, at no
+    #: cost: only for measuring the orchestration (`imgassets bench --detector none`).
+    detector_backend: Literal["opencv", "onnx", "none"] = "onnx"
     detector_confidence: float = Field(0.5, gt=0.0, lt=1.0)
     detector_nms: float = Field(0.4, gt=0.0, le=1.0)
     detector_input_size: int = Field(416, ge=32, le=1280, multiple_of=32)
@@ -191,6 +192,11 @@ class Settings(BaseSettings):
     #: A sensor run that fails for good (after Dagster's retries) or is cancelled is requested again this many
     #: times; after that its unrecorded messages go to the dead-letter topic.
     batch_requeue_limit: int = Field(2, ge=0, le=10)
+    #: Each sensor run appends its own part to the hour's tables; an hour still filling is compacted once it has
+    #: this many parts, a closed hour as soon as it has any (imgassets/core/table.py, defs/compaction.py).
+    table_compact_parts: int = Field(64, ge=2, le=10_000)
+    #: How many hours back the compaction sensor looks for parts to merge (late runs of older hours included).
+    table_compact_lookback_hours: int = Field(24, ge=1, le=24 * 31)
 
     # --- Alerts -----------------------------------------------------------------------------------
     #: Slack-compatible incoming webhook (JSON POST {"text": ...}); unset = no alerts. Secret: it holds a token.

@@ -1,15 +1,22 @@
 """The hour as two columnar tables (Parquet, written with pyarrow): one row per detection and one row per image.
 
 They are what queries across all time read (`imgassets query`, the viewer's search and hour pages): DuckDB reads
-only the hours asked for, and only the columns and row groups a query needs. Each hour is one object per table
-(`layout.table_key`), rewritten whole, so a replay or a backfill replaces rows instead of adding them. The layout
-is Hive-style (`date=…/hour=…`), so Trino, Spark or Athena can read `tables/<table>/` as a partitioned table.
+only the hours asked for, and only the columns and row groups a query needs. The layout is Hive-style
+(`date=…/hour=…`), so Trino, Spark or Athena can read `tables/<table>/` as a partitioned table.
+
+Append, then compact: each run writes only its own images' rows, as its own object of the hour
+(`layout.table_part_key`, named by the run, so a retry rewrites it), and costs the same early and late in a busy
+hour. A compaction merges the hour's parts into one object (`layout.table_key`). An image in several objects (a
+replay, a re-processed batch, a backfill racing a late run) counts once wherever it is read: its latest processed
+row wins (ties: the larger run id), and its detections are that row's (`latest`). So a query gives the same answer
+before and after a compaction, and a compaction that races a late run loses nothing: it deletes only the parts it
+merged.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -137,43 +144,140 @@ def conform(stored: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
 
 
-def merge(old: HourTables | None, new: HourTables) -> HourTables:
-    """`new` rows replace the rows of the same images in `old` (a replayed or reprocessed image); newest first."""
-    if old is None:
-        return new
-    replaced = new.images.column("image_key")
+def latest(tables: HourTables) -> HourTables:
+    """Each image once: its latest processed row (ties: the larger run id), and only that row's detections."""
+    images = tables.images
+    if images.num_rows == 0:
+        return tables
+    order = pc.sort_indices(
+        images, [("image_key", "ascending"), ("processed_at", "descending"), ("run_id", "descending")]
+    )
+    ranked = images.take(order)
+    keys = ranked.column("image_key").combine_chunks()
+    first = pa.concat_arrays([pa.array([True]), pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))])
+    winners = ranked.filter(first)
 
-    def combined(name: str) -> pa.Table:
-        kept = old.of(name).filter(pc.invert(pc.is_in(old.of(name).column("image_key"), value_set=replaced)))
-        return pa.concat_tables([new.of(name), conform(kept, SCHEMAS[name])]).sort_by(
-            [("processed_at", "descending"), ("image_key", "descending")]
-        )
+    def row_ids(table: pa.Table) -> pa.Array:
+        return pc.binary_join_element_wise(table.column("image_key"), table.column("run_id"), "\x00")
 
-    return HourTables(detections=combined("detections"), images=combined("images"))
+    detections = tables.detections.filter(pc.is_in(row_ids(tables.detections), value_set=row_ids(winners)))
+    return HourTables(detections=detections, images=winners)
+
+
+def _newest_first(tables: HourTables) -> HourTables:
+    def ordered(table: pa.Table) -> pa.Table:
+        return table.sort_by([("processed_at", "descending"), ("image_key", "descending")])
+
+    return HourTables(detections=ordered(tables.detections), images=ordered(tables.images))
+
+
+def _read(store: ObjectStore, key: str, name: str) -> pa.Table:
+    return conform(pq.read_table(io.BytesIO(store.get(key).data)), SCHEMAS[name])
+
+
+def hour_objects(store: ObjectStore, partition: str) -> dict[str, list[str]]:
+    """The keys of the hour's objects per table: the compacted one (if any) first, then the runs' parts."""
+    found = {}
+    for name in layout.DETECTION_TABLES:
+        keys = sorted(store.list_keys(layout.table_hour_prefix(name, partition)))
+        compacted = layout.table_key(name, partition)
+        found[name] = ([compacted] if compacted in keys else []) + [key for key in keys if key != compacted]
+    return found
 
 
 def read_hour(store: ObjectStore, partition: str) -> HourTables | None:
-    """The hour's stored tables, or None when it has none yet."""
-    found = {name: store.get_optional(layout.table_key(name, partition)) for name in layout.DETECTION_TABLES}
-    if any(stored is None for stored in found.values()):
+    """The hour's rows, from its compacted object and the runs' parts alike (each image once: `latest`); None
+    when it has none yet."""
+    found = hour_objects(store, partition)
+    if not any(found.values()):
         return None
-    tables = {
-        name: conform(pq.read_table(io.BytesIO(stored.data)), SCHEMAS[name])
-        for name, stored in found.items()
-        if stored is not None
+    read = {
+        name: pa.concat_tables([_read(store, key, name) for key in keys]) if keys else SCHEMAS[name].empty_table()
+        for name, keys in found.items()
     }
-    return HourTables(detections=tables["detections"], images=tables["images"])
+    return _newest_first(latest(HourTables(detections=read["detections"], images=read["images"])))
+
+
+def _write(store: ObjectStore, key: str, table: pa.Table) -> int:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd", row_group_size=65_536)
+    store.put_bytes(key, buffer.getvalue(), "application/vnd.apache.parquet")
+    return buffer.tell()
+
+
+def write_part(store: ObjectStore, partition: str, run_id: str, tables: HourTables) -> dict[str, int]:
+    """Appends a run's rows to the hour as that run's own objects (zstd); returns the bytes written per table.
+    The images table is written last: a part is read only once both of its objects exist."""
+    return {
+        name: _write(store, layout.table_part_key(name, partition, run_id), _newest_first(tables).of(name))
+        for name in ("detections", "images")
+    }
 
 
 def write_hour(store: ObjectStore, partition: str, tables: HourTables) -> dict[str, int]:
-    """Writes both tables of the hour (zstd; row groups of 64k rows); returns the bytes written per table."""
-    written = {}
-    for name in layout.DETECTION_TABLES:
-        buffer = io.BytesIO()
-        pq.write_table(tables.of(name), buffer, compression="zstd", row_group_size=65_536)
-        store.put_bytes(layout.table_key(name, partition), buffer.getvalue(), "application/vnd.apache.parquet")
-        written[name] = buffer.tell()
-    return written
+    """Writes both tables of the hour as its compacted objects (zstd; row groups of 64k rows), every image once;
+    returns the bytes written per table."""
+    tables = _newest_first(latest(tables))
+    return {name: _write(store, layout.table_key(name, partition), tables.of(name)) for name in layout.DETECTION_TABLES}
+
+
+def rebuild_hour(
+    store: ObjectStore, partition: str, rows: Callable[[], HourTables]
+) -> tuple[HourTables, dict[str, int]]:
+    """Replaces the hour with `rows()` (a backfill: every record of the hour) as its compacted objects. The runs'
+    parts there before `rows` is called hold nothing newer than it reads, and are deleted; a part written meanwhile
+    (a late run) stays, and counts as usual (each image's latest row). Returns the rows and the bytes written per
+    table."""
+    superseded = hour_objects(store, partition)
+    tables = rows()
+    written = write_hour(store, partition, tables)
+    for name, keys in superseded.items():
+        for key in keys:
+            if key != layout.table_key(name, partition):
+                store.delete(key)
+    return tables, written
+
+
+@dataclass(frozen=True)
+class Compaction:
+    partition: str
+    #: Run parts merged (and deleted), per table.
+    merged: dict[str, int]
+    images: int
+    detections: int
+    written_bytes: int
+
+
+def compact_hour(store: ObjectStore, partition: str) -> Compaction:
+    """Merges the hour's run parts into its compacted objects, then deletes the parts it merged (a part written
+    meanwhile stays, for the next compaction). Compactions of one hour must not overlap (the `hour_rollup` pool):
+    the later write would drop the other's parts."""
+    found = hour_objects(store, partition)
+    parts = {name: [key for key in keys if key != layout.table_key(name, partition)] for name, keys in found.items()}
+    # A run writes its images part last: a part whose images object is not there yet is left for next time.
+    ready = {layout.parse_table_key(key).run_id for key in parts["images"]}
+    merged = {
+        name: [key for key in keys if layout.parse_table_key(key).run_id in ready] for name, keys in parts.items()
+    }
+    if not any(merged.values()):
+        return Compaction(partition, {name: 0 for name in found}, 0, 0, 0)
+    compacted = {name: [key for key in found[name] if key not in parts[name]] + merged[name] for name in found}
+    tables = HourTables(
+        detections=pa.concat_tables([_read(store, key, "detections") for key in compacted["detections"]]),
+        images=pa.concat_tables([_read(store, key, "images") for key in compacted["images"]]),
+    )
+    written = write_hour(store, partition, tables)
+    for keys in merged.values():
+        for key in keys:
+            store.delete(key)
+    rows = latest(tables)
+    return Compaction(
+        partition,
+        {name: len(keys) for name, keys in merged.items()},
+        rows.images.num_rows,
+        rows.detections.num_rows,
+        sum(written.values()),
+    )
 
 
 def objects(tables: HourTables) -> int:

@@ -20,8 +20,17 @@ from pydantic import Field
 from imgassets.core import images, layout
 from imgassets.core.failures import describe, item_reason
 from imgassets.core.pipelining import ByteBudget, Handoff
-from imgassets.core.records import DetectionRecord, HourRollup, KafkaRef, Manifest, ManifestEntry, Rejection, Shard
-from imgassets.core.storage import ObjectStore, ObjectTooLarge
+from imgassets.core.records import (
+    DetectionRecord,
+    HourRollup,
+    KafkaRef,
+    Manifest,
+    ManifestEntry,
+    Rejection,
+    Shard,
+    Summary,
+)
+from imgassets.core.storage import ModelT, ObjectStore, ObjectTooLarge
 from imgassets.defs.resource_types import AlertResource
 
 GROUP = "image_analytics"
@@ -197,48 +206,80 @@ class RollupRead:
     start: str
 
 
-#: The hour roll-ups brought up to date, by bucket, partition and run: a run's second roll-up step starts from its
-#: first's. Never across runs: a process that runs several (tests, in-process execution) might see an hour
-#: deleted and written anew in between.
-_rollups: dict[tuple[str, str, str], HourRollup] = {}
+#: The tag of a run that processes a batch again (set by run_failures.py): its images may be counted already.
+REQUEUE_TAG = "imgassets/requeue"
 
 
-def hour_rollup(store: ObjectStore, partition: str, run_id: str, rebuild: bool = False) -> RollupRead:
-    """The hour's roll-up brought up to date: the stored one (or, to `rebuild`, none) with every shard and manifest
-    written since folded in. Only the summary step stores it (`store_rollup`); its steps take turns (pool
-    `hour_rollup`), and a roll-up stored over a concurrent one only lacks folds the next run makes again."""
-    if rebuild:
-        base, start = HourRollup(partition=partition), "rebuilt (a backfill)"
-    elif (cached := _rollups.get((store.bucket, partition, run_id))) is not None:
-        base, start = cached, "this run's"
-    else:
-        base, start = _stored_rollup(store, partition)
-    folded_shards, folded_manifests = set(base.shards), set(base.manifests)
-    shard_keys = [key for key in store.list_keys(layout.shards_prefix(partition)) if key not in folded_shards]
-    manifest_keys = [key for key in store.list_keys(layout.manifests_prefix(partition)) if key not in folded_manifests]
-    shards, unreadable_shards = _read_shards(store, shard_keys)
-    manifests, unreadable_manifests = store.read_each(manifest_keys, Manifest)
-    rollup = base.fold(shards, manifests)
-    _rollups[(store.bucket, partition, run_id)] = rollup
-    return RollupRead(rollup, unreadable_shards, unreadable_manifests, len(shards) + len(manifests), start)
+def hour_rollup(store: ObjectStore, partition: str, run: DagsterRun | None, rebuild: bool = False) -> RollupRead:
+    """The hour's roll-up brought up to date. Its steps take turns (pool `hour_rollup`).
+
+    - A sensor run folds in only its own shard and manifest (this run's, or those of the run it re-executes), so
+      the step costs the same at the hour's first image and at its 200,000th.
+    - Rebuilt from every shard and manifest of the hour, each image's latest result winning: for `rebuild` (a
+      backfill), with no run (the compaction of a closed hour: its final counts exact), when no usable roll-up is
+      stored, and for a run that processes a batch again (its images may be counted already).
+    """
+    if rebuild or run is None:
+        return _rebuilt(store, partition, "rebuilt (a backfill)" if rebuild else "rebuilt (the hour's compaction)")
+    if run.tags.get(REQUEUE_TAG):
+        return _rebuilt(store, partition, "rebuilt (a batch processed again: its latest results win)")
+    base, why = _stored_rollup(store, partition)
+    if base is None:
+        return _rebuilt(store, partition, why)
+    ids = lineage(run)
+    shards, unreadable_shards = _read_own(store, [layout.shard_key(partition, i) for i in ids], Shard)
+    manifests, unreadable_manifests = _read_own(store, [layout.manifest_key(partition, i) for i in ids], Manifest)
+    shard = next(iter(shards.values()), None)
+    manifest = next(iter(manifests.values()), None)
+    folded = base.fold(shard, manifest)
+    return RollupRead(folded, unreadable_shards, unreadable_manifests, len(shards) + len(manifests), why)
 
 
-def store_rollup(store: ObjectStore, rollup: HourRollup) -> None:
+def _read_own(store: ObjectStore, keys: list[str], model: type[ModelT]) -> tuple[dict[str, ModelT], dict[str, str]]:
+    """The documents at `keys` that exist (a run re-executing another has its parent's, not its own), each read on
+    its own: one that cannot be parsed is returned as key → reason."""
+    found: dict[str, ModelT] = {}
+    unreadable: dict[str, str] = {}
+    for key in keys:
+        stored = store.get_optional(key)
+        if stored is None:
+            continue
+        try:
+            found[key] = model.model_validate_json(stored.data)
+        except ValueError as exc:
+            unreadable[key] = describe(exc)
+    return found, unreadable
+
+
+def _rebuilt(store: ObjectStore, partition: str, why: str) -> RollupRead:
+    shards, unreadable_shards = _read_shards(store, list(store.list_keys(layout.shards_prefix(partition))))
+    manifests, unreadable_manifests = store.read_each(
+        list(store.list_keys(layout.manifests_prefix(partition))), Manifest
+    )
+    rollup = HourRollup.rebuilt(partition, shards.values(), manifests.values())
+    return RollupRead(rollup, unreadable_shards, unreadable_manifests, len(shards) + len(manifests), why)
+
+
+def store_rollup(store: ObjectStore, rollup: HourRollup) -> Summary:
+    """Stores the roll-up state, then the hour's summary made from it (what the viewer reads)."""
     store.put_record(layout.rollup_key(rollup.partition), rollup)
+    summary = Summary.of(rollup, now())
+    store.put_record(layout.summary_key(rollup.partition), summary)
+    return summary
 
 
-def _stored_rollup(store: ObjectStore, partition: str) -> tuple[HourRollup, str]:
-    """The stored roll-up; none, or a damaged one, is rebuilt from the hour's shards and manifests (it is derived
-    from them, so nothing is lost)."""
+def _stored_rollup(store: ObjectStore, partition: str) -> tuple[HourRollup | None, str]:
+    """The stored roll-up, or None (and why) when there is none or it cannot be used: the hour is then rebuilt
+    from its shards and manifests (the roll-up is derived from them, so nothing is lost)."""
     stored = store.get_optional(layout.rollup_key(partition))
     if stored is None:
-        return HourRollup(partition=partition), "rebuilt (none stored)"
+        return None, "rebuilt (none stored)"
     try:
         rollup = HourRollup.model_validate_json(stored.data)
     except ValueError as exc:
-        return HourRollup(partition=partition), f"rebuilt (the stored one cannot be read: {describe(exc)})"
+        return None, f"rebuilt (the stored one cannot be read: {describe(exc)})"
     if rollup.partition != partition:
-        return HourRollup(partition=partition), f"rebuilt (the stored one is {rollup.partition}'s)"
+        return None, f"rebuilt (the stored one is {rollup.partition}'s)"
     return rollup, "stored"
 
 

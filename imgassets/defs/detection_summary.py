@@ -1,6 +1,6 @@
-"""detection_summary: the hour's roll-up, merged from every run's shard so it is never torn, through the hour's
-stored roll-up state so that a run reads only what was written since (`batch.hour_rollup`). Its check sits beside
-it."""
+"""detection_summary: the hour's roll-up. A sensor run adds only its own shard's and manifest's counts to the hour's
+stored roll-up state (`batch.hour_rollup`), so it costs the same early and late in a busy hour; a backfill rebuilds
+it from every shard. Its check sits beside it."""
 
 from collections import Counter
 
@@ -16,7 +16,6 @@ from imgassets.defs.batch import (
     batch_manifest,
     class_table,
     hour_rollup,
-    now,
     run_shard,
     store_rollup,
     unreadable_metadata,
@@ -43,13 +42,11 @@ def detection_summary(
     store = s3.store()
     partition = context.partition_key
     batch = batch_manifest(store, partition, context.run)
-    # A sensor run folds in what was written since the stored roll-up; a backfill rebuilds it from every shard.
-    rolled = hour_rollup(store, partition, context.run.run_id, rebuild=batch is None or batch.mode != "batch")
-    store_rollup(store, rolled.rollup)
+    # A sensor run folds in its own shard and manifest; a backfill rebuilds the roll-up from every shard.
+    rolled = hour_rollup(store, partition, context.run, rebuild=batch is None or batch.mode != "batch")
+    summary = store_rollup(store, rolled.rollup)
     unreadable = rolled.unreadable_shards | rolled.unreadable_manifests
-    summary = Summary.of(rolled.rollup, now())
     key = layout.summary_key(partition)
-    store.put_record(key, summary)
 
     own = run_shard(store, partition, context.run)
     if batch is not None and batch.mode == "batch" and own is not None:
@@ -100,5 +97,6 @@ def detection_summary_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDef
         kinds={"s3"},
         check_specs=[summary_complete_check(partitions)],
         description="Per-hour roll-up: objects per class, images per class, image/rejection/object totals "
-        "(successor of the original 'label@hour' job). Merged from every run's shard, so it is never torn.",
+        "(successor of the original 'label@hour' job). Each sensor run adds its own shard's counts to the hour's "
+        "roll-up; a backfill rebuilds it from every shard.",
     )(detection_summary)

@@ -4,6 +4,7 @@ time. Its check sits beside it."""
 import dagster as dg
 
 from imgassets.core import layout, table
+from imgassets.core.layout import DETECTION_TABLES
 from imgassets.core.records import DetectionRecord
 from imgassets.core.storage import ObjectStore
 from imgassets.defs.batch import (
@@ -11,8 +12,7 @@ from imgassets.defs.batch import (
     HOUR_ROLLUP_POOL,
     alert_failed_check,
     batch_manifest,
-    hour_rollup,
-    lineage,
+    run_shard,
     unreadable_metadata,
     written_records,
 )
@@ -27,69 +27,72 @@ def table_rows_check(partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         TABLE_ROWS,
         asset="detection_table",
         partitions_def=partitions,
-        description="Sensor runs: every image of the hour's shards has a row, once. Backfills: the images table has "
-        "one row per detection record of the hour. Either way the detections table has one row per detection of them.",
+        description="Sensor runs: every image of the run's shard has a row in the run's part, once. Backfills: the "
+        "images table has one row per detection record of the hour. Either way the detections table has one row per "
+        "detection of them.",
     )
 
 
-def _batch_tables(
-    store: ObjectStore, partition: str, own_runs: list[str]
-) -> tuple[table.HourTables, dict[str, int | str]]:
-    """A sensor run writes its own images into the stored hour (replacing older rows of them), and any image a
-    shard lists that the table lacks (an earlier run's table step failed, or the hour predates the table). A shard
-    is written when its run's detections are complete, so runs of the hour that overlap never add half a batch."""
-    stored = table.read_hour(store, partition)
-    present = set(stored.images.column("image_key").to_pylist()) if stored is not None else set()
-    rolled = hour_rollup(store, partition, own_runs[0])
-    listed = {image.image_key: image.detection_key for image in rolled.rollup.images}
-    own = {image.image_key for image in rolled.rollup.images if image.run_id in own_runs}
-    missing = [key for image, key in listed.items() if image not in present or image in own]
-    # This run's own records, as its detections wrote them in this process; the rest from S3.
+def run_part(
+    store: ObjectStore, partition: str, run: dg.DagsterRun
+) -> tuple[str | None, table.HourTables, dict[str, int | str]]:
+    """A sensor run's own rows: the images of its shard (written by this run or the one it re-executes), each
+    record as its detections step wrote it in this process, else read from S3. Only the run's own images: the
+    step costs the same at the hour's first image and at its 200,000th."""
+    shard = run_shard(store, partition, run)
+    if shard is None:
+        return None, table.from_records([]), {"scope": "batch", "shard_images": 0, "shard_images_missing": 0}
     records = {
         image.detection_key: record
-        for image in rolled.rollup.images
-        if image.image_key in own and (record := written_records.take((image.detection_key, image.run_id))) is not None
+        for image in shard.images
+        if (record := written_records.take((image.detection_key, shard.run_id))) is not None
     }
-    read, unreadable = store.read_each([key for key in missing if key not in records], DetectionRecord)
+    missing = [image.detection_key for image in shard.images if image.detection_key not in records]
+    read, unreadable = store.read_each(missing, DetectionRecord)
     records |= read
-    tables = table.merge(stored, table.from_records(list(records.values())))
-    in_table = set(tables.images.column("image_key").to_pylist())
+    tables = table.from_records(list(records.values()))
+    in_part = set(tables.images.column("image_key").to_pylist())
     audit: dict[str, int | str] = {
         "scope": "batch",
-        "shard_images": len(listed),
-        "shard_images_missing": sum(1 for image in listed if image not in in_table),
-        "added": len(records),
+        "shard_images": len(shard.images),
+        "shard_images_missing": sum(1 for image in shard.images if image.image_key not in in_part),
+        "added": tables.images.num_rows,
     }
-    return tables, audit | unreadable_metadata(rolled.unreadable_shards | unreadable)
+    return shard.run_id, tables, audit | unreadable_metadata(unreadable)
 
 
-def _hour_tables(store: ObjectStore, partition: str) -> tuple[table.HourTables, dict[str, int | str]]:
-    """A backfill rebuilds the hour from every detection record of it."""
+def _hour_tables(store: ObjectStore, partition: str, audit: dict[str, int | str]) -> table.HourTables:
+    """A backfill rebuilds the hour from every detection record of it (counted into `audit`)."""
     keys = list(store.list_keys(layout.detections_prefix(partition)))
     records, unreadable = store.read_each(keys, DetectionRecord)
-    audit: dict[str, int | str] = {"scope": "hour", "detection_records": len(keys)}
-    return table.from_records(list(records.values())), audit | unreadable_metadata(unreadable)
+    audit |= {"scope": "hour", "detection_records": len(keys)}
+    audit |= unreadable_metadata(unreadable)
+    return table.from_records(list(records.values()))
 
 
 def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: AlertResource) -> dg.MaterializeResult:
     store = s3.store()
     partition = context.partition_key
     batch = batch_manifest(store, partition, context.run)
+    audit: dict[str, int | str]
     if batch is not None and batch.mode == "batch":
-        tables, audit = _batch_tables(store, partition, lineage(context.run))
+        run_id, tables, audit = run_part(store, partition, context.run)
+        written = table.write_part(store, partition, run_id, tables) if run_id is not None else {}
+        keys = {name: layout.table_part_key(name, partition, run_id) for name in DETECTION_TABLES} if run_id else {}
         complete = audit["shard_images_missing"] == 0
     else:
-        tables, audit = _hour_tables(store, partition)
+        audit = {}
+        tables, written = table.rebuild_hour(store, partition, lambda: _hour_tables(store, partition, audit))
+        keys = {name: layout.table_key(name, partition) for name in DETECTION_TABLES}
         complete = tables.images.num_rows == audit["detection_records"]
     complete = complete and "unreadable_records" not in audit
-    written = table.write_hour(store, partition, tables)
-    keys = tables.images.column("image_key").to_pylist()
+    image_keys = tables.images.column("image_key").to_pylist()
     objects = table.objects(tables)
     check = dg.AssetCheckResult(
         check_name=TABLE_ROWS,
-        passed=complete and len(keys) == len(set(keys)) and tables.detections.num_rows == objects,
+        passed=complete and len(image_keys) == len(set(image_keys)) and tables.detections.num_rows == objects,
         metadata=audit
-        | {"image_rows": len(keys), "detection_rows": tables.detections.num_rows, "objects_in_images": objects},
+        | {"image_rows": len(image_keys), "detection_rows": tables.detections.num_rows, "objects_in_images": objects},
     )
     alert_failed_check(alerts, context, check)
     return dg.MaterializeResult(
@@ -98,8 +101,7 @@ def detection_table(context: dg.AssetExecutionContext, s3: S3Resource, alerts: A
             "images": tables.images.num_rows,
             "detections": tables.detections.num_rows,
             "parquet_bytes": sum(written.values()),
-            "detections_table": dg.MetadataValue.path(store.url(layout.table_key("detections", partition))),
-            "images_table": dg.MetadataValue.path(store.url(layout.table_key("images", partition))),
+            **{f"{name}_table": dg.MetadataValue.path(store.url(key)) for name, key in keys.items()},
         },
         check_results=[check],
     )
@@ -115,6 +117,6 @@ def detection_table_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
         kinds={"parquet", "s3"},
         check_specs=[table_rows_check(partitions)],
         description="The hour as two Parquet tables in S3 (tables/detections/…, tables/images/…): what `imgassets "
-        "query` and the viewer's search read. One object per hour and table, rewritten whole, so replays and "
-        "backfills replace rows.",
+        "query` and the viewer's search read. Each sensor run appends its own images' rows as its own part; a "
+        "compaction merges an hour's parts; a backfill rewrites the hour. Each image counts once (its latest row).",
     )(detection_table)

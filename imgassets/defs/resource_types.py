@@ -198,6 +198,8 @@ class PipelineResource(ConfigurableResource):
     max_pixel_bytes_in_flight: int
     max_rejection_rate: float
     viewer_url: str
+    table_compact_parts: int
+    table_compact_lookback_hours: int
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> PipelineResource:

@@ -29,7 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from imgassets.core import messages
 from imgassets.core.storage import ObjectStore
-from imgassets.defs.batch import ImageRef, hour_manifests, hour_shards
+from imgassets.defs.batch import REQUEUE_TAG, ImageRef, hour_manifests, hour_shards
 from imgassets.defs.jobs import image_batch_job
 from imgassets.defs.kafka_sensor import TRIGGER_KAFKA, TRIGGER_TAG, publish_dead_letters
 from imgassets.defs.resource_types import (
@@ -41,7 +41,6 @@ from imgassets.defs.resource_types import (
 
 #: On a re-requested run: the original request's run key, and which re-request this is.
 BATCH_KEY_TAG = "imgassets/batch_key"
-REQUEUE_TAG = "imgassets/requeue"
 
 
 def _will_retry(context: RunStatusSensorContext, run: DagsterRun) -> bool:

@@ -15,7 +15,7 @@ from imgassets.detector.model_files import MODEL_NAME, ModelFiles, find_model_fi
 from imgassets.detector.postprocess import Candidates, Thresholds
 
 #: The name each backend setting (`opencv`, `onnx`) has in records (`DetectionRecord.backend`).
-BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime"}
+BACKEND_NAMES = {"opencv": "opencv-dnn", "onnx": "onnxruntime", "none": "none"}
 
 __all__ = [
     "BACKEND_NAMES",
@@ -100,4 +100,8 @@ def load_detector(
         from imgassets.detector.onnx_backend import OnnxDetector
 
         return OnnxDetector(files, input_size, lanes, model)
+    if backend == "none":  # the orchestration bench's zero-cost detector (null_backend.py)
+        from imgassets.detector.null_backend import NullDetector
+
+        return NullDetector(files, input_size, lanes)
     raise ValueError(f"unknown detector backend {backend!r} (IMGASSETS_DETECTOR_BACKEND)")

@@ -51,7 +51,8 @@ class DetectorVersion(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
-    backend: Literal["opencv", "onnx"]
+    #: "none": finds nothing, at no cost (`imgassets bench --detector none`; never a detection result).
+    backend: Literal["opencv", "onnx", "none"]
     input_size: int = Field(ge=32, le=1280, multiple_of=32)
     confidence: float = Field(gt=0.0, lt=1.0)
     nms: float = Field(gt=0.0, le=1.0)

@@ -197,17 +197,21 @@ class Catalog:
         return connection
 
     def listed(self, name: str, hours: HourRange | Iterable[datetime]) -> list[tuple[str, str, int]]:
-        """Key, ETag and size of table `name`'s objects of these hours: one LIST per day (in parallel), only the
-        days asked for."""
-        wanted = {
-            layout.table_key(name, layout.partition_key(hour))
-            for hour in (hours.hours() if isinstance(hours, HourRange) else hours)
-        }
-        days = sorted({layout.parse_table_key(key).replace(hour=0) for key in wanted})
+        """Key, ETag and size of table `name`'s objects of these hours (compacted and runs' parts): one LIST per
+        day (in parallel), only the days asked for."""
+        wanted = set(hours.hours() if isinstance(hours, HourRange) else hours)
+        days = sorted({hour.replace(hour=0) for hour in wanted})
         store = self.store
+
+        def in_range(key: str) -> bool:
+            try:
+                return layout.parse_table_key(key).hour in wanted
+            except layout.InvalidKey:  # not a table object (written by something else): not a row of it
+                return False
+
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = pool.map(lambda day: list(store.list_objects(layout.table_day_prefix(name, day))), days)
-            return sorted(item for listed in found for item in listed if item[0] in wanted)
+            return sorted(item for listed in found for item in listed if in_range(item[0]))
 
     def cursor(self, hours: HourRange, tables: Sequence[str] = layout.TABLE_NAMES) -> duckdb.DuckDBPyConnection:
         """A cursor on which the views `tables` (both by default) are the range's rows (empty when it has none)."""
@@ -217,17 +221,46 @@ class Catalog:
         return cursor
 
     def expose(self, cursor: duckdb.DuckDBPyConnection, name: str, objects: list[tuple[str, str, int]]) -> None:
-        """Makes `objects` of table `name` the view `name` on `cursor`: in memory if they fit, else streamed."""
-        if not objects:
-            cursor.register(name, SCHEMAS[name].empty_table())
-        elif sum(size for _, _, size in objects) * _DECODED_PER_STORED_BYTE <= self.cache_bytes:
-            cursor.register(name, self._in_memory(objects, name))
+        """Makes `objects` of table `name` the view `name` on `cursor`: in memory if they fit, else streamed. The
+        hours whose runs' parts are not compacted yet are read in memory, each image once (`table.latest`)."""
+        compacted, parted = _by_compaction(objects)
+        appended = self._latest_rows(name, parted) if parted else None
+        if not compacted:
+            cursor.register(name, appended if appended is not None else SCHEMAS[name].empty_table())
+        elif sum(size for _, _, size in compacted) * _DECODED_PER_STORED_BYTE <= self.cache_bytes:
+            rows = self._in_memory(compacted, name)
+            cursor.register(name, rows if appended is None else pa.concat_tables([rows, appended]))
         else:
-            listed = ", ".join(f"'s3://{self.settings.s3_bucket}/{_literal(key)}'" for key, _, _ in objects)
+            listed = ", ".join(f"'s3://{self.settings.s3_bucket}/{_literal(key)}'" for key, _, _ in compacted)
             # union_by_name: hours written before a column was added read it as null.
-            cursor.execute(
-                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
-            )
+            select = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            if appended is not None:
+                cursor.register(f"_appended_{name}", appended)
+                select += f" UNION ALL BY NAME SELECT * FROM _appended_{name}"
+            cursor.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+
+    def _latest_rows(self, name: str, parted: dict[datetime, list[tuple[str, str, int]]]) -> pa.Table:
+        """Table `name`'s rows of hours that have runs' parts, each image once: which row of an image is its
+        latest is read from the images table, so the detections table needs those hours' images objects too."""
+        if name not in table.SCHEMAS:  # the track tables are written whole per hour, never in parts
+            return pa.concat_tables([self._in_memory(objects, name) for objects in parted.values()])
+        images = {
+            hour: objects if name == "images" else self._hour_objects("images", hour)
+            for hour, objects in parted.items()
+        }
+        found = [
+            table.latest(
+                table.HourTables(
+                    detections=self._in_memory(objects, "detections") if name == "detections" else _EMPTY_DETECTIONS,
+                    images=self._in_memory(images[hour], "images"),
+                )
+            ).of(name)
+            for hour, objects in parted.items()
+        ]
+        return pa.concat_tables(found)
+
+    def _hour_objects(self, name: str, hour: datetime) -> list[tuple[str, str, int]]:
+        return sorted(self.store.list_objects(layout.table_hour_prefix(name, layout.partition_key(hour))))
 
     def _in_memory(self, objects: list[tuple[str, str, int]], name: str) -> pa.Table:
         """The objects' rows as one Arrow table: cached hours as they are, the others read in parallel by Arrow's
@@ -290,6 +323,30 @@ class Catalog:
                 return cursor.execute(sql, parameters or []).fetch_arrow_table()
             finally:
                 cursor.close()
+
+
+_EMPTY_DETECTIONS = table.DETECTIONS.empty_table()
+
+
+def _by_compaction(
+    objects: list[tuple[str, str, int]],
+) -> tuple[list[tuple[str, str, int]], dict[datetime, list[tuple[str, str, int]]]]:
+    """The objects of hours that are one compacted object, and (by hour) those of hours with runs' parts."""
+    by_hour: dict[datetime, list[tuple[str, str, int]]] = {}
+    for found in objects:
+        by_hour.setdefault(layout.parse_table_key(found[0]).hour, []).append(found)
+    compacted = [
+        found
+        for listed in by_hour.values()
+        if len(listed) == 1 and layout.parse_table_key(listed[0][0]).run_id is None
+        for found in listed
+    ]
+    parted = {
+        hour: listed
+        for hour, listed in by_hour.items()
+        if len(listed) > 1 or layout.parse_table_key(listed[0][0]).run_id is not None
+    }
+    return compacted, parted
 
 
 def _literal(text: str) -> str:

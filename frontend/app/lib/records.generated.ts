@@ -183,36 +183,35 @@ export interface Summary {
   };
   rejected: RejectedImage[];
   runs: string[];
+  run_count?: number | null;
 }
 /**
- * The hour's shards and manifests merged so far, and which ones (by key). Each run's roll-ups fold in only
- * the shards and manifests written since, instead of reading every one of the hour's (at 1,000 runs an hour,
- * 2,000 objects per run). Derived state: if it is lost or damaged, the next roll-up rebuilds it from the
- * shards and manifests themselves, and a backfill of the hour always does.
+ * The hour's counts so far, folded run by run: a sensor run adds only its own shard's and manifest's counts,
+ * so the roll-up step reads and writes the same few kilobytes early and late in a busy hour. A batch processed
+ * again (a re-queued run) would count its images twice, so such a run rebuilds the hour instead (`rebuilt`:
+ * each image's latest result wins), and so does the compaction of a closed hour: its final counts are exact even
+ * if an image reached two runs unnoticed (an ingest that re-sent a message). Derived state: lost or damaged, it is
+ * rebuilt from the shards and manifests, and a backfill always rebuilds it.
  */
 export interface HourRollup {
-  schema: "imgassets.rollup.v1";
+  schema: "imgassets.rollup.v2";
   partition: string;
-  shards?: string[];
-  manifests?: string[];
-  runs?: {
+  run_count?: number;
+  recent_runs?: {
     [k: string]: string;
   };
-  images?: RolledImage[];
-  rejected?: RolledRejection[];
-}
-/**
- * An image's latest result in the hour's roll-up: what the summary counts and the table step looks up, and
- * the run whose shard it came from.
- */
-export interface RolledImage {
-  image_key: string;
-  detection_key: string;
-  run_id: string;
-  counts: {
+  image_count?: number;
+  class_counts?: {
     [k: string]: number;
   };
-  source?: string | null;
+  images_with_class?: {
+    [k: string]: number;
+  };
+  images_without_objects?: number;
+  source_counts?: {
+    [k: string]: number;
+  };
+  rejected?: RolledRejection[];
 }
 export interface RolledRejection {
   image_key: string;

@@ -6,7 +6,7 @@ import { gridSearch, hourParams, pageCount, parseGridQuery } from "../lib/grid";
 import { guard } from "../lib/http.server";
 import { parsePartition, shiftPartition } from "../lib/layout";
 import { hourImages } from "../lib/query.server";
-import { hourRange, sourceString } from "../lib/sources";
+import { hourRange, plural, sourceString } from "../lib/sources";
 import { loadSummary } from "../lib/summaries.server";
 import { viewerPath } from "../lib/viewer-routes";
 import type { Route } from "./+types/hour";
@@ -51,6 +51,7 @@ export function loader({ params, request }: Route.LoaderArgs) {
       sources,
       sourceCounts: summary.source_counts ?? {},
       runs: summary.runs,
+      runCount: summary.run_count ?? summary.runs.length,
       rejectedCount: summary.rejected_count,
       rejected: summary.rejected.slice(0, MAX_REJECTED_SHOWN),
       query: { ...query, page: page.page },
@@ -182,7 +183,8 @@ function SummarizedHour({ loaderData }: { loaderData: Extract<HourData, { kind: 
       </section>
       <CountBadges counts={classCounts} />
       <p className="muted">
-        Summary generated {new Date(loaderData.generatedAt).toISOString()} from run(s) {loaderData.runs.join(", ")}.
+        Summary generated {new Date(loaderData.generatedAt).toISOString()} from {plural(loaderData.runCount, "run")}
+        {loaderData.runCount > loaderData.runs.length ? ` (the latest: ${loaderData.runs.join(", ")})` : ` (${loaderData.runs.join(", ")})`}.
       </p>
 
       <Form method="get" className="filters" key={gridSearch(query, { page: 1 })}>
