@@ -67,3 +67,30 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     assert all(v["seconds"] >= v["run_seconds"] > 0 for v in versions.values())
     (plot,) = (tmp_path / "out").glob("bench-*-latency.png")
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_zero_cost_detector_bench_measures_the_orchestration_against_the_model(tmp_path: Path) -> None:
+    """`imgassets bench --detector none`: the stack runs the detector that finds nothing, the figures say so, and
+    the orchestration's rate is set against the real model's raw rate measured first in the same run."""
+    env = {k: v for k, v in os.environ.items()} | {"IMGASSETS_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("imgassets")), "bench", "--detector", "none", "--images", "20"]
+        + ["--rate", "4", "--duration", "5", "--drain", "8", "--out", str(tmp_path / "out")],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    print(result.stdout[-3000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    (json_file,) = (tmp_path / "out").glob("bench-*.json")
+    figures = json.loads(json_file.read_text())
+    assert figures["detector"].startswith("zero-cost detector") and "not a detection result" in figures["detector"]
+    assert figures["raw_detector"]["backend"] == "onnxruntime" and figures["raw_detector"]["images_per_s"] > 0
+    assert figures["end_to_end"]["images"] == 20 and figures["drain"]["images"] == 8
+    capacity = figures["end_to_end"]["images_per_s"] / figures["raw_detector"]["images_per_s"]
+    assert figures["capacity_to_raw_detector"] == round(capacity, 3)
+    assert figures["versions"] == {}
+    assert "orchestration capacity (zero-cost detector)" in result.stdout

@@ -245,11 +245,11 @@ RECENT_RUNS = 256
 
 class HourRollup(Record):
     """The hour's counts so far, folded run by run: a sensor run adds only its own shard's and manifest's counts,
-    so the roll-up step reads and writes the same few kilobytes early and late in a busy hour. A batch processed
-    again (a re-queued run) would count its images twice, so such a run rebuilds the hour instead (`rebuilt`:
-    each image's latest result wins), and so does the compaction of a closed hour: its final counts are exact even
-    if an image reached two runs unnoticed (an ingest that re-sent a message). Derived state: lost or damaged, it is
-    rebuilt from the shards and manifests, and a backfill always rebuilds it."""
+    so the roll-up reads and writes the same few kilobytes early and late in a busy hour. Which images the counts
+    hold is stored beside it (core/counted_images.py): a run bringing an image counted already (a message produced
+    twice, offsets replayed, a re-queued batch) rebuilds the hour instead (`rebuilt`: each image's latest result
+    wins), so nothing is counted twice. Derived state: lost or damaged, it is rebuilt from the shards and
+    manifests, and a backfill and the compaction of a closed hour always rebuild it."""
 
     schema_: Literal["imgassets.rollup.v2"] = Field(ROLLUP_SCHEMA, alias="schema")
     partition: str

@@ -33,7 +33,7 @@ def compact_tables(context: dg.OpExecutionContext, config: CompactionConfig, s3:
         # Exact final counts: every run's shard, each image's latest result (a run whose summary step failed for
         # good, an image that reached two runs unnoticed).
         rolled = hour_rollup(store, config.partition, None)
-        summary = store_rollup(store, rolled.rollup)
+        summary = store_rollup(store, rolled)
         context.log.info(f"{config.partition}: roll-up {rolled.start} from {rolled.folded} shards and manifests")
         for key, reason in (rolled.unreadable_shards | rolled.unreadable_manifests).items():
             context.log.warning(f"{key} cannot be read ({reason}): left out of {summary.partition}'s counts")

@@ -44,7 +44,7 @@ def detection_summary(
     batch = batch_manifest(store, partition, context.run)
     # A sensor run folds in its own shard and manifest; a backfill rebuilds the roll-up from every shard.
     rolled = hour_rollup(store, partition, context.run, rebuild=batch is None or batch.mode != "batch")
-    summary = store_rollup(store, rolled.rollup)
+    summary = store_rollup(store, rolled)
     unreadable = rolled.unreadable_shards | rolled.unreadable_manifests
     key = layout.summary_key(partition)
 

@@ -3,7 +3,7 @@
 busy hour (default 200,000): with append-then-compact they must cost the same at both points.
 
 The hour's first N images are made directly in the S3 server, as N / batch earlier runs and a compaction would have
-left them: the stored roll-up (their shards and manifests folded, their images counted) and the hour's compacted
+left them: the stored roll-up (their runs folded, their images counted) and the hour's compacted
 tables. The measured run is real from there on: its detection records, shard and manifest are written as the
 pipeline writes them, and the two steps' own functions run on them; Dagster's per-step overhead, the same for every
 run, is left out. Each point is measured over several runs; the median is reported, with the S3 server's time
@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 from dagster import DagsterRun
 
-from imgassets.core import layout, table
+from imgassets.core import counted_images, layout, table
 from imgassets.core.records import (
     RECENT_RUNS,
     Box,
@@ -32,12 +32,11 @@ from imgassets.core.records import (
     ImageResult,
     Manifest,
     ManifestEntry,
-    Provenance,
     Shard,
 )
 from imgassets.core.settings import Settings
 from imgassets.core.storage import ObjectStore
-from imgassets.defs.batch import hour_rollup, store_rollup
+from imgassets.defs.batch import RollupRead, hour_rollup, store_rollup
 from imgassets.defs.detection_table import run_part
 from imgassets.devtools import synthetic
 
@@ -45,8 +44,28 @@ LABELS = ("person", "car", "dog", "bicycle", "truck")
 
 
 def _records(hour: datetime, count: int, run_id: str, rng: np.random.Generator) -> list[DetectionRecord]:
-    """`count` detection records of new images of `hour`, as run `run_id` writes them."""
+    """`count` detection records of new images of `hour`, as run `run_id` writes them (backend "none": a bench)."""
     now = datetime.now(UTC)
+    common = {
+        "image_sha256": "0" * 64,
+        "image_width": 1280,
+        "image_height": 720,
+        "model_used": "yolov4-tiny",
+        "model_weights_sha256": "0" * 64,
+        "backend": "none",
+        "input_size": 416,
+        "confidence_threshold": 0.5,
+        "nms_threshold": 0.4,
+        "provenance": {
+            "kafka": None,
+            "dagster_run_id": run_id,
+            "dagster_partition": layout.partition_key(hour),
+            "source": None,
+            "uploaded_at": now,
+            "processed_at": now,
+            "inference_ms": 0.0,
+        },
+    }
     found = []
     for index in range(count):
         key = layout.image_key(f"{rng.integers(0, 2**63):016x}{index:048x}"[:64], f"bench-{index:05d}.jpg", hour)
@@ -55,29 +74,14 @@ def _records(hour: datetime, count: int, run_id: str, rng: np.random.Generator) 
             for label in rng.choice(LABELS, int(rng.integers(0, 5)))
         ]
         found.append(
-            DetectionRecord(
-                image_key=key,
-                source_image_path=f"s3://bench/{key}",
-                image_sha256="0" * 64,
-                image_width=1280,
-                image_height=720,
-                model_used="yolov4-tiny",
-                model_weights_sha256="0" * 64,
-                backend="none",
-                input_size=416,
-                confidence_threshold=0.5,
-                nms_threshold=0.4,
-                detections=detections,
-                counts=DetectionRecord.count(detections),
-                provenance=Provenance(
-                    kafka=None,
-                    dagster_run_id=run_id,
-                    dagster_partition=layout.partition_key(hour),
-                    source=None,
-                    uploaded_at=now,
-                    processed_at=now,
-                    inference_ms=0.0,
-                ),
+            DetectionRecord.model_validate(
+                common
+                | {
+                    "image_key": key,
+                    "source_image_path": f"s3://bench/{key}",
+                    "detections": detections,
+                    "counts": DetectionRecord.count(detections),
+                }
             )
         )
     return found
@@ -132,7 +136,8 @@ def _busy_hour(store: ObjectStore, hour: datetime, images: int, batch: int, rng:
         images_with_class={row["label"]: row["label_count"] for row in counts},
         source_counts={"bench": rows.images.num_rows},
     )
-    store_rollup(store, rollup)
+    counted = counted_images.hashes(rows.images.column("image_key").to_pylist())
+    store_rollup(store, RollupRead(rollup, {}, {}, runs, "made by the bench", counted))
 
 
 def _measure(step: Callable[[], object]) -> tuple[float, float]:
@@ -144,7 +149,7 @@ def _measure(step: Callable[[], object]) -> tuple[float, float]:
 
 def _rollup(store: ObjectStore, partition: str, run: DagsterRun) -> None:
     """The roll-up step's work for `run`: its shard and manifest folded, the roll-up and summary stored."""
-    store_rollup(store, hour_rollup(store, partition, run).rollup)
+    store_rollup(store, hour_rollup(store, partition, run))
 
 
 def _append(store: ObjectStore, partition: str, run: DagsterRun, batch: int) -> None:
