@@ -13,23 +13,11 @@ from imgassets.core.settings import PROJECT_ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`imgassets bench OPTIONS` in its own home, as a user runs it: its output, and the figures it wrote."""
     env = {k: v for k, v in os.environ.items()} | {"IMGASSETS_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("imgassets")),
-            "bench",
-            "--images",
-            "30",
-            "--rate",
-            "4",
-            "--duration",
-            "6",
-            "--drain",
-            "12",
-            "--out",
-            str(tmp_path / "out"),
-        ],
+        [str(Path(sys.executable).with_name("imgassets")), "bench", *options, "--out", str(tmp_path / "out")],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -40,7 +28,11 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     (json_file,) = (tmp_path / "out").glob("bench-*.json")
-    figures = json.loads(json_file.read_text())
+    return result, json.loads(json_file.read_text())
+
+
+def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
+    _, figures = _bench(tmp_path, "--images", "30", "--rate", "4", "--duration", "6", "--drain", "12")
     assert figures["end_to_end"]["images"] == 30
     assert figures["latency"]["images"] == 24
     drained = figures["drain"]
@@ -72,21 +64,9 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
 def test_the_zero_cost_detector_bench_measures_the_orchestration_against_the_model(tmp_path: Path) -> None:
     """`imgassets bench --detector none`: the stack runs the detector that finds nothing, the figures say so, and
     the orchestration's rate is set against the real model's raw rate measured first in the same run."""
-    env = {k: v for k, v in os.environ.items()} | {"IMGASSETS_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("imgassets")), "bench", "--detector", "none", "--images", "20"]
-        + ["--rate", "4", "--duration", "5", "--drain", "8", "--out", str(tmp_path / "out")],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    result, figures = _bench(
+        tmp_path, "--detector", "none", "--images", "20", "--rate", "4", "--duration", "5", "--drain", "8"
     )
-    print(result.stdout[-3000:])
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    (json_file,) = (tmp_path / "out").glob("bench-*.json")
-    figures = json.loads(json_file.read_text())
     assert figures["detector"].startswith("zero-cost detector") and "not a detection result" in figures["detector"]
     assert figures["raw_detector"]["backend"] == "onnxruntime" and figures["raw_detector"]["images_per_s"] > 0
     assert figures["end_to_end"]["images"] == 20 and figures["drain"]["images"] == 8
