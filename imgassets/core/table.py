@@ -208,8 +208,9 @@ def _write(store: ObjectStore, key: str, table: pa.Table) -> int:
 def write_part(store: ObjectStore, partition: str, run_id: str, tables: HourTables) -> dict[str, int]:
     """Appends a run's rows to the hour as that run's own objects (zstd); returns the bytes written per table.
     The images table is written last: a part is read only once both of its objects exist."""
+    ordered = _newest_first(tables)
     return {
-        name: _write(store, layout.table_part_key(name, partition, run_id), _newest_first(tables).of(name))
+        name: _write(store, layout.table_part_key(name, partition, run_id), ordered.of(name))
         for name in ("detections", "images")
     }
 
@@ -266,11 +267,13 @@ def compact_hour(store: ObjectStore, partition: str) -> Compaction:
         detections=pa.concat_tables([_read(store, key, "detections") for key in compacted["detections"]]),
         images=pa.concat_tables([_read(store, key, "images") for key in compacted["images"]]),
     )
-    written = write_hour(store, partition, tables)
+    rows = _newest_first(latest(tables))
+    written = {
+        name: _write(store, layout.table_key(name, partition), rows.of(name)) for name in layout.DETECTION_TABLES
+    }
     for keys in merged.values():
         for key in keys:
             store.delete(key)
-    rows = latest(tables)
     return Compaction(
         partition,
         {name: len(keys) for name, keys in merged.items()},
