@@ -8,7 +8,7 @@
     shards/YYYY/MM/DD/HH/<run id>.json                compact per-image results of one detections run
     summaries/YYYY/MM/DD/HH.json                      the hour's summary (merged from shards/manifests)
     rollups/YYYY/MM/DD/HH.json                        the hour's counts so far and the latest runs folded (derived)
-    rollups/YYYY/MM/DD/HH.counted                     8-byte hashes of the images those counts hold (derived)
+    rollups/YYYY/MM/DD/HH.recent                      hashes of the latest images those counts hold (derived)
     tables/<table>/date=YYYY-MM-DD/hour=HH/part-0.parquet   the hour as a columnar table (detections, images)
     tables/<table>/date=YYYY-MM-DD/hour=HH/run-<run id>.parquet   one run's rows, until a compaction merges them
     ingest/sha256/<sha256>.json                       dedupe marker: content already ingested, and where
@@ -234,8 +234,8 @@ def rollup_key(partition: str) -> str:
 
 
 def rollup_index_key(partition: str) -> str:
-    """The hashes of the images the hour's roll-up has counted (imgassets/core/counted_images.py)."""
-    return f"{ROLLUPS}{_hour_path(parse_partition(partition))}.counted"
+    """The hashes of the latest images the hour's roll-up has counted (imgassets/core/counted_images.py)."""
+    return f"{ROLLUPS}{_hour_path(parse_partition(partition))}.recent"
 
 
 def partition_of_summary_key(key: str) -> str:

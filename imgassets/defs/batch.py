@@ -204,7 +204,7 @@ class RollupRead:
     #: How many shards and manifests were folded in now; where the roll-up started ("stored", "rebuilt", why).
     folded: int
     start: str
-    #: The images its counts hold (counted_images.py).
+    #: The latest images its counts hold (counted_images.py).
     counted: np.ndarray
 
 
@@ -215,9 +215,9 @@ REQUEUE_TAG = "imgassets/requeue"
 def hour_rollup(store: ObjectStore, partition: str, run: DagsterRun | None, rebuild: bool = False) -> RollupRead:
     """The hour's roll-up brought up to date. Its steps take turns (pool `hour_rollup`).
 
-    - A sensor run folds in only its own shard and manifest (this run's, or those of the run it re-executes): its
-      cost does not grow with the hour's runs, and only by 8 bytes read and written per image with its images
-      (counted_images.py: how an image counted already is seen).
+    - A sensor run folds in only its own shard and manifest (this run's, or those of the run it re-executes), and
+      checks its images against the hour's latest counted ones (counted_images.py): its cost does not grow with
+      the hour's runs.
     - Rebuilt from every shard and manifest of the hour, each image's latest result winning: for `rebuild` (a
       backfill), with no run (the compaction of a closed hour), when no usable roll-up is stored, for a re-queued
       batch, and when any image of the run is counted already (a message produced twice, offsets replayed).
@@ -241,7 +241,8 @@ def hour_rollup(store: ObjectStore, partition: str, run: DagsterRun | None, rebu
         return _rebuilt(store, partition, "rebuilt (an image counted again: its latest result wins)")
     folded = base.fold(shard, manifest)
     read = len(shards) + len(manifests)
-    return RollupRead(folded, unreadable_shards, unreadable_manifests, read, why, counted_images.added(counted, new))
+    counted = counted_images.added(counted, new, folded.run_count)
+    return RollupRead(folded, unreadable_shards, unreadable_manifests, read, why, counted)
 
 
 def _read_own(store: ObjectStore, keys: list[str], model: type[ModelT]) -> tuple[dict[str, ModelT], dict[str, str]]:
@@ -266,7 +267,11 @@ def _rebuilt(store: ObjectStore, partition: str, why: str) -> RollupRead:
         list(store.list_keys(layout.manifests_prefix(partition))), Manifest
     )
     rollup = HourRollup.rebuilt(partition, shards.values(), manifests.values())
-    counted = counted_images.hashes({result.image_key for shard in shards.values() for result in shard.images})
+    runs = sorted(shards.values(), key=lambda shard: (shard.created_at, shard.run_id))
+    counted = counted_images.counted(
+        (ordinal, counted_images.hashes(result.image_key for result in shard.images))
+        for ordinal, shard in enumerate(runs, 1)
+    )
     return RollupRead(rollup, unreadable_shards, unreadable_manifests, len(shards) + len(manifests), why, counted)
 
 

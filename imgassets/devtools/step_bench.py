@@ -136,7 +136,10 @@ def _busy_hour(store: ObjectStore, hour: datetime, images: int, batch: int, rng:
         images_with_class={row["label"]: row["label_count"] for row in counts},
         source_counts={"bench": rows.images.num_rows},
     )
-    counted = counted_images.hashes(rows.images.column("image_key").to_pylist())
+    keys = rows.images.column("image_key").to_pylist()
+    counted = counted_images.counted(
+        (run + 1, counted_images.hashes(keys[run * batch : (run + 1) * batch])) for run in range(runs)
+    )
     store_rollup(store, RollupRead(rollup, {}, {}, runs, "made by the bench", counted))
 
 

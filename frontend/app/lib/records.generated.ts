@@ -187,9 +187,9 @@ export interface Summary {
 }
 /**
  * The hour's counts so far, folded run by run: a sensor run adds only its own shard's and manifest's counts,
- * so the roll-up reads and writes the same few kilobytes early and late in a busy hour. Which images the counts
- * hold is stored beside it (core/counted_images.py): a run bringing an image counted already (a message produced
- * twice, offsets replayed, a re-queued batch) rebuilds the hour instead (`rebuilt`: each image's latest result
+ * so the roll-up reads and writes the same few kilobytes early and late in a busy hour. The latest images its
+ * counts hold are stored beside it (core/counted_images.py): a run bringing one of them again (a message produced
+ * twice, offsets replayed), or a re-queued batch, rebuilds the hour instead (`rebuilt`: each image's latest result
  * wins), so nothing is counted twice. Derived state: lost or damaged, it is rebuilt from the shards and
  * manifests, and a backfill and the compaction of a closed hour always rebuild it.
  */
