@@ -107,8 +107,10 @@ def ensure_topics(settings: Settings) -> None:
                 continue
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, partitions, 1)])
-        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([settings.kafka_topic])}
-        if described.get(settings.kafka_topic, 0) < settings.kafka_topic_partitions:
-            admin.create_partitions({settings.kafka_topic: NewPartitions(settings.kafka_topic_partitions)})
+        # A topic made just now has its partitions already; one that existed may have fewer than asked.
+        if settings.kafka_topic in existing:
+            described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([settings.kafka_topic])}
+            if described.get(settings.kafka_topic, 0) < settings.kafka_topic_partitions:
+                admin.create_partitions({settings.kafka_topic: NewPartitions(settings.kafka_topic_partitions)})
     finally:
         admin.close()
