@@ -1,13 +1,14 @@
-"""`imgassets bench` and `imgassets bench-queries`: the benchmarks (imgassets/devtools/)."""
+"""`imgassets bench`, `bench-queries`, `bench-steps` and `bench-volume`: the benchmarks (imgassets/devtools/)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
-from imgassets.cli.common import fail, settings_or_fail
+from imgassets.cli.common import fail, s3_settings, settings_or_fail
 from imgassets.core.settings import SettingsError
 
 
@@ -118,3 +119,37 @@ def bench(
     except (StackError, SettingsError, TimeoutError) as exc:
         fail(str(exc))
     click.echo(json.dumps(result, indent=2))
+
+
+@click.command("bench-volume")
+@click.option("--messages", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@click.option("--partitions", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kafka partitions.")
+@click.option("--max-ticks", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--runs", type=click.IntRange(2, 1000), default=21, show_default=True, help="Runs measured (the first apart)."
+)
+@click.option("--images-per-run", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+def bench_volume(
+    messages: int, partitions: int, max_ticks: int, runs: int, images_per_run: int, out: Path | None
+) -> None:
+    """Dagster at volume: the Kafka sensor's ticks over MESSAGES waiting across PARTITIONS (a topic of its own),
+    then RUNS sensor runs of the job (zero-cost detector, a bucket of its own) and the event-log rows and bytes each
+    leaves, extrapolated. The runs are recorded in the Dagster instance of DAGSTER_HOME (table bytes when it is on
+    PostgreSQL), else in a temporary one."""
+    from dagster import DagsterInstance
+    from dotenv import load_dotenv
+
+    from imgassets.core.settings import env_file
+    from imgassets.devtools import volume_bench
+
+    settings = s3_settings()
+    load_dotenv(env_file(), override=False)  # the resources read the S3 key pair from the environment
+    with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.local_temp() as instance:
+        figures = volume_bench.run(
+            settings, instance, messages, partitions, max_ticks, runs, images_per_run, log=click.echo
+        )
+    click.echo(json.dumps(figures, indent=2, default=str))
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2, default=str))
+        click.echo(f"figures → {out}")
