@@ -247,7 +247,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
     deployment,
     code_location_env: None,
 ) -> None:
-    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.scheduler.instigation import InstigatorState, SensorInstigatorData, TickStatus
     from dagster._core.test_utils import create_test_daemon_workspace_context
@@ -281,7 +281,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
     with create_test_daemon_workspace_context(target, instance) as workspace:
         # What dagster-daemon does: a sensor tick queues the batch's run …
         list(execute_sensor_iteration(workspace, logger, None, None))
-        (queued,) = instance.get_runs()
+        (queued,) = instance.get_runs(RunsFilter(job_name="image_batch_job"))
         assert queued.status == DagsterRunStatus.QUEUED
         assert queued.tags["dagster/sensor_name"] == "kafka_image_sensor"
         assert queued.tags["dagster/partition"] == partition
@@ -294,10 +294,11 @@ def test_sensor_driven_run_state_lives_in_postgres(
         assert run.status == DagsterRunStatus.SUCCESS, [
             e.message for e in instance.all_logs(run.run_id) if e.is_dagster_event and e.dagster_event.is_failure
         ]
-        # A later tick finds nothing new: the cursor it resumes from is the stored one.
+        # A later tick finds nothing new: the cursor it resumes from is the stored one. (The tracks sensor may have
+        # requested the hour's tracks by now: its runs are of their own job.)
         time.sleep(Settings().sensor_interval_seconds)
         list(execute_sensor_iteration(workspace, logger, None, None))
-        assert len(instance.get_runs()) == 1
+        assert len(instance.get_runs(RunsFilter(job_name="image_batch_job"))) == 1
 
     # The pipeline wrote its outputs to S3 …
     summary = store.get_record(layout.summary_key(partition), Summary)
@@ -330,7 +331,7 @@ def test_sensor_driven_run_state_lives_in_postgres(
         f"AND run_id = '{run.run_id}' ORDER BY asset_key"
     )
     assert materialized == [
-        [f'["{a}"]', partition] for a in ("detection_summary", "detection_table", "detections", "raw_images", "tracks")
+        [f'["{a}"]', partition] for a in ("detection_summary", "detection_table", "detections", "raw_images")
     ]
     bodies = [
         deserialize_value(body, InstigatorState)

@@ -18,6 +18,9 @@ def test_defaults_point_at_the_local_stack() -> None:
         ("IMGASSETS_S3_BUCKET", "Bad_Bucket"),
         ("IMGASSETS_KAFKA_SECURITY_PROTOCOL", "SASL_MAGIC"),
         ("IMGASSETS_DETECTOR_INPUT_SIZE", "417"),
+        ("IMGASSETS_TRACKS_INTERVAL_SECONDS", "0"),
+        # 0 could mean "keep nothing" or "keep forever": refused (-1 keeps every run).
+        ("IMGASSETS_RUN_RETENTION_DAYS", "0"),
     ],
 )
 def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

@@ -1,13 +1,14 @@
 """The tracks asset on a temporary Dagster instance against the real S3 server and broker: a clip of known truth
-ingested frame by frame (in reverse order, so frames arrive out of capture order), its sensor runs, the tracks
-documents and tables, a replay that changes nothing, and a source that fails costing only itself."""
+ingested frame by frame (in reverse order, so frames arrive out of capture order), its sensor runs (which leave
+tracks alone) each followed by the tracks sensor's run of the hour so far, the tracks documents and tables, a
+backfill that changes nothing, and a source that fails costing only itself."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, SensorResult, build_sensor_context, materialize
 
 from imgassets.core import layout
 from imgassets.core.records import Box, SourceTracks, TrackSummary
@@ -15,6 +16,8 @@ from imgassets.core.sources import load_sources
 from imgassets.defs.detection_summary import detection_summary_asset
 from imgassets.defs.detection_table import detection_table_asset
 from imgassets.defs.image_batch import image_batch_asset
+from imgassets.defs.jobs import image_batch_job
+from imgassets.defs.track_sensor import hour_tracks_job, hour_tracks_sensor
 from imgassets.defs.tracks import track_hour, tracked_check, tracks_asset
 from imgassets.devtools.synthetic_clips import make_clip
 from imgassets.ingest import announce, media
@@ -31,17 +34,24 @@ ASSETS = [
     tracks_asset(helpers.PARTITIONS),
 ]
 SOURCE = "cam-gate-test"
+TRACKS_SENSOR = hour_tracks_sensor(helpers.PARTITIONS, interval_seconds=0)
 
 
-def _materialize(deployment: helpers.Deployment, instance: DagsterInstance, partition: str, run_config=None):
-    outcome = materialize(
-        ASSETS, partition_key=partition, run_config=run_config, resources=deployment.resources(), instance=instance
-    )
+def _backfill(deployment: helpers.Deployment, instance: DagsterInstance, partition: str):
+    """What a backfill of the group launched from the UI runs: every asset, the whole hour."""
+    outcome = materialize(ASSETS, partition_key=partition, resources=deployment.resources(), instance=instance)
     assert outcome.success
     return outcome
 
 
-def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, store, deployment, tmp_path: Path) -> None:
+def _jobs(deployment: helpers.Deployment) -> Definitions:
+    """The code location's two jobs over the assets: a sensor run's, and the tracks sensor's."""
+    return Definitions(assets=ASSETS, jobs=[image_batch_job, hour_tracks_job], resources=deployment.resources())
+
+
+def test_a_clip_is_tracked_after_each_sensor_run_and_a_backfill_changes_nothing(
+    topics, store, deployment, tmp_path: Path
+) -> None:
     clip = make_clip(tmp_path)
     sources = tmp_path / "sources.toml"
     sources.write_text(clip.sources_toml(SOURCE))
@@ -55,11 +65,26 @@ def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, stor
     assert len(report.sent) == clip.frames and not report.failed
 
     instance = DagsterInstance.ephemeral()
+    jobs = _jobs(deployment)
     requests = helpers.tick(build_sensor_context(resources=deployment.resources(), instance=instance)).run_requests
     assert len(requests) >= 3  # 96 frames in batches of at most 40
+    cursor = None
     for request in requests:
-        outcome = _materialize(deployment, instance, helpers.partition_of(request), request.run_config)
-        checks = helpers.check_results(outcome)
+        partition = helpers.partition_of(request)
+        outcome = jobs.resolve_job_def(image_batch_job.name).execute_in_process(
+            run_config=request.run_config, partition_key=partition, instance=instance
+        )
+        assert outcome.success
+        assert AssetKey("tracks") not in {e.asset_key for e in outcome.get_asset_materialization_events()}
+        # The tracks sensor's next tick sees the hour's table changed: its run tracks the hour so far.
+        tick = TRACKS_SENSOR(build_sensor_context(cursor=cursor, resources=deployment.resources(), instance=instance))
+        assert isinstance(tick, SensorResult) and tick.run_requests, tick
+        assert [r.partition_key for r in tick.run_requests] == [partition]
+        cursor = tick.cursor
+        tracked = jobs.resolve_job_def(hour_tracks_job.name).execute_in_process(
+            partition_key=partition, instance=instance
+        )
+        checks = helpers.check_results(tracked)
         assert checks["every_source_tracked"][0], checks["every_source_tracked"]
     partitions = sorted({helpers.partition_of(request) for request in requests})
 
@@ -94,9 +119,10 @@ def test_a_clip_s_sensor_runs_track_it_and_a_replay_changes_nothing(topics, stor
     assert page.event_count == len(page.events) == sum(clip.crossing_counts().values()) + sum(clip.zone_visits.values())
     assert page.strip and all(box.track_id for frame in page.strip for box in frame.boxes)
 
-    # A backfill of the hours (the whole hour each, no run config) gives the same tracks, ids included.
+    # A backfill of the hours (every asset of the group, the whole hour each, no run config) gives the same tracks,
+    # ids included.
     for partition in partitions:
-        _materialize(deployment, instance, partition)
+        _backfill(deployment, instance, partition)
     again = [store.get_record(layout.tracks_key(p, SOURCE), SourceTracks) for p in partitions]
     assert [d.model_dump(exclude={"generated_at"}) for d in again] == [
         d.model_dump(exclude={"generated_at"}) for d in documents

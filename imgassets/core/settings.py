@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     #: Each source's counting lines, zones and tracker settings (imgassets/core/sources.py); unset: the project's
     #: sources.toml when there is one, else every source with the default tracker settings.
     sources_file: Path | None = None
+    #: Seconds between the tracks sensor's ticks: each recent hour whose detection table changed is tracked again
+    #: at most this often (defs/track_sensor.py), so tracks lag by up to this plus the tracking time.
+    tracks_interval_seconds: int = Field(30, ge=1, le=3600)
 
     # --- Pipeline ---------------------------------------------------------------------------------
     partitions_start: str = "2026-01-01-00:00"
@@ -195,8 +198,13 @@ class Settings(BaseSettings):
     #: Each sensor run appends its own part to the hour's tables; an hour still filling is compacted once it has
     #: this many parts, a closed hour as soon as it has any (imgassets/core/table.py, defs/compaction.py).
     table_compact_parts: int = Field(64, ge=2, le=10_000)
-    #: How many hours back the compaction sensor looks for parts to merge (late runs of older hours included).
+    #: How many hours back the compaction sensor looks for parts to merge (late runs of older hours included), and
+    #: the tracks sensor for changed tables.
     table_compact_lookback_hours: int = Field(24, ge=1, le=24 * 31)
+    #: Finished runs older than this many days are deleted with their event logs by the hourly
+    #: `purge_runs_schedule` (defs/retention.py), except the runs holding each asset partition's latest
+    #: materialization; -1 keeps every run. 0 is refused: it could mean either "keep nothing" or "keep forever".
+    run_retention_days: int = Field(14, ge=-1, le=36_500)
 
     # --- Alerts -----------------------------------------------------------------------------------
     #: Slack-compatible incoming webhook (JSON POST {"text": ...}); unset = no alerts. Secret: it holds a token.
@@ -259,6 +267,13 @@ class Settings(BaseSettings):
             parse_partition(value)
         except InvalidKey as exc:
             raise ValueError("expected a whole hour like 2026-01-01-00:00") from exc
+        return value
+
+    @field_validator("run_retention_days")
+    @classmethod
+    def _retention_not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 is ambiguous: give the days to keep finished runs (1 or more), or -1 to keep them all")
         return value
 
     @field_validator("kafka_bootstrap_servers")

@@ -15,6 +15,7 @@ merged.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -183,6 +184,18 @@ def hour_objects(store: ObjectStore, partition: str) -> dict[str, list[str]]:
         compacted = layout.table_key(name, partition)
         found[name] = ([compacted] if compacted in keys else []) + [key for key in keys if key != compacted]
     return found
+
+
+def hour_signature(store: ObjectStore, partition: str) -> str | None:
+    """A digest of the hour's table objects as listed (each one's key, ETag and size), None when it has none: it
+    changes whenever a run appends a part, a compaction merges them or a backfill rewrites the hour, so what reads
+    the whole hour (tracking) can tell whether it changed for one LIST per table, without reading a row."""
+    listed = sorted(
+        f"{key} {etag} {size}"
+        for name in layout.DETECTION_TABLES
+        for key, etag, size in store.list_objects(layout.table_hour_prefix(name, partition))
+    )
+    return hashlib.sha256("\n".join(listed).encode()).hexdigest()[:20] if listed else None
 
 
 def read_hour(store: ObjectStore, partition: str) -> HourTables | None:

@@ -200,6 +200,7 @@ class PipelineResource(ConfigurableResource):
     viewer_url: str
     table_compact_parts: int
     table_compact_lookback_hours: int
+    run_retention_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> PipelineResource:

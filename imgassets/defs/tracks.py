@@ -1,9 +1,12 @@
 """tracks: each source's detections of the hour, followed into objects (imgassets/tracking/follow.py), with the line
 crossings and zone visits of sources.toml; and the hour's `tracks` and `events` tables. Its check sits beside it.
 
-Every run of the hour tracks the whole hour again from its detection table (a sensor run's table step has just
-added its batch), so frames that arrive late or out of order are simply in the next run's input, in capture
-order: the tracks of an hour depend only on its frames and the previous hour's last seconds, never on arrival.
+Every run of the hour tracks the whole hour again from its detection table, so frames that arrive late or out of
+order are simply in the next run's input, in capture order: the tracks of an hour depend only on its frames and the
+previous hour's last seconds, never on arrival. Since that costs the whole hour, sensor runs leave it out
+(defs/jobs.py): hour_tracks_sensor (defs/track_sensor.py) requests it every IMGASSETS_TRACKS_INTERVAL_SECONDS for
+each hour whose table changed, and once more after the hour's last change, so tracks lag by up to the interval plus
+the tracking time. A backfill of the group includes it.
 """
 
 import time

@@ -75,7 +75,8 @@ def first_tick_with_runs(settings: Settings, after: float) -> float:
 def latency_breakdown(settings: Settings, since: float) -> dict:
     """Where an image's latency goes, from Dagster's own records of the sensor ticks and runs since `since`
     (epoch seconds): how far apart the ticks came and how long each took (a message waits for the next tick),
-    how long a run waited in the queue and took to start, and how long it ran (medians)."""
+    how long a sensor run (image_batch_job; not the tracks and compaction runs) waited in the queue and took to start,
+    and how long it ran (medians)."""
     selector, _ = _sensor(settings)
     ticks = _graphql(
         settings,
@@ -88,7 +89,7 @@ def latency_breakdown(settings: Settings, since: float) -> dict:
         run
         for run in _graphql(
             settings,
-            """{ runsOrError(limit: 200) { ... on Runs { results {
+            """{ runsOrError(filter: {pipelineName: "image_batch_job"}, limit: 200) { ... on Runs { results {
                  creationTime startTime endTime stepStats { startTime } } } } }""",
         )["runsOrError"]["results"]
         if run["creationTime"] >= since and run["startTime"] and run["endTime"]
