@@ -63,14 +63,20 @@ def test_bench_runs_and_writes_json_and_plot(tmp_path: Path) -> None:
 
 def test_the_zero_cost_detector_bench_measures_the_orchestration_against_the_model(tmp_path: Path) -> None:
     """`imgassets bench --detector none`: the stack runs the detector that finds nothing, the figures say so, and
-    the orchestration's rate is set against the real model's raw rate measured first in the same run."""
+    the orchestration's rate (its drain of a backlog already in Kafka and S3) and the end-to-end rate are set
+    against the real model's raw rate measured first in the same run."""
     result, figures = _bench(
         tmp_path, "--detector", "none", "--images", "20", "--rate", "4", "--duration", "5", "--drain", "8"
     )
     assert figures["detector"].startswith("zero-cost detector") and "not a detection result" in figures["detector"]
     assert figures["raw_detector"]["backend"] == "onnxruntime" and figures["raw_detector"]["images_per_s"] > 0
     assert figures["end_to_end"]["images"] == 20 and figures["drain"]["images"] == 8
-    capacity = figures["end_to_end"]["images_per_s"] / figures["raw_detector"]["images_per_s"]
-    assert figures["capacity_to_raw_detector"] == round(capacity, 3)
+    raw = figures["raw_detector"]["images_per_s"]
+    assert figures["capacity_to_raw_detector"] == round(figures["drain"]["images_per_s"] / raw, 3)
+    assert figures["end_to_end_to_raw_detector"] == round(figures["end_to_end"]["images_per_s"] / raw, 3)
+    # The orchestration's CPU: the services' and run workers', not the bench's own uploads and polling.
+    cpu = figures["orchestration_cpu_ms_per_image"]
+    assert "ingest client (bench)" not in cpu and "run workers" in cpu and cpu["total"] > 0
+    assert cpu["total"] == round(sum(ms for name, ms in cpu.items() if name != "total"), 1)
     assert figures["versions"] == {}
     assert "orchestration capacity (zero-cost detector)" in result.stdout

@@ -94,8 +94,9 @@ def bench_steps(images: int, batch: int, runs: int, out: Path | None) -> None:
     type=click.Choice(["model", "none"]),
     default="model",
     show_default=True,
-    help="none: the stack runs a zero-cost detector that finds nothing, so the end-to-end rate is what the "
-    "orchestration carries (not a detection result), set against the model's raw rate measured first.",
+    help="none: the stack runs a zero-cost detector that finds nothing (not a detection result), so the drain of a "
+    "backlog already in Kafka and S3 is what the orchestration carries (give it a large --drain, e.g. 3000), set "
+    "against the model's raw rate measured first; end to end adds the uploader on the same cores.",
 )
 def bench(
     images_count: int,
