@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+
+from imgassets.stack import instance as dagster_instance
 
 USER, PASSWORD, DATABASE = "dagster", "test-pg-password", "dagster"
 
@@ -105,3 +108,17 @@ def running_postgres(host: str, port: int) -> Iterator[Postgres]:
     finally:
         run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def compose_instance_home(server: Postgres, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """DAGSTER_HOME `home` of the compose instance as rendered, on `server`, except runs are subprocesses instead of
+    containers (no Docker engine here); the environment it reads is set for the test."""
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
+    config = yaml.safe_load(dagster_instance.render("compose"))
+    config["run_launcher"] = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

@@ -21,7 +21,7 @@ import yaml
 from imgassets.core.settings import PROJECT_ROOT, Settings
 from imgassets.stack import instance as dagster_instance
 from imgassets_tests.containers import COMPOSE_FILE, compose_binary
-from imgassets_tests.postgres import Postgres, running_postgres
+from imgassets_tests.postgres import Postgres, compose_instance_home, running_postgres
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 WORKSPACE_YAML = PROJECT_ROOT / "docker" / "workspace.yaml"
@@ -206,15 +206,7 @@ def production_instance(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.
     here)."""
     from dagster import DagsterInstance
 
-    for key, value in postgres.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
-    config = yaml.safe_load(dagster_instance.render("compose"))
-    config["run_launcher"] = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
-    home = tmp_path / "dagster-home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    home = compose_instance_home(postgres, tmp_path / "dagster-home", monkeypatch)
     # A fresh schema per test: the tables are the ones Dagster creates on first use.
     for (table,) in postgres.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
         postgres.sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')

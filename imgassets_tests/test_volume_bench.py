@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from imgassets.stack import instance as dagster_instance
 from imgassets_tests.conftest import FIGURES, PORT_OFFSET
 from imgassets_tests.helpers import Deployment
-from imgassets_tests.postgres import running_postgres
+from imgassets_tests.postgres import compose_instance_home, running_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +25,7 @@ MESSAGES, PARTITIONS, RUNS, IMAGES_PER_RUN = 600, 12, 3, 20
 def postgres_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """DAGSTER_HOME of the compose instance on a private PostgreSQL (runs launched as subprocesses: no Docker)."""
     with running_postgres("127.0.0.1", PG_PORT) as server:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
-        config = yaml.safe_load(dagster_instance.render("compose"))
-        config["run_launcher"] = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
-        home = tmp_path / "dagster-home"
-        home.mkdir()
-        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
-        yield home
+        yield compose_instance_home(server, tmp_path / "dagster-home", monkeypatch)
 
 
 def test_bench_volume_measures_the_sensor_and_the_event_log_with_real_parts(

@@ -11,7 +11,7 @@ hour never write the same object.
 import contextlib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from dagster import AssetCheckResult, AssetExecutionContext, Config, DagsterRun
@@ -84,6 +84,13 @@ def pixel_budget(capacity: int) -> ByteBudget:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def recent_hours(count: int) -> list[datetime]:
+    """The current UTC hour and the `count - 1` before it, newest first: the hours the sensors that keep recent
+    hours up to date (compaction, tracks) look at."""
+    current = now().replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=back) for back in range(count)]
 
 
 def item_failure(exc: Exception) -> str:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import dagster as dg
 
 from imgassets.core import layout, table
-from imgassets.defs.batch import HOUR_ROLLUP_POOL, hour_rollup, now, store_rollup
+from imgassets.defs.batch import HOUR_ROLLUP_POOL, hour_rollup, now, recent_hours, store_rollup
 from imgassets.defs.resource_types import PipelineResource, S3Resource
 
 #: A closed hour waits this long for its last runs before it is compacted (a later part is merged next time).
@@ -59,10 +59,8 @@ def table_compaction_sensor(
     context: dg.SensorEvaluationContext, s3: S3Resource, pipeline: PipelineResource
 ) -> dg.SensorResult | dg.SkipReason:
     store = s3.store()
-    current = now().replace(minute=0, second=0, microsecond=0)
     requests = []
-    for back in range(pipeline.table_compact_lookback_hours):
-        hour = current - timedelta(hours=back)
+    for hour in recent_hours(pipeline.table_compact_lookback_hours):
         partition = layout.partition_key(hour)
         parts = sorted(
             key for key in table.hour_objects(store, partition)["images"] if layout.parse_table_key(key).run_id

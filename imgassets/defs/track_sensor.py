@@ -12,12 +12,11 @@ a run key it has seen). An hour whose tracks run has not finished waits for it: 
 hour, and the next tick requests one more run if the table changed meanwhile."""
 
 import json
-from datetime import timedelta
 
 import dagster as dg
 
 from imgassets.core import layout, table
-from imgassets.defs.batch import now
+from imgassets.defs.batch import recent_hours
 from imgassets.defs.kafka_sensor import minimum_interval
 from imgassets.defs.resource_types import PipelineResource, S3Resource
 
@@ -64,11 +63,9 @@ def hour_tracks_sensor(partitions: dg.HourlyPartitionsDefinition, interval_secon
         store = s3.store()
         requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         busy = _hours_in_progress(context)
-        current = now().replace(minute=0, second=0, microsecond=0)
         kept: dict[str, str] = {}
         requests = []
-        for back in range(pipeline.table_compact_lookback_hours):
-            hour = current - timedelta(hours=back)
+        for hour in recent_hours(pipeline.table_compact_lookback_hours):
             if hour < first_hour:
                 break
             partition = layout.partition_key(hour)
