@@ -67,6 +67,16 @@ def test_bench_volume_measures_the_sensor_and_the_event_log_with_real_parts(
     assert tables["event_logs"]["rows"] == per_run["event_rows"]
     assert tables["runs"]["rows"] == 1 and tables["run_tags"]["rows"] >= events["first_run"]["tags"]
     assert tables["asset_check_executions"]["rows"] == by_type["ASSET_CHECK_EVALUATION"]
+
+    # The retention's purge: every run deleted but those holding the latest materializations, with their rows.
+    retention = events["retention"]
+    kept, left = retention["kept"], retention["rows_after_purge"]
+    assert retention["runs"] == RUNS and retention["deleted"] == RUNS - len(kept) and 1 <= len(kept) < RUNS
+    assert left["runs"] == len(kept) and left["event_logs"] == retention["kept_event_rows"]
+    assert left["asset_check_executions"] == len(kept) * by_type["ASSET_CHECK_EVALUATION"]
+    # A second wave of as many runs, measured after it (its bytes are printed, never asserted).
+    assert retention["second_wave_runs"] == RUNS
+    assert retention["second_wave_per_run"]["tables"]["runs"]["rows"] == 1
     assert events["tables_per_run"]["total"]["bytes"] > 0
 
     million = figures["extrapolated"]["per_million_images"]

@@ -22,9 +22,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from dagster import DagsterInstance, JobDefinition, RunRequest
+from dagster import AssetsDefinition, DagsterInstance, JobDefinition, RunRequest
 from dagster._core.storage.tags import RUN_KEY_TAG, TICK_ID_TAG
 from dagster_shared.serdes import serialize_value
 
@@ -32,6 +33,7 @@ from imgassets.core import kafka_io, messages
 from imgassets.core.settings import Settings
 from imgassets.core.storage import ObjectStore
 from imgassets.definitions import build_definitions
+from imgassets.defs.retention import partitioned, purge_finished_runs
 from imgassets.devtools import sensor_volume, storage_sizes
 from imgassets.ingest import announce, media
 from imgassets.stack.instance import ensure_pools
@@ -144,10 +146,10 @@ def run(
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """`runs` sensor runs of `images_per_run` images: the first apart, then the mean of the others, and on PostgreSQL
-    the tables' growth over the others."""
+    the tables' growth over the others; then the retention's purge of them all and as many runs again (`_retention`)."""
     if runs < 2:
         raise ValueError("at least 2 runs: the first is measured apart")
-    images = runs * images_per_run
+    images = 2 * runs * images_per_run  # two waves: the second after the first is purged
     own_bucket = {"s3_bucket": f"{settings.s3_bucket}-volume", "detector_backend": "none"}
     batches = {"batch_max_images": images_per_run, "batch_first_images": images_per_run}
     with sensor_volume.own_topic(settings.model_copy(update=own_bucket | batches), "events", partitions) as own:
@@ -158,8 +160,9 @@ def run(
         job = build_definitions(own).resolve_job_def("image_batch_job")
         first = _execute(job, instance, requests[0])
         before = storage_sizes.tables(instance)
-        rest = [_execute(job, instance, request) for request in requests[1:]]
+        rest = [_execute(job, instance, request) for request in requests[1:runs]]
         after = storage_sizes.tables(instance)
+        retention = _retention(own, instance, job, requests[runs:], log)
     measured = len(rest)
     mean = {
         name: round(statistics.fmean(getattr(r, name) for r in rest), 1)
@@ -170,10 +173,53 @@ def run(
         for name in first.by_type | rest[0].by_type
     }
     return {
-        "runs": len(requests),
+        "runs": runs,
         "images_per_run": images_per_run,
         "storage": type(instance.event_log_storage).__name__,
         "first_run": asdict(first),
         "per_run": mean | {"events_by_type": dict(sorted(by_type.items(), key=lambda item: -item[1][1]))},
         "tables_per_run": storage_sizes.growth(before, after, measured) if before and after else None,
+        "retention": retention,
     }
+
+
+def _retention(
+    settings: Settings,
+    instance: DagsterInstance,
+    job: JobDefinition,
+    wave: list[RunRequest],
+    log: Callable[[str], None],
+) -> dict[str, object]:
+    """Every run so far purged as the retention schedule purges runs older than IMGASSETS_RUN_RETENTION_DAYS (here
+    the cutoff is now), then a second wave of as many runs. On PostgreSQL, after a VACUUM (autovacuum's work), that
+    wave grows the tables by less than the first did: the purged runs' space is reused, so what the instance holds
+    is bounded by the retention, not by the runs ever made."""
+    runs_before = {record.dagster_run.run_id for record in instance.get_run_records()}
+    assets = [asset for asset in build_definitions(settings).assets or [] if isinstance(asset, AssetsDefinition)]
+    report = purge_finished_runs(
+        instance,
+        datetime.now(UTC) + timedelta(seconds=1),
+        max_runs=len(runs_before),
+        batch_size=1_000,
+        partitions_defs=partitioned(assets),
+    )
+    kept = sorted(runs_before - set(report.deleted_ids))
+    purged = storage_sizes.tables(instance)
+    storage_sizes.vacuum(instance)
+    for request in wave:
+        _execute(job, instance, request)
+    refilled = storage_sizes.tables(instance)
+    figures: dict[str, object] = {
+        "runs": len(runs_before),
+        "deleted": report.deleted,
+        "kept": kept,
+        "kept_event_rows": sum(len(instance.all_logs(run_id)) for run_id in kept),
+        "rows_after_purge": {name: rows for name, (rows, _, _) in purged.items()} if purged else None,
+        "second_wave_runs": len(wave),
+        "second_wave_per_run": storage_sizes.growth(purged, refilled, len(wave)) if purged and refilled else None,
+    }
+    log(
+        f"retention: purged {report.deleted} of {len(runs_before)} runs (kept {len(kept)}: the latest "
+        f"materializations), then {len(wave)} runs more"
+    )
+    return figures

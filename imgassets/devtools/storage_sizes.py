@@ -9,21 +9,28 @@ compressed) and its indexes, in pages of 8 KiB, so a reading over a few runs mov
 from __future__ import annotations
 
 from dagster import DagsterInstance
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 #: (rows, table bytes with TOAST, index bytes) per table.
 Reading = dict[str, tuple[int, int, int]]
 
 
-def tables(instance: DagsterInstance) -> Reading | None:
-    """Every table of the instance's PostgreSQL schema, or None when the instance is not on PostgreSQL."""
+def _engine(instance: DagsterInstance) -> Engine | None:
+    """A connection-per-use engine on the instance's PostgreSQL database, or None when it is not on PostgreSQL."""
     from dagster_postgres import PostgresEventLogStorage
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
 
     storage = instance.event_log_storage
     if not isinstance(storage, PostgresEventLogStorage):
         return None
-    engine = create_engine(storage.postgres_url, poolclass=NullPool)
+    return create_engine(storage.postgres_url, poolclass=NullPool)
+
+
+def tables(instance: DagsterInstance) -> Reading | None:
+    """Every table of the instance's PostgreSQL schema, or None when the instance is not on PostgreSQL."""
+    engine = _engine(instance)
+    if engine is None:
+        return None
     try:
         with engine.connect() as connection:
             sizes = connection.execute(
@@ -37,6 +44,19 @@ def tables(instance: DagsterInstance) -> Reading | None:
                 name: (connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one(), table, index)
                 for name, table, index in sizes
             }
+    finally:
+        engine.dispose()
+
+
+def vacuum(instance: DagsterInstance) -> None:
+    """VACUUM of the instance's PostgreSQL database (what autovacuum does in time): deleted rows' space becomes
+    reusable; nothing when the instance is not on PostgreSQL."""
+    engine = _engine(instance)
+    if engine is None:
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM"))
     finally:
         engine.dispose()
 

@@ -67,6 +67,23 @@ def _events_figures(events: dict, log: Callable[[str], None]) -> dict[str, float
     return figures
 
 
+def _retention_figures(events: dict, per_run: dict[str, float], log: Callable[[str], None]) -> None:
+    """What the purge left, and what a second wave of runs added after it, printed."""
+    retention = events["retention"]
+    left = retention["rows_after_purge"] or {}
+    log(
+        f"  retention: {retention['deleted']} of {retention['runs']} runs purged, {len(retention['kept'])} kept "
+        f"(the latest materializations, {retention['kept_event_rows']} event rows); rows left: "
+        + ", ".join(f"{name} {rows:,}" for name, rows in sorted(left.items()) if rows)
+    )
+    second = retention["second_wave_per_run"]
+    if second and "all_tables_bytes" in per_run:
+        log(
+            f"  after a VACUUM, {retention['second_wave_runs']} runs more grew the tables by "
+            f"{second['total']['bytes']:,.0f} B per run (the first runs: {per_run['all_tables_bytes']:,.0f} B)"
+        )
+
+
 def run(
     settings: Settings,
     instance: DagsterInstance,
@@ -81,6 +98,7 @@ def run(
     sensor = sensor_volume.run(settings, instance, messages, partitions, max_ticks, log)
     events = event_volume.run(settings, instance, runs, images_per_run, partitions, log)
     per_run = _events_figures(events, log)
+    _retention_figures(events, per_run, log)
     growth = extrapolate(per_run, images_per_run)
     for scope, figures in growth.items():
         sizes = ", ".join(f"{name} {value / GIB:.2f} GiB" for name, value in figures.items() if name.endswith("bytes"))
