@@ -84,9 +84,8 @@ def bench_steps(images: int, batch: int, runs: int, out: Path | None) -> None:
     "--drain",
     "drain_count",
     type=click.IntRange(1),
-    default=400,
-    show_default=True,
-    help="Drain phase: images announced while the sensor is stopped, then drained once it starts.",
+    help="Drain phase: images announced while the sensor is stopped, then drained once it starts (default: 400; "
+    "3000 with --detector none, whose drain is the orchestration's capacity).",
 )
 @click.option("--version", help="The detector version the bench's sensor uses (default: the active one), e.g. int8.")
 @click.option(
@@ -95,7 +94,7 @@ def bench_steps(images: int, batch: int, runs: int, out: Path | None) -> None:
     default="model",
     show_default=True,
     help="none: the stack runs a zero-cost detector that finds nothing (not a detection result), so the drain of a "
-    "backlog already in Kafka and S3 is what the orchestration carries (give it a large --drain, e.g. 3000), set "
+    "backlog already in Kafka and S3 is what the orchestration carries, set "
     "against the model's raw rate measured first; end to end adds the uploader on the same cores.",
 )
 def bench(
@@ -104,7 +103,7 @@ def bench(
     duration: float,
     out: Path,
     keep: bool,
-    drain_count: int,
+    drain_count: int | None,
     version: str | None,
     detector: str,
 ) -> None:
@@ -114,6 +113,8 @@ def bench(
 
     try:
         ensure_local_env()
+        if drain_count is None:
+            drain_count = 3000 if detector == "none" else 400
         result = benchmark.run(
             images_count, rate, duration, out, keep, drain_count, log=click.echo, version=version, detector=detector
         )
