@@ -231,8 +231,12 @@ def write_part(store: ObjectStore, partition: str, run_id: str, tables: HourTabl
 def write_hour(store: ObjectStore, partition: str, tables: HourTables) -> dict[str, int]:
     """Writes both tables of the hour as its compacted objects (zstd; row groups of 64k rows), every image once;
     returns the bytes written per table."""
-    tables = _newest_first(latest(tables))
-    return {name: _write(store, layout.table_key(name, partition), tables.of(name)) for name in layout.DETECTION_TABLES}
+    return _write_compacted(store, partition, _newest_first(latest(tables)))
+
+
+def _write_compacted(store: ObjectStore, partition: str, rows: HourTables) -> dict[str, int]:
+    """Writes rows already reduced to each image's latest and sorted as the hour's compacted objects."""
+    return {name: _write(store, layout.table_key(name, partition), rows.of(name)) for name in layout.DETECTION_TABLES}
 
 
 def rebuild_hour(
@@ -281,9 +285,7 @@ def compact_hour(store: ObjectStore, partition: str) -> Compaction:
         images=pa.concat_tables([_read(store, key, "images") for key in compacted["images"]]),
     )
     rows = _newest_first(latest(tables))
-    written = {
-        name: _write(store, layout.table_key(name, partition), rows.of(name)) for name in layout.DETECTION_TABLES
-    }
+    written = _write_compacted(store, partition, rows)
     for keys in merged.values():
         for key in keys:
             store.delete(key)
