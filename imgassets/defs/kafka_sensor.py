@@ -244,6 +244,10 @@ def minimum_interval(interval_seconds: int) -> int:
     return max(0, interval_seconds - TICK_SLACK_SECONDS)
 
 
+#: The sensor's name in the code location (Dagster's UI, its ticks and run tags; the benches find it by it).
+SENSOR_NAME = "kafka_image_sensor"
+
+
 def kafka_image_sensor(partitions: HourlyPartitionsDefinition, interval_seconds: int) -> SensorDefinition:
     """The sensor over the assets' `partitions`, ticking every `interval_seconds` (IMGASSETS_SENSOR_INTERVAL_SECONDS;
     Dagster reads a sensor's interval from its definition, so definitions.py passes it when the code loads)."""
@@ -251,7 +255,7 @@ def kafka_image_sensor(partitions: HourlyPartitionsDefinition, interval_seconds:
     first_hour = layout.partition_key(partitions.start)
 
     @sensor(
-        name="kafka_image_sensor",
+        name=SENSOR_NAME,
         job=image_batch_job,
         minimum_interval_seconds=minimum_interval(interval_seconds),
         default_status=DefaultSensorStatus.RUNNING,
@@ -275,7 +279,7 @@ def kafka_image_sensor(partitions: HourlyPartitionsDefinition, interval_seconds:
             except Exception:
                 streak = 0
             if streak == threshold:
-                alerts.send(f"kafka_image_sensor: {streak} failed ticks in a row; last error: {describe(exc)}")
+                alerts.send(f"{SENSOR_NAME}: {streak} failed ticks in a row; last error: {describe(exc)}")
             raise
 
     return evaluate

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from imgassets.core.settings import Settings
+from imgassets.defs.kafka_sensor import SENSOR_NAME
 from imgassets.devtools.bench_stats import median
 from imgassets.stack import dagster_api
 
 if TYPE_CHECKING:
     from imgassets.stack import Stack
-
-SENSOR = "kafka_image_sensor"
 
 
 def _graphql(settings: Settings, query: str, variables: dict | None = None) -> dict:
@@ -32,14 +31,14 @@ def _sensor(settings: Settings) -> tuple[dict, str]:
     for entry in data["workspaceOrError"]["locationEntries"]:
         for repository in (entry["locationOrLoadError"] or {}).get("repositories", []):
             for sensor in repository["sensors"]:
-                if sensor["name"] == SENSOR:
+                if sensor["name"] == SENSOR_NAME:
                     selector = {
                         "repositoryLocationName": entry["name"],
                         "repositoryName": repository["name"],
-                        "sensorName": SENSOR,
+                        "sensorName": SENSOR_NAME,
                     }
                     return selector, sensor["sensorState"]["id"]
-    raise RuntimeError(f"{SENSOR} not found in the bench stack's workspace")
+    raise RuntimeError(f"{SENSOR_NAME} not found in the bench stack's workspace")
 
 
 def set_sensor(settings: Settings, running: bool) -> None:

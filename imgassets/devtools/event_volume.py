@@ -25,14 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from dagster import AssetsDefinition, DagsterInstance, JobDefinition, RunRequest
+from dagster import AssetsDefinition, DagsterInstance, Definitions, JobDefinition, RunRequest
 from dagster._core.storage.tags import RUN_KEY_TAG, TICK_ID_TAG
 from dagster_shared.serdes import serialize_value
 
 from imgassets.core import kafka_io, messages
 from imgassets.core.settings import Settings
 from imgassets.core.storage import ObjectStore
-from imgassets.definitions import build_definitions
 from imgassets.defs.retention import partitioned, purge_finished_runs
 from imgassets.devtools import sensor_volume, storage_sizes
 from imgassets.ingest import announce, media
@@ -154,15 +153,16 @@ def run(
     batches = {"batch_max_images": images_per_run, "batch_first_images": images_per_run}
     with sensor_volume.own_topic(settings.model_copy(update=own_bucket | batches), "events", partitions) as own:
         _announce(own, images, log)
-        requests = _requests(sensor_volume.SensorBench(own, instance), images)
+        bench = sensor_volume.SensorBench(own, instance)
+        requests = _requests(bench, images)
         ensure_pools(instance)  # as the stack and compose's init do: the roll-up steps claim its slot, as deployed
         log(f"events: {len(requests)} runs of the job (detector 'none') on {type(instance.run_storage).__name__} …")
-        job = build_definitions(own).resolve_job_def("image_batch_job")
+        job = bench.definitions.resolve_job_def("image_batch_job")
         first = _execute(job, instance, requests[0])
         before = storage_sizes.tables(instance)
         rest = [_execute(job, instance, request) for request in requests[1:runs]]
         after = storage_sizes.tables(instance)
-        retention = _retention(own, instance, job, requests[runs:], log)
+        retention = _retention(bench.definitions, instance, job, requests[runs:], log)
     measured = len(rest)
     mean = {
         name: round(statistics.fmean(getattr(r, name) for r in rest), 1)
@@ -184,7 +184,7 @@ def run(
 
 
 def _retention(
-    settings: Settings,
+    definitions: Definitions,
     instance: DagsterInstance,
     job: JobDefinition,
     wave: list[RunRequest],
@@ -195,7 +195,7 @@ def _retention(
     wave grows the tables by less than the first did: the purged runs' space is reused, so what the instance holds
     is bounded by the retention, not by the runs ever made."""
     runs_before = {record.dagster_run.run_id for record in instance.get_run_records()}
-    assets = [asset for asset in build_definitions(settings).assets or [] if isinstance(asset, AssetsDefinition)]
+    assets = [asset for asset in definitions.assets or [] if isinstance(asset, AssetsDefinition)]
     report = purge_finished_runs(
         instance,
         datetime.now(UTC) + timedelta(seconds=1),

@@ -21,13 +21,11 @@ from datetime import UTC, datetime
 from dagster import DagsterInstance, Definitions, RunRequest, SensorDefinition, build_sensor_context
 from dagster_shared.serdes import serialize_value
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
 
 from imgassets.core import kafka_io, layout, messages
 from imgassets.core.settings import Settings
 from imgassets.definitions import build_definitions
-from imgassets.defs.kafka_sensor import Cursor, kafka_image_sensor
-from imgassets.defs.partitions import hourly_partitions
+from imgassets.defs.kafka_sensor import SENSOR_NAME, Cursor
 from imgassets.defs.resources import pipeline_resources
 
 
@@ -55,10 +53,8 @@ class SensorBench:
     cursor: str | None = None
 
     def __post_init__(self) -> None:
-        self.sensor: SensorDefinition = kafka_image_sensor(
-            hourly_partitions(self.settings.partitions_start), self.settings.sensor_interval_seconds
-        )
         self.definitions: Definitions = build_definitions(self.settings)
+        self.sensor: SensorDefinition = self.definitions.resolve_sensor_def(SENSOR_NAME)
         self.resources = pipeline_resources(self.settings)
 
     def tick(self) -> tuple[Tick, list[RunRequest]]:
@@ -116,18 +112,16 @@ def produce(settings: Settings, count: int) -> float:
 
 @contextlib.contextmanager
 def own_topic(settings: Settings, name: str, partitions: int) -> Iterator[Settings]:
-    """`settings` with a new image topic of `partitions` partitions (and its dead-letter topic), deleted afterwards.
-
-    Made here rather than by `kafka_io.ensure_topics`, whose check of a topic it has just made can see fewer
-    partitions than it has on a fresh broker; this waits until the broker reports them all, so the announcements
-    spread over every one."""
+    """`settings` with a new image topic of `partitions` partitions (and its dead-letter topic), made as the stack
+    makes its topics and deleted afterwards. It is used once the broker reports every partition, so the
+    announcements spread over all of them."""
     topic = f"{settings.kafka_topic}-{name}-{uuid.uuid4().hex[:8]}"
     own = settings.model_copy(
         update={"kafka_topic": topic, "kafka_dlq_topic": f"{topic}.dlq", "kafka_topic_partitions": partitions}
     )
     admin = KafkaAdminClient(**kafka_io.settings_client_config(own))
     try:
-        admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(own.kafka_dlq_topic, 1, 1)])
+        kafka_io.ensure_topics(own)
         deadline = time.monotonic() + 30
         while len(admin.describe_topics([topic])[0]["partitions"]) < partitions:
             if time.monotonic() > deadline:
